@@ -42,8 +42,10 @@ def scaled_softplus(x: Array, alpha: Array | float = 1.0) -> Array:
 
     ``alpha = 1`` is the softplus; as ``alpha -> inf`` it tends to the rectifier (uniformly, with
     error at most ``log(2) / alpha``); ``alpha = inf`` returns the rectifier exactly. ``alpha`` may be a
-    traced scalar (vmap over it) and must be positive.
+    traced scalar (vmap over it) and must be positive (a concrete alpha <= 0 raises ValueError).
     """
+    if not isinstance(alpha, jax.core.Tracer) and bool(jnp.any(~(jnp.asarray(alpha) > 0))):
+        raise ValueError(f"scaled_softplus needs alpha > 0, got {alpha!r}")
     alpha = jnp.asarray(alpha, dtype=jnp.result_type(x, jnp.float32))
     is_infinite = jnp.isinf(alpha)
     # Substitute a harmless finite alpha on the rectifier branch so that neither branch (nor its

@@ -72,6 +72,11 @@ def layer_sizes_of(params: Params) -> tuple[int, ...]:
     sizes = [int(params[0]["w"].shape[-2])]
     for index, layer in enumerate(params):
         w, b = layer["w"], layer["b"]
+        if w.ndim < 2 or b.ndim < 1:
+            raise ValueError(
+                f"layer {index}: weights must be (n_in, n_out) and bias (n_out,), got shapes "
+                f"{tuple(w.shape)} and {tuple(b.shape)}"
+            )
         if w.shape[-2] != sizes[-1]:
             raise ValueError(
                 f"layer {index} expects {w.shape[-2]} inputs but layer {index - 1} has {sizes[-1]} outputs"
