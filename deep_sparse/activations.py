@@ -19,6 +19,7 @@ from typing import Callable
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 Array = jax.Array
 
@@ -44,7 +45,7 @@ def scaled_softplus(x: Array, alpha: Array | float = 1.0) -> Array:
     error at most ``log(2) / alpha``); ``alpha = inf`` returns the rectifier exactly. ``alpha`` may be a
     traced scalar (vmap over it) and must be positive (a concrete alpha <= 0 raises ValueError).
     """
-    if not isinstance(alpha, jax.core.Tracer) and bool(jnp.any(~(jnp.asarray(alpha) > 0))):
+    if not isinstance(alpha, jax.core.Tracer) and np.any(~(np.asarray(alpha) > 0)):
         raise ValueError(f"scaled_softplus needs alpha > 0, got {alpha!r}")
     alpha = jnp.asarray(alpha, dtype=jnp.result_type(x, jnp.float32))
     is_infinite = jnp.isinf(alpha)

@@ -28,6 +28,9 @@ POSITIVELY_HOMOGENEOUS = frozenset({"rectifier", "half_negated_rectifier", "line
 
 def _as_alpha_vector(alphas) -> Array:
     if isinstance(alphas, (list, tuple)):
+        concrete = [a for a in alphas if not isinstance(a, jax.core.Tracer)]
+        if concrete and np.any(~(np.asarray(concrete, dtype=np.float64) > 0)):
+            raise ValueError(f"every alpha must be > 0, got {list(alphas)!r}")
         alphas = jnp.stack([jnp.asarray(a, jnp.float32) for a in alphas]) if alphas else jnp.zeros((0,))
     alphas = jnp.asarray(alphas)
     if alphas.ndim != 1:

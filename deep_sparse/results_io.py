@@ -1,0 +1,145 @@
+"""Results files that survive crashes and say where they came from.
+
+Every file is written to a temporary name in the same directory, flushed, fsynced and renamed over the
+target (``os.replace`` is atomic on POSIX), so a reader sees the old file or the new one, never half of
+one. :func:`provenance` records the command, library versions, devices and machine that produced a
+result, as the project's standards ask of every results file.
+"""
+from __future__ import annotations
+
+import csv
+import datetime
+import io
+import json
+import math
+import os
+import platform
+import sys
+import tempfile
+from typing import Any, Iterable, Sequence
+
+
+def atomic_write_bytes(path: str, payload: bytes) -> None:
+    """Write ``payload`` to ``path`` atomically (temp file in the same directory, fsync, rename)."""
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    handle, temp_path = tempfile.mkstemp(prefix=".tmp-", suffix="-" + os.path.basename(path), dir=directory)
+    try:
+        with os.fdopen(handle, "wb") as temp_file:
+            temp_file.write(payload)
+            temp_file.flush()
+            os.fsync(temp_file.fileno())
+        os.replace(temp_path, path)
+    except BaseException:
+        if os.path.exists(temp_path):
+            os.unlink(temp_path)
+        raise
+
+
+def atomic_write_text(path: str, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def _jsonable(value: Any) -> Any:
+    """Plain JSON types; non-finite floats become null (JSON has no NaN)."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if hasattr(value, "tolist"):  # numpy / jax arrays and scalars
+        return _jsonable(value.tolist())
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def atomic_write_json(path: str, payload: Any) -> None:
+    atomic_write_text(path, json.dumps(_jsonable(payload), indent=2, sort_keys=False) + "\n")
+
+
+def read_json(path: str) -> Any:
+    """Read a JSON file, with an error naming the file if it is not valid JSON."""
+    with open(path, "r", encoding="utf-8") as handle:
+        try:
+            return json.load(handle)
+        except json.JSONDecodeError as error:
+            raise ValueError(f"{path}: not valid JSON ({error})") from None
+
+
+def atomic_write_csv(path: str, rows: Sequence[dict], columns: Iterable[str] | None = None) -> None:
+    """Write ``rows`` (dicts) as CSV with a header; lists become space-separated values."""
+    columns = list(columns) if columns is not None else list(dict.fromkeys(k for row in rows for k in row))
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: _csv_cell(row.get(k)) for k in columns})
+    atomic_write_text(path, buffer.getvalue())
+
+
+def _csv_cell(value: Any) -> Any:
+    value = _jsonable(value)
+    if isinstance(value, list):
+        return " ".join(repr(v) if isinstance(v, float) else str(v) for v in value)
+    if isinstance(value, float):
+        return repr(value)
+    return "" if value is None else value
+
+
+def _total_memory_bytes() -> int | None:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def versions() -> dict:
+    """Versions of Python and of the libraries that shape the numbers."""
+    import importlib.metadata as metadata
+
+    found = {"python": platform.python_version()}
+    for package in ("deep-sparse", "jax", "jaxlib", "flax", "optax", "orbax-checkpoint", "numpy"):
+        try:
+            found[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            found[package] = None
+    return found
+
+
+def machine() -> dict:
+    """What ran it: CPU model, core count, memory, OS, and the JAX devices."""
+    import jax
+
+    return {
+        "cpu": _cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "memory_bytes": _total_memory_bytes(),
+        "platform": platform.platform(),
+        "hostname": platform.node(),
+        "jax_backend": jax.default_backend(),
+        "devices": [str(device) for device in jax.devices()],
+        "device_kinds": sorted({device.device_kind for device in jax.devices()}),
+    }
+
+
+def provenance(argv: Sequence[str] | None = None) -> dict:
+    """Command, UTC date, versions and machine, to store beside every result."""
+    argv = list(sys.argv if argv is None else argv)
+    return {
+        "command": " ".join([os.path.basename(sys.executable), *argv]) if argv else None,
+        "argv": argv,
+        "date_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "versions": versions(),
+        "machine": machine(),
+    }

@@ -1,0 +1,490 @@
+"""A hyperparameter grid as one batched, sharded, resumable computation (Figure 3 of the paper).
+
+    grid = ds.sweep.product(l1=[0.0, 0.001, 0.01], seed=range(4), lr=[0.01])
+    rows = ds.sweep.run(config, grid, out_dir="runs/demo")
+
+Grid points set any traced hyperparameter (the fields of :class:`~deep_sparse.config.Hparams`), the
+``seed`` (network k is initialised and shuffled by ``jax.random.PRNGKey(seed_k)``), and structural
+fields of :class:`~deep_sparse.config.TrainConfig` (``activation``, ``hidden_sizes``, ...). Points that
+share their structure form a *group*: one compiled program per stage trains all of the group's
+networks, ``vmap``-ed over the network axis in chunks of ``chunk_size`` networks, the chunk axis
+sharded over every local device (``jax.sharding.Mesh`` + ``NamedSharding``). Each network k gives the
+same result as ``make_train(config)(PRNGKey(seed_k), hparams_k, data)`` alone.
+
+Crash safety: the state of the running chunk is checkpointed with orbax at epoch boundaries (orbax
+writes to a temporary directory and renames it), finished chunks write their rows atomically, and
+``resume=True`` continues from the last checkpoint. Results go to ``results.csv`` and ``results.json``
+(atomic writes), rewritten after every finished chunk.
+"""
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import json
+import os
+import shutil
+import time
+from typing import Any, Callable, Iterable, Optional, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+from deep_sparse import results_io
+from deep_sparse.config import HPARAM_NAMES, Hparams, TrainConfig
+from deep_sparse.train import Data, Trainer, load_data, make_train
+
+STRUCTURAL_NAMES = tuple(
+    field.name for field in dataclasses.fields(TrainConfig)
+    if field.name not in ("eval_batch_size",)
+)
+GRID_NAMES = HPARAM_NAMES + ("seed",) + STRUCTURAL_NAMES
+# On CPU a vmap of mini-batch-10 matrix products runs slower than the same networks one after
+# another (measured: ~2x slower for 8 networks of 784-1000-1000-1000-10), so CPU chunks hold one
+# network per device; accelerators are filled up to what their memory holds.
+MAX_ACCELERATOR_CHUNK = 256
+MEMORY_HEADROOM = 0.85
+
+
+# --------------------------------------------------------------------------------------------- grid
+def product(**axes: Iterable) -> list[dict]:
+    """Cartesian product of named axes, e.g. ``product(l1=[0, 1e-3], seed=range(3))`` (6 points)."""
+    names = list(axes)
+    values = [list(axes[name]) for name in names]
+    for name, axis in zip(names, values):
+        _check_name(name)
+        if not axis:
+            raise ValueError(f"grid axis {name!r} is empty")
+    return [dict(zip(names, point)) for point in itertools.product(*values)]
+
+
+def _check_name(name: str) -> None:
+    if name not in GRID_NAMES:
+        raise ValueError(f"unknown grid field {name!r}; known fields: {', '.join(GRID_NAMES)}")
+
+
+def normalize_grid(grid) -> list[dict]:
+    """A dict of lists (taken as a product) or a list of dicts (explicit points) -> list of dicts."""
+    if isinstance(grid, dict):
+        return product(**grid)
+    points = [dict(point) for point in grid]
+    if not points:
+        raise ValueError("the grid has no points")
+    for point in points:
+        for name in point:
+            _check_name(name)
+    return points
+
+
+@dataclasses.dataclass(frozen=True)
+class Network:
+    index: int
+    seed: int
+    hparams: Hparams
+
+
+@dataclasses.dataclass
+class Group:
+    """Networks that share one structure, hence one compiled program."""
+
+    index: int
+    config: TrainConfig
+    structure: dict
+    networks: list
+
+
+def plan(config: TrainConfig, grid, base_hparams: Optional[Hparams] = None) -> list[Group]:
+    """Split the grid into structural groups, each network numbered in grid order."""
+    base_hparams = base_hparams or Hparams()
+    groups: dict[str, Group] = {}
+    for index, point in enumerate(normalize_grid(grid)):
+        structure = {k: v for k, v in point.items() if k in STRUCTURAL_NAMES}
+        if "hidden_sizes" in structure:
+            structure["hidden_sizes"] = tuple(structure["hidden_sizes"])
+        seed = point.get("seed", 0)
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+            raise ValueError(f"grid point {index}: seed must be a non-negative integer, got {seed!r}")
+        values = {}
+        for name in HPARAM_NAMES:
+            value = point.get(name, getattr(base_hparams, name))
+            try:
+                value = float(value)
+            except (TypeError, ValueError):
+                raise ValueError(f"grid point {index}: {name} must be a number, got {value!r}") from None
+            values[name] = value
+        if values["l1"] < 0 or not np.isfinite(values["l1"]):
+            raise ValueError(f"grid point {index}: l1 must be a finite number >= 0, got {values['l1']!r}")
+        for name in ("lr", "pretrain_lr"):
+            if not values[name] > 0:
+                raise ValueError(f"grid point {index}: {name} must be > 0, got {values[name]!r}")
+        key = json.dumps(structure, sort_keys=True, default=str)
+        if key not in groups:
+            groups[key] = Group(len(groups), config.replace(**structure), structure, [])
+        groups[key].networks.append(Network(index, int(seed), Hparams(**values)))
+    return list(groups.values())
+
+
+# ------------------------------------------------------------------------------------- devices
+def make_mesh(devices: Optional[Sequence] = None) -> Mesh:
+    """A 1-D mesh named ``networks`` over ``devices`` (default: every device JAX sees)."""
+    devices = list(jax.devices() if devices is None else devices)
+    return Mesh(np.array(devices), ("networks",))
+
+
+def auto_chunk_size(n_networks: int, mesh: Mesh, bytes_per_network: Optional[int] = None,
+                    available_bytes: Optional[int] = None) -> int:
+    """Networks per compiled step: one per device on CPU; on accelerators as many as fit in memory
+    (capped at 256 per device), always a multiple of the number of devices."""
+    n_devices = mesh.devices.size
+    if mesh.devices.flat[0].platform == "cpu":
+        return n_devices
+    per_device = -(-n_networks // n_devices)
+    per_device = min(per_device, MAX_ACCELERATOR_CHUNK)
+    if bytes_per_network and available_bytes:
+        per_device = max(1, min(per_device, int(available_bytes * MEMORY_HEADROOM // bytes_per_network)))
+    return per_device * n_devices
+
+
+def available_memory_bytes(device) -> Optional[int]:
+    """Memory one device can use: the allocator's limit on accelerators, physical RAM on CPU."""
+    try:
+        stats = device.memory_stats()
+    except Exception:  # noqa: BLE001 - not every backend implements memory_stats
+        stats = None
+    if stats and stats.get("bytes_limit"):
+        return int(stats["bytes_limit"])
+    return results_io._total_memory_bytes()
+
+
+def compiled_memory_bytes(compiled) -> Optional[int]:
+    """Peak bytes XLA plans for one call of ``compiled`` (arguments + outputs + temporaries)."""
+    try:
+        analysis = compiled.memory_analysis()
+    except Exception:  # noqa: BLE001
+        return None
+    if analysis is None:
+        return None
+    return int(analysis.argument_size_in_bytes + analysis.output_size_in_bytes
+               + analysis.temp_size_in_bytes - analysis.alias_size_in_bytes)
+
+
+# --------------------------------------------------------------------------------- checkpoints
+class ChunkCheckpoint:
+    """Orbax checkpoints of one chunk's state; the step is the number of epochs done in the chunk."""
+
+    def __init__(self, directory: str):
+        import orbax.checkpoint as ocp
+
+        self._ocp = ocp
+        self.manager = ocp.CheckpointManager(
+            os.path.abspath(directory),
+            options=ocp.CheckpointManagerOptions(max_to_keep=1, enable_async_checkpointing=False),
+        )
+
+    def latest_step(self) -> Optional[int]:
+        return self.manager.latest_step()
+
+    # Leaves are stored flat, by position: the state's structure comes from the template, so no
+    # class or code is ever read back from disk. Orbax refuses zero-size arrays (e.g. the pre-training
+    # curves of a run without pre-training); those are taken from the template.
+    def save(self, step: int, state) -> None:
+        leaves = jax.tree.leaves(state)
+        stored = {f"{i:05d}": x for i, x in enumerate(leaves) if x.size}
+        self.manager.save(step, args=self._ocp.args.StandardSave(stored))
+        self.manager.wait_until_finished()
+
+    def restore(self, step: int, template):
+        leaves, treedef = jax.tree.flatten(template)
+        abstract = {
+            f"{i:05d}": jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=x.sharding)
+            for i, x in enumerate(leaves) if x.size
+        }
+        restored = self.manager.restore(step, args=self._ocp.args.StandardRestore(abstract))
+        return jax.tree.unflatten(treedef, [restored.get(f"{i:05d}", x) for i, x in enumerate(leaves)])
+
+    def close(self) -> None:
+        self.manager.close()
+
+
+# -------------------------------------------------------------------------------------- engine
+class _GroupRunner:
+    """Compiled, sharded, vmapped stage functions of one group, reused by all of its chunks."""
+
+    def __init__(self, trainer: Trainer, data: Data, mesh: Mesh):
+        self.trainer = trainer
+        self.mesh = mesh
+        self.network_sharding = NamedSharding(mesh, PartitionSpec("networks"))
+        self.replicated = NamedSharding(mesh, PartitionSpec())
+        self.data = jax.device_put(data, self.replicated)
+        self._compiled: dict = {}
+        self.compile_seconds = 0.0
+
+    def compiled(self, name: str, function: Callable, *args):
+        shapes = tuple(x.shape for x in jax.tree.leaves(args[:2]))
+        cache_key = (name, shapes)
+        if cache_key not in self._compiled:
+            start = time.perf_counter()
+            vmapped = jax.vmap(function, in_axes=(0, 0, None))
+            self._compiled[cache_key] = jax.jit(vmapped).lower(*args).compile()
+            self.compile_seconds += time.perf_counter() - start
+        return self._compiled[cache_key]
+
+    def shard(self, networks: list[Network], chunk_size: int):
+        padded = networks + [networks[-1]] * (chunk_size - len(networks))
+        keys = np.stack([np.asarray(jax.random.PRNGKey(n.seed)) for n in padded])
+        hparams = Hparams(*(np.asarray([getattr(n.hparams, f) for n in padded], np.float32) for f in HPARAM_NAMES))
+        return jax.device_put((keys, hparams), self.network_sharding)
+
+
+def _rows_from_results(results, group: Group, networks: list[Network]) -> list[dict]:
+    results = jax.device_get(results)
+    rows = []
+    for position, network in enumerate(networks):
+        row = {"network": network.index, "group": group.index, "seed": network.seed}
+        row.update({name: getattr(network.hparams, name) for name in HPARAM_NAMES})
+        row["activation"] = group.config.activation
+        row["hidden_sizes"] = "-".join(str(n) for n in group.config.hidden_sizes)
+        row["pretrain_epochs"] = group.config.pretrain_epochs
+        row["labeled_fraction"] = group.config.labeled_fraction
+        for name in ("test_error", "valid_error", "train_error", "sparsity"):
+            row[name] = float(getattr(results, name)[position])
+        for layer, value in enumerate(results.sparsity_per_layer[position]):
+            row[f"sparsity_layer_{layer + 1}"] = float(value)
+        row["epochs_run"] = int(results.epochs_run[position])
+        row["best_epoch"] = int(results.best_epoch[position])
+        row["diverged"] = bool(results.diverged[position])
+        row["curves"] = {
+            "train_loss": results.curves.train_loss[position].tolist(),
+            "valid_error": results.curves.valid_error[position].tolist(),
+            "valid_sparsity": results.curves.valid_sparsity[position].tolist(),
+            "pretrain_loss": results.curves.pretrain_loss[position].tolist(),
+        }
+        rows.append(row)
+    return rows
+
+
+def csv_columns(rows: list[dict]) -> list[str]:
+    return [k for k in dict.fromkeys(k for row in rows for k in row) if k != "curves"]
+
+
+def _plan_record(config: TrainConfig, grid: list[dict], base_hparams: Hparams) -> dict:
+    return {
+        "config": json.loads(json.dumps(config.to_dict(), default=list)),
+        "grid": json.loads(json.dumps(grid, default=str)),
+        "base_hparams": base_hparams._asdict(),
+    }
+
+
+def _check_out_dir(out_dir: str, record: dict, resume: bool) -> None:
+    plan_path = os.path.join(out_dir, "plan.json")
+    if os.path.exists(plan_path):
+        if not resume:
+            raise FileExistsError(
+                f"{out_dir} already holds a sweep (plan.json); pass resume=True (--resume) to continue it "
+                "or choose another output directory"
+            )
+        existing = results_io.read_json(plan_path)
+        for field in ("config", "grid", "base_hparams"):
+            if existing.get(field) != record[field]:
+                raise ValueError(
+                    f"{plan_path}: the {field} of the sweep there differs from the one asked for now; "
+                    "resume only continues the same sweep (choose another output directory)"
+                )
+    else:
+        results_io.atomic_write_json(plan_path, record)
+
+
+def run(
+    config: TrainConfig,
+    grid,
+    out_dir: str,
+    data: Optional[Data] = None,
+    *,
+    base_hparams: Optional[Hparams] = None,
+    resume: bool = False,
+    chunk_size: Optional[int] = None,
+    devices: Optional[Sequence] = None,
+    checkpoint_every: int = 1,
+    data_dir: Optional[str] = None,
+    progress: bool = True,
+    argv: Optional[Sequence[str]] = None,
+    extra_metadata: Optional[dict] = None,
+    log: Callable[[str], None] = print,
+) -> list[dict]:
+    """Train every network of ``grid`` and write ``results.csv`` / ``results.json`` in ``out_dir``.
+
+    data: a :class:`~deep_sparse.train.Data`, or None to load ``config.dataset`` (per group).
+    chunk_size: networks per compiled step (default: :func:`auto_chunk_size`); a multiple of the
+        number of devices.
+    checkpoint_every: checkpoint the running chunk every this many epochs (0: only finished chunks).
+    Returns the rows (one dict per network, in grid order).
+    """
+    if checkpoint_every < 0:
+        raise ValueError(f"checkpoint_every must be >= 0, got {checkpoint_every}")
+    base_hparams = base_hparams or Hparams()
+    points = normalize_grid(grid)
+    groups = plan(config, points, base_hparams)
+    mesh = make_mesh(devices)
+    n_devices = mesh.devices.size
+    if chunk_size is not None and (chunk_size < 1 or chunk_size % n_devices):
+        raise ValueError(f"chunk_size must be a positive multiple of the {n_devices} devices, got {chunk_size}")
+    os.makedirs(out_dir, exist_ok=True)
+    record = _plan_record(config, points, base_hparams)
+    _check_out_dir(out_dir, record, resume)
+    chunks_dir = os.path.join(out_dir, "chunks")
+    os.makedirs(chunks_dir, exist_ok=True)
+
+    metadata = results_io.provenance(argv)
+    metadata.update(extra_metadata or {})
+    timings: dict[str, Any] = {"groups": []}
+    started = time.perf_counter()
+    all_rows: dict[int, dict] = {}
+    data_cache: dict = {}
+
+    total_epochs = sum(
+        len(g.networks) * (g.config.epochs + g.config.pretrain_epochs * len(g.config.hidden_sizes)) for g in groups
+    )
+    bar = _progress_bar(total_epochs, progress)
+    try:
+        for group in groups:
+            group_started = time.perf_counter()
+            trainer = make_train(group.config)
+            group_data = data
+            if group_data is None:
+                data_key = (group.config.dataset, group.config.train_size, group.config.valid_size,
+                            group.config.test_size, group.config.labeled_fraction, group.config.labeled_seed)
+                if data_key not in data_cache:
+                    data_cache[data_key] = load_data(group.config, data_dir=data_dir)
+                group_data = data_cache[data_key]
+            trainer.check_data(group_data)
+            runner = _GroupRunner(trainer, group_data, mesh)
+            size = chunk_size or auto_chunk_size(len(group.networks), mesh)
+            size = _fit_chunk_size(runner, group, size, n_devices, chunk_size is None, log)
+            chunks = [group.networks[i : i + size] for i in range(0, len(group.networks), size)]
+            log(f"group {group.index} {group.structure or '(base config)'}: {len(group.networks)} networks "
+                f"in {len(chunks)} chunk(s) of {size} on {n_devices} {mesh.devices.flat[0].platform} device(s)")
+            for chunk_index, networks in enumerate(chunks):
+                rows_path = os.path.join(chunks_dir, f"group{group.index:03d}_chunk{chunk_index:04d}.json")
+                if resume and os.path.exists(rows_path):
+                    rows = results_io.read_json(rows_path)["rows"]
+                    bar.update(sum(_network_epochs(group.config) for _ in networks))
+                else:
+                    checkpoint_dir = os.path.join(out_dir, "checkpoints", f"group{group.index:03d}_chunk{chunk_index:04d}")
+                    rows = _run_chunk(runner, group, networks, size, checkpoint_dir, checkpoint_every, resume, bar)
+                    results_io.atomic_write_json(rows_path, {"rows": rows})
+                    shutil.rmtree(checkpoint_dir, ignore_errors=True)  # its rows are safe on disk now
+                for row in rows:
+                    all_rows[row["network"]] = row
+                _write_results(out_dir, all_rows, metadata, timings, started, complete=False)
+            timings["groups"].append({
+                "group": group.index, "structure": group.structure, "networks": len(group.networks),
+                "chunk_size": size, "compile_seconds": runner.compile_seconds,
+                "wall_seconds": time.perf_counter() - group_started,
+            })
+    finally:
+        bar.close()
+    rows = _write_results(out_dir, all_rows, metadata, timings, started, complete=True)
+    return rows
+
+
+def _network_epochs(config: TrainConfig) -> int:
+    return config.epochs + config.pretrain_epochs * len(config.hidden_sizes)
+
+
+def _progress_bar(total: int, enabled: bool):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, unit="net-epoch", disable=not enabled, dynamic_ncols=True, smoothing=0.1)
+
+
+def _fit_chunk_size(runner: _GroupRunner, group: Group, size: int, n_devices: int, automatic: bool, log) -> int:
+    """Compile the fine-tuning epoch for ``size`` networks, read XLA's memory plan, and state it;
+    shrink an automatic chunk size that does not fit, refuse an explicit one with a suggestion."""
+    device = runner.mesh.devices.flat[0]
+    available = available_memory_bytes(device)
+    while True:
+        needed = _chunk_memory(runner, group, size)
+        if needed is None or available is None:
+            log(f"memory: XLA gives no memory plan on this backend; chunk of {size} networks")
+            return size
+        per_device = needed / n_devices if device.platform != "cpu" else needed
+        data_bytes = sum(x.nbytes for x in jax.tree.leaves(runner.data))
+        per_network = max(1.0, (per_device - data_bytes) / max(1, size // n_devices))
+        fits = per_device <= available * MEMORY_HEADROOM
+        log(f"memory: a chunk of {size} networks needs {per_device / 2**30:.2f} GiB per device "
+            f"({per_network / 2**20:.1f} MiB per network + {data_bytes / 2**20:.0f} MiB of data); "
+            f"{available / 2**30:.1f} GiB available")
+        if fits:
+            return size
+        suggestion = int((available * MEMORY_HEADROOM - data_bytes) // per_network) * n_devices
+        suggestion = max(n_devices, suggestion - suggestion % n_devices)
+        if not automatic or suggestion >= size:
+            raise MemoryError(
+                f"a chunk of {size} networks needs {per_device / 2**30:.2f} GiB per device but "
+                f"{available / 2**30:.2f} GiB is available; use a chunk size of at most {suggestion}"
+            )
+        size = suggestion
+
+
+def _chunk_memory(runner: _GroupRunner, group: Group, size: int) -> Optional[int]:
+    keys, hparams = runner.shard(group.networks[:size], size)
+    state = jax.eval_shape(jax.vmap(runner.trainer.init, in_axes=(0, 0, None)), keys, hparams, runner.data)
+    state = jax.tree.map(lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=runner.network_sharding), state)
+    name, _, function = runner.trainer.stages[-1]
+    compiled = runner.compiled(name, function, state, hparams, runner.data)
+    return compiled_memory_bytes(compiled)
+
+
+def _run_chunk(runner: _GroupRunner, group: Group, networks: list[Network], size: int,
+               checkpoint_dir: str, checkpoint_every: int, resume: bool, bar) -> list[dict]:
+    trainer = runner.trainer
+    keys, hparams = runner.shard(networks, size)
+    init = runner.compiled("init", lambda k, h, d: trainer.init(k, h, d), keys, hparams, runner.data)
+    state = init(keys, hparams, runner.data)
+    checkpoint = ChunkCheckpoint(checkpoint_dir) if checkpoint_every else None
+    done = 0
+    if checkpoint is not None and resume and checkpoint.latest_step() is not None:
+        done = checkpoint.latest_step()
+        state = checkpoint.restore(done, state)
+    bar.update(done * len(networks))
+    epoch_count = 0
+    for name, n_epochs, function in trainer.stages:
+        compiled = runner.compiled(name, function, state, hparams, runner.data)
+        for _ in range(n_epochs):
+            epoch_count += 1
+            if epoch_count <= done:
+                continue
+            if name == "finetune" and bool(jnp.all(state.stopped)):
+                bar.update(len(networks))  # every network has stopped: nothing left to compute
+                continue
+            state = compiled(state, hparams, runner.data)
+            if checkpoint is not None and epoch_count % checkpoint_every == 0:
+                checkpoint.save(epoch_count, state)
+            bar.update(len(networks))
+            bar.set_postfix_str(f"group {group.index} {name} epoch {epoch_count}", refresh=False)
+    finalize = runner.compiled("finalize", lambda s, h, d: trainer.finalize(s, h, d), state, hparams, runner.data)
+    results = finalize(state, hparams, runner.data)
+    if checkpoint is not None:
+        checkpoint.close()
+    return _rows_from_results(results, group, networks)
+
+
+def _write_results(out_dir: str, rows_by_network: dict, metadata: dict, timings: dict,
+                   started: float, complete: bool) -> list[dict]:
+    rows = [rows_by_network[k] for k in sorted(rows_by_network)]
+    results_io.atomic_write_csv(os.path.join(out_dir, "results.csv"), rows, csv_columns(rows))
+    timings = dict(timings, wall_seconds=time.perf_counter() - started)
+    results_io.atomic_write_json(
+        os.path.join(out_dir, "results.json"),
+        {**metadata, "complete": complete, "timings": timings, "rows": rows},
+    )
+    return rows
+
+
+def read_results(out_dir: str) -> list[dict]:
+    """Rows of a sweep's ``results.json`` (curves included)."""
+    path = os.path.join(out_dir, "results.json")
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{path}: no results.json in {out_dir} (has the sweep run?)")
+    return results_io.read_json(path)["rows"]
