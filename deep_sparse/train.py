@@ -334,7 +334,30 @@ class Trainer:
 
         return jax.lax.cond(state.stopped, lambda s: s, run, state)
 
-    def pretrain_objective(self, layer_and_bias, hparams: Hparams, key, code: Array, layer_index: int) -> Array:
+    def pretrain_input(self, below: list, act, x: Array) -> tuple[Array, Optional[Array]]:
+        """Input of the next auto-encoder (the clean code of the frozen layers ``below``) and its
+        reconstruction target when it is not that input (None otherwise).
+
+        ``linear_squared_before`` reconstructs the layer below's pre-activations (section 3.2,
+        strategy 3). ``sigmoid_cross_entropy`` needs codes in [0, 1] (strategy 2): tanh codes are
+        mapped by ``(h + 1) / 2``, other codes divided by their mini-batch maximum
+        (:func:`deep_sparse.dae.scale_to_unit_interval`); raw inputs are used as they are.
+        """
+        code, pre_activation = x, None
+        for layer in below:
+            pre_activation = mlp.dense(layer, code)
+            code = act(pre_activation)
+        if self.pretrain_strategy == "linear_squared_before" and pre_activation is not None:
+            return code, pre_activation
+        if self.pretrain_strategy == "sigmoid_cross_entropy" and below:
+            if self.config.activation == "tanh":
+                code = self.dae.scale_to_unit_interval(code, min_value=-1.0, max_value=1.0)
+            else:
+                code = self.dae.scale_to_unit_interval(code)
+        return code, None
+
+    def pretrain_objective(self, layer_and_bias, hparams: Hparams, key, code: Array, layer_index: int,
+                           target: Optional[Array] = None) -> Array:
         """DAE objective of hidden layer ``layer_index`` on the (clean) code of the layers below."""
         layer, decoder_bias = layer_and_bias
         corruption = self.config.corruption
@@ -342,7 +365,7 @@ class Trainer:
             corruption = self.config.first_layer_corruption
         return self.dae.dae_loss(
             key, layer, decoder_bias, code, self.activation(hparams), self.pretrain_strategy,
-            corruption, hparams.noise_level, hparams.l1,
+            corruption, hparams.noise_level, hparams.l1, target=target,
         )
 
     def pretrain_epoch(self, state: TrainState, hparams: Hparams, data: Optional[Data], layer_index: int) -> TrainState:
@@ -365,11 +388,9 @@ class Trainer:
             def step(carry, inputs):
                 layer_and_bias, opt_state = carry
                 indices, step_key = inputs
-                code = data.x_train[indices]
-                for layer in below:
-                    code = act(mlp.dense(layer, code))
+                code, target = self.pretrain_input(below, act, data.x_train[indices])
                 loss, grads = jax.value_and_grad(self.pretrain_objective)(
-                    layer_and_bias, hparams, step_key, code, layer_index
+                    layer_and_bias, hparams, step_key, code, layer_index, target
                 )
                 updates, opt_state = optimizer.update(grads, opt_state, layer_and_bias)
                 return (optax.apply_updates(layer_and_bias, updates), opt_state), loss
