@@ -69,7 +69,7 @@ def layer_sizes_of(params: Params) -> tuple[int, ...]:
     """The layer sizes ``(n_0, ..., n_L)`` of ``params``; raises ValueError if the layers do not chain."""
     if not params:
         raise ValueError("params is empty: an MLP needs at least one layer")
-    sizes = [int(params[0]["w"].shape[-2])]
+    sizes = None
     for index, layer in enumerate(params):
         w, b = layer["w"], layer["b"]
         if w.ndim < 2 or b.ndim < 1:
@@ -77,6 +77,8 @@ def layer_sizes_of(params: Params) -> tuple[int, ...]:
                 f"layer {index}: weights must be (n_in, n_out) and bias (n_out,), got shapes "
                 f"{tuple(w.shape)} and {tuple(b.shape)}"
             )
+        if sizes is None:
+            sizes = [int(w.shape[-2])]
         if w.shape[-2] != sizes[-1]:
             raise ValueError(
                 f"layer {index} expects {w.shape[-2]} inputs but layer {index - 1} has {sizes[-1]} outputs"
