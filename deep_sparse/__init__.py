@@ -10,7 +10,7 @@ __version__ = "0.1.0"
 
 _SUBMODULES = (
     "activations", "mlp", "sparsity", "dae", "reparam", "ratings", "nn",
-    "data", "config", "train", "sweep", "results_io",
+    "data", "config", "train", "sweep", "results_io", "plots",
 )
 __all__ = list(_SUBMODULES)
 

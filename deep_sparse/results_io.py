@@ -143,3 +143,22 @@ def provenance(argv: Sequence[str] | None = None) -> dict:
         "versions": versions(),
         "machine": machine(),
     }
+
+
+def format_table(rows: Sequence[dict], columns: Sequence[str], formats: dict | None = None) -> str:
+    """A Markdown table of ``rows`` restricted to ``columns`` (``formats``: column -> format spec)."""
+    formats = formats or {}
+    lines = ["| " + " | ".join(columns) + " |", "|" + "|".join("---" for _ in columns) + "|"]
+    for row in rows:
+        cells = []
+        for column in columns:
+            value = row.get(column)
+            spec = formats.get(column)
+            if value is None:
+                cells.append("")
+            elif spec and isinstance(value, (int, float)) and not isinstance(value, bool):
+                cells.append(format(value, spec))
+            else:
+                cells.append(str(value))
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)

@@ -1,0 +1,69 @@
+"""Plots of sweep results (matplotlib, Agg backend: no display needed)."""
+from __future__ import annotations
+
+import io
+import math
+from typing import Sequence
+
+from deep_sparse import results_io
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(figure, path: str) -> None:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=120, bbox_inches="tight")
+    results_io.atomic_write_bytes(path, buffer.getvalue())
+
+
+def error_vs_sparsity(rows: Sequence[dict], path: str, title: str = "", knee: float | None = 0.85) -> None:
+    """Figure 3: test error (%) against the mean fraction of exact zeros, coloured by L1 coefficient.
+
+    Diverged networks are left out (their count is given in the legend). ``knee`` draws the paper's
+    observation (no loss of accuracy up to about 85% of true zeros) as a dashed vertical line.
+    """
+    plt = _pyplot()
+    from matplotlib.colors import Normalize
+
+    kept = [r for r in rows if not r.get("diverged") and math.isfinite(r["test_error"])]
+    figure, axes = plt.subplots(figsize=(6.4, 4.4))
+    if kept:
+        l1 = [r["l1"] for r in kept]
+        points = axes.scatter(
+            [100 * r["sparsity"] for r in kept], [100 * r["test_error"] for r in kept], c=l1, cmap="viridis",
+            norm=Normalize(vmin=min(l1), vmax=max(max(l1), min(l1) + 1e-12)), s=22, edgecolors="none",
+        )
+        figure.colorbar(points, ax=axes, label="L1 coefficient")
+    if knee is not None:
+        axes.axvline(100 * knee, color="grey", linestyle="--", linewidth=1, label=f"{100 * knee:.0f}% zeros (paper)")
+    diverged = len(rows) - len(kept)
+    axes.set_xlabel("mean fraction of exact zeros in hidden layers (%)")
+    axes.set_ylabel("test error (%)")
+    axes.set_title(title or f"{len(kept)} networks" + (f", {diverged} diverged (not shown)" if diverged else ""))
+    axes.legend(loc="upper left")
+    axes.grid(alpha=0.3)
+    _save(figure, path)
+    plt.close(figure)
+
+
+def learning_curves(rows: Sequence[dict], path: str, label_key: str = "network") -> None:
+    """Validation error per epoch of every network in ``rows`` (curves from results.json)."""
+    plt = _pyplot()
+    figure, axes = plt.subplots(figsize=(6.4, 4.4))
+    for row in rows:
+        curve = [100 * v if v is not None else float("nan") for v in row["curves"]["valid_error"]]
+        axes.plot(range(1, len(curve) + 1), curve, label=str(row.get(label_key)), linewidth=1)
+    axes.set_xlabel("epoch")
+    axes.set_ylabel("validation error (%)")
+    if len(rows) <= 12:
+        axes.legend(fontsize=7)
+    axes.grid(alpha=0.3)
+    _save(figure, path)
+    plt.close(figure)

@@ -1,0 +1,1 @@
+"""The papers' experiments as command-line modules: ``python -m sweeps.<name> --help``."""
