@@ -173,21 +173,25 @@ def test_bad_layer_sizes(sizes, match):
         mlp.init(jax.random.PRNGKey(0), sizes)
 
 
+_X_L1 = jnp.asarray(RNG.normal(size=(4, SIZES[0])), jnp.float32)
+
+
+def _l1_loss(p, c):
+    logits, hidden = mlp.apply(p, _X_L1, "rectifier")
+    return mlp.softmax_nll(logits, jnp.zeros(4, jnp.int32)) + mlp.l1_penalty(hidden, c)
+
+
+_batched_l1 = jax.jit(jax.vmap(jax.value_and_grad(_l1_loss), in_axes=(None, 0)))
+_single_l1 = jax.jit(jax.value_and_grad(_l1_loss))
+
+
 @settings(max_examples=25, deadline=None)
 @given(coefficients=st.lists(st.floats(0.0, 1.0), min_size=3, max_size=3))
 def test_vmap_over_l1_coefficient_equals_loop(coefficients):
     params = random_params()
-    x = jnp.asarray(RNG.normal(size=(4, SIZES[0])), jnp.float32)
-
-    def loss(p, c):
-        logits, hidden = mlp.apply(p, x, "rectifier")
-        return mlp.softmax_nll(logits, jnp.zeros(4, jnp.int32)) + mlp.l1_penalty(hidden, c)
-
-    cs = jnp.asarray(coefficients, jnp.float32)
-    batched = jax.jit(jax.vmap(jax.value_and_grad(loss), in_axes=(None, 0)))(params, cs)
-    single = jax.jit(jax.value_and_grad(loss))
+    batched = _batched_l1(params, jnp.asarray(coefficients, jnp.float32))
     for k, c in enumerate(coefficients):
-        value, grad = single(params, c)
+        value, grad = _single_l1(params, c)
         np.testing.assert_allclose(batched[0][k], value, rtol=1e-5)
         np.testing.assert_allclose(batched[1][0]["w"][k], grad[0]["w"], rtol=1e-4, atol=1e-6)
 
