@@ -58,14 +58,14 @@ def _check_probability(p, what: str = "corruption probability") -> None:
     if _is_concrete(p):
         value = np.asarray(p)
         if np.any(~((value >= 0) & (value <= 1))):
-            raise ValueError(f"{what} must lie in [0, 1], got {p!r}")
+            raise ValueError(f"{what} must lie in [0, 1], got {value.tolist()!r}")
 
 
 def _check_std(std) -> None:
     if _is_concrete(std):
         value = np.asarray(std)
         if np.any(~(value >= 0)):
-            raise ValueError(f"Gaussian noise std must be >= 0, got {std!r}")
+            raise ValueError(f"Gaussian noise std must be >= 0, got {value.tolist()!r}")
 
 
 def _float(x) -> Array:

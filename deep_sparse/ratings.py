@@ -50,7 +50,7 @@ def labels_to_classes(ratings: Array) -> Array:
         values = np.asarray(ratings)
         bad = values[~np.isin(values, STARS)] if values.size else values
         if bad.size:
-            raise ValueError(f"ratings must be integers in 1..5, got {bad.ravel()[0]!r}")
+            raise ValueError(f"ratings must be integers in 1..5, got {bad.ravel()[0].item()!r}")
     return jnp.asarray(ratings).astype(jnp.int32) - 1
 
 
