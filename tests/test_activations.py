@@ -75,12 +75,12 @@ def test_softplus_stable_for_large_inputs():
 
 
 @pytest.mark.parametrize("name", A.names())
-@pytest.mark.parametrize("x", [0.0, 1e4, -1e4, 1.0, -1.0])
-def test_gradients_finite_everywhere(name, x):
+def test_gradients_finite_everywhere(name):
     f = A.get(name)
-    g = jax.grad(lambda v: jnp.sum(f(v)))(jnp.full((4,), x, jnp.float32))
-    assert np.all(np.isfinite(np.asarray(g))), (name, x, g)
-    assert np.all(np.isfinite(np.asarray(f(jnp.full((4,), x)))))
+    x = jnp.asarray([0.0, 1e4, -1e4, 1.0, -1.0, 1e-7, -1e-7, 1e38, -1e38], jnp.float32)
+    g = jax.vmap(jax.grad(f))(x) if name != "half_negated_rectifier" else jax.grad(lambda v: jnp.sum(f(v)))(x)
+    assert np.all(np.isfinite(np.asarray(g))), (name, g)
+    assert np.all(np.isfinite(np.asarray(f(x[:7]))))
 
 
 @pytest.mark.parametrize("alpha", [1.0, 3.0, 1e3, 1e6, math.inf])
@@ -117,11 +117,14 @@ def test_scaled_softplus_tends_to_rectifier(alpha, x):
     assert diff <= math.log(2) / alpha + 1e-6 * (1 + abs(x))
 
 
+_batched_scaled_softplus = jax.jit(jax.vmap(A.scaled_softplus, in_axes=(None, 0)))
+
+
 @settings(max_examples=25, deadline=None)
-@given(alphas=st.lists(st.floats(0.1, 100.0), min_size=1, max_size=5))
+@given(alphas=st.lists(st.floats(0.1, 100.0), min_size=4, max_size=4))
 def test_vmap_over_alpha_equals_loop(alphas):
     x = jnp.asarray(X[:20])
-    batched = jax.jit(jax.vmap(A.scaled_softplus, in_axes=(None, 0)))(x, jnp.asarray(alphas, jnp.float32))
+    batched = _batched_scaled_softplus(x, jnp.asarray(alphas, jnp.float32))
     looped = np.stack([np.asarray(A.scaled_softplus(x, a)) for a in alphas])
     np.testing.assert_allclose(batched, looped, rtol=1e-5, atol=1e-6)
 
