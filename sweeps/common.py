@@ -82,3 +82,156 @@ def write_text(path: str, text: str) -> None:
 def command_line(module: str) -> list[str]:
     """The command as typed: ``["-m", module, *arguments]`` (recorded in every results file)."""
     return ["-m", module, *sys.argv[1:]]
+
+
+# ------------------------------------------------------------------ shared by the paper's experiments
+QUICK_LABEL = "quick preset (reduced)"
+
+
+def preset_epilog(presets: dict, outputs: str) -> str:
+    """``--help`` text listing every preset's description and the files written in --out."""
+    return ("Presets:\n" + "\n".join(f"  {name}: {p['description']}" for name, p in presets.items())
+            + "\n\nOutputs in --out: " + outputs)
+
+
+def add_preset_argument(parser: argparse.ArgumentParser, presets: dict) -> None:
+    parser.add_argument("--preset", choices=list(presets), default="quick",
+                        help="experiment size (default: quick); 'tiny' exists for the test suite only")
+
+
+def apply_overrides(preset: dict, args: argparse.Namespace, names: Sequence[str]) -> dict:
+    """A copy of ``preset`` with every ``--name`` given on the command line substituted."""
+    preset = dict(preset)
+    for name in names:
+        value = getattr(args, name, None)
+        if value is not None:
+            preset[name] = value
+    return preset
+
+
+def default_data_dir(data_dir: str | None) -> str:
+    """Where ``deep_sparse.data`` looks: --data-dir, else $DEEP_SPARSE_DATA, else ~/.cache/deep_sparse."""
+    import os
+
+    return data_dir or os.environ.get("DEEP_SPARSE_DATA") or os.path.expanduser("~/.cache/deep_sparse")
+
+
+def load_splits(name: str, data_dir: str | None, download: bool = True, **options):
+    """``(splits, None)`` or ``(None, reason)``: a data set that cannot be had is a reason, not a crash.
+
+    Files that are absent give ``"not run: no files in DIR"``; any other failure of the loader is named
+    in the reason. ``download`` is passed on (CIFAR-10 and NORB are never downloaded by the modules).
+    """
+    directory = default_data_dir(data_dir)
+    try:
+        from deep_sparse import data as data_lib
+
+        load = data_lib.load_splits
+    except (ImportError, AttributeError) as error:
+        return None, f"not run: deep_sparse.data.load_splits is not available ({error})"
+    try:
+        return load(name, data_dir=data_dir, download=download, **options), None
+    except FileNotFoundError as error:
+        return None, f"not run: no files in {directory} ({error})"
+    except Exception as error:  # noqa: BLE001 - any loader failure becomes an honest line in the report
+        return None, f"not run: loading {name} from {directory} failed ({type(error).__name__}: {error})"
+
+
+def num_classes(name: str, splits: dict) -> int:
+    try:
+        from deep_sparse import data as data_lib
+
+        return int(data_lib.num_classes(name))
+    except Exception:  # noqa: BLE001 - fall back on the labels themselves
+        import numpy as np
+
+        return int(max(int(np.max(y)) for _, y in splits.values())) + 1
+
+
+def split_sizes(data) -> dict:
+    """Examples per split of a ``deep_sparse.train.Data`` (the sample sizes the report states)."""
+    return {"n_train": int(data.x_train.shape[0]), "n_valid": int(data.x_valid.shape[0]),
+            "n_test": int(data.x_test.shape[0])}
+
+
+def write_not_run(out_dir: str, reason: str, argv: Sequence[str], metadata: dict) -> None:
+    """A ``results.json`` with no rows that says why (read by ``sweeps.report``)."""
+    import os
+
+    from deep_sparse import results_io
+
+    payload = results_io.provenance(argv)
+    payload.update(metadata)
+    payload.update({"complete": False, "not_run": reason, "rows": []})
+    results_io.atomic_write_json(os.path.join(out_dir, "results.json"), payload)
+
+
+def write_cells(out_dir: str, cells: Sequence[dict]) -> None:
+    """``cells.json``: each of our numbers with its paper cell id, for ``sweeps.report``."""
+    import os
+
+    from deep_sparse import results_io
+
+    results_io.atomic_write_json(os.path.join(out_dir, "cells.json"), {"cells": list(cells)})
+
+
+def cell(experiment: str, preset: str, dataset: str, label: str, metric: str, ours, paper_key=None,
+         **extra) -> dict:
+    """One comparable number: ours (None if not run) beside the paper's cell ``paper_key``."""
+    record = {"experiment": experiment, "preset": preset, "dataset": dataset, "cell": label, "metric": metric,
+              "ours": None if ours is None else float(ours), "paper_key": paper_key}
+    record.update(extra)
+    return record
+
+
+def preset_banner(preset: str) -> str:
+    """The line every summary of a non-paper preset carries."""
+    if preset == "paper":
+        return "Preset: paper (the paper's settings)."
+    return f"Preset: {preset} — {QUICK_LABEL}: NOT a paper-scale reproduction."
+
+
+def selected(rows: Sequence[dict], keys: Sequence[str]) -> list[dict]:
+    """:func:`best_by_validation` that also keeps a group whose every network diverged (its first row)."""
+    best = {tuple(r[k] for k in keys): r for r in best_by_validation(rows, keys)}
+    for row in rows:
+        best.setdefault(tuple(row[k] for k in keys), row)
+    return [best[k] for k in sorted(best, key=str)]
+
+
+def dataset_data(name: str, sizes: dict, data_dir: str | None, config):
+    """``(config, data, None)`` for data set ``name`` or ``(None, None, reason)`` when it cannot be had.
+
+    ``sizes`` holds the preset's subset for this data set: ``train_size``/``valid_size``/``test_size``
+    (first n examples, applied by ``prepare_data``) and, for the generated Shapeset, the generator's
+    options (``n_train``, ``n_valid``, ``n_test``, ``seed``). Only MNIST is downloaded when missing.
+    """
+    from deep_sparse import train as train_lib
+
+    sizes = dict(sizes or {})
+    subset = {k: sizes.pop(k) for k in ("train_size", "valid_size", "test_size") if k in sizes}
+    splits, reason = load_splits(name, data_dir, download=(name == "mnist"), **sizes)
+    if reason is not None:
+        return None, None, reason
+    config = config.replace(dataset=name, num_classes=num_classes(name, splits), **subset)
+    try:
+        data = train_lib.prepare_data(config, splits)
+    except ValueError as error:
+        return None, None, f"not run: {name}: {error}"
+    return config, data, None
+
+
+def run_sweep(args: argparse.Namespace, module: str, experiment: str, preset_name: str, preset: dict,
+              config, grid, out_dir: str, data, **metadata) -> list[dict]:
+    """``ds.sweep.run`` with this project's metadata: experiment, preset, its settings, sample sizes."""
+    import deep_sparse as ds
+
+    extra = {"experiment": experiment, "preset": preset_name, "preset_settings": preset}
+    if data is not None:
+        extra["sizes"] = split_sizes(data)
+    extra.update(metadata)
+    return ds.sweep.run(
+        config, grid, out_dir, data=data, resume=args.resume, chunk_size=args.chunk_size,
+        data_dir=args.data_dir, checkpoint_every=args.checkpoint_every, progress=not args.no_progress,
+        argv=command_line(module), extra_metadata=extra,
+    )
