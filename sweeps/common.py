@@ -235,3 +235,39 @@ def run_sweep(args: argparse.Namespace, module: str, experiment: str, preset_nam
         data_dir=args.data_dir, checkpoint_every=args.checkpoint_every, progress=not args.no_progress,
         argv=command_line(module), extra_metadata=extra,
     )
+
+
+def percent_metric(metric: str) -> bool:
+    """Error rates and sparsities are shown in %, RMSEs as they are."""
+    return metric in ("test_error", "valid_error", "train_error", "sparsity")
+
+
+def cells_table_rows(cells: Sequence[dict]) -> list[dict]:
+    """Rows of the ours-beside-the-paper table (values in % for rates, difference = ours - paper)."""
+    from sweeps import paper_numbers
+
+    table = []
+    for c in cells:
+        scale = 100.0 if percent_metric(c["metric"]) else 1.0
+        paper = paper_numbers.lookup(c.get("paper_key"))
+        ours = None if c.get("ours") is None else scale * c["ours"]
+        theirs = None if paper is None else scale * paper["value"]
+        table.append({
+            "data set": c["dataset"], "cell": c["cell"], "metric": c["metric"] + (" (%)" if scale == 100 else ""),
+            "ours": ours, "paper": theirs,
+            "difference": None if ours is None or theirs is None else ours - theirs,
+            "paper source": "" if paper is None else f"{paper['source']} {paper['where']}",
+            "n test": c.get("n_test"),
+            "note": c.get("note") or ("" if paper is not None else "no paper number for this cell"),
+        })
+    return table
+
+
+def cells_summary(title: str, cells: Sequence[dict], preset: str, description: str) -> str:
+    from deep_sparse import results_io
+
+    table = cells_table_rows(cells)
+    columns = ["data set", "cell", "metric", "ours", "paper", "difference", "paper source", "n test", "note"]
+    lines = [f"# {title}", "", preset_banner(preset), "", description, "",
+             results_io.format_table(table, columns, {"ours": ".3f", "paper": ".3f", "difference": "+.3f"})]
+    return "\n".join(lines) + "\n"

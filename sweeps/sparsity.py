@@ -1,0 +1,179 @@
+"""Sparsity of rectifier networks: the workshop paper's Table 1 and AISTATS section 4.1.
+
+- Workshop Table 1 (left): fraction of exact zeros of each hidden layer of a rectifier network on
+  MNIST without pre-training, with the L1 activation penalty (0.001) and without it (0).
+- Workshop Table 1 (right): test error without pre-training of rectifier + L1, rectifier, softplus
+  and tanh networks on Shapeset and MNIST (softplus and tanh without L1).
+- AISTATS section 4.1: the average exact sparsity of the hidden layers of rectifier networks
+  (83.4% on MNIST, 72.0% on CIFAR-10, 73.8% on NORB) - measured here on the rectifier network with
+  L1 0.001 and no pre-training (the paper does not say which of its Table 1 networks it averages).
+
+Sparsity is measured on the test set with the network of the best validation epoch; the learning
+rate of each (activation, L1) pair is chosen on the validation set. Every data set at hand is run;
+absent ones are reported as "not run".
+"""
+from __future__ import annotations
+
+import argparse
+import os
+
+NAME = "sparsity"
+MODULE = "sweeps.sparsity"
+DATASETS = ("mnist", "cifar10", "norb", "shapeset")
+L1_PAPER = 0.001
+
+PRESETS = {
+    "quick": dict(
+        description="REDUCED, for a CPU in minutes: 3 x 200 units, at most 5 epochs (patience 2), lr grid "
+                    "{0.1, 0.01} (not the paper's four values), MNIST first 3,000/1,000/2,000 images, Shapeset "
+                    "generated 2,000/1,000/2,000, CIFAR-10/NORB subsampled likewise when present",
+        hidden_sizes=(200, 200, 200), epochs=5, patience=2, lr=[0.1, 0.01], seeds=1,
+        activations=["rectifier", "softplus", "tanh"], datasets=list(DATASETS),
+        sizes={
+            "mnist": dict(train_size=3000, valid_size=1000, test_size=2000),
+            "cifar10": dict(train_size=3000, valid_size=1000, test_size=2000),
+            "norb": dict(train_size=3000, valid_size=1000, test_size=2000),
+            "shapeset": dict(n_train=2000, n_valid=1000, n_test=2000, seed=0),
+        },
+    ),
+    "paper": dict(
+        description="PAPER SCALE, for a GPU: 3 x 1000 units, full data (MNIST 50k/10k/10k, Shapeset 10k/10k/10k), "
+                    "mini-batch 10, lr grid {0.1, 0.01, 0.001, 0.0001}, L1 in {0, 0.001}, at most 50 epochs "
+                    "(patience 10)",
+        hidden_sizes=(1000, 1000, 1000), epochs=50, patience=10, lr=[0.1, 0.01, 0.001, 0.0001], seeds=1,
+        activations=["rectifier", "softplus", "tanh"], datasets=list(DATASETS),
+        sizes={"shapeset": dict(n_train=10_000, n_valid=10_000, n_test=10_000, seed=0)},
+    ),
+    "tiny": dict(
+        description="TESTS ONLY (tests/test_sweeps_modules.py): Shapeset 200/100/100, 3 x 16 rectifier units, "
+                    "1 epoch, one lr; proves the plumbing, measures nothing",
+        hidden_sizes=(16, 16, 16), epochs=1, patience=None, lr=[0.1], seeds=1,
+        activations=["rectifier"], datasets=["shapeset"],
+        sizes={"shapeset": dict(n_train=200, n_valid=100, n_test=100, seed=0)},
+    ),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from sweeps import common
+
+    parser = argparse.ArgumentParser(
+        prog=f"python -m {MODULE}", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=common.preset_epilog(PRESETS, "one folder per data set (results.csv, results.json, cells.json), "
+                                              "sparsity_layers.png and summary.md at the top."),
+    )
+    common.add_preset_argument(parser, PRESETS)
+    parser.add_argument("--datasets", nargs="+", choices=DATASETS, default=None, help="override the preset's data sets")
+    parser.add_argument("--epochs", type=int, default=None, help="override the preset's maximum epochs")
+    common.add_run_arguments(parser, default_out="runs/sparsity")
+    return parser
+
+
+def neuron(row: dict) -> str:
+    if row["activation"] == "rectifier":
+        return "rectifier_l1" if row["l1"] > 0 else "rectifier"
+    return row["activation"]
+
+
+def run_dataset(args, preset_name: str, preset: dict, dataset: str) -> list[dict]:
+    import deep_sparse as ds
+    from sweeps import common, paper_numbers as pn
+
+    out_dir = os.path.join(args.out, dataset)
+    os.makedirs(out_dir, exist_ok=True)
+    base = ds.config.TrainConfig(dataset=dataset, hidden_sizes=tuple(preset["hidden_sizes"]),
+                                 activation=preset["activations"][0], batch_size=10, epochs=preset["epochs"],
+                                 patience=preset["patience"])
+    config, data, reason = common.dataset_data(dataset, preset["sizes"].get(dataset, {}), args.data_dir, base)
+    metadata = {"experiment": NAME, "preset": preset_name, "preset_settings": preset, "dataset": dataset}
+    n_layers = len(preset["hidden_sizes"])
+    if reason is not None:
+        print(f"{dataset}: {reason}")
+        common.write_not_run(out_dir, reason, common.command_line(MODULE), metadata)
+        cells = [common.cell(NAME, preset_name, dataset, "average sparsity, rectifier + L1", "sparsity", None,
+                             pn.sparsity_key(dataset), note=reason)]
+        if dataset in ("mnist", "shapeset"):
+            cells += [common.cell(NAME, preset_name, dataset, f"test error, {pn.WORKSHOP_NEURONS[n]}", "test_error",
+                                  None, pn.workshop_error_key(dataset, n), note=reason) for n in pn.WORKSHOP_NEURONS]
+        if dataset == "mnist":
+            cells += [common.cell(NAME, preset_name, dataset, f"layer {k} zeros, {'with' if l1 else 'without'} L1",
+                                  "sparsity", None, pn.layer_sparsity_key(l1, k), note=reason)
+                      for l1 in (True, False) for k in range(1, 4)]
+        return cells
+    # rectifier with and without L1; softplus and tanh without L1 (the workshop's four neuron types)
+    grid = [dict(activation=a, l1=l1, lr=lr, seed=s) for a in preset["activations"]
+            for l1 in ([0.0, L1_PAPER] if a == "rectifier" else [0.0]) for lr in preset["lr"]
+            for s in range(preset["seeds"])]
+    rows = common.run_sweep(args, MODULE, NAME, preset_name, preset, config, grid, out_dir, data, dataset=dataset)
+    sizes = common.split_sizes(data)
+    cells = []
+    for row in common.selected(rows, ["activation", "l1"]):
+        kind = neuron(row)
+        extra = dict(n_test=sizes["n_test"], n_train=sizes["n_train"], lr=row["lr"], l1=row["l1"],
+                     diverged=row["diverged"], sparsity_per_layer=[row.get(f"sparsity_layer_{k + 1}")
+                                                                   for k in range(n_layers)])
+        cells.append(common.cell(NAME, preset_name, dataset, f"test error, {pn.WORKSHOP_NEURONS[kind]}", "test_error",
+                                 row["test_error"], pn.workshop_error_key(dataset, kind)
+                                 if dataset in ("mnist", "shapeset") else None, **extra))
+        if row["activation"] != "rectifier":
+            continue
+        if row["l1"] > 0:
+            cells.append(common.cell(NAME, preset_name, dataset, "average sparsity, rectifier + L1", "sparsity",
+                                     row["sparsity"], pn.sparsity_key(dataset), **extra))
+        for k in range(n_layers):
+            key = pn.layer_sparsity_key(row["l1"] > 0, k + 1) if dataset == "mnist" and n_layers == 3 else None
+            cells.append(common.cell(NAME, preset_name, dataset,
+                                     f"layer {k + 1} zeros, {'with' if row['l1'] > 0 else 'without'} L1", "sparsity",
+                                     row[f"sparsity_layer_{k + 1}"], key, **extra))
+    common.write_cells(out_dir, cells)
+    return cells
+
+
+def plot_layers(cells: list[dict], path: str) -> None:
+    """Bars: fraction of zeros per layer, with and without L1, per data set."""
+    from deep_sparse import plots
+
+    plt = plots._pyplot()
+    layered = [c for c in cells if c["cell"].startswith("layer") and c["ours"] is not None]
+    figure, axes = plt.subplots(figsize=(6.4, 4.0))
+    labels = sorted({(c["dataset"], c["cell"].split(" zeros, ")[1]) for c in layered})
+    width = 0.8 / max(1, len(labels))
+    for i, (dataset, which) in enumerate(labels):
+        group = sorted((c for c in layered if c["dataset"] == dataset and c["cell"].endswith(which)),
+                       key=lambda c: c["cell"])
+        axes.bar([int(c["cell"].split()[1]) + i * width for c in group], [100 * c["ours"] for c in group],
+                 width=width, label=f"{dataset}, {which}")
+    axes.set_xlabel("hidden layer")
+    axes.set_ylabel("exact zeros on the test set (%)")
+    if labels:
+        axes.legend(fontsize=7)
+    plots._save(figure, path)
+    plt.close(figure)
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    from sweeps import common
+
+    common.initialize_distributed(args)
+    preset = common.apply_overrides(PRESETS[args.preset], args, ["datasets", "epochs"])
+    print(f"Sparsity, preset {args.preset}: {preset['description']}")
+    cells = []
+    for dataset in preset["datasets"]:
+        cells += run_dataset(args, args.preset, preset, dataset)
+    common.write_cells(args.out, cells)
+    plot_layers(cells, os.path.join(args.out, "sparsity_layers.png"))
+    summary = summarize(cells, args.preset, preset["description"])
+    common.write_text(os.path.join(args.out, "summary.md"), summary)
+    print(summary)
+    return 0
+
+
+def summarize(cells: list[dict], preset: str, description: str) -> str:
+    from sweeps import common
+
+    return common.cells_summary(f"Sparsity ({preset} preset)", cells, preset, description)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
