@@ -11,9 +11,10 @@ import dataclasses
 from typing import NamedTuple, Optional
 
 from deep_sparse import activations as activations_lib
+from deep_sparse import dae
+from deep_sparse.dae import CORRUPTIONS
 
 TASKS = ("classification", "ratings")
-CORRUPTIONS = ("mask", "gaussian", "salt_and_pepper")
 
 
 class Hparams(NamedTuple):
@@ -128,8 +129,5 @@ def validate(config: TrainConfig) -> None:
     if config.pretrain_epochs > 0:
         if not config.hidden_sizes:
             raise ValueError("TrainConfig.pretrain_epochs > 0 needs at least one hidden layer")
-        # Imported here: dae is only needed when pre-training is asked for.
-        from deep_sparse import dae
-
         strategy = config.pretrain_strategy or dae.default_strategy(config.activation)
         dae.check_strategy(config.activation, strategy)

@@ -28,7 +28,7 @@ import numpy as np
 import optax
 
 from deep_sparse import activations as activations_lib
-from deep_sparse import mlp
+from deep_sparse import dae, mlp
 from deep_sparse.config import Hparams, TrainConfig
 
 Array = jax.Array
@@ -147,10 +147,8 @@ class Trainer:
         self.bound_data = data
         self.n_hidden = len(config.hidden_sizes)
         self.optimizer = optax.inject_hyperparams(optax.sgd)(learning_rate=0.0)
+        self.pretrain_strategy = None
         if config.pretrain_epochs > 0:
-            from deep_sparse import dae
-
-            self.dae = dae
             self.pretrain_strategy = config.pretrain_strategy or dae.default_strategy(config.activation)
         if data is not None:
             self.check_data(data)
@@ -351,9 +349,9 @@ class Trainer:
             return code, pre_activation
         if self.pretrain_strategy == "sigmoid_cross_entropy" and below:
             if self.config.activation == "tanh":
-                code = self.dae.scale_to_unit_interval(code, min_value=-1.0, max_value=1.0)
+                code = dae.scale_to_unit_interval(code, min_value=-1.0, max_value=1.0)
             else:
-                code = self.dae.scale_to_unit_interval(code)
+                code = dae.scale_to_unit_interval(code)
         return code, None
 
     def pretrain_objective(self, layer_and_bias, hparams: Hparams, key, code: Array, layer_index: int,
@@ -363,7 +361,7 @@ class Trainer:
         corruption = self.config.corruption
         if layer_index == 0 and self.config.first_layer_corruption is not None:
             corruption = self.config.first_layer_corruption
-        return self.dae.dae_loss(
+        return dae.dae_loss(
             key, layer, decoder_bias, code, self.activation(hparams), self.pretrain_strategy,
             corruption, hparams.noise_level, hparams.l1, target=target,
         )
