@@ -1,0 +1,312 @@
+"""Training as one pure function (issue 4), on small synthetic data (Gaussian blobs, NumPy-made)."""
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from deep_sparse.config import Hparams, TrainConfig
+from deep_sparse.train import Data, make_train, prepare_data
+
+N_TRAIN, N_VALID, N_TEST, N_IN, N_CLASSES = 300, 100, 100, 20, 3
+KEY = jax.random.PRNGKey(0)
+
+
+def blobs(seed=0, n=(N_TRAIN, N_VALID, N_TEST), d=N_IN, k=N_CLASSES, spread=1.5):
+    """Overlapping Gaussian blobs: ``{"train": (x, y), "valid": ..., "test": ...}``."""
+    rng = np.random.default_rng(seed)
+    centers = rng.normal(0.0, 1.0, (k, d))
+    splits = {}
+    for name, m in zip(("train", "valid", "test"), n):
+        y = rng.integers(0, k, m)
+        x = centers[y] + rng.normal(0.0, spread, (m, d))
+        splits[name] = (x.astype(np.float32), y.astype(np.int32))
+    return splits
+
+
+def small_config(**changes):
+    base = dict(num_classes=N_CLASSES, hidden_sizes=(16, 16), batch_size=10, epochs=6, patience=None)
+    base.update(changes)
+    return TrainConfig(**base)
+
+
+PRETRAIN_CONFIG = small_config(epochs=1, pretrain_epochs=3)
+# Semi-supervised (Figure 4): pre-training on every training example, fine-tuning on half of them.
+SEMI_CONFIG = small_config(epochs=3, pretrain_epochs=1, labeled_fraction=0.5)
+
+
+@pytest.fixture(scope="module")
+def data():
+    return prepare_data(small_config(), blobs())
+
+
+@functools.lru_cache(maxsize=None)
+def jitted(config):
+    return jax.jit(make_train(config))
+
+
+def run(config, hparams, data, key=KEY):
+    return jitted(config)(key, hparams, data)
+
+
+def leaves_equal(a, b):
+    leaves_a, leaves_b = jax.tree.leaves(a), jax.tree.leaves(b)
+    assert len(leaves_a) == len(leaves_b)
+    for x, y in zip(leaves_a, leaves_b):
+        np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
+
+
+# --------------------------------------------------------------------- NumPy references
+def np_forward(params, x, activation="rectifier"):
+    acts = {"rectifier": lambda z: np.maximum(z, np.float32(0)), "tanh": np.tanh}
+    h = np.asarray(x, np.float32)
+    hidden = []
+    for layer in params[:-1]:
+        h = acts[activation](h @ np.asarray(layer["w"]) + np.asarray(layer["b"]))
+        hidden.append(h)
+    logits = h @ np.asarray(params[-1]["w"]) + np.asarray(params[-1]["b"])
+    return logits.astype(np.float64), hidden
+
+
+def np_softmax(logits):
+    z = logits - logits.max(axis=-1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+# --------------------------------------------------------------------- tests
+def test_loss_decreases(data):
+    result = run(small_config(), Hparams(lr=0.05), data)
+    loss = np.asarray(result.curves.train_loss)
+    assert np.all(np.isfinite(loss))
+    assert loss[-1] < 0.5 * loss[0]
+    assert np.all(np.diff(loss) < 0), loss  # small lr, separable-ish data: monotone
+    assert not bool(result.diverged)
+    assert int(result.epochs_run) == 6
+    # It learned something: well under chance (2/3) error.
+    assert float(result.test_error) < 0.3
+
+
+def test_model_selection_returns_the_best_validation_epoch(data):
+    config = small_config()
+    hparams = Hparams(lr=0.1)
+    result = run(config, hparams, data)
+    curve = np.asarray(result.curves.valid_error)
+    assert np.all(np.isfinite(curve))
+    best = int(np.argmin(curve))  # the first minimum
+    assert int(result.best_epoch) == best + 1
+    # The constructed case is informative: the best epoch is not the last one.
+    assert best + 1 < config.epochs, curve
+    assert float(result.valid_error) == pytest.approx(curve[best], abs=1e-6)
+    assert int(result.epochs_run) == config.epochs  # patience=None: never stops early
+
+    # The same run, stopped by hand after exactly best_epoch epochs with the stage functions.
+    trainer = make_train(config)
+    epoch = jax.jit(trainer.finetune_epoch)
+    state = jax.jit(trainer.init)(KEY, hparams, data)
+    for _ in range(best + 1):
+        state = epoch(state, hparams, data)
+    for got, expected in zip(jax.tree.leaves(result.params), jax.tree.leaves(state.params)):
+        np.testing.assert_allclose(np.asarray(got), np.asarray(expected), rtol=1e-5, atol=1e-6)
+    # ... and it differs from the parameters at the end of the run.
+    for _ in range(config.epochs - best - 1):
+        state = epoch(state, hparams, data)
+    assert not np.allclose(np.asarray(state.params[0]["w"]), np.asarray(result.params[0]["w"]))
+
+
+def test_patience_stops_at_the_first_run_of_bad_epochs(data):
+    hparams = Hparams(lr=0.1)
+    full = run(small_config(), hparams, data)
+    curve = np.asarray(full.curves.valid_error)
+    patience = 1
+    best, bad, expected_stop = np.inf, 0, len(curve)
+    for epoch, value in enumerate(curve, start=1):
+        bad = 0 if value < best else bad + 1
+        best = min(best, value)
+        if bad >= patience:
+            expected_stop = epoch
+            break
+    assert expected_stop < len(curve), curve  # the constructed case stops early
+    stopped = run(small_config(patience=patience), hparams, data)
+    assert int(stopped.epochs_run) == expected_stop
+    assert int(stopped.best_epoch) == int(np.argmin(curve[:expected_stop])) + 1
+    stopped_curve = np.asarray(stopped.curves.valid_error)
+    np.testing.assert_allclose(stopped_curve[:expected_stop], curve[:expected_stop], rtol=1e-6)
+    assert np.all(np.isnan(stopped_curve[expected_stop:]))
+
+
+def test_pretraining_lowers_the_reconstruction_error(data):
+    config = PRETRAIN_CONFIG
+    hparams = Hparams(lr=0.05, pretrain_lr=0.01, l1=0.0)
+    result = run(config, hparams, data)
+    pretrain = np.asarray(result.curves.pretrain_loss)
+    assert pretrain.shape == (2, 3)
+    assert np.all(np.isfinite(pretrain))
+    assert np.all(np.diff(pretrain, axis=1) < 0), pretrain
+    assert not bool(result.diverged)
+
+    # Held-out data (the validation set), same noise key: DAE loss after pre-training < at init.
+    trainer = make_train(config)
+    act = trainer.activation(hparams)
+    state = jax.jit(trainer.init)(KEY, hparams, data)
+    initial = state
+    noise_key = jax.random.PRNGKey(42)
+    for layer_index, (_, n_epochs, epoch_fn) in enumerate(trainer.stages[:-1]):
+        epoch = jax.jit(epoch_fn)
+        for _ in range(n_epochs):
+            state = epoch(state, hparams, data)
+
+        @jax.jit
+        def held_out_loss(s, trained, layer_index=layer_index):
+            # Input of this layer's auto-encoder: the clean code of the (pre-trained) layers below.
+            code, target = trainer.pretrain_input(trained.params[:layer_index], act, data.x_valid)
+            return trainer.pretrain_objective(
+                (s.params[layer_index], s.decoder_biases[layer_index]), hparams, noise_key, code, layer_index, target
+            )
+
+        def held_out(s):
+            return float(held_out_loss(s, state))
+
+        before, after = held_out(initial), held_out(state)
+        assert after < 0.9 * before, (layer_index, before, after)
+    # Fine-tuning starts from the pre-trained parameters.
+    fine_tune_start = jax.jit(trainer.finetune_epoch)(state, hparams, data)
+    for got, expected in zip(jax.tree.leaves(result.params), jax.tree.leaves(fine_tune_start.best_params)):
+        np.testing.assert_allclose(np.asarray(got), np.asarray(expected), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("hparams", [Hparams(lr=1e4), Hparams(lr=1e4, l1=0.01)])
+def test_huge_learning_rate_is_reported_as_diverged(data, hparams):
+    result = run(small_config(), hparams, data)  # does not raise
+    assert bool(result.diverged)
+    for leaf in jax.tree.leaves(result.params):
+        assert np.all(np.isfinite(np.asarray(leaf)))
+    assert np.isfinite(float(result.test_error))
+    assert int(result.epochs_run) < 6  # stopped at the divergence
+    assert int(result.best_epoch) <= int(result.epochs_run)
+
+
+def test_huge_pretraining_learning_rate_is_reported_as_diverged(data):
+    result = run(PRETRAIN_CONFIG, Hparams(lr=0.05, pretrain_lr=1e4), data)
+    assert bool(result.diverged)
+    for leaf in jax.tree.leaves(result.params):
+        assert np.all(np.isfinite(np.asarray(leaf)))
+    assert int(result.epochs_run) == 0
+
+
+def test_same_key_same_result_bit_for_bit(data):
+    config = small_config()
+    hparams = Hparams(lr=0.1, l1=1e-3)
+    first = run(config, hparams, data)
+    second = jax.jit(make_train(config))(KEY, hparams, data)  # a fresh compilation
+    leaves_equal(first, second)
+    other = run(config, hparams, data, key=jax.random.PRNGKey(1))
+    assert not np.array_equal(np.asarray(first.params[0]["w"]), np.asarray(other.params[0]["w"]))
+
+
+def test_vmap_equals_separate_runs(data):
+    config = small_config(patience=1)  # early stopping under vmap: lax.cond becomes a select
+    trainer = make_train(config)
+    hparams = [Hparams(lr=0.1, l1=0.0), Hparams(lr=0.03, l1=1e-3)]
+    keys = [jax.random.PRNGKey(3), jax.random.PRNGKey(4)]
+    stacked = Hparams(*(jnp.asarray([getattr(h, f) for h in hparams], jnp.float32) for f in Hparams._fields))
+    batched = jax.jit(jax.vmap(trainer, in_axes=(0, 0, None)))(jnp.stack(keys), stacked, data)
+    for k in range(2):
+        alone = run(config, hparams[k], data, key=keys[k])
+        for got, expected in zip(jax.tree.leaves(batched), jax.tree.leaves(alone)):
+            np.testing.assert_allclose(np.asarray(got)[k], np.asarray(expected), rtol=1e-5, atol=1e-6,
+                                       equal_nan=True)
+
+
+def test_semi_supervised_fine_tunes_on_the_labeled_part_only():
+    config = SEMI_CONFIG
+    data = prepare_data(config, blobs())
+    hparams = Hparams(lr=0.1)
+    n_labeled = N_TRAIN // 2
+    assert make_train(config).n_labeled(data) == n_labeled
+    result = run(config, hparams, data)
+    assert not bool(result.diverged)
+
+    # train_error is measured on the n_labeled labeled examples.
+    logits, _ = np_forward(result.params, np.asarray(data.x_train)[:n_labeled])
+    errors = np.sum(np.argmax(logits, axis=-1) != np.asarray(data.y_train)[:n_labeled])
+    assert float(result.train_error) == pytest.approx(errors / n_labeled, abs=1e-6)
+
+    # The labels of the unlabeled part are never read: scrambling them changes nothing.
+    y = np.asarray(data.y_train).copy()
+    y[n_labeled:] = (y[n_labeled:] + 1) % N_CLASSES
+    scrambled = data._replace(y_train=jnp.asarray(y))
+    leaves_equal(result, run(config, hparams, scrambled))
+    # ... but pre-training reads the inputs of the unlabeled part.
+    x = np.asarray(data.x_train).copy()
+    x[n_labeled:] *= -1.0
+    changed = run(config, hparams, data._replace(x_train=jnp.asarray(x)))
+    assert not np.allclose(np.asarray(result.curves.pretrain_loss), np.asarray(changed.curves.pretrain_loss))
+    # A run with every label differs.
+    full = run(config.replace(labeled_fraction=1.0), hparams, data)
+    assert not np.allclose(np.asarray(full.params[0]["w"]), np.asarray(result.params[0]["w"]))
+    assert float(full.train_error) != float(result.train_error) or float(full.test_error) != float(result.test_error)
+
+
+def test_prepare_data_picks_a_random_labeled_subset():
+    splits = blobs()
+    full = prepare_data(small_config(), splits)
+    half = prepare_data(small_config(labeled_fraction=0.5), splits)
+    np.testing.assert_array_equal(np.asarray(full.x_train), splits["train"][0])
+    # The same examples, in a fixed shuffled order.
+    assert not np.array_equal(np.asarray(half.x_train), splits["train"][0])
+    order = np.lexsort(np.asarray(half.x_train).T)
+    np.testing.assert_array_equal(np.asarray(half.x_train)[order], splits["train"][0][np.lexsort(splits["train"][0].T)])
+    again = prepare_data(small_config(labeled_fraction=0.5), splits)
+    np.testing.assert_array_equal(np.asarray(half.x_train), np.asarray(again.x_train))
+    np.testing.assert_array_equal(np.asarray(half.x_valid), splits["valid"][0])
+
+
+def ratings_data(seed=1):
+    """Ratings 1..5 (classes 0..4) that grow with a linear score of the input, with noise."""
+    rng = np.random.default_rng(seed)
+    direction = rng.normal(size=N_IN) / np.sqrt(N_IN)
+    splits = {}
+    for name, m in zip(("train", "valid", "test"), (N_TRAIN, N_VALID, N_TEST)):
+        x = rng.normal(size=(m, N_IN))
+        score = x @ direction + 0.3 * rng.normal(size=m)
+        y = np.clip(np.round(score * 1.5 + 2), 0, 4)
+        splits[name] = (x.astype(np.float32), y.astype(np.int32))
+    return splits
+
+
+def test_ratings_task_gives_a_sane_rmse():
+    config = small_config(task="ratings", epochs=5, num_classes=None)
+    splits = ratings_data()
+    data = prepare_data(config, splits)
+    result = run(config, Hparams(lr=0.05), data)
+    assert result.params[-1]["w"].shape[-1] == 5
+    rmse = float(result.test_error)
+    stars = splits["test"][1] + 1.0
+    baseline = np.sqrt(np.mean((stars - (splits["train"][1] + 1.0).mean()) ** 2))
+    assert 0.0 < rmse < 0.8 * baseline, (rmse, baseline)
+    # Independent NumPy RMSE of the expected star value.
+    logits, _ = np_forward(result.params, splits["test"][0])
+    predicted = np_softmax(logits) @ np.arange(1, 6)
+    assert rmse == pytest.approx(np.sqrt(np.mean((predicted - stars) ** 2)), rel=1e-4)
+
+
+def test_sparsity_matches_a_numpy_forward_pass(data):
+    result = run(small_config(), Hparams(lr=0.1, l1=0.01), data)
+    _, hidden = np_forward(result.params, np.asarray(data.x_test))
+    per_layer = np.array([np.mean(h == 0) for h in hidden])
+    assert 0.0 < per_layer.min() and per_layer.max() < 1.0
+    # Exact zeros; allow one borderline unit per layer from float32 rounding differences.
+    tolerance = 1.0 / (N_TEST * 16)
+    np.testing.assert_allclose(np.asarray(result.sparsity_per_layer), per_layer, atol=tolerance)
+    assert float(result.sparsity) == pytest.approx(per_layer.mean(), abs=tolerance)
+    # The test error too.
+    logits, _ = np_forward(result.params, np.asarray(data.x_test))
+    assert float(result.test_error) == pytest.approx(np.mean(np.argmax(logits, -1) != np.asarray(data.y_test)), abs=1e-6)
+
+
+def test_traced_data_needs_num_classes(data):
+    config = small_config(epochs=1, num_classes=None)
+    with pytest.raises(ValueError, match="num_classes"):
+        jax.jit(make_train(config))(KEY, Hparams(), data)
