@@ -557,7 +557,8 @@ def render_section(payload: dict) -> str:
         )
         lines += ["", "Step shapes (GFLOP/s):", ""]
         lines.append(results_io.format_table(ceilings["step_shapes"], ["shape", "jax_gflops", "numpy_gflops"],
-                                             {"jax_gflops": ".1f", "numpy_gflops": ".1f"}))
+                                             {"jax_gflops": ".1f", "numpy_gflops": ".1f"}).replace(
+            "| shape | jax_gflops | numpy_gflops |", "| product | JAX GFLOP/s | NumPy GFLOP/s |", 1))
     rows = [dict(r, method=r["label"]) for r in payload["rows"]]
     for row in rows:
         if "fraction_of_peak" in row:
@@ -573,9 +574,12 @@ def render_section(payload: dict) -> str:
                "epoch_s_median": ".3f", "spread_pct": ".0f", "eval_pct": ".1f", "compile_s": ".2f",
                "maxrss_mib": ".0f", "xla_memory_mib": ".0f"}
     table = results_io.format_table(rows, columns, formats)
-    table = table.replace("| network_steps_per_s |", "| net-steps/s |", 1).replace("| spread_pct |", "| spread % |", 1)
-    table = table.replace("| epoch_s_median |", "| epoch s |", 1).replace("| eval_pct |", "| eval % |", 1)
-    table = table.replace("| maxrss_mib |", "| max RSS MiB |", 1).replace("| xla_memory_mib |", "| XLA plan MiB |", 1)
+    header, rest = table.split("\n", 1)
+    titles = {"network_steps_per_s": "net-steps/s", "vs_loop": "vs loop", "gflops": "GFLOP/s",
+              "epoch_s_median": "epoch s", "spread_pct": "spread %", "eval_pct": "eval %", "compile_s": "compile s",
+              "maxrss_mib": "max RSS MiB", "xla_memory_mib": "XLA plan MiB"}
+    header = "| " + " | ".join(titles.get(c, c) for c in columns) + " |"
+    table = header + "\n" + rest
     lines += ["", table, "", f"Raw numbers: `{payload['json_name']}`; plot: `{payload['plot_name']}`."]
     if payload.get("notes"):
         lines += [""] + [f"- {note}" for note in payload["notes"]]
