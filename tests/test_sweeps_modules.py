@@ -1,0 +1,192 @@
+"""The paper's experiment modules: --help, presets, and tiny smoke runs (whole file well under 90 s).
+
+The smoke runs call each module's ``main`` in-process with the test-only ``tiny`` preset. Table 1 and
+the sparsity module get their Shapeset from a small fake loader put in place of
+``sweeps.common.load_splits`` (fast and fixed, so these tests check the modules' plumbing, not the data
+generator, which the data tests cover); the sentiment module generates its own SYNTHETIC reviews file.
+"""
+import importlib
+import json
+import os
+
+import numpy as np
+import pytest
+
+from sweeps import common
+
+MODULES = ["table1", "sparsity", "figure4", "softplus_alpha", "sentiment", "pretrain_strategies"]
+
+
+def fake_load_splits(name, data_dir, download=True, **options):
+    if name != "shapeset":
+        return None, f"not run: no files in {common.default_data_dir(data_dir)} (test)"
+    rng = np.random.default_rng(options.get("seed", 0))
+    splits = {}
+    for split in ("train", "valid", "test"):
+        n = options.get(f"n_{split}", 100)
+        y = rng.integers(0, 3, n).astype(np.int32)
+        x = 0.3 * rng.random((n, 64)).astype(np.float32)
+        for k in range(3):
+            x[y == k, 20 * k:20 * (k + 1)] += 0.6
+        splits[split] = (np.clip(x, 0, 1), y)
+    return splits, None
+
+
+@pytest.fixture
+def fake_data(monkeypatch):
+    monkeypatch.setattr(common, "load_splits", fake_load_splits)
+    monkeypatch.setattr(common, "num_classes", lambda name, splits: 3)
+
+
+@pytest.mark.parametrize("name", MODULES + ["report"])
+def test_help(name, capsys):
+    module = importlib.import_module(f"sweeps.{name}")
+    with pytest.raises(SystemExit) as exit_info:
+        module.main(["--help"])
+    assert exit_info.value.code == 0
+    text = capsys.readouterr().out
+    assert f"python -m sweeps.{name}" in text
+    if name != "report":
+        for preset in ("quick", "paper"):
+            assert module.PRESETS[preset]["description"] in text.replace("\n", " ").replace("  ", " ") or \
+                preset + ":" in text
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_presets_are_consistent(name):
+    module = importlib.import_module(f"sweeps.{name}")
+    assert {"quick", "paper"} <= set(module.PRESETS)
+    keys = set(module.PRESETS["paper"])
+    for preset_name, preset in module.PRESETS.items():
+        assert set(preset) == keys, f"{name}: preset {preset_name} has other settings than paper"
+        assert preset["description"]
+    assert "REDUCED" in module.PRESETS["quick"]["description"]
+    assert "PAPER SCALE" in module.PRESETS["paper"]["description"]
+    if "tiny" in module.PRESETS:
+        assert module.PRESETS["tiny"]["description"].startswith("TESTS ONLY")
+    paper = module.PRESETS["paper"]
+    if "hidden_sizes" in paper:
+        assert tuple(paper["hidden_sizes"]) == (1000, 1000, 1000)
+    if "lr" in paper:
+        assert list(paper["lr"]) == [0.1, 0.01, 0.001, 0.0001]
+    parser = module.build_parser()
+    args = parser.parse_args(["--preset", "paper", "--out", "somewhere"])
+    assert args.preset == "paper" and args.out == "somewhere"
+    assert parser.parse_args([]).preset == "quick"
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--preset", "nonsense"])
+
+
+def test_mcnemar_exact():
+    from sweeps.table1 import mcnemar_exact
+
+    same = np.array([True, False, False, True])
+    assert mcnemar_exact(same, same)["p_value"] == 1.0
+    a = np.zeros(100, bool)
+    b = np.zeros(100, bool)
+    b[:10] = True  # B wrong on 10 examples A gets right, never the reverse: p = 2 / 2**10
+    result = mcnemar_exact(a, b)
+    assert (result["b"], result["c"]) == (0, 10)
+    assert result["p_value"] == pytest.approx(2 / 2 ** 10)
+    b[:3] = False
+    a[:2] = True  # b=2, c=7: p = 2 * sum_{k<=2} C(9,k) / 2**9
+    assert mcnemar_exact(a, b)["p_value"] == pytest.approx(2 * (1 + 9 + 36) / 512)
+    with pytest.raises(ValueError):
+        mcnemar_exact(a, b[:5])
+
+
+def read(path):
+    with open(path) as handle:
+        return json.load(handle)
+
+
+def test_table1_and_sparsity_tiny_then_report(tmp_path, fake_data):
+    from sweeps import report, sparsity, table1
+
+    out1 = tmp_path / "runs" / "table1"
+    assert table1.main(["--preset", "tiny", "--datasets", "shapeset", "mnist", "--out", str(out1), "--no-progress"]) == 0
+    results = read(out1 / "shapeset" / "results.json")
+    assert results["experiment"] == "table1" and results["preset"] == "tiny" and results["complete"]
+    assert {r["pretrain_epochs"] for r in results["rows"]} == {0, 1}
+    significance = read(out1 / "shapeset" / "significance.json")["rectifier"]
+    assert 0.0 <= significance["p_value"] <= 1.0
+    # the retrained networks are the sweep's networks
+    for which in ("pretrained", "no_pretraining"):
+        assert significance["retrained_test_error"][which] == pytest.approx(
+            significance["sweep_test_error"][which], abs=1e-6)
+    missing = read(out1 / "mnist" / "results.json")
+    assert missing["not_run"].startswith("not run: no files in") and missing["rows"] == []
+    summary = (out1 / "summary.md").read_text()
+    assert "NOT a paper-scale reproduction" in summary and "not run: no files in" in summary
+
+    out2 = tmp_path / "runs" / "sparsity"
+    assert sparsity.main(["--preset", "tiny", "--out", str(out2), "--no-progress"]) == 0
+    cells = read(out2 / "cells.json")["cells"]
+    layers = [c for c in cells if c["cell"].startswith("layer")]
+    assert len(layers) == 6 and all(0.0 <= c["ours"] <= 1.0 for c in layers)
+    assert (out2 / "sparsity_layers.png").stat().st_size > 0
+
+    report_path = tmp_path / "report.md"
+    assert report.main([str(tmp_path / "runs"), "--out", str(report_path)]) == 0
+    text = report_path.read_text()
+    assert "## table1" in text and "## sparsity" in text
+    assert "tiny: quick preset (reduced)" in text
+    assert "paper scale" not in text.split("## Runs")[1]  # no run here is presented as paper scale
+    assert "## Could not be run" in text and "table1 / mnist" in text
+    # a number beside the paper's: Shapeset rectifier + L1, workshop Table 1 (right), 28.62%
+    assert "28.620" in text and "workshop Table 1 (right)" in text
+    assert (tmp_path / "report_sparsity.png").exists()
+
+
+def test_sentiment_tiny_is_labelled_synthetic(tmp_path):
+    from sweeps import report, sentiment
+
+    out = tmp_path / "runs" / "sentiment"
+    assert sentiment.main(["--preset", "tiny", "--out", str(out), "--no-progress"]) == 0
+    assert (out / "synthetic_reviews.jsonl").exists()
+    fold = read(out / "fold00" / "results.json")
+    assert fold["synthetic"] is True and "SYNTHETIC" in fold["dataset"] and fold["fold"] == 0
+    assert not (out / "fold02").exists()  # tiny runs 2 of the 10 folds
+    cells = read(out / "cells.json")["cells"]
+    rmse = [c for c in cells if c["metric"] == "rmse"]
+    assert len(rmse) == 2 and all(0.0 < c["ours"] < 4.0 and c["folds"] == 2 for c in rmse)
+    assert all(c["paper_key"] is None and "SYNTHETIC" in c["note"] for c in cells)
+    assert "SYNTHETIC" in (out / "summary.md").read_text()
+    report_path = tmp_path / "report.md"
+    report.main([str(tmp_path / "runs"), "--out", str(report_path)])
+    assert "SYNTHETIC DATA" in report_path.read_text()
+
+
+def test_sentiment_paper_preset_without_reviews_says_not_run(tmp_path):
+    from sweeps import sentiment
+
+    assert sentiment.main(["--preset", "paper", "--out", str(tmp_path), "--no-progress"]) == 0
+    assert read(tmp_path / "results.json")["not_run"].startswith("not run: the paper preset needs --reviews")
+
+
+def test_bag_of_words_and_folds(tmp_path):
+    from sweeps import sentiment
+
+    path = tmp_path / "r.csv"
+    path.write_text("text,rating\ngood good food,5\nbad food,1\nok food,3\n")
+    texts, ratings = sentiment.read_reviews(str(path))
+    x, terms = sentiment.bag_of_words(texts, 2)
+    assert terms[0] == "food" and x.shape == (3, 2) and x[:, 0].tolist() == [1, 1, 1]
+    x = np.arange(40, dtype=np.float32).reshape(20, 2)
+    y = [1 + k % 5 for k in range(20)]
+    seen = []
+    for fold in range(10):
+        splits = sentiment.fold_splits(x, y, 10, fold)
+        parts = [set(splits[s][0][:, 0].tolist()) for s in ("train", "valid", "test")]
+        assert sum(len(p) for p in parts) == 20 and not (parts[0] & parts[2]) and not (parts[1] & parts[2])
+        seen += sorted(parts[2])
+    assert sorted(seen) == sorted(x[:, 0].tolist())  # every review is a test review exactly once
+
+
+def test_report_over_empty_folder(tmp_path):
+    from sweeps import report
+
+    assert report.main([str(tmp_path), "--out", str(tmp_path / "r.md")]) == 0
+    assert "0 results files" in (tmp_path / "r.md").read_text()
+    with pytest.raises(SystemExit):
+        report.main([str(tmp_path / "absent"), "--out", str(tmp_path / "r.md")])
