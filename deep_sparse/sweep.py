@@ -226,7 +226,11 @@ class _GroupRunner:
         if cache_key not in self._compiled:
             start = time.perf_counter()
             vmapped = jax.vmap(function, in_axes=(0, 0, None))
-            self._compiled[cache_key] = jax.jit(vmapped).lower(*args).compile()
+            # Every output has the network axis first (vmap broadcasts unbatched ones): pin it to the
+            # mesh, or XLA may hand back replicated constants (e.g. zero biases from init) that the
+            # next compiled stage, built for network-sharded inputs, refuses.
+            jitted = jax.jit(vmapped, out_shardings=self.network_sharding)
+            self._compiled[cache_key] = jitted.lower(*args).compile()
             self.compile_seconds += time.perf_counter() - start
         return self._compiled[cache_key]
 

@@ -1,0 +1,381 @@
+"""The sweep engine (issue 5): grids, equivalence with single runs, isolation, groups, results files,
+resume (including after SIGKILL), memory refusal, sharding over 4 host devices."""
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import jax
+import numpy as np
+import pytest
+
+from deep_sparse import sweep
+from deep_sparse.config import Hparams, TrainConfig
+from deep_sparse.train import make_train, prepare_data
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TESTS = os.path.dirname(os.path.abspath(__file__))
+CONFIG = TrainConfig(num_classes=3, hidden_sizes=(16, 16), batch_size=10, epochs=3, patience=None)
+GRID = {"lr": [0.1, 0.03], "l1": [0.0, 1e-3], "seed": [0, 1]}
+QUIET = dict(progress=False, log=lambda message: None)
+
+
+def make_data(config=CONFIG, seed=0, n=(200, 60, 60), d=20, k=3):
+    """Deterministic Gaussian blobs (also imported by the subprocesses below)."""
+    rng = np.random.default_rng(seed)
+    centers = rng.normal(0.0, 1.0, (k, d))
+    splits = {}
+    for name, m in zip(("train", "valid", "test"), n):
+        y = rng.integers(0, k, m)
+        x = centers[y] + rng.normal(0.0, 1.5, (m, d))
+        splits[name] = (x.astype(np.float32), y.astype(np.int32))
+    return prepare_data(config, splits)
+
+
+@pytest.fixture(scope="module")
+def data():
+    return make_data()
+
+
+@pytest.fixture(scope="module")
+def single_runs(data):
+    """``(lr, l1, seed) -> Result`` of ``make_train(CONFIG)(PRNGKey(seed), Hparams(...), data)`` alone."""
+    train = jax.jit(make_train(CONFIG))
+    return {
+        (p["lr"], p["l1"], p["seed"]): jax.device_get(
+            train(jax.random.PRNGKey(p["seed"]), Hparams(lr=p["lr"], l1=p["l1"]), data)
+        )
+        for p in sweep.product(**GRID)
+    }
+
+
+@pytest.fixture(scope="module")
+def sweep_dirs(data, tmp_path_factory):
+    """The grid swept with chunks of 1 and of 4 networks: ``{chunk_size: (out_dir, rows)}``."""
+    out = {}
+    for chunk_size in (1, 4):
+        out_dir = str(tmp_path_factory.mktemp(f"sweep_chunk{chunk_size}"))
+        rows = sweep.run(CONFIG, GRID, out_dir, data, chunk_size=chunk_size, checkpoint_every=0,
+                         argv=["test_sweep", f"--chunk-size={chunk_size}"], **QUIET)
+        out[chunk_size] = (out_dir, rows)
+    return out
+
+
+def assert_row_matches(row, result):
+    for name in ("test_error", "valid_error", "train_error", "sparsity"):
+        np.testing.assert_allclose(row[name], float(getattr(result, name)), rtol=1e-5, atol=1e-6, err_msg=name)
+    for layer, value in enumerate(np.asarray(result.sparsity_per_layer)):
+        np.testing.assert_allclose(row[f"sparsity_layer_{layer + 1}"], value, rtol=1e-5, atol=1e-6)
+    assert row["epochs_run"] == int(result.epochs_run)
+    assert row["best_epoch"] == int(result.best_epoch)
+    assert row["diverged"] == bool(result.diverged)
+
+
+def read_csv(path):
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+# ------------------------------------------------------------------------------------ grids
+def test_product_and_normalize_grid():
+    points = sweep.product(l1=[0.0, 1e-3], seed=range(3))
+    assert len(points) == 6
+    assert points[0] == {"l1": 0.0, "seed": 0} and points[-1] == {"l1": 1e-3, "seed": 2}
+    assert sweep.normalize_grid({"l1": [0.0, 1e-3], "seed": range(3)}) == points
+    explicit = [{"lr": 0.1, "seed": 3}, {"lr": 0.01, "activation": "tanh"}]
+    assert sweep.normalize_grid(explicit) == explicit
+    assert sweep.normalize_grid(iter(explicit)) == explicit
+
+
+@pytest.mark.parametrize("make", [
+    lambda: sweep.product(learning_rate=[0.1]),
+    lambda: sweep.normalize_grid({"lr": [0.1], "bogus_field": [1]}),
+    lambda: sweep.normalize_grid([{"lr": 0.1}, {"lr": 0.1, "bogus_field": 1}]),
+])
+def test_unknown_grid_names_are_named(make):
+    with pytest.raises(ValueError, match=r"(learning_rate|bogus_field).*known fields.*lr"):
+        make()
+
+
+def test_empty_grids():
+    with pytest.raises(ValueError, match="seed"):
+        sweep.product(lr=[0.1], seed=[])
+    with pytest.raises(ValueError, match="no points"):
+        sweep.normalize_grid([])
+
+
+@pytest.mark.parametrize("point, name", [
+    ({"lr": "fast"}, "lr"),
+    ({"lr": 0.0}, "lr"),
+    ({"lr": -0.1}, "lr"),
+    ({"pretrain_lr": 0.0}, "pretrain_lr"),
+    ({"l1": -1e-3}, "l1"),
+    ({"l1": float("nan")}, "l1"),
+    ({"seed": -1}, "seed"),
+    ({"seed": 1.5}, "seed"),
+    ({"alpha": None}, "alpha"),
+])
+def test_bad_grid_values_are_named(point, name):
+    with pytest.raises(ValueError, match=rf"grid point 1: {name}\b"):
+        sweep.plan(CONFIG, [{"lr": 0.1}, point])
+
+
+def test_bad_structural_value_is_rejected():
+    with pytest.raises(ValueError, match="activation"):
+        sweep.plan(CONFIG, [{"activation": "relu6"}])
+
+
+def test_plan_groups_structural_choices():
+    grid = sweep.product(activation=["rectifier", "tanh"], l1=[0.0, 1e-3], seed=[0])
+    groups = sweep.plan(CONFIG, grid)
+    assert [g.config.activation for g in groups] == ["rectifier", "tanh"]
+    assert [[n.index for n in g.networks] for g in groups] == [[0, 1], [2, 3]]
+    assert groups[1].config.replace(activation="rectifier") == CONFIG
+    # Traced hyperparameters alone make one group.
+    assert len(sweep.plan(CONFIG, GRID)) == 1
+    sizes = sweep.plan(CONFIG, [{"hidden_sizes": [8]}, {"hidden_sizes": (8,)}, {"hidden_sizes": (8, 8)}])
+    assert [[n.index for n in g.networks] for g in sizes] == [[0, 1], [2]]
+
+
+# ------------------------------------------------------------------------------ equivalence
+@pytest.mark.parametrize("chunk_size", [1, 4])
+def test_every_row_equals_a_single_run(sweep_dirs, single_runs, chunk_size):
+    _, rows = sweep_dirs[chunk_size]
+    points = sweep.product(**GRID)
+    assert len(rows) == len(points) == 8
+    for index, (row, point) in enumerate(zip(rows, points)):
+        assert row["network"] == index
+        assert (row["lr"], row["l1"], row["seed"]) == (point["lr"], point["l1"], point["seed"])
+        assert_row_matches(row, single_runs[(point["lr"], point["l1"], point["seed"])])
+    # Not a degenerate grid: the networks differ.
+    assert len({row["test_error"] for row in rows} | {row["sparsity"] for row in rows}) > 4
+
+
+def test_results_files(sweep_dirs):
+    for chunk_size, (out_dir, rows) in sweep_dirs.items():
+        csv_rows = read_csv(os.path.join(out_dir, "results.csv"))
+        assert len(csv_rows) == 8
+        for row, back in zip(rows, csv_rows):
+            for name in ("network", "seed", "epochs_run", "best_epoch"):
+                assert int(back[name]) == row[name]
+            for name in ("lr", "l1", "test_error", "valid_error", "sparsity", "sparsity_layer_1", "sparsity_layer_2"):
+                assert float(back[name]) == row[name]
+            assert back["diverged"] == str(row["diverged"])
+        assert "curves" not in csv_rows[0]
+        assert not any("second" in column or "time" in column for column in csv_rows[0])
+
+        with open(os.path.join(out_dir, "results.json")) as handle:
+            record = json.load(handle)
+        assert record["complete"] is True
+        assert len(record["rows"]) == 8
+        assert record["rows"][3]["test_error"] == rows[3]["test_error"]
+        assert len(record["rows"][0]["curves"]["valid_error"]) == CONFIG.epochs
+        assert record["command"].endswith(f"test_sweep --chunk-size={chunk_size}")
+        assert record["versions"]["jax"] == jax.__version__
+        assert record["machine"]["cpu_count"] == os.cpu_count()
+        assert record["machine"]["devices"]
+        assert record["timings"]["wall_seconds"] > 0
+        assert record["timings"]["groups"][0]["chunk_size"] == chunk_size
+        assert sweep.read_results(out_dir) == record["rows"]
+        assert not [name for name in os.listdir(out_dir) if name.startswith(".tmp-")]
+
+
+def test_isolation_of_a_diverging_network(data, sweep_dirs, tmp_path):
+    # The diverging network shares a chunk (one vmap) with three good ones.
+    grid = [{"lr": 0.1, "l1": 0.0, "seed": 0}, {"lr": 1e4, "l1": 0.0, "seed": 0},
+            {"lr": 0.1, "l1": 1e-3, "seed": 1}, {"lr": 0.03, "l1": 0.0, "seed": 1}]
+    rows = sweep.run(CONFIG, grid, str(tmp_path / "out"), data, chunk_size=4, checkpoint_every=0, **QUIET)
+    assert [row["diverged"] for row in rows] == [False, True, False, False]
+    assert np.isfinite(rows[1]["test_error"])
+    reference = {(r["lr"], r["l1"], r["seed"]): r for r in sweep_dirs[4][1]}
+    for row in (rows[0], rows[2], rows[3]):
+        same = reference[(row["lr"], row["l1"], row["seed"])]
+        for name in ("test_error", "valid_error", "train_error", "sparsity", "epochs_run", "best_epoch"):
+            assert row[name] == same[name], name
+        assert row["curves"] == same["curves"]
+
+
+def test_structural_groups_run_separately(data, tmp_path):
+    grid = sweep.product(activation=["rectifier", "tanh"], seed=[0])
+    rows = sweep.run(CONFIG.replace(epochs=2), grid, str(tmp_path / "out"), data, checkpoint_every=0, **QUIET)
+    assert [(row["group"], row["activation"]) for row in rows] == [(0, "rectifier"), (1, "tanh")]
+    tanh = jax.jit(make_train(CONFIG.replace(epochs=2, activation="tanh")))(jax.random.PRNGKey(0), Hparams(), data)
+    assert_row_matches(rows[1], tanh)
+    assert rows[1]["sparsity"] == 0.0  # tanh units are never exactly zero here
+    assert rows[0]["sparsity"] > 0.2
+    record = sweep.read_results(str(tmp_path / "out"))
+    assert len(record) == 2
+    with open(tmp_path / "out" / "results.json") as handle:
+        assert len(json.load(handle)["timings"]["groups"]) == 2
+
+
+# ------------------------------------------------------------------------ out dir, resume
+def test_rerun_without_resume_is_refused(data, sweep_dirs):
+    out_dir, _ = sweep_dirs[1]
+    with pytest.raises(FileExistsError, match="resume"):
+        sweep.run(CONFIG, GRID, out_dir, data, chunk_size=1, **QUIET)
+
+
+@pytest.mark.parametrize("changes", [
+    {"grid": {"lr": [0.1], "l1": [0.0, 1e-3], "seed": [0, 1]}},
+    {"config": CONFIG.replace(epochs=4)},
+    {"base_hparams": Hparams(pretrain_lr=0.5)},
+])
+def test_resume_with_different_settings_is_refused(data, sweep_dirs, changes):
+    out_dir, _ = sweep_dirs[1]
+    before = open(os.path.join(out_dir, "results.csv")).read()
+    args = {"config": CONFIG, "grid": GRID, "base_hparams": None, **changes}
+    with pytest.raises(ValueError, match="differs"):
+        sweep.run(args["config"], args["grid"], out_dir, data, base_hparams=args["base_hparams"],
+                  resume=True, chunk_size=1, **QUIET)
+    assert open(os.path.join(out_dir, "results.csv")).read() == before
+
+
+def test_resume_of_a_finished_sweep_recomputes_nothing(data, sweep_dirs, monkeypatch):
+    out_dir, rows = sweep_dirs[4]
+    before = open(os.path.join(out_dir, "results.csv")).read()
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("a finished chunk was trained again")
+
+    monkeypatch.setattr(sweep, "_run_chunk", no_training)
+    again = sweep.run(CONFIG, GRID, out_dir, data, chunk_size=4, resume=True, **QUIET)
+    assert [r["test_error"] for r in again] == [r["test_error"] for r in rows]
+    assert open(os.path.join(out_dir, "results.csv")).read() == before
+
+
+def test_bad_chunk_size_and_checkpoint_every(data, tmp_path):
+    with pytest.raises(ValueError, match="chunk_size"):
+        sweep.run(CONFIG, GRID, str(tmp_path / "a"), data, chunk_size=0, **QUIET)
+    with pytest.raises(ValueError, match="checkpoint_every"):
+        sweep.run(CONFIG, GRID, str(tmp_path / "b"), data, checkpoint_every=-1, **QUIET)
+
+
+# ---------------------------------------------------------------------------------- memory
+def test_memory_refusal_suggests_a_chunk_size(data, tmp_path, monkeypatch):
+    monkeypatch.setattr(sweep, "available_memory_bytes", lambda device: 1000)
+    messages = []
+    with pytest.raises(MemoryError, match=r"use a chunk size of at most \d+"):
+        sweep.run(CONFIG, GRID, str(tmp_path / "out"), data, chunk_size=4, progress=False, log=messages.append)
+    assert any("needs" in m and "GiB" in m for m in messages)  # the need is stated first
+    assert not os.path.exists(tmp_path / "out" / "results.csv")
+
+
+def test_memory_is_stated_before_starting(data, tmp_path):
+    messages = []
+    sweep.run(CONFIG, [{"seed": 0}], str(tmp_path / "out"), data, checkpoint_every=0, progress=False,
+              log=messages.append)
+    memory = [m for m in messages if m.startswith("memory:")]
+    assert memory and "available" in memory[0]
+    assert messages.index(memory[0]) < len(messages)
+
+
+# ------------------------------------------------------------------------- SIGKILL + resume
+KILL_CONFIG = CONFIG.replace(epochs=6)
+KILL_GRID = {"lr": [0.1, 0.03], "seed": [0, 1]}
+
+SWEEP_SCRIPT = textwrap.dedent("""
+    import sys
+    sys.path.insert(0, {tests!r})
+    from test_sweep import KILL_CONFIG, KILL_GRID, make_data
+    from deep_sparse import sweep
+    sweep.run(KILL_CONFIG, KILL_GRID, sys.argv[1], make_data(KILL_CONFIG), chunk_size=1, checkpoint_every=1,
+              resume=sys.argv[2] == "resume", progress=False, argv=["kill-test"])
+    print("SWEEP DONE")
+""").format(tests=TESTS)
+
+
+def _env(**extra):
+    env = dict(os.environ)
+    env["PYTHONPATH"] = REPO + os.pathsep + env.get("PYTHONPATH", "")
+    env.update(extra)
+    return env
+
+
+def _checkpoint_steps(out_dir, chunk):
+    directory = os.path.join(out_dir, "checkpoints", chunk)
+    if not os.path.isdir(directory):
+        return []
+    return [name for name in os.listdir(directory) if name.isdigit()]
+
+
+def test_sigkill_then_resume_gives_the_same_results(tmp_path):
+    out_dir = str(tmp_path / "killed")
+    process = subprocess.Popen([sys.executable, "-c", SWEEP_SCRIPT, out_dir, "fresh"], env=_env(),
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        # Kill it in the middle of the second chunk, once that chunk has an epoch checkpoint on disk.
+        deadline = time.monotonic() + 120
+        while not _checkpoint_steps(out_dir, "group000_chunk0001"):
+            assert process.poll() is None, f"the sweep ended before it could be killed:\n{process.stdout.read()}"
+            assert time.monotonic() < deadline, "no checkpoint appeared within 120 s"
+            time.sleep(0.02)
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == -signal.SIGKILL
+    # Killed mid-sweep: the first chunk is done, the second is not, the results are incomplete.
+    assert os.path.exists(os.path.join(out_dir, "chunks", "group000_chunk0000.json"))
+    assert not os.path.exists(os.path.join(out_dir, "chunks", "group000_chunk0001.json"))
+    with open(os.path.join(out_dir, "results.json")) as handle:
+        assert json.load(handle)["complete"] is False
+    assert len(read_csv(os.path.join(out_dir, "results.csv"))) == 1
+
+    resumed = subprocess.run([sys.executable, "-c", SWEEP_SCRIPT, out_dir, "resume"], env=_env(),
+                             capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert "SWEEP DONE" in resumed.stdout
+
+    # The uninterrupted reference, run here.
+    reference_dir = str(tmp_path / "reference")
+    sweep.run(KILL_CONFIG, KILL_GRID, reference_dir, make_data(KILL_CONFIG), chunk_size=1, checkpoint_every=0,
+              argv=["kill-test"], **QUIET)
+    with open(os.path.join(out_dir, "results.csv"), "rb") as handle:
+        resumed_csv = handle.read()
+    with open(os.path.join(reference_dir, "results.csv"), "rb") as handle:
+        reference_csv = handle.read()
+    assert resumed_csv == reference_csv
+    assert len(read_csv(os.path.join(out_dir, "results.csv"))) == 4
+    with open(os.path.join(out_dir, "results.json")) as handle:
+        record = json.load(handle)
+    assert record["complete"] is True
+    # The curves (in results.json) agree too.
+    assert [row["curves"] for row in record["rows"]] == [row["curves"] for row in sweep.read_results(reference_dir)]
+    # Finished chunks leave no checkpoints behind.
+    assert not any(_checkpoint_steps(out_dir, name) for name in os.listdir(os.path.join(out_dir, "checkpoints")))
+
+
+# --------------------------------------------------------------------------------- sharding
+SHARD_GRID = {"lr": [0.1, 0.03], "l1": [1e-3], "seed": [0, 1]}
+SHARD_SCRIPT = textwrap.dedent("""
+    import json, sys
+    import jax
+    sys.path.insert(0, {tests!r})
+    from test_sweep import CONFIG, SHARD_GRID, make_data
+    from deep_sparse import sweep
+    assert len(jax.devices()) == 4, jax.devices()
+    messages = []
+    rows = sweep.run(CONFIG, SHARD_GRID, sys.argv[1], make_data(), chunk_size=4, checkpoint_every=1,
+                     progress=False, log=messages.append)
+    print("ROWS " + json.dumps({{"rows": rows, "messages": messages}}))
+""").format(tests=TESTS)
+
+
+def test_sharded_over_four_devices_matches_one_device(tmp_path, single_runs):
+    env = _env(XLA_FLAGS="--xla_force_host_platform_device_count=4", JAX_PLATFORMS="cpu")
+    result = subprocess.run([sys.executable, "-c", SHARD_SCRIPT, str(tmp_path / "out")], env=env,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    payload = json.loads(result.stdout.split("ROWS ", 1)[1])
+    assert any("4 networks in 1 chunk(s) of 4 on 4 cpu device(s)" in m for m in payload["messages"])
+    rows = payload["rows"]
+    assert len(rows) == 4
+    for row in rows:
+        assert_row_matches(row, single_runs[(row["lr"], row["l1"], row["seed"])])
