@@ -372,6 +372,12 @@ def run(
                 rows_path = os.path.join(chunks_dir, f"group{group.index:03d}_chunk{chunk_index:04d}.json")
                 if resume and os.path.exists(rows_path):
                     rows = results_io.read_json(rows_path)["rows"]
+                    if [row["network"] for row in rows] != [n.index for n in networks]:
+                        raise ValueError(
+                            f"{rows_path} holds networks {[row['network'] for row in rows]} but this chunk is "
+                            f"networks {[n.index for n in networks]}: the sweep there ran with another chunk "
+                            f"size; resume with the same chunk_size (and devices) or choose another output directory"
+                        )
                     bar.update(sum(_network_epochs(group.config) for _ in networks))
                 else:
                     checkpoint_dir = os.path.join(out_dir, "checkpoints", f"group{group.index:03d}_chunk{chunk_index:04d}")

@@ -248,6 +248,14 @@ def test_resume_of_a_finished_sweep_recomputes_nothing(data, sweep_dirs, monkeyp
     assert open(os.path.join(out_dir, "results.csv")).read() == before
 
 
+def test_resume_with_another_chunk_size_is_refused(data, sweep_dirs):
+    out_dir, _ = sweep_dirs[1]  # ran with chunks of 1 network
+    before = open(os.path.join(out_dir, "results.csv")).read()
+    with pytest.raises(ValueError, match="chunk size"):
+        sweep.run(CONFIG, GRID, out_dir, data, chunk_size=4, resume=True, **QUIET)
+    assert open(os.path.join(out_dir, "results.csv")).read() == before
+
+
 def test_bad_chunk_size_and_checkpoint_every(data, tmp_path):
     with pytest.raises(ValueError, match="chunk_size"):
         sweep.run(CONFIG, GRID, str(tmp_path / "a"), data, chunk_size=0, **QUIET)
@@ -270,8 +278,9 @@ def test_memory_is_stated_before_starting(data, tmp_path):
     sweep.run(CONFIG, [{"seed": 0}], str(tmp_path / "out"), data, checkpoint_every=0, progress=False,
               log=messages.append)
     memory = [m for m in messages if m.startswith("memory:")]
-    assert memory and "available" in memory[0]
-    assert messages.index(memory[0]) < len(messages)
+    assert memory and "needs" in memory[0] and "available" in memory[0]
+    group = [m for m in messages if m.startswith("group 0")]
+    assert group and messages.index(memory[0]) < messages.index(group[0])
 
 
 # ------------------------------------------------------------------------- SIGKILL + resume
