@@ -47,7 +47,8 @@ def error_vs_sparsity(rows: Sequence[dict], path: str, title: str = "", knee: fl
     axes.set_xlabel("mean fraction of exact zeros in hidden layers (%)")
     axes.set_ylabel("test error (%)")
     axes.set_title(title or f"{len(kept)} networks" + (f", {diverged} diverged (not shown)" if diverged else ""))
-    axes.legend(loc="upper left")
+    if knee is not None:
+        axes.legend(loc="upper left")
     axes.grid(alpha=0.3)
     _save(figure, path)
     plt.close(figure)
