@@ -24,6 +24,7 @@ import json
 import os
 import shutil
 import time
+import warnings
 from typing import Any, Callable, Iterable, Optional, Sequence
 
 import jax
@@ -381,7 +382,7 @@ def run(
                     bar.update(sum(_network_epochs(group.config) for _ in networks))
                 else:
                     checkpoint_dir = os.path.join(out_dir, "checkpoints", f"group{group.index:03d}_chunk{chunk_index:04d}")
-                    rows = _run_chunk(runner, group, networks, size, checkpoint_dir, checkpoint_every, resume, bar)
+                    rows = _run_chunk(runner, group, networks, size, checkpoint_dir, checkpoint_every, resume, bar, log)
                     results_io.atomic_write_json(rows_path, {"rows": rows})
                     shutil.rmtree(checkpoint_dir, ignore_errors=True)  # its rows are safe on disk now
                 for row in rows:
@@ -446,8 +447,24 @@ def _chunk_memory(runner: _GroupRunner, group: Group, size: int) -> Optional[int
     return compiled_memory_bytes(compiled)
 
 
+def _epoch_summary(state, group: Group, stage: str, epoch_count: int, n_networks: int) -> str:
+    """Mean loss / validation error / sparsity of the chunk's networks after their latest epoch."""
+    if stage == "finetune":
+        index = np.asarray(state.epoch)[:n_networks] - 1
+        curves = jax.device_get(state.curves)
+        rows = np.arange(n_networks)
+        loss = curves.train_loss[rows, index]
+        valid = curves.valid_error[rows, index]
+        zeros = curves.valid_sparsity[rows, index]
+        with warnings.catch_warnings():  # all-NaN (every network diverged) is reported as nan
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return (f"group {group.index} finetune epoch {int(index.max()) + 1}: loss {np.nanmean(loss):.4f} "
+                    f"valid {100 * np.nanmean(valid):.2f}% zeros {100 * np.nanmean(zeros):.1f}%")
+    return f"group {group.index} {stage} (epoch {epoch_count} of the chunk)"
+
+
 def _run_chunk(runner: _GroupRunner, group: Group, networks: list[Network], size: int,
-               checkpoint_dir: str, checkpoint_every: int, resume: bool, bar) -> list[dict]:
+               checkpoint_dir: str, checkpoint_every: int, resume: bool, bar, log) -> list[dict]:
     trainer = runner.trainer
     keys, hparams = runner.shard(networks, size)
     init = runner.compiled("init", lambda k, h, d: trainer.init(k, h, d), keys, hparams, runner.data)
@@ -472,7 +489,9 @@ def _run_chunk(runner: _GroupRunner, group: Group, networks: list[Network], size
             if checkpoint is not None and epoch_count % checkpoint_every == 0:
                 checkpoint.save(epoch_count, state)
             bar.update(len(networks))
-            bar.set_postfix_str(f"group {group.index} {name} epoch {epoch_count}", refresh=False)
+            bar.set_postfix_str(_epoch_summary(state, group, name, epoch_count, len(networks)), refresh=False)
+            if bar.disable:
+                log(_epoch_summary(state, group, name, epoch_count, len(networks)))
     finalize = runner.compiled("finalize", lambda s, h, d: trainer.finalize(s, h, d), state, hparams, runner.data)
     results = finalize(state, hparams, runner.data)
     if checkpoint is not None:
