@@ -1,6 +1,4 @@
 """Figure 3 plot: a valid PNG with and without diverged networks."""
-
-
 import pytest
 
 from deep_sparse import plots
