@@ -1,0 +1,218 @@
+"""NORB (LeCun et al., 2004): the binary-matrix format, small NORB and jittered-cluttered NORB.
+
+Binary-matrix format (shared by both NORB variants), all little-endian int32:
+``magic, ndim, dim_0, ..., dim_{max(ndim, 3) - 1}`` then the data in C order. At least three sizes are
+always stored; when ``ndim < 3`` the extra ones are 1 and ignored. Magic numbers (:data:`MAGIC`):
+0x1E3D4C51 float32, 0x1E3D4C53 float64, 0x1E3D4C54 int32, 0x1E3D4C55 uint8, 0x1E3D4C56 int16
+(0x1E3D4C52, "packed", is not supported). Files may also be gzipped (``.mat.gz``).
+
+Preprocessing (paper, section 4.1, after Nair & Hinton 2010): each stereo pair (2 x 96 x 96 for small
+NORB, 2 x 108 x 108 for jittered-cluttered NORB) is subsampled to 2 x 32 x 32 by *area averaging*
+(:func:`area_resize`: each output pixel is the mean of the input area it covers, fractional pixels
+weighted by their overlap), then scaled linearly from [0, 255] to [-1, 1] (``x / 127.5 - 1``).
+Inputs are flattened to 2048 float32 (left image then right image).
+
+Splits:
+
+* ``norb`` (jittered-cluttered, 6 classes, category 5 = no object): files
+  ``norb-5x46789x9x18x6x2x108x108-training-NN-{dat,cat}.mat`` (NN = 01..10) and ``-testing-NN-`` (01..02).
+  ``train`` = training files 01..08, ``valid`` = training files 09..10, ``test`` = the two testing files.
+  With the full files this is 233,280 / 58,320 / 58,320; the paper reports 233,172 / 58,428 / 58,320
+  (Nair & Hinton's exact validation selection is not public), a difference of 108 examples.
+* ``smallnorb`` (5 classes): ``smallnorb-5x46789x9x18x6x2x96x96-{training,testing}-{dat,cat}.mat``;
+  ``valid`` = the LAST 4,860 (1/5) of the training file, ``train`` the rest, ``test`` the testing file.
+
+Large files are memory-mapped (uncompressed) and preprocessed in chunks.
+"""
+from __future__ import annotations
+
+import os
+import struct
+
+import numpy as np
+
+from .download import atomic_write_bytes, open_maybe_gzip
+
+__all__ = ["MAGIC", "read_header", "read_matrix", "encode_matrix", "write_matrix", "area_resize", "preprocess",
+           "load_splits", "info", "file_names"]
+
+MAGIC = {
+    0x1E3D4C51: np.dtype("<f4"), 0x1E3D4C53: np.dtype("<f8"), 0x1E3D4C54: np.dtype("<i4"),
+    0x1E3D4C55: np.dtype("u1"), 0x1E3D4C56: np.dtype("<i2"),
+}
+_CODES = {v.newbyteorder("=").str: k for k, v in MAGIC.items()}
+NUM_CLASSES = {"norb": 6, "smallnorb": 5}
+SIDE = {"norb": 108, "smallnorb": 96}
+SIZES = {"norb": {"train": 233_280, "valid": 58_320, "test": 58_320},
+         "smallnorb": {"train": 19_440, "valid": 4_860, "test": 24_300}}
+CHUNK = 2048
+
+
+def file_names(variant: str) -> dict[str, list[tuple[str, str]]]:
+    """``{"train": [(dat, cat), ...], "valid": [...], "test": [...]}`` file names (without ``.gz``)."""
+    if variant == "smallnorb":
+        p = "smallnorb-5x46789x9x18x6x2x96x96"
+        return {"training": [(f"{p}-training-dat.mat", f"{p}-training-cat.mat")],
+                "test": [(f"{p}-testing-dat.mat", f"{p}-testing-cat.mat")]}
+    p = "norb-5x46789x9x18x6x2x108x108"
+    pair = lambda kind, i: (f"{p}-{kind}-{i:02d}-dat.mat", f"{p}-{kind}-{i:02d}-cat.mat")  # noqa: E731
+    return {"train": [pair("training", i) for i in range(1, 9)],
+            "valid": [pair("training", i) for i in (9, 10)],
+            "test": [pair("testing", i) for i in (1, 2)]}
+
+
+def read_header(f, name: str) -> tuple[np.dtype, tuple, int]:
+    """``(dtype, shape, header bytes)`` from an open binary-matrix file; validates magic and ndim."""
+    head = f.read(8)
+    if len(head) < 8:
+        raise ValueError(f"{name}: truncated NORB header, expected at least 8 bytes, got {len(head)}")
+    magic, ndim = struct.unpack("<iI", head)
+    magic &= 0xFFFFFFFF
+    if magic not in MAGIC:
+        raise ValueError(f"{name}: bad NORB magic number 0x{magic:08X}, expected one of "
+                         f"{', '.join(f'0x{m:08X}' for m in MAGIC)}")
+    if not 0 < ndim <= 16:
+        raise ValueError(f"{name}: expected 1 to 16 dimensions in the NORB header, got {ndim}")
+    stored = max(ndim, 3)
+    raw = f.read(4 * stored)
+    if len(raw) < 4 * stored:
+        raise ValueError(f"{name}: truncated NORB header, expected {stored} dimension sizes")
+    dims = struct.unpack(f"<{stored}i", raw)[:ndim]
+    if any(d < 0 for d in dims):
+        raise ValueError(f"{name}: negative dimension in NORB header {dims}")
+    return MAGIC[magic], tuple(dims), 8 + 4 * stored
+
+
+def read_matrix(path: str, *, ndim: int | None = None, mmap: bool = True) -> np.ndarray:
+    """Read a NORB binary-matrix file (``.gz`` decompressed); validates magic, ``ndim`` and length.
+
+    Uncompressed files are memory-mapped read-only when ``mmap`` (the default).
+    """
+    with open_maybe_gzip(path) as f:
+        dtype, shape, header = read_header(f, path)
+        if ndim is not None and len(shape) != ndim:
+            raise ValueError(f"{path}: expected a {ndim}-dimensional NORB matrix, the header says {shape}")
+        count = int(np.prod(shape, dtype=np.int64))
+        expected = header + count * dtype.itemsize
+        if path.endswith(".gz") or not mmap:
+            data = f.read()
+            actual = header + len(data)
+        else:
+            actual = os.path.getsize(path)
+            data = None
+    if actual != expected:
+        what = "truncated" if actual < expected else "too long"
+        raise ValueError(f"{path}: {what} NORB file, expected {expected} bytes for shape {shape} of "
+                         f"{dtype.name}, got {actual}")
+    if data is None:
+        return np.memmap(path, dtype=dtype, mode="r", offset=header, shape=shape)
+    return np.frombuffer(data, dtype=dtype).reshape(shape).astype(dtype.newbyteorder("="), copy=False)
+
+
+def encode_matrix(array) -> bytes:
+    """The binary-matrix encoding of ``array``."""
+    array = np.asarray(array)
+    key = array.dtype.newbyteorder("=").str
+    if key not in _CODES:
+        raise ValueError(f"NORB format cannot store dtype {array.dtype}")
+    dims = list(array.shape) + [1] * max(0, 3 - array.ndim)
+    header = struct.pack("<iI", _CODES[key] - (1 << 32) if _CODES[key] >= 1 << 31 else _CODES[key], array.ndim)
+    header += struct.pack(f"<{len(dims)}i", *dims)
+    return header + np.ascontiguousarray(array, dtype=MAGIC[_CODES[key]]).tobytes()
+
+
+def write_matrix(path: str, array) -> str:
+    """Write ``array`` as a NORB binary-matrix file at ``path`` (atomically)."""
+    return atomic_write_bytes(path, encode_matrix(array))
+
+
+def _area_matrix(n_in: int, n_out: int) -> np.ndarray:
+    """``R [n_out, n_in]``: row i averages input pixels over [i n_in/n_out, (i+1) n_in/n_out)."""
+    edges = np.arange(n_out + 1) * (n_in / n_out)
+    lo, hi = edges[:-1, None], edges[1:, None]
+    j = np.arange(n_in)[None, :]
+    overlap = np.clip(np.minimum(hi, j + 1) - np.maximum(lo, j), 0.0, None)
+    return (overlap / (n_in / n_out)).astype(np.float32)
+
+
+def area_resize(images, size: int = 32) -> np.ndarray:
+    """Area-average ``[..., H, W]`` images to ``[..., size, size]`` float32 (exact block mean if H % size == 0)."""
+    images = np.asarray(images, np.float32)
+    rows = _area_matrix(images.shape[-2], size)
+    cols = _area_matrix(images.shape[-1], size)
+    return np.einsum("ih,...hw,jw->...ij", rows, images, cols, optimize=True)
+
+
+def preprocess(pairs, size: int = 32) -> np.ndarray:
+    """Stereo pairs ``[n, 2, H, W]`` uint8 -> float32 ``[n, 2 * size * size]`` in [-1, 1]."""
+    pairs = np.asarray(pairs)
+    if pairs.ndim != 4 or pairs.shape[1] != 2:
+        raise ValueError(f"expected stereo pairs of shape (n, 2, H, W), got {pairs.shape}")
+    out = np.empty((pairs.shape[0], 2 * size * size), np.float32)
+    for start in range(0, pairs.shape[0], CHUNK):
+        small = area_resize(pairs[start:start + CHUNK], size)
+        out[start:start + CHUNK] = small.reshape(small.shape[0], -1) / np.float32(127.5) - np.float32(1.0)
+    return out
+
+
+def _find(directory: str, name: str) -> str:
+    for candidate in (name, name + ".gz"):
+        path = os.path.join(directory, candidate)
+        if os.path.isfile(path):
+            return path
+    raise FileNotFoundError(f"NORB file {name} (or {name}.gz) not found in {directory}; download NORB from "
+                            "https://cs.nyu.edu/~ylclab/data/ and place the files there")
+
+
+def _load_pair(directory: str, dat: str, cat: str, variant: str) -> tuple[np.ndarray, np.ndarray]:
+    dpath, cpath = _find(directory, dat), _find(directory, cat)
+    images = read_matrix(dpath, ndim=4)
+    labels = read_matrix(cpath, ndim=1)
+    side = SIDE[variant]
+    if images.shape[1:] != (2, side, side) or images.dtype != np.uint8:
+        raise ValueError(f"{dpath}: expected uint8 stereo pairs of shape (n, 2, {side}, {side}), "
+                         f"got {images.dtype} {images.shape}")
+    if labels.shape[0] != images.shape[0]:
+        raise ValueError(f"{cpath}: has {labels.shape[0]} labels but {dpath} has {images.shape[0]} images; "
+                         "expected the same count")
+    labels = np.asarray(labels, np.int32)
+    if labels.size and (labels.min() < 0 or labels.max() >= NUM_CLASSES[variant]):
+        raise ValueError(f"{cpath}: expected categories 0..{NUM_CLASSES[variant] - 1}, "
+                         f"found {int(labels.min())}..{int(labels.max())}")
+    return preprocess(images), labels
+
+
+def _concat(parts):
+    xs, ys = zip(*parts)
+    return np.concatenate(xs), np.concatenate(ys)
+
+
+def load_splits(directory: str, variant: str = "norb", size: int = 32) -> dict:
+    """``{"train", "valid", "test"}`` -> ``(x float32 [n, 2048] in [-1, 1], y int32 [n])``."""
+    if variant not in SIDE:
+        raise ValueError(f"unknown NORB variant {variant!r}; expected one of {sorted(SIDE)}")
+    names = file_names(variant)
+    if variant == "smallnorb":
+        x, y = _load_pair(directory, *names["training"][0], variant)
+        n_valid = x.shape[0] // 5
+        if n_valid == 0:
+            raise ValueError(f"{directory}: small NORB training file has {x.shape[0]} examples, expected >= 5")
+        return {"train": (x[:-n_valid], y[:-n_valid]), "valid": (x[-n_valid:], y[-n_valid:]),
+                "test": _load_pair(directory, *names["test"][0], variant)}
+    return {split: _concat([_load_pair(directory, d, c, variant) for d, c in pairs]) for split, pairs in names.items()}
+
+
+def info(directory: str, variant: str = "norb") -> dict:
+    """Files present with sizes, files missing, split sizes and the split rule."""
+    files, missing = [], []
+    for pairs in file_names(variant).values():
+        for pair in pairs:
+            for name in pair:
+                try:
+                    path = _find(directory, name)
+                    files.append({"name": name, "path": path, "size": os.path.getsize(path)})
+                except FileNotFoundError:
+                    missing.append(name)
+    rule = ("train = training files 01-08, valid = training files 09-10, test = testing files 01-02"
+            if variant == "norb" else "train = first 4/5 of the training file, valid = its last 1/5, test = testing file")
+    return {"files": files, "missing": missing, "splits": dict(SIZES[variant]), "split_rule": rule}

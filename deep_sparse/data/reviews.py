@@ -1,0 +1,238 @@
+"""Review ratings (paper, section 4.2): (text, rating 1..5) files to sparse binary bags of words.
+
+Input files:
+
+* CSV with a header row holding (at least) the columns ``text`` and ``rating``;
+* JSON Lines (``.jsonl`` / ``.json``): one object ``{"text": ..., "rating": ...}`` per line.
+
+Ratings must be integers 1..5 (``4`` or ``"4"`` or ``4.0``); anything else is a ``ValueError`` naming
+the file, the line number and the value.
+
+Features (as in the paper): a binary bag of words (presence/absence) over the ``k`` most frequent
+terms of the *training split* (``k = 5000`` by default; ties broken alphabetically), with a simple
+tokenizer (:func:`tokenize`: lowercase, runs of ``[a-z0-9']``). The matrix is kept sparse in CSR form
+(:class:`SparseBinary`: ``indptr``, ``indices``; NumPy only) until :meth:`SparseBinary.densify` makes a
+float32 batch of some rows.
+
+Splits: :func:`kfold_indices` gives 10-fold cross-validation folds (a seeded permutation cut in
+``n_folds`` nearly equal parts). Labels are ``rating - 1`` (0..4) for the 5-class model of
+:mod:`deep_sparse.ratings`. The binary-polarity variant (Amazon benchmark, Blitzer et al. 2007):
+ratings <= 2 are negative (label 0), >= 4 positive (label 1), and 3-star reviews are dropped.
+
+:func:`make_synthetic_reviews` writes a small, clearly synthetic labeled file for tests and smoke runs.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import re
+from collections import Counter
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from .download import atomic_write_bytes
+
+__all__ = ["read_reviews", "tokenize", "build_vocabulary", "SparseBinary", "bag_of_words", "kfold_indices",
+           "polarity", "make_synthetic_reviews", "load_fold", "DEFAULT_K"]
+
+DEFAULT_K = 5000
+_TOKEN = re.compile(r"[a-z0-9']+")
+
+
+def tokenize(text: str) -> list[str]:
+    """Lowercase word tokens: runs of letters, digits and apostrophes."""
+    return _TOKEN.findall(text.lower())
+
+
+def _rating(value, path: str, line: int) -> int:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = float("nan")
+    if not (number == number and number == int(number) and 1 <= number <= 5):
+        raise ValueError(f"{path}, line {line}: rating {value!r} is not an integer from 1 to 5")
+    return int(number)
+
+
+def read_reviews(path: str) -> tuple[list[str], np.ndarray]:
+    """``(texts, ratings int32 1..5)`` from a CSV (``text,rating`` header) or JSON Lines file."""
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"reviews file {path} not found")
+    texts, ratings = [], []
+    with open(path, encoding="utf-8", newline="") as f:
+        if path.endswith((".jsonl", ".json", ".ndjson")):
+            for number, line in enumerate(f, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError as error:
+                    raise ValueError(f"{path}, line {number}: not a JSON object ({error.msg})") from None
+                if not isinstance(record, dict) or "text" not in record or "rating" not in record:
+                    raise ValueError(f"{path}, line {number}: expected an object with keys 'text' and 'rating'")
+                if not isinstance(record["text"], str):
+                    raise ValueError(f"{path}, line {number}: 'text' must be a string, got {record['text']!r}")
+                texts.append(record["text"])
+                ratings.append(_rating(record["rating"], path, number))
+        else:
+            reader = csv.DictReader(f)
+            if reader.fieldnames is None or not {"text", "rating"} <= set(reader.fieldnames):
+                raise ValueError(f"{path}, line 1: expected a CSV header with columns 'text' and 'rating', "
+                                 f"got {reader.fieldnames}")
+            for row in reader:
+                number = reader.line_num
+                if row.get("text") is None or row.get("rating") is None:
+                    raise ValueError(f"{path}, line {number}: expected a text and a rating, got {row}")
+                texts.append(row["text"])
+                ratings.append(_rating(row["rating"], path, number))
+    if not texts:
+        raise ValueError(f"{path}: expected at least one review, found none")
+    return texts, np.asarray(ratings, np.int32)
+
+
+def build_vocabulary(texts: Sequence[str], k: int = DEFAULT_K) -> dict[str, int]:
+    """The ``k`` terms in the most documents of ``texts`` (ties alphabetical) -> column index."""
+    counts = Counter()
+    for text in texts:
+        counts.update(set(tokenize(text)))
+    ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:k]
+    return {term: i for i, (term, _) in enumerate(ranked)}
+
+
+@dataclass(frozen=True)
+class SparseBinary:
+    """A binary matrix in CSR form: row ``i`` has ones at ``indices[indptr[i]:indptr[i + 1]]``."""
+
+    indptr: np.ndarray  # int64 [n + 1]
+    indices: np.ndarray  # int32 [nnz], sorted within each row
+    num_features: int
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (len(self.indptr) - 1, self.num_features)
+
+    def __len__(self) -> int:
+        return len(self.indptr) - 1
+
+    def density(self) -> float:
+        """Fraction of non-zero entries."""
+        n, d = self.shape
+        return float(len(self.indices)) / max(n * d, 1)
+
+    def take(self, rows) -> "SparseBinary":
+        """The sub-matrix of ``rows`` (in that order)."""
+        rows = np.asarray(rows, np.int64).reshape(-1)
+        starts, ends = self.indptr[rows], self.indptr[rows + 1]
+        lengths = ends - starts
+        indptr = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+        pos = np.repeat(starts - indptr[:-1], lengths) + np.arange(indptr[-1])
+        return SparseBinary(indptr, self.indices[pos], self.num_features)
+
+    def densify(self, rows=None) -> np.ndarray:
+        """A float32 dense ``[len(rows), num_features]`` batch of 0/1 (all rows if ``rows`` is None)."""
+        sub = self if rows is None else self.take(rows)
+        out = np.zeros(sub.shape, np.float32)
+        row_of = np.repeat(np.arange(len(sub)), np.diff(sub.indptr))
+        out[row_of, sub.indices] = 1.0
+        return out
+
+
+def bag_of_words(texts: Sequence[str], vocabulary: dict[str, int]) -> SparseBinary:
+    """Binary presence of the ``vocabulary`` terms in each text, as :class:`SparseBinary`."""
+    indptr, indices = [0], []
+    for text in texts:
+        cols = sorted({vocabulary[t] for t in tokenize(text) if t in vocabulary})
+        indices.extend(cols)
+        indptr.append(len(indices))
+    return SparseBinary(np.asarray(indptr, np.int64), np.asarray(indices, np.int32), len(vocabulary))
+
+
+def kfold_indices(n: int, n_folds: int = 10, seed: int = 0) -> list[np.ndarray]:
+    """``n_folds`` disjoint index arrays covering ``range(n)`` (a seeded permutation, nearly equal parts)."""
+    if not 2 <= n_folds <= n:
+        raise ValueError(f"expected 2 <= n_folds <= n, got n_folds={n_folds} for n={n}")
+    order = np.random.default_rng(seed).permutation(n)
+    return [np.sort(part) for part in np.array_split(order, n_folds)]
+
+
+def polarity(ratings) -> tuple[np.ndarray, np.ndarray]:
+    """``(kept row indices, labels)``: ratings <= 2 -> 0 (negative), >= 4 -> 1 (positive), 3 dropped."""
+    ratings = np.asarray(ratings)
+    keep = np.flatnonzero(ratings != 3)
+    return keep, (ratings[keep] >= 4).astype(np.int32)
+
+
+def load_fold(path: str, fold: int = 0, n_folds: int = 10, seed: int = 0, k: int = DEFAULT_K,
+              binary_polarity: bool = False, dense: bool = True) -> dict:
+    """Cross-validation fold ``fold`` of the reviews in ``path`` as ``{"train", "valid", "test"}`` splits.
+
+    ``test`` is fold ``fold``, ``valid`` fold ``(fold + 1) % n_folds``, ``train`` the other folds; the
+    vocabulary (``k`` terms) is built from ``train`` only. Labels: ``rating - 1`` (0..4), or 0/1 with
+    ``binary_polarity`` (3-star reviews dropped before the folds are cut). With ``dense=False`` the
+    inputs are :class:`SparseBinary`; otherwise float32 arrays.
+    """
+    texts, ratings = read_reviews(path)
+    if binary_polarity:
+        keep, labels = polarity(ratings)
+        texts = [texts[i] for i in keep]
+    else:
+        labels = ratings - 1
+    folds = kfold_indices(len(texts), n_folds, seed)
+    if not 0 <= fold < n_folds:
+        raise ValueError(f"expected 0 <= fold < {n_folds}, got {fold}")
+    test, valid = folds[fold], folds[(fold + 1) % n_folds]
+    train = np.sort(np.concatenate([f for i, f in enumerate(folds) if i not in (fold, (fold + 1) % n_folds)]))
+    vocabulary = build_vocabulary([texts[i] for i in train], k)
+    matrix = bag_of_words(texts, vocabulary)
+    out = {}
+    for name, rows in (("train", train), ("valid", valid), ("test", test)):
+        x = matrix.take(rows)
+        out[name] = (x.densify() if dense else x, labels[rows].astype(np.int32))
+    return out
+
+
+_NEUTRAL = ("the", "food", "service", "table", "we", "was", "and", "a", "our", "dinner", "waiter", "menu")
+_BY_RATING = {
+    1: ("awful", "cold", "rude", "never", "worst", "terrible"),
+    2: ("bland", "slow", "disappointing", "noisy", "mediocre", "overpriced"),
+    3: ("okay", "average", "decent", "fine", "ordinary", "acceptable"),
+    4: ("good", "tasty", "friendly", "nice", "fresh", "pleasant"),
+    5: ("excellent", "superb", "wonderful", "amazing", "perfect", "outstanding"),
+}
+
+
+def make_synthetic_reviews(path: str, n: int = 200, seed: int = 0) -> str:
+    """Write ``n`` SYNTHETIC labeled reviews to ``path`` (CSV, or JSON Lines if it ends in ``.jsonl``).
+
+    Each review draws 8..20 words from a neutral vocabulary and a rating-dependent one (words typical of
+    its star rating, with some from the neighbouring ratings), and starts with the marker word
+    ``synthetic``. Ratings are uniform on 1..5. Deterministic given ``seed``. Returns ``path``.
+    """
+    rng = np.random.default_rng(seed)
+    ratings = rng.integers(1, 6, n)
+    rows = []
+    for r in ratings:
+        length = int(rng.integers(8, 21))
+        words = ["synthetic"]
+        for _ in range(length):
+            u = rng.uniform()
+            if u < 0.5:
+                words.append(_NEUTRAL[rng.integers(len(_NEUTRAL))])
+            else:
+                near = int(np.clip(r + (rng.integers(-1, 2) if u > 0.85 else 0), 1, 5))
+                pool = _BY_RATING[near]
+                words.append(pool[rng.integers(len(pool))])
+        rows.append((" ".join(words), int(r)))
+    if path.endswith((".jsonl", ".json", ".ndjson")):
+        text = "".join(json.dumps({"text": t, "rating": r}) + "\n" for t, r in rows)
+    else:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(["text", "rating"])
+        writer.writerows(rows)
+        text = buffer.getvalue()
+    return atomic_write_bytes(path, text.encode("utf-8"))
