@@ -364,8 +364,7 @@ def run(
                 group_data = data_cache[data_key]
             trainer.check_data(group_data)
             runner = _GroupRunner(trainer, group_data, mesh)
-            size = chunk_size or auto_chunk_size(len(group.networks), mesh)
-            size = _fit_chunk_size(runner, group, size, n_devices, chunk_size is None, log)
+            size = _chunk_size_for(out_dir, group, chunk_size, resume, runner, mesh, log)
             chunks = [group.networks[i : i + size] for i in range(0, len(group.networks), size)]
             log(f"group {group.index} {group.structure or '(base config)'}: {len(group.networks)} networks "
                 f"in {len(chunks)} chunk(s) of {size} on {n_devices} {mesh.devices.flat[0].platform} device(s)")
@@ -407,6 +406,30 @@ def _progress_bar(total: int, enabled: bool):
     from tqdm.auto import tqdm
 
     return tqdm(total=total, unit="net-epoch", disable=not enabled, dynamic_ncols=True, smoothing=0.1)
+
+
+def _chunk_size_for(out_dir: str, group: Group, chunk_size: Optional[int], resume: bool,
+                    runner: _GroupRunner, mesh: Mesh, log) -> int:
+    """The group's chunk size; a resumed group keeps the one it started with (chunking.json), since
+    checkpoints and finished rows are stored per chunk."""
+    path = os.path.join(out_dir, "chunking.json")
+    chunking = results_io.read_json(path) if os.path.exists(path) else {}
+    stored = chunking.get(str(group.index))
+    n_devices = mesh.devices.size
+    if resume and stored is not None:
+        if chunk_size is not None and chunk_size != stored:
+            raise ValueError(
+                f"{path}: group {group.index} started with chunk_size={stored}; resume with the same chunk size "
+                f"(or none) or choose another output directory"
+            )
+        if stored % n_devices:
+            raise ValueError(f"{path}: chunk_size={stored} is not a multiple of the {n_devices} devices seen now")
+        return _fit_chunk_size(runner, group, stored, n_devices, False, log)
+    size = chunk_size or auto_chunk_size(len(group.networks), mesh)
+    size = _fit_chunk_size(runner, group, size, n_devices, chunk_size is None, log)
+    chunking[str(group.index)] = size
+    results_io.atomic_write_json(path, chunking)
+    return size
 
 
 def _fit_chunk_size(runner: _GroupRunner, group: Group, size: int, n_devices: int, automatic: bool, log) -> int:

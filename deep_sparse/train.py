@@ -309,7 +309,8 @@ class Trainer:
             index = state.epoch
             curves = state.curves._replace(
                 train_loss=state.curves.train_loss.at[index].set(train_loss),
-                valid_error=state.curves.valid_error.at[index].set(valid_error),
+                # The diverged epoch's validation numbers were measured on non-finite parameters.
+                valid_error=state.curves.valid_error.at[index].set(jnp.where(diverged, jnp.nan, valid_error)),
                 valid_sparsity=state.curves.valid_sparsity.at[index].set(
                     jnp.mean(valid_sparsity) if self.n_hidden else jnp.float32(0.0)
                 ),
