@@ -133,6 +133,21 @@ def machine() -> dict:
     }
 
 
+def git_commit() -> str | None:
+    """The commit of the deep-sparse checkout in use (with "+dirty" if it has local changes), if any."""
+    import subprocess
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    try:
+        commit = subprocess.run(["git", "-C", root, "rev-parse", "HEAD"], capture_output=True, text=True,
+                                timeout=10, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", root, "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=10, check=True).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return commit + ("+dirty" if dirty else "")
+
+
 def provenance(argv: Sequence[str] | None = None) -> dict:
     """Command, UTC date, versions and machine, to store beside every result."""
     argv = list(sys.argv if argv is None else argv)
@@ -141,6 +156,7 @@ def provenance(argv: Sequence[str] | None = None) -> dict:
         "argv": argv,
         "date_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "versions": versions(),
+        "git_commit": git_commit(),
         "machine": machine(),
     }
 
