@@ -1,0 +1,128 @@
+"""NORB binary-matrix format, area-average subsampling, [-1, 1] scaling, small and jittered-cluttered splits."""
+import gzip
+import struct
+
+import numpy as np
+import pytest
+
+import deep_sparse.data as data
+from deep_sparse.data import norb
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.int32, np.int16, np.float32, np.float64])
+def test_matrix_round_trip(tmp_path, dtype):
+    array = np.arange(2 * 2 * 3 * 4).reshape(2, 2, 3, 4).astype(dtype)
+    path = str(tmp_path / "m.mat")
+    norb.write_matrix(path, array)
+    for mmap in (True, False):
+        back = norb.read_matrix(path, mmap=mmap)
+        assert back.dtype == np.dtype(dtype) and back.shape == array.shape
+        np.testing.assert_array_equal(back, array)
+
+
+def test_header_layout_and_small_ndim_padding(tmp_path):
+    blob = norb.encode_matrix(np.array([3, 1, 4], np.int32))
+    magic, ndim, d0, d1, d2 = struct.unpack("<iIiii", blob[:20])
+    assert (magic, ndim, (d0, d1, d2)) == (0x1E3D4C54, 1, (3, 1, 1))
+    assert len(blob) == 20 + 12
+    blob8 = norb.encode_matrix(np.zeros((2, 2, 2, 2), np.uint8))
+    assert struct.unpack("<i", blob8[:4])[0] == 0x1E3D4C55 and len(blob8) == 8 + 16 + 16
+    (tmp_path / "c.mat.gz").write_bytes(gzip.compress(blob))
+    np.testing.assert_array_equal(norb.read_matrix(str(tmp_path / "c.mat.gz"), ndim=1), [3, 1, 4])
+
+
+def test_bad_files(tmp_path):
+    path = tmp_path / "x-dat.mat"
+    blob = norb.encode_matrix(np.zeros((2, 2, 4, 4), np.uint8))
+    path.write_bytes(blob[:-3])
+    with pytest.raises(ValueError, match=r"x-dat.mat: truncated NORB file, expected 88 bytes .* got 85"):
+        norb.read_matrix(str(path))
+    path.write_bytes(struct.pack("<i", 0x1E3D4C99) + blob[4:])
+    with pytest.raises(ValueError, match=r"x-dat.mat: bad NORB magic number 0x1E3D4C99, expected one of"):
+        norb.read_matrix(str(path))
+    path.write_bytes(blob)
+    with pytest.raises(ValueError, match=r"expected a 1-dimensional NORB matrix, the header says \(2, 2, 4, 4\)"):
+        norb.read_matrix(str(path), ndim=1)
+    path.write_bytes(blob[:10])
+    with pytest.raises(ValueError, match="truncated NORB header"):
+        norb.read_matrix(str(path))
+
+
+def test_area_resize():
+    rng = np.random.default_rng(0)
+    images = rng.uniform(0, 255, (3, 2, 96, 96)).astype(np.float32)
+    block = images.reshape(3, 2, 32, 3, 32, 3).mean(axis=(3, 5))  # 96 -> 32 is an exact 3x3 block mean
+    np.testing.assert_allclose(norb.area_resize(images), block, rtol=1e-5, atol=1e-3)
+    big = rng.uniform(0, 255, (2, 2, 108, 108)).astype(np.float32)
+    small = norb.area_resize(big)
+    assert small.shape == (2, 2, 32, 32)
+    np.testing.assert_allclose(small.mean(axis=(-1, -2)), big.mean(axis=(-1, -2)), rtol=1e-4)  # area preserved
+    np.testing.assert_allclose(norb.area_resize(np.full((1, 108, 108), 7.0)), 7.0, rtol=1e-5)
+    # a bright left third: output column 10 covers [33.75, 37.125), 2.25 of it bright
+    step = np.zeros((108, 108), np.float32)
+    step[:, :36] = 1.0
+    row = norb.area_resize(step)
+    np.testing.assert_allclose(row[:, :10], 1.0, rtol=1e-6)
+    np.testing.assert_allclose(row[:, 10], 2.25 / 3.375, rtol=1e-5)
+    np.testing.assert_allclose(row[:, 11:], 0.0, atol=1e-6)
+
+
+def test_preprocess_scales_to_minus_one_one():
+    pairs = np.zeros((2, 2, 96, 96), np.uint8)
+    pairs[1] = 255
+    x = norb.preprocess(pairs)
+    assert x.shape == (2, 2048) and x.dtype == np.float32
+    np.testing.assert_allclose(x[0], -1.0)
+    np.testing.assert_allclose(x[1], 1.0)
+    with pytest.raises(ValueError, match=r"expected stereo pairs of shape \(n, 2, H, W\)"):
+        norb.preprocess(np.zeros((2, 3, 8, 8), np.uint8))
+
+
+def write_pair(folder, dat, cat, n, side, rng, n_classes):
+    norb.write_matrix(str(folder / dat), rng.integers(0, 256, (n, 2, side, side), dtype=np.uint8))
+    norb.write_matrix(str(folder / cat), rng.integers(0, n_classes, n).astype(np.int32))
+
+
+def test_smallnorb_splits(tmp_path):
+    rng = np.random.default_rng(1)
+    folder = tmp_path / "smallnorb"
+    folder.mkdir()
+    names = norb.file_names("smallnorb")
+    write_pair(folder, *names["training"][0], 10, 96, rng, 5)
+    write_pair(folder, *names["test"][0], 3, 96, rng, 5)
+    splits = data.load_splits("smallnorb", data_dir=str(tmp_path))
+    assert {k: v[0].shape for k, v in splits.items()} == {"train": (8, 2048), "valid": (2, 2048), "test": (3, 2048)}
+    labels = norb.read_matrix(str(folder / names["training"][0][1]))
+    np.testing.assert_array_equal(splits["valid"][1], labels[-2:])  # valid = last fifth of training
+    images = norb.read_matrix(str(folder / names["training"][0][0]))
+    np.testing.assert_allclose(splits["train"][0][0], norb.preprocess(images[:1])[0])
+    assert data.num_classes("smallnorb") == 5 and data.num_classes("norb") == 6
+
+
+def test_jittered_norb_splits_and_errors(tmp_path):
+    rng = np.random.default_rng(2)
+    folder = tmp_path / "norb"
+    folder.mkdir()
+    names = norb.file_names("norb")
+    for pairs in names.values():
+        for dat, cat in pairs:
+            write_pair(folder, dat, cat, 2, 108, rng, 6)
+    splits = data.load_splits("norb", data_dir=str(tmp_path))
+    assert {k: v[0].shape for k, v in splits.items()} == {"train": (16, 2048), "valid": (4, 2048), "test": (4, 2048)}
+    for x, y in splits.values():
+        assert x.min() >= -1 and x.max() <= 1 and y.dtype == np.int32
+    dat, cat = names["test"][1]
+    norb.write_matrix(str(folder / cat), np.zeros(3, np.int32))
+    with pytest.raises(ValueError, match=r"testing-02-cat.mat: has 3 labels but .*testing-02-dat.mat has 2 images"):
+        data.load_splits("norb", data_dir=str(tmp_path))
+    norb.write_matrix(str(folder / cat), np.array([0, 6], np.int32))
+    with pytest.raises(ValueError, match=r"testing-02-cat.mat: expected categories 0..5, found 0..6"):
+        data.load_splits("norb", data_dir=str(tmp_path))
+    norb.write_matrix(str(folder / dat), np.zeros((2, 2, 96, 96), np.uint8))
+    with pytest.raises(ValueError, match=r"testing-02-dat.mat: expected uint8 stereo pairs of shape \(n, 2, 108, 108\)"):
+        data.load_splits("norb", data_dir=str(tmp_path))
+    (folder / dat).unlink()
+    with pytest.raises(FileNotFoundError, match="testing-02-dat.mat"):
+        data.load_splits("norb", data_dir=str(tmp_path))
+    report = data.info("norb", data_dir=str(tmp_path))
+    assert report["missing"] == [dat] and len(report["files"]) == 23
