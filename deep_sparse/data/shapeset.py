@@ -7,8 +7,9 @@ least :data:`MIN_CONTRAST`, in either direction). Edges are anti-aliased by 2x2 
 Pixel values are float32 in [0, 1], flattened to 1024 (row-major). Classes are drawn uniformly.
 
 Determinism: split ``s`` (0 train, 1 valid, 2 test) of ``seed`` is drawn from
-``numpy.random.default_rng([seed, s])``, so each split depends only on its own size and the seed
-(asking for more validation examples does not change the training set). Default sizes 10k / 10k / 10k.
+``numpy.random.default_rng([seed, s])``, one row of uniforms per image, so the splits are independent
+(asking for more validation examples does not change the training set) and the first k images of a
+split are the same whatever its size. Default sizes 10k / 10k / 10k.
 This is a re-creation, not the original Shapeset files, which are not distributed.
 """
 from __future__ import annotations
@@ -65,21 +66,25 @@ def generate(n: int, seed: int = 0, split: str | int = "train", side: int = SIDE
         raise ValueError(f"Shapeset: expected a non-negative number of examples, got {n}")
     index = _SPLIT_INDEX[split] if isinstance(split, str) else int(split)
     rng = np.random.default_rng([int(seed), index])
-    labels = rng.integers(0, 3, n).astype(np.int32)
-    half = rng.uniform(0.15, 0.35, n) * side  # half of the longer extent
-    aspect = rng.uniform(0.5, 1.0, n)
+    # one row of uniforms per image, drawn row by row: the first k images do not depend on n
+    u = rng.uniform(size=(n, 9))
+    labels = np.minimum((u[:, 0] * 3).astype(np.int32), 2)
+    half = (0.15 + 0.20 * u[:, 1]) * side  # half of the longer extent
+    aspect = 0.5 + 0.5 * u[:, 2]
     a, b = half.astype(np.float32), (half * aspect).astype(np.float32)
     margin = 0.5 * half
-    cx = (margin + rng.uniform(0, 1, n) * (side - 2 * margin)).astype(np.float32)
-    cy = (margin + rng.uniform(0, 1, n) * (side - 2 * margin)).astype(np.float32)
-    theta = rng.uniform(0, np.pi, n).astype(np.float32)
-    bg = rng.uniform(0, 1, n)
-    # foreground at least MIN_CONTRAST away from the background, inside [0, 1]
-    offset = rng.uniform(MIN_CONTRAST, 1.0, n)
+    cx = (margin + u[:, 3] * (side - 2 * margin)).astype(np.float32)
+    cy = (margin + u[:, 4] * (side - 2 * margin)).astype(np.float32)
+    theta = (np.pi * u[:, 5]).astype(np.float32)
+    bg = u[:, 6]
+    # foreground at least MIN_CONTRAST away from the background, inside [0, 1], lighter or darker
+    offset = MIN_CONTRAST + (1.0 - MIN_CONTRAST) * u[:, 7]
     up = bg + offset <= 1.0
     down = bg - offset >= 0.0
-    sign = np.where(up & down, np.where(rng.uniform(size=n) < 0.5, 1.0, -1.0), np.where(up, 1.0, -1.0))
-    offset = np.where(up | down, offset, np.maximum(bg, 1 - bg))  # neither fits: go to the far end
+    sign = np.where(up & down, np.where(u[:, 8] < 0.5, 1.0, -1.0), np.where(up, 1.0, -1.0))
+    neither = ~(up | down)  # too far either way: go to the farther end of [0, 1]
+    sign = np.where(neither, np.where(bg < 0.5, 1.0, -1.0), sign)
+    offset = np.where(neither, np.maximum(bg, 1 - bg), offset)
     fg = np.clip(bg + sign * offset, 0.0, 1.0).astype(np.float32)
     bg = bg.astype(np.float32)
     x = np.empty((n, side * side), np.float32)
