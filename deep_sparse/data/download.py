@@ -10,6 +10,7 @@ Everything here is standard library only. The rules every fetcher follows:
 """
 from __future__ import annotations
 
+
 import gzip
 import hashlib
 import io
@@ -21,6 +22,8 @@ import tempfile
 import urllib.error
 import urllib.request
 from typing import Iterable, Mapping
+
+from deep_sparse import results_io
 
 __all__ = [
     "ChecksumError", "FetchError", "md5_bytes", "md5_file", "check_md5", "atomic_write_bytes",
@@ -72,19 +75,8 @@ def ensure_writable_dir(directory: str) -> str:
 
 
 def atomic_write_bytes(path: str, data: bytes) -> str:
-    """Write ``data`` to ``path`` through a temporary file in the same directory and ``os.replace``."""
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-" + os.path.basename(path) + "-", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    """Write ``data`` to ``path`` atomically (see :func:`deep_sparse.results_io.atomic_write_bytes`)."""
+    results_io.atomic_write_bytes(path, data)
     return path
 
 
