@@ -482,7 +482,14 @@ def _fit_chunk_size(runner: _GroupRunner, group: Group, size: int, n_devices: in
         if fits:
             return size
         suggestion = int((available * MEMORY_HEADROOM - data_bytes) // per_network) * n_devices
-        suggestion = max(n_devices, suggestion - suggestion % n_devices)
+        suggestion -= suggestion % n_devices
+        if suggestion < n_devices:
+            raise MemoryError(
+                f"even one network per device does not fit: a chunk of {size} networks needs "
+                f"{per_device / 2**30:.2f} GiB per device ({data_bytes / 2**20:.0f} MiB of it data) but "
+                f"{available / 2**30:.2f} GiB is available; use smaller layers, a smaller eval_batch_size, "
+                f"less data, or a device with more memory"
+            )
         if not automatic or suggestion >= size:
             raise MemoryError(
                 f"a chunk of {size} networks needs {per_device / 2**30:.2f} GiB per device but "
