@@ -265,12 +265,20 @@ def test_bad_chunk_size_and_checkpoint_every(data, tmp_path):
 
 # ---------------------------------------------------------------------------------- memory
 def test_memory_refusal_suggests_a_chunk_size(data, tmp_path, monkeypatch):
-    monkeypatch.setattr(sweep, "available_memory_bytes", lambda device: 1000)
+    # Pretend each network needs 1 GB and 2.5 GB are available: 2 networks fit (85% headroom), 4 do not.
+    monkeypatch.setattr(sweep, "available_memory_bytes", lambda device: int(2.5e9))
+    monkeypatch.setattr(sweep, "_chunk_memory", lambda runner, group, size: int(size * 1e9))
     messages = []
-    with pytest.raises(MemoryError, match=r"use a chunk size of at most \d+"):
+    with pytest.raises(MemoryError, match=r"use a chunk size of at most 2\b"):
         sweep.run(CONFIG, GRID, str(tmp_path / "out"), data, chunk_size=4, progress=False, log=messages.append)
     assert any("needs" in m and "GiB" in m for m in messages)  # the need is stated first
     assert not os.path.exists(tmp_path / "out" / "results.csv")
+
+
+def test_memory_refusal_when_nothing_fits(data, tmp_path, monkeypatch):
+    monkeypatch.setattr(sweep, "available_memory_bytes", lambda device: 1000)
+    with pytest.raises(MemoryError, match="even one network per device does not fit"):
+        sweep.run(CONFIG, GRID, str(tmp_path / "out"), data, chunk_size=4, progress=False, log=lambda m: None)
 
 
 def test_memory_is_stated_before_starting(data, tmp_path):
@@ -388,3 +396,13 @@ def test_sharded_over_four_devices_matches_one_device(tmp_path, single_runs):
     assert len(rows) == 4
     for row in rows:
         assert_row_matches(row, single_runs[(row["lr"], row["l1"], row["seed"])])
+
+
+def test_automatic_chunk_shrinks_to_fit(data, tmp_path, monkeypatch):
+    monkeypatch.setattr(sweep, "available_memory_bytes", lambda device: int(2.5e9))
+    monkeypatch.setattr(sweep, "_chunk_memory", lambda runner, group, size: int(size * 1e9))
+    messages = []
+    rows = sweep.run(CONFIG, GRID, str(tmp_path / "out"), data, progress=False, checkpoint_every=0,
+                     log=messages.append)
+    assert len(rows) == len(sweep.normalize_grid(GRID))
+    assert any("chunk(s) of 2 " in m for m in messages), messages
