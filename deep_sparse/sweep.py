@@ -416,6 +416,7 @@ def run(
                     shutil.rmtree(checkpoint_dir, ignore_errors=True)  # its rows are safe on disk now
                 for row in rows:
                     all_rows[row["network"]] = row
+                bar.set_description(f"{len(all_rows)}/{len(points)} networks done", refresh=True)
                 _write_results(out_dir, all_rows, metadata, timings, started, complete=False)
             timings["groups"].append({
                 "group": group.index, "structure": group.structure, "networks": len(group.networks),
