@@ -225,6 +225,9 @@ def batch_over_networks(function: Callable, mesh: Mesh) -> Callable:
         return jax.vmap(function, in_axes=(0, 0, None))
 
     def mapped(x, hparams, data):
+        if jax.tree.leaves(hparams)[0].shape[0] == 1:  # one network: no loop at all
+            out = function(*jax.tree.map(lambda a: a[0], (x, hparams)), data)
+            return jax.tree.map(lambda a: a[None], out)
         return jax.lax.map(lambda pair: function(pair[0], pair[1], data), (x, hparams))
 
     n_devices = mesh.devices.size
