@@ -133,6 +133,12 @@ def _all_finite(tree) -> Array:
     return jnp.all(jnp.stack([jnp.all(jnp.isfinite(leaf)) for leaf in jax.tree.leaves(tree)]))
 
 
+def sgd(learning_rate) -> optax.GradientTransformation:
+    """Plain SGD with a constant learning rate held in the optimizer state, so it can be traced
+    (and vmapped) rather than baked into the compiled program."""
+    return optax.inject_hyperparams(optax.sgd)(learning_rate=learning_rate)
+
+
 def _raw_key(key) -> Array:
     if jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
         return jax.random.key_data(key)
@@ -146,7 +152,6 @@ class Trainer:
         self.config = config
         self.bound_data = data
         self.n_hidden = len(config.hidden_sizes)
-        self.optimizer = optax.inject_hyperparams(optax.sgd)(learning_rate=0.0)
         self.pretrain_strategy = None
         if config.pretrain_epochs > 0:
             self.pretrain_strategy = config.pretrain_strategy or dae.default_strategy(config.activation)
@@ -206,13 +211,13 @@ class Trainer:
         sizes = self.layer_sizes(data)
         params = mlp.init(init_key, sizes, self.config.activation)
         decoder_biases = [jnp.zeros((n,), jnp.float32) for n in sizes[: self.n_hidden]]
-        pretrain_optimizer = optax.inject_hyperparams(optax.sgd)(learning_rate=hparams.pretrain_lr)
+        pretrain_optimizer = sgd(hparams.pretrain_lr)
         nan = jnp.float32(jnp.nan)
         epochs, pretrain_epochs = self.config.epochs, self.config.pretrain_epochs
         return TrainState(
             params=params,
             decoder_biases=decoder_biases,
-            opt_state=optax.inject_hyperparams(optax.sgd)(learning_rate=hparams.lr).init(params),
+            opt_state=sgd(hparams.lr).init(params),
             pretrain_opt_states=[pretrain_optimizer.init((params[i], decoder_biases[i])) for i in range(self.n_hidden)],
             key=run_key,
             epoch=jnp.int32(0),
@@ -288,7 +293,7 @@ class Trainer:
         def run(state: TrainState) -> TrainState:
             key, batch_key = jax.random.split(state.key)
             batches = self._minibatches(batch_key, n_labeled)
-            optimizer = optax.inject_hyperparams(optax.sgd)(learning_rate=hparams.lr)
+            optimizer = sgd(hparams.lr)
 
             def step(carry, indices):
                 params, opt_state = carry
@@ -381,7 +386,7 @@ class Trainer:
             key, batch_key, noise_key = jax.random.split(state.key, 3)
             batches = self._minibatches(batch_key, int(data.x_train.shape[0]))
             noise_keys = jax.random.split(noise_key, batches.shape[0])
-            optimizer = optax.inject_hyperparams(optax.sgd)(learning_rate=hparams.pretrain_lr)
+            optimizer = sgd(hparams.pretrain_lr)
             below = state.params[:layer_index]
 
             def step(carry, inputs):
