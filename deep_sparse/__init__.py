@@ -10,7 +10,7 @@ __version__ = "0.1.0"
 
 _SUBMODULES = (
     "activations", "mlp", "sparsity", "dae", "reparam", "ratings", "nn",
-    "data", "config", "train", "sweep", "results_io", "plots",
+    "data", "config", "train", "sweep", "devices", "checkpoints", "results_io", "plots",
 )
 __all__ = list(_SUBMODULES)
 

@@ -33,6 +33,10 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from deep_sparse import results_io
+from deep_sparse.checkpoints import ChunkCheckpoint
+from deep_sparse.devices import (
+    MEMORY_HEADROOM, auto_chunk_size, available_memory_bytes, batch_over_networks, compiled_memory_bytes, make_mesh,
+)
 from deep_sparse.config import HPARAM_NAMES, Hparams, TrainConfig
 from deep_sparse.train import Data, Trainer, load_data, make_train
 
@@ -41,9 +45,6 @@ STRUCTURAL_NAMES = tuple(
     if field.name not in ("eval_batch_size",)
 )
 GRID_NAMES = HPARAM_NAMES + ("seed",) + STRUCTURAL_NAMES
-MAX_ACCELERATOR_CHUNK = 256
-MAX_CPU_CHUNK = 4
-MEMORY_HEADROOM = 0.85
 
 
 # --------------------------------------------------------------------------------------------- grid
@@ -124,124 +125,7 @@ def plan(config: TrainConfig, grid, base_hparams: Optional[Hparams] = None) -> l
     return list(groups.values())
 
 
-# ------------------------------------------------------------------------------------- devices
-def make_mesh(devices: Optional[Sequence] = None) -> Mesh:
-    """A 1-D mesh named ``networks`` over ``devices`` (default: every device JAX sees)."""
-    devices = list(jax.devices() if devices is None else devices)
-    return Mesh(np.array(devices), ("networks",))
-
-
-def auto_chunk_size(n_networks: int, mesh: Mesh, bytes_per_network: Optional[int] = None,
-                    available_bytes: Optional[int] = None) -> int:
-    """Networks per compiled step, always a multiple of the number of devices. On CPU the chunk is
-    run network after network (:func:`batch_over_networks`), so its size only sets how often results
-    and checkpoints are written: at most ``MAX_CPU_CHUNK`` per device. On accelerators, as many as fit
-    in memory, at most ``MAX_ACCELERATOR_CHUNK`` per device."""
-    n_devices = mesh.devices.size
-    per_device = -(-n_networks // n_devices)
-    if mesh.devices.flat[0].platform == "cpu":
-        return min(per_device, MAX_CPU_CHUNK) * n_devices
-    per_device = min(per_device, MAX_ACCELERATOR_CHUNK)
-    if bytes_per_network and available_bytes:
-        per_device = max(1, min(per_device, int(available_bytes * MEMORY_HEADROOM // bytes_per_network)))
-    return per_device * n_devices
-
-
-def available_memory_bytes(device) -> Optional[int]:
-    """Memory one device can use: the allocator's limit on accelerators, physical RAM on CPU."""
-    try:
-        stats = device.memory_stats()
-    except Exception:  # noqa: BLE001 - not every backend implements memory_stats
-        stats = None
-    if stats and stats.get("bytes_limit"):
-        return int(stats["bytes_limit"])
-    return results_io._total_memory_bytes()
-
-
-def compiled_memory_bytes(compiled) -> Optional[int]:
-    """Peak bytes XLA plans for one call of ``compiled`` (arguments + outputs + temporaries)."""
-    try:
-        analysis = compiled.memory_analysis()
-    except Exception:  # noqa: BLE001
-        return None
-    if analysis is None:
-        return None
-    return int(analysis.argument_size_in_bytes + analysis.output_size_in_bytes
-               + analysis.temp_size_in_bytes - analysis.alias_size_in_bytes)
-
-
-# --------------------------------------------------------------------------------- checkpoints
-class ChunkCheckpoint:
-    """Orbax checkpoints of one chunk's state; the step is the number of epochs done in the chunk."""
-
-    def __init__(self, directory: str):
-        import orbax.checkpoint as ocp
-
-        self._ocp = ocp
-        self.manager = ocp.CheckpointManager(
-            os.path.abspath(directory),
-            options=ocp.CheckpointManagerOptions(max_to_keep=1, enable_async_checkpointing=False),
-        )
-
-    def latest_step(self) -> Optional[int]:
-        return self.manager.latest_step()
-
-    # Leaves are stored flat, by position: the state's structure comes from the template, so no
-    # class or code is ever read back from disk. Orbax refuses zero-size arrays (e.g. the pre-training
-    # curves of a run without pre-training); those are taken from the template.
-    def save(self, step: int, state) -> None:
-        leaves = jax.tree.leaves(state)
-        stored = {f"{i:05d}": x for i, x in enumerate(leaves) if x.size}
-        self.manager.save(step, args=self._ocp.args.StandardSave(stored))
-        self.manager.wait_until_finished()
-
-    def restore(self, step: int, template):
-        leaves, treedef = jax.tree.flatten(template)
-        abstract = {
-            f"{i:05d}": jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=x.sharding)
-            for i, x in enumerate(leaves) if x.size
-        }
-        restored = self.manager.restore(step, args=self._ocp.args.StandardRestore(abstract))
-        return jax.tree.unflatten(treedef, [restored.get(f"{i:05d}", x) for i, x in enumerate(leaves)])
-
-    def close(self) -> None:
-        self.manager.close()
-
-
 # -------------------------------------------------------------------------------------- engine
-def batch_over_networks(function: Callable, mesh: Mesh) -> Callable:
-    """Lift ``function(x, hparams, data)`` of one network to a chunk (leading network axis on ``x``
-    and ``hparams``; ``data`` shared).
-
-    Accelerators: ``jax.vmap``, which turns the chunk's products into batched products that fill the
-    device. CPU: ``lax.map``, one network after the other inside one compiled program. On XLA:CPU a
-    vmap of mini-batch-10 steps adds weight-sized transposes and copies to every step (measured: 0.47x
-    the speed of a loop at K = 8, and 0.64x even for a vmap over a single network), whereas
-    ``lax.map`` runs the unbatched computation, at the loop's speed or better (1.09x measured), and its
-    ``lax.cond`` really skips networks that have stopped. With several CPU devices the chunk is split
-    into one slice per device (vmapped over the sharded device axis) and mapped within each slice.
-    """
-    if mesh.devices.flat[0].platform != "cpu":
-        return jax.vmap(function, in_axes=(0, 0, None))
-
-    def mapped(x, hparams, data):
-        if jax.tree.leaves(hparams)[0].shape[0] == 1:  # one network: no loop at all
-            out = function(*jax.tree.map(lambda a: a[0], (x, hparams)), data)
-            return jax.tree.map(lambda a: a[None], out)
-        return jax.lax.map(lambda pair: function(pair[0], pair[1], data), (x, hparams))
-
-    n_devices = mesh.devices.size
-    if n_devices == 1:
-        return mapped
-
-    def split_by_device(x, hparams, data):
-        per_device = jax.tree.map(lambda a: a.reshape(n_devices, a.shape[0] // n_devices, *a.shape[1:]), (x, hparams))
-        out = jax.vmap(mapped, in_axes=(0, 0, None))(*per_device, data)
-        return jax.tree.map(lambda a: a.reshape(a.shape[0] * a.shape[1], *a.shape[2:]), out)
-
-    return split_by_device
-
-
 class _GroupRunner:
     """Compiled, sharded, vmapped stage functions of one group, reused by all of its chunks."""
 

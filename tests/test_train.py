@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from deep_sparse.config import Hparams, TrainConfig
-from deep_sparse.train import Data, make_train, prepare_data
+from deep_sparse.train import make_train, prepare_data
 
 N_TRAIN, N_VALID, N_TEST, N_IN, N_CLASSES = 300, 100, 100, 20, 3
 KEY = jax.random.PRNGKey(0)
