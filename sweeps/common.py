@@ -271,3 +271,34 @@ def cells_summary(title: str, cells: Sequence[dict], preset: str, description: s
     lines = [f"# {title}", "", preset_banner(preset), "", description, "",
              results_io.format_table(table, columns, {"ours": ".3f", "paper": ".3f", "difference": "+.3f"})]
     return "\n".join(lines) + "\n"
+
+
+def main_over_datasets(argv, parser: argparse.ArgumentParser, presets: dict, overrides: Sequence[str], title: str,
+                       run_dataset, summarize=None, after_cells=None) -> list[dict]:
+    """The ``main`` of a module that sweeps each data set of its preset in turn.
+
+    Parses ``argv``, applies the command-line ``overrides`` to the preset, calls
+    ``run_dataset(args, preset_name, preset, dataset)`` for every data set (each returns its cells),
+    writes ``cells.json`` in --out, calls ``after_cells(args, cells)`` if given (extra plots), then
+    writes and prints ``summary.md``: ``summarize(cells, preset_name, description)``, by default the
+    ours-beside-the-paper table titled ``"{title} ({preset} preset)"``. Returns the cells.
+    """
+    import os
+
+    args = parser.parse_args(argv)
+    initialize_distributed(args)
+    preset = apply_overrides(presets[args.preset], args, overrides)
+    print(f"{title}, preset {args.preset}: {preset['description']}")
+    cells = []
+    for dataset in preset["datasets"]:
+        cells += run_dataset(args, args.preset, preset, dataset)
+    write_cells(args.out, cells)
+    if after_cells is not None:
+        after_cells(args, cells)
+    if summarize is None:
+        summary = cells_summary(f"{title} ({args.preset} preset)", cells, args.preset, preset["description"])
+    else:
+        summary = summarize(cells, args.preset, preset["description"])
+    write_text(os.path.join(args.out, "summary.md"), summary)
+    print(summary)
+    return cells

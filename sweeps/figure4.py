@@ -116,19 +116,10 @@ def run_dataset(args, preset_name: str, preset: dict, dataset: str) -> list[dict
 
 
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
     from sweeps import common
 
-    common.initialize_distributed(args)
-    preset = common.apply_overrides(PRESETS[args.preset], args, ["datasets", "fractions", "epochs"])
-    print(f"Figure 4, preset {args.preset}: {preset['description']}")
-    cells = []
-    for dataset in preset["datasets"]:
-        cells += run_dataset(args, args.preset, preset, dataset)
-    common.write_cells(args.out, cells)
-    summary = common.cells_summary(f"Figure 4 ({args.preset} preset)", cells, args.preset, preset["description"])
-    common.write_text(os.path.join(args.out, "summary.md"), summary)
-    print(summary)
+    common.main_over_datasets(argv, build_parser(), PRESETS, ["datasets", "fractions", "epochs"], "Figure 4",
+                              run_dataset)
     return 0
 
 

@@ -17,11 +17,7 @@ say nothing about the paper's.
 from __future__ import annotations
 
 import argparse
-import collections
-import csv
-import json
 import os
-import re
 
 NAME = "sentiment"
 MODULE = "sweeps.sentiment"
@@ -76,92 +72,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-# ------------------------------------------------------------------------------ reviews
-_WORDS = {
-    1: "awful terrible rude cold bland dirty slow overpriced disappointing worst".split(),
-    2: "mediocre noisy salty late stale greasy forgettable meh dull pricey".split(),
-    3: "okay decent average fine reasonable standard acceptable ordinary fair passable".split(),
-    4: "good tasty friendly fresh nice pleasant warm cozy solid lovely".split(),
-    5: "excellent amazing superb perfect delicious outstanding wonderful fantastic impeccable best".split(),
-}
-_FILLER = ("the food service table wine dinner we our waiter menu dessert was were and a "
-           "restaurant night staff place meal").split()
-
-
-def make_synthetic_reviews(path: str, n: int, seed: int = 0) -> str:
-    """Write ``n`` SYNTHETIC reviews (JSON lines, text and rating 1..5) whose words depend on the rating.
-
-    Uses ``deep_sparse.data.reviews.make_synthetic_reviews`` when that module provides it.
-    """
-    try:
-        from deep_sparse.data import reviews as reviews_lib
-
-        return reviews_lib.make_synthetic_reviews(path, n, seed) or path
-    except (ImportError, AttributeError):
-        pass
-    import numpy as np
-
-    rng = np.random.default_rng(seed)
-    lines = []
-    for _ in range(n):
-        rating = int(rng.integers(1, 6))
-        words = list(rng.choice(_FILLER, size=int(rng.integers(6, 15))))
-        for _ in range(int(rng.integers(1, 4))):
-            near = int(np.clip(rating + rng.choice([-1, 0, 0, 0, 1]), 1, 5))
-            words.append(str(rng.choice(_WORDS[near])))
-        rng.shuffle(words)
-        lines.append(json.dumps({"text": " ".join(words), "rating": rating}))
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    with open(path, "w", encoding="utf-8") as handle:
-        handle.write("\n".join(lines) + "\n")
-    return path
-
-
-def read_reviews(path: str) -> tuple[list[str], list[int]]:
-    """(texts, ratings) from a CSV with columns text,rating or from JSON lines."""
-    texts, ratings = [], []
-    with open(path, encoding="utf-8") as handle:
-        if path.endswith((".csv", ".CSV")):
-            records = csv.DictReader(handle)
-        else:
-            records = (json.loads(line) for line in handle if line.strip())
-        for record in records:
-            texts.append(str(record["text"]))
-            ratings.append(int(round(float(record["rating"]))))
-    bad = [r for r in ratings if r not in (1, 2, 3, 4, 5)]
-    if bad:
-        raise ValueError(f"{path}: ratings must be 1..5, found {bad[:5]}")
-    return texts, ratings
-
-
-def bag_of_words(texts: list[str], vocabulary: int):
-    """Binary presence of the ``vocabulary`` most frequent terms (ties broken alphabetically)."""
-    import numpy as np
-
-    tokens = [set(re.findall(r"[a-z0-9']+", text.lower())) for text in texts]
-    counts = collections.Counter(t for doc in tokens for t in doc)
-    terms = [t for t, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:vocabulary]]
-    index = {t: i for i, t in enumerate(terms)}
-    x = np.zeros((len(texts), len(terms)), np.float32)
-    for row, doc in enumerate(tokens):
-        for t in doc:
-            if t in index:
-                x[row, index[t]] = 1.0
-    return x, terms
-
-
-def fold_splits(x, y, folds: int, fold: int, seed: int = 0) -> dict:
-    """Fold ``fold`` of a ``folds``-fold CV: test = fold, valid = fold + 1, train = the others."""
-    import numpy as np
-
-    order = np.random.default_rng(seed).permutation(len(y))
-    parts = np.array_split(order, folds)
-    test, valid = parts[fold], parts[(fold + 1) % folds]
-    train = np.concatenate([p for k, p in enumerate(parts) if k not in (fold, (fold + 1) % folds)])
-    classes = np.asarray(y, np.int32) - 1  # ratings 1..5 -> classes 0..4
-    return {"train": (x[train], classes[train]), "valid": (x[valid], classes[valid]), "test": (x[test], classes[test])}
-
-
 # ------------------------------------------------------------------------------ main
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
@@ -171,6 +81,7 @@ def main(argv=None) -> int:
     import numpy as np
 
     import deep_sparse as ds
+    from deep_sparse.data import reviews as reviews_lib
     from sweeps import paper_numbers as pn
 
     preset = common.apply_overrides(PRESETS[args.preset], args, ["run_folds", "epochs"])
@@ -187,19 +98,19 @@ def main(argv=None) -> int:
         common.write_text(os.path.join(args.out, "summary.md"), common.cells_summary(
             f"Table 2 ({args.preset} preset)", cells, args.preset, preset["description"]))
         return 0
-    path = args.reviews or make_synthetic_reviews(os.path.join(args.out, "synthetic_reviews.jsonl"),
-                                                  preset["n_synthetic"], seed=0)
+    path = args.reviews or reviews_lib.make_synthetic_reviews(os.path.join(args.out, "synthetic_reviews.jsonl"),
+                                                              preset["n_synthetic"], seed=0)
     dataset = f"{SYNTHETIC} reviews" if synthetic else os.path.basename(path)
     label = f"{SYNTHETIC} DATA (generated, not OpenTable): " if synthetic else ""
     print(f"{label}Table 2, preset {args.preset}: {preset['description']}; reviews: {path}")
-    texts, ratings = read_reviews(path)
-    x, terms = bag_of_words(texts, preset["vocabulary"])
-    metadata.update(dataset=dataset, synthetic=synthetic, reviews_file=os.path.abspath(path),
-                    n_reviews=len(ratings), vocabulary=len(terms),
-                    input_density=float(x.mean()))
+    _, ratings = reviews_lib.read_reviews(path)
+    metadata.update(dataset=dataset, synthetic=synthetic, reviews_file=os.path.abspath(path), n_reviews=len(ratings))
     per_fold: dict = {m: [] for m in preset["models"]}
     for fold in range(min(preset["run_folds"], preset["folds"])):
-        splits = fold_splits(x, ratings, preset["folds"], fold)
+        # the vocabulary (top terms) is built from the fold's training part only (deep_sparse.data.reviews)
+        sparse = reviews_lib.load_fold(path, fold, n_folds=preset["folds"], seed=0, k=preset["vocabulary"], dense=False)
+        splits = {name: (x.densify(), y) for name, (x, y) in sparse.items()}
+        metadata.update(vocabulary=sparse["train"][0].num_features, input_density=sparse["train"][0].density())
         base = ds.config.TrainConfig(dataset="reviews", task="ratings", hidden_sizes=(), activation="rectifier",
                                      batch_size=10, epochs=preset["epochs"], patience=preset["patience"], num_classes=5,
                                      corruption="mask", first_layer_corruption="salt_and_pepper")

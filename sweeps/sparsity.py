@@ -152,20 +152,11 @@ def plot_layers(cells: list[dict], path: str) -> None:
 
 
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
     from sweeps import common
 
-    common.initialize_distributed(args)
-    preset = common.apply_overrides(PRESETS[args.preset], args, ["datasets", "epochs"])
-    print(f"Sparsity, preset {args.preset}: {preset['description']}")
-    cells = []
-    for dataset in preset["datasets"]:
-        cells += run_dataset(args, args.preset, preset, dataset)
-    common.write_cells(args.out, cells)
-    plot_layers(cells, os.path.join(args.out, "sparsity_layers.png"))
-    summary = summarize(cells, args.preset, preset["description"])
-    common.write_text(os.path.join(args.out, "summary.md"), summary)
-    print(summary)
+    common.main_over_datasets(
+        argv, build_parser(), PRESETS, ["datasets", "epochs"], "Sparsity", run_dataset, summarize=summarize,
+        after_cells=lambda args, cells: plot_layers(cells, os.path.join(args.out, "sparsity_layers.png")))
     return 0
 
 

@@ -164,23 +164,21 @@ def test_sentiment_paper_preset_without_reviews_says_not_run(tmp_path):
     assert read(tmp_path / "results.json")["not_run"].startswith("not run: the paper preset needs --reviews")
 
 
-def test_bag_of_words_and_folds(tmp_path):
+def test_sentiment_uses_the_reviews_data_module(tmp_path):
+    """No private copies of the reviews pipeline: folds and bags of words come from deep_sparse.data.reviews."""
+    from deep_sparse.data import reviews
     from sweeps import sentiment
 
-    path = tmp_path / "r.csv"
-    path.write_text("text,rating\ngood good food,5\nbad food,1\nok food,3\n")
-    texts, ratings = sentiment.read_reviews(str(path))
-    x, terms = sentiment.bag_of_words(texts, 2)
-    assert terms[0] == "food" and x.shape == (3, 2) and x[:, 0].tolist() == [1, 1, 1]
-    x = np.arange(40, dtype=np.float32).reshape(20, 2)
-    y = [1 + k % 5 for k in range(20)]
+    for name in ("read_reviews", "bag_of_words", "fold_splits", "make_synthetic_reviews"):
+        assert not hasattr(sentiment, name)
+    path = reviews.make_synthetic_reviews(str(tmp_path / "r.jsonl"), 40, seed=0)
     seen = []
-    for fold in range(10):
-        splits = sentiment.fold_splits(x, y, 10, fold)
-        parts = [set(splits[s][0][:, 0].tolist()) for s in ("train", "valid", "test")]
-        assert sum(len(p) for p in parts) == 20 and not (parts[0] & parts[2]) and not (parts[1] & parts[2])
-        seen += sorted(parts[2])
-    assert sorted(seen) == sorted(x[:, 0].tolist())  # every review is a test review exactly once
+    for fold in range(10):  # as sentiment.main cuts them: test = fold k, valid = fold k + 1
+        splits = reviews.load_fold(path, fold, n_folds=10, seed=0, k=20, dense=False)
+        sizes = [len(splits[s][0]) for s in ("train", "valid", "test")]
+        assert sum(sizes) == 40 and splits["train"][0].num_features <= 20
+        seen += splits["test"][1].tolist()
+    assert len(seen) == 40  # every review is a test review exactly once
 
 
 def test_report_over_empty_folder(tmp_path):
