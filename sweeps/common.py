@@ -273,6 +273,44 @@ def cells_summary(title: str, cells: Sequence[dict], preset: str, description: s
     return "\n".join(lines) + "\n"
 
 
+def dataset_parser(module: str, doc: str, presets: dict, outputs: str, datasets: Sequence[str], default_out: str,
+                   extra=None) -> argparse.ArgumentParser:
+    """The parser of a module that sweeps data sets: --preset, --datasets, --epochs, ``extra(parser)``'s
+    own options, then the run options (:func:`add_run_arguments`)."""
+    parser = argparse.ArgumentParser(
+        prog=f"python -m {module}", description=doc, formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=preset_epilog(presets, outputs),
+    )
+    add_preset_argument(parser, presets)
+    parser.add_argument("--datasets", nargs="+", choices=list(datasets), default=None,
+                        help="override the preset's data sets")
+    parser.add_argument("--epochs", type=int, default=None, help="override the preset's maximum epochs")
+    if extra is not None:
+        extra(parser)
+    add_run_arguments(parser, default_out=default_out)
+    return parser
+
+
+def open_dataset(args: argparse.Namespace, module: str, experiment: str, preset_name: str, preset: dict,
+                 dataset: str, base):
+    """``(out_dir, config, data, reason)`` for one data set of a sweep module.
+
+    Makes ``--out/<dataset>``, loads the preset's subset of ``dataset`` into ``base``
+    (:func:`dataset_data`); when it cannot be had, prints the reason and writes the not-run
+    ``results.json`` there (the caller then returns its not-run cells).
+    """
+    import os
+
+    out_dir = os.path.join(args.out, dataset)
+    os.makedirs(out_dir, exist_ok=True)
+    config, data, reason = dataset_data(dataset, preset["sizes"].get(dataset, {}), args.data_dir, base)
+    if reason is not None:
+        print(f"{dataset}: {reason}")
+        metadata = {"experiment": experiment, "preset": preset_name, "preset_settings": preset, "dataset": dataset}
+        write_not_run(out_dir, reason, command_line(module), metadata)
+    return out_dir, config, data, reason
+
+
 def main_over_datasets(argv, parser: argparse.ArgumentParser, presets: dict, overrides: Sequence[str], title: str,
                        run_dataset, summarize=None, after_cells=None) -> list[dict]:
     """The ``main`` of a module that sweeps each data set of its preset in turn.

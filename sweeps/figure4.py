@@ -44,17 +44,11 @@ PRESETS = {
 def build_parser() -> argparse.ArgumentParser:
     from sweeps import common
 
-    parser = argparse.ArgumentParser(
-        prog=f"python -m {MODULE}", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog=common.preset_epilog(PRESETS, "one folder per data set (results.csv, results.json, cells.json, "
-                                              "figure4.png) and summary.md at the top."),
-    )
-    common.add_preset_argument(parser, PRESETS)
-    parser.add_argument("--datasets", nargs="+", choices=DATASETS, default=None, help="override the preset's data sets")
-    parser.add_argument("--fractions", nargs="+", type=float, default=None, help="override the labeled fractions")
-    parser.add_argument("--epochs", type=int, default=None, help="override the preset's maximum epochs")
-    common.add_run_arguments(parser, default_out="runs/figure4")
-    return parser
+    return common.dataset_parser(
+        MODULE, __doc__, PRESETS, "one folder per data set (results.csv, results.json, cells.json, "
+                                  "figure4.png) and summary.md at the top.",
+        DATASETS, "runs/figure4", extra=lambda p: p.add_argument(
+            "--fractions", nargs="+", type=float, default=None, help="override the labeled fractions"))
 
 
 def plot(cells: list[dict], path: str, title: str) -> None:
@@ -80,8 +74,6 @@ def run_dataset(args, preset_name: str, preset: dict, dataset: str) -> list[dict
     import deep_sparse as ds
     from sweeps import common
 
-    out_dir = os.path.join(args.out, dataset)
-    os.makedirs(out_dir, exist_ok=True)
     fractions = [float(f) for f in preset["fractions"]]
     hidden = tuple(preset["norb_hidden_sizes"] if dataset == "norb" else preset["hidden_sizes"])
     # One random order of the training set, fixed by labeled_seed, shared by every fraction: the first
@@ -89,11 +81,8 @@ def run_dataset(args, preset_name: str, preset: dict, dataset: str) -> list[dict
     base = ds.config.TrainConfig(dataset=dataset, hidden_sizes=hidden, activation=preset["activations"][0],
                                  batch_size=10, epochs=preset["epochs"], patience=preset["patience"],
                                  labeled_fraction=min(min(fractions), 0.5))
-    config, data, reason = common.dataset_data(dataset, preset["sizes"].get(dataset, {}), args.data_dir, base)
-    metadata = {"experiment": NAME, "preset": preset_name, "preset_settings": preset, "dataset": dataset}
+    out_dir, config, data, reason = common.open_dataset(args, MODULE, NAME, preset_name, preset, dataset, base)
     if reason is not None:
-        print(f"{dataset}: {reason}")
-        common.write_not_run(out_dir, reason, common.command_line(MODULE), metadata)
         return [common.cell(NAME, preset_name, dataset, f"{a}, {'with' if p else 'without'} pre-training", "test_error",
                             None, None, note=reason) for a in preset["activations"] for p in (True, False)]
     grid = ds.sweep.product(activation=preset["activations"], pretrain_epochs=[preset["pretrain_epochs"], 0],

@@ -39,33 +39,22 @@ PRESETS = {
 def build_parser() -> argparse.ArgumentParser:
     from sweeps import common
 
-    parser = argparse.ArgumentParser(
-        prog=f"python -m {MODULE}", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog=common.preset_epilog(PRESETS, "one folder per data set (results.csv, results.json, cells.json) and "
-                                              "summary.md at the top. alpha = inf is stored as null in JSON."),
-    )
-    common.add_preset_argument(parser, PRESETS)
-    parser.add_argument("--datasets", nargs="+", choices=DATASETS, default=None, help="override the preset's data sets")
-    parser.add_argument("--epochs", type=int, default=None, help="override the preset's maximum epochs")
-    common.add_run_arguments(parser, default_out="runs/softplus_alpha")
-    return parser
+    return common.dataset_parser(
+        MODULE, __doc__, PRESETS, "one folder per data set (results.csv, results.json, cells.json) and "
+                                  "summary.md at the top. alpha = inf is stored as null in JSON.",
+        DATASETS, "runs/softplus_alpha")
 
 
 def run_dataset(args, preset_name: str, preset: dict, dataset: str) -> list[dict]:
     import deep_sparse as ds
     from sweeps import common, paper_numbers as pn
 
-    out_dir = os.path.join(args.out, dataset)
-    os.makedirs(out_dir, exist_ok=True)
     hidden = tuple(preset["norb_hidden_sizes"] if dataset == "norb" else preset["hidden_sizes"])
     base = ds.config.TrainConfig(dataset=dataset, hidden_sizes=hidden, activation="scaled_softplus", batch_size=10,
                                  epochs=preset["epochs"], patience=preset["patience"])
-    config, data, reason = common.dataset_data(dataset, preset["sizes"].get(dataset, {}), args.data_dir, base)
-    metadata = {"experiment": NAME, "preset": preset_name, "preset_settings": preset, "dataset": dataset}
+    out_dir, config, data, reason = common.open_dataset(args, MODULE, NAME, preset_name, preset, dataset, base)
     key = (lambda alpha: pn.alpha_key(dataset, alpha)) if dataset == "norb" else (lambda alpha: None)
     if reason is not None:
-        print(f"{dataset}: {reason}")
-        common.write_not_run(out_dir, reason, common.command_line(MODULE), metadata)
         return [common.cell(NAME, preset_name, dataset, f"alpha = {pn.alpha_label(a)}", "test_error", None, key(a),
                             note=reason) for a in preset["alphas"]]
     grid = ds.sweep.product(alpha=[float(a) for a in preset["alphas"]], lr=preset["lr"], l1=[preset["l1"]])

@@ -57,16 +57,10 @@ PRESETS = {
 def build_parser() -> argparse.ArgumentParser:
     from sweeps import common
 
-    parser = argparse.ArgumentParser(
-        prog=f"python -m {MODULE}", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog=common.preset_epilog(PRESETS, "one folder per data set (results.csv, results.json, cells.json), "
-                                              "sparsity_layers.png and summary.md at the top."),
-    )
-    common.add_preset_argument(parser, PRESETS)
-    parser.add_argument("--datasets", nargs="+", choices=DATASETS, default=None, help="override the preset's data sets")
-    parser.add_argument("--epochs", type=int, default=None, help="override the preset's maximum epochs")
-    common.add_run_arguments(parser, default_out="runs/sparsity")
-    return parser
+    return common.dataset_parser(
+        MODULE, __doc__, PRESETS, "one folder per data set (results.csv, results.json, cells.json), "
+                                  "sparsity_layers.png and summary.md at the top.",
+        DATASETS, "runs/sparsity")
 
 
 def neuron(row: dict) -> str:
@@ -79,17 +73,12 @@ def run_dataset(args, preset_name: str, preset: dict, dataset: str) -> list[dict
     import deep_sparse as ds
     from sweeps import common, paper_numbers as pn
 
-    out_dir = os.path.join(args.out, dataset)
-    os.makedirs(out_dir, exist_ok=True)
     base = ds.config.TrainConfig(dataset=dataset, hidden_sizes=tuple(preset["hidden_sizes"]),
                                  activation=preset["activations"][0], batch_size=10, epochs=preset["epochs"],
                                  patience=preset["patience"])
-    config, data, reason = common.dataset_data(dataset, preset["sizes"].get(dataset, {}), args.data_dir, base)
-    metadata = {"experiment": NAME, "preset": preset_name, "preset_settings": preset, "dataset": dataset}
+    out_dir, config, data, reason = common.open_dataset(args, MODULE, NAME, preset_name, preset, dataset, base)
     n_layers = len(preset["hidden_sizes"])
     if reason is not None:
-        print(f"{dataset}: {reason}")
-        common.write_not_run(out_dir, reason, common.command_line(MODULE), metadata)
         cells = [common.cell(NAME, preset_name, dataset, "average sparsity, rectifier + L1", "sparsity", None,
                              pn.sparsity_key(dataset), note=reason)]
         if dataset in ("mnist", "shapeset"):

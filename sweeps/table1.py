@@ -72,22 +72,17 @@ PRESETS = {
 def build_parser() -> argparse.ArgumentParser:
     from sweeps import common
 
-    parser = argparse.ArgumentParser(
-        prog=f"python -m {MODULE}", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog=common.preset_epilog(
-            PRESETS, "one folder per data set (results.csv, results.json, cells.json, significance.json), "
-                     "and summary.md (Table 1 beside the paper's) at the top."),
-    )
-    common.add_preset_argument(parser, PRESETS)
-    parser.add_argument("--datasets", nargs="+", choices=DATASETS, default=None,
-                        help="override the preset's data sets")
-    parser.add_argument("--activations", nargs="+", default=None, help="override the preset's activations")
-    parser.add_argument("--epochs", type=int, default=None, help="override the preset's maximum epochs")
-    parser.add_argument("--pretrain-epochs", type=int, default=None, help="override the pre-training epochs per layer")
-    parser.add_argument("--no-significance", action="store_true",
-                        help="skip the retraining of the selected networks and the McNemar test")
-    common.add_run_arguments(parser, default_out="runs/table1")
-    return parser
+    def extra(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--activations", nargs="+", default=None, help="override the preset's activations")
+        parser.add_argument("--pretrain-epochs", type=int, default=None,
+                            help="override the pre-training epochs per layer")
+        parser.add_argument("--no-significance", action="store_true",
+                            help="skip the retraining of the selected networks and the McNemar test")
+
+    return common.dataset_parser(
+        MODULE, __doc__, PRESETS, "one folder per data set (results.csv, results.json, cells.json, significance.json), "
+                                  "and summary.md (Table 1 beside the paper's) at the top.",
+        DATASETS, "runs/table1", extra=extra)
 
 
 # ------------------------------------------------------------------------------ significance test
@@ -166,18 +161,13 @@ def run_dataset(args, preset_name: str, preset: dict, dataset: str) -> list[dict
     import deep_sparse as ds
     from sweeps import common, paper_numbers
 
-    out_dir = os.path.join(args.out, dataset)
-    os.makedirs(out_dir, exist_ok=True)
     hidden = tuple(preset["norb_hidden_sizes"] if dataset == "norb" else preset["hidden_sizes"])
     base = ds.config.TrainConfig(
         dataset=dataset, hidden_sizes=hidden, activation=preset["activations"][0], batch_size=10,
         epochs=preset["epochs"], patience=preset["patience"], corruption="mask",
     )
-    config, data, reason = common.dataset_data(dataset, preset["sizes"].get(dataset, {}), args.data_dir, base)
-    metadata = {"experiment": NAME, "preset": preset_name, "preset_settings": preset, "dataset": dataset}
+    out_dir, config, data, reason = common.open_dataset(args, MODULE, NAME, preset_name, preset, dataset, base)
     if reason is not None:
-        print(f"{dataset}: {reason}")
-        common.write_not_run(out_dir, reason, common.command_line(MODULE), metadata)
         return [common.cell(NAME, preset_name, dataset, f"{a}, {'with' if p else 'without'} pre-training",
                             "test_error", None, paper_numbers.table1_key(dataset, a, p), note=reason)
                 for a in preset["activations"] for p in (True, False)]
