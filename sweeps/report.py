@@ -28,9 +28,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+TRAIN_PRESET = "train"  # runs of `python -m sweeps.train`: their own settings, no preset
+
+
 def scale_label(preset: Optional[str]) -> str:
     from sweeps import common
 
+    if preset == TRAIN_PRESET:
+        return "sweeps.train run: settings in its command (e.g. full data and 3 x 1000 units, capped epochs)"
     return "paper scale" if preset == "paper" else common.QUICK_LABEL
 
 
@@ -81,6 +86,28 @@ def figure3_cells(runs: list[dict]) -> list[dict]:
     return cells
 
 
+def train_cells(runs: list[dict]) -> list[dict]:
+    """Runs of ``python -m sweeps.train`` on MNIST: per activation and pre-training, the network
+    selected on validation, beside Table 1 of the AISTATS paper (and its average sparsity)."""
+    from sweeps import common, paper_numbers as pn
+
+    cells = []
+    for run in runs:
+        if run["experiment"] != "train" or not run["rows"] or "--dataset mnist" not in (run["command"] or ""):
+            continue
+        for row in common.best_by_validation(run["rows"], ["activation", "pretrain_epochs"]):
+            pretrained = row["pretrain_epochs"] > 0
+            label = (f"{row['activation']}, {'with' if pretrained else 'without'} pre-training, "
+                     f"lr {row['lr']:g}, L1 {row['l1']:g}, {row['epochs_run']} epochs ({run['path']})")
+            key = pn.table1_key("mnist", row["activation"], pretrained)
+            cells.append(common.cell("train", TRAIN_PRESET, "mnist", label, "test_error", row["test_error"],
+                                     key if pn.lookup(key) else None, n_test=10_000))
+            if row["activation"] == "rectifier":
+                cells.append(common.cell("train", TRAIN_PRESET, "mnist", label, "sparsity", row["sparsity"],
+                                         None, n_test=10_000, note="paper: 83.4% average exact sparsity (section 4.1)"))
+    return cells
+
+
 def plot_experiment(cells: list[dict], path: str, title: str) -> bool:
     """Ours against the paper's for every cell that has both; False (no file) when none has."""
     from deep_sparse import plots
@@ -118,7 +145,7 @@ def render(folder: str, out_path: str) -> str:
     from sweeps import common
 
     runs, cells = gather(folder)
-    cells += figure3_cells(runs)
+    cells += figure3_cells(runs) + train_cells(runs)
     experiments = sorted({r["experiment"] for r in runs} | {c["experiment"] for c in cells},
                          key=lambda e: (ORDER.index(e) if e in ORDER else len(ORDER), e))
     lines = ["# deep-sparse: our numbers beside the papers'", "",

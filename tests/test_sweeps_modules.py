@@ -188,3 +188,19 @@ def test_report_over_empty_folder(tmp_path):
     assert "0 results files" in (tmp_path / "r.md").read_text()
     with pytest.raises(SystemExit):
         report.main([str(tmp_path / "absent"), "--out", str(tmp_path / "r.md")])
+
+
+def test_report_gathers_sweeps_train_runs_beside_table1(tmp_path):
+    from deep_sparse import results_io
+    from sweeps import report
+
+    row = {"network": 0, "activation": "rectifier", "lr": 0.01, "l1": 0.001, "pretrain_epochs": 0, "diverged": False,
+           "valid_error": 0.018, "test_error": 0.0185, "sparsity": 0.833, "epochs_run": 19}
+    worse = dict(row, network=1, lr=0.1, valid_error=0.03, test_error=0.5)
+    results_io.atomic_write_json(str(tmp_path / "run" / "results.json"), {
+        "experiment": "train", "command": "python -m sweeps.train --dataset mnist --lr 0.1 0.01", "rows": [row, worse]})
+    text = report.render(str(tmp_path), str(tmp_path / "report.md"))
+    assert "## train" in text
+    line = next(l for l in text.splitlines() if "rectifier, without pre-training, lr 0.01" in l and "test_error" in l)
+    assert "1.850" in line and "1.430" in line and "+0.420" in line  # the validation pick, beside Table 1
+    assert "lr 0.1," not in text  # the network with the worse validation error is not reported
