@@ -282,16 +282,23 @@ def _torch_forward(model, x):
     return x, hidden
 
 
-def worker_torch_eager(spec: dict) -> dict:
+def _torch_setup(spec: dict):
+    """Threads, seed, data and K freshly initialised models, as both PyTorch methods start."""
     import torch
-    import torch.nn.functional as F
 
     torch.set_num_threads(os.cpu_count() or 1)
     torch.manual_seed(0)
     sizes = layer_sizes(spec["hidden"])
     xt, yt, xv, yv = _torch_data(spec)
     k = spec["k"]
-    models = [_torch_model(sizes) for _ in range(k)]
+    return xt, yt, xv, yv, k, [_torch_model(sizes) for _ in range(k)]
+
+
+def worker_torch_eager(spec: dict) -> dict:
+    import torch
+    import torch.nn.functional as F
+
+    xt, yt, xv, yv, k, models = _torch_setup(spec)
     optimizers = [torch.optim.SGD(m.parameters(), lr=LR) for m in models]
     generators = [torch.Generator().manual_seed(i) for i in range(k)]
     n_batches = xt.shape[0] // BATCH
@@ -325,12 +332,8 @@ def worker_torch_func(spec: dict) -> dict:
     import torch.nn.functional as F
     from torch.func import functional_call, grad_and_value, stack_module_state, vmap
 
-    torch.set_num_threads(os.cpu_count() or 1)
-    torch.manual_seed(0)
+    xt, yt, xv, yv, k, models = _torch_setup(spec)
     sizes = layer_sizes(spec["hidden"])
-    xt, yt, xv, yv = _torch_data(spec)
-    k = spec["k"]
-    models = [_torch_model(sizes) for _ in range(k)]
     params, buffers = stack_module_state(models)
     params = {name: p.detach() for name, p in params.items()}
     base = _torch_model(sizes).to("meta")
