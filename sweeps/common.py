@@ -102,11 +102,34 @@ def add_preset_argument(parser: argparse.ArgumentParser, presets: dict) -> None:
 def apply_overrides(preset: dict, args: argparse.Namespace, names: Sequence[str]) -> dict:
     """A copy of ``preset`` with every ``--name`` given on the command line substituted."""
     preset = dict(preset)
-    for name in names:
-        value = getattr(args, name, None)
-        if value is not None:
-            preset[name] = value
+    preset.update(given_overrides(args, names))
     return preset
+
+
+# Options that choose which cells run, not how: they leave a preset's label unchanged.
+CELL_SELECTORS = ("datasets", "activations")
+
+
+def given_overrides(args: argparse.Namespace, names: Sequence[str]) -> dict:
+    """``{name: value}`` of the ``--name`` options among ``names`` given on the command line."""
+    return {name: getattr(args, name) for name in names if getattr(args, name, None) is not None}
+
+
+def preset_label(preset_name: str, overrides: dict) -> str:
+    """The preset's name as results record it: ``"paper"``, or ``"paper [--epochs 30; --lr 0.1 0.01]"``
+    when command-line options changed it, so that no overridden run passes for the preset itself."""
+    if not overrides:
+        return preset_name
+
+    def shown(value) -> str:
+        return " ".join(map(str, value)) if isinstance(value, (list, tuple, range)) else str(value)
+
+    return f"{preset_name} [" + "; ".join(f"--{k.replace('_', '-')} {shown(v)}" for k, v in overrides.items()) + "]"
+
+
+def is_paper_scale(preset_label_: str | None) -> bool:
+    """The paper preset, with or without command-line overrides (which its label then lists)."""
+    return preset_label_ == "paper" or str(preset_label_).startswith("paper [")
 
 
 def default_data_dir(data_dir: str | None) -> str:
@@ -188,6 +211,9 @@ def preset_banner(preset: str) -> str:
     """The line every summary of a non-paper preset carries."""
     if preset == "paper":
         return "Preset: paper (the paper's settings)."
+    if is_paper_scale(preset):
+        return (f"Preset: {preset} — paper scale, but for the command-line overrides in brackets "
+                "(these replace the paper preset's values).")
     return f"Preset: {preset} — {QUICK_LABEL}: NOT a paper-scale reproduction."
 
 
@@ -325,18 +351,20 @@ def main_over_datasets(argv, parser: argparse.ArgumentParser, presets: dict, ove
 
     args = parser.parse_args(argv)
     initialize_distributed(args)
-    preset = apply_overrides(presets[args.preset], args, overrides)
-    print(f"{title}, preset {args.preset}: {preset['description']}")
+    given = given_overrides(args, overrides)
+    preset = {**presets[args.preset], **given}
+    label = preset_label(args.preset, {k: v for k, v in given.items() if k not in CELL_SELECTORS})
+    print(f"{title}, preset {label}: {preset['description']}")
     cells = []
     for dataset in preset["datasets"]:
-        cells += run_dataset(args, args.preset, preset, dataset)
+        cells += run_dataset(args, label, preset, dataset)
     write_cells(args.out, cells)
     if after_cells is not None:
         after_cells(args, cells)
     if summarize is None:
-        summary = cells_summary(f"{title} ({args.preset} preset)", cells, args.preset, preset["description"])
+        summary = cells_summary(f"{title} ({label} preset)", cells, label, preset["description"])
     else:
-        summary = summarize(cells, args.preset, preset["description"])
+        summary = summarize(cells, label, preset["description"])
     write_text(os.path.join(args.out, "summary.md"), summary)
     print(summary)
     return cells

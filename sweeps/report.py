@@ -36,7 +36,11 @@ def scale_label(preset: Optional[str]) -> str:
 
     if preset == TRAIN_PRESET:
         return "sweeps.train run: settings in its command (e.g. full data and 3 x 1000 units, capped epochs)"
-    return "paper scale" if preset == "paper" else common.QUICK_LABEL
+    if preset == "paper":
+        return "paper scale"
+    if common.is_paper_scale(preset):
+        return "paper scale except the overrides in brackets"
+    return common.QUICK_LABEL
 
 
 def gather(folder: str) -> tuple[list[dict], list[dict]]:
@@ -118,7 +122,7 @@ def plot_experiment(cells: list[dict], path: str, title: str) -> bool:
         paper = paper_numbers.lookup(c.get("paper_key"))
         if paper is not None and c.get("ours") is not None:
             scale = 100.0 if common.percent_metric(c["metric"]) else 1.0
-            pairs.append((scale * paper["value"], scale * c["ours"], c["preset"] == "paper"))
+            pairs.append((scale * paper["value"], scale * c["ours"], common.is_paper_scale(c["preset"])))
     if not pairs:
         return False
     plt = plots._pyplot()

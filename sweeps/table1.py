@@ -76,7 +76,12 @@ def build_parser() -> argparse.ArgumentParser:
     def extra(parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--activations", nargs="+", default=None, help="override the preset's activations")
         parser.add_argument("--pretrain-epochs", type=int, default=None,
-                            help="override the pre-training epochs per layer")
+                            help="override the pre-training epochs per layer; 0 runs only the networks "
+                                 "without pre-training")
+        parser.add_argument("--lr", type=float, nargs="+", default=None,
+                            help="override the preset's fine-tuning learning-rate grid")
+        parser.add_argument("--patience", type=int, default=None,
+                            help="override the preset's early-stopping patience in epochs")
         parser.add_argument("--no-significance", action="store_true",
                             help="skip the retraining of the selected networks and the McNemar test")
 
@@ -173,8 +178,8 @@ def run_dataset(args, preset_name: str, preset: dict, dataset: str) -> list[dict
                             "test_error", None, paper_numbers.table1_key(dataset, a, p), note=reason)
                 for a in preset["activations"] for p in (True, False)]
     grid = ds.sweep.product(
-        activation=preset["activations"], pretrain_epochs=[preset["pretrain_epochs"], 0], lr=preset["lr"],
-        pretrain_lr=preset["pretrain_lr"], l1=[preset["l1"]], noise_level=[preset["noise_level"]],
+        activation=preset["activations"], pretrain_epochs=sorted({preset["pretrain_epochs"], 0}, reverse=True),
+        lr=preset["lr"], pretrain_lr=preset["pretrain_lr"], l1=[preset["l1"]], noise_level=[preset["noise_level"]],
         seed=range(preset["seeds"]),
     )
     # a network without pre-training does not depend on the pre-training lr: keep one of them
@@ -225,7 +230,8 @@ def run_dataset(args, preset_name: str, preset: dict, dataset: str) -> list[dict
 def main(argv=None) -> int:
     from sweeps import common
 
-    common.main_over_datasets(argv, build_parser(), PRESETS, ["datasets", "activations", "epochs", "pretrain_epochs"],
+    common.main_over_datasets(argv, build_parser(), PRESETS,
+                              ["datasets", "activations", "epochs", "pretrain_epochs", "lr", "patience"],
                               "Table 1", run_dataset, summarize=summarize)
     return 0
 

@@ -138,6 +138,34 @@ def test_table1_and_sparsity_tiny_then_report(tmp_path, fake_data):
     assert (tmp_path / "report_sparsity.png").exists()
 
 
+def test_preset_label_names_every_override():
+    from sweeps import common, report
+
+    assert common.preset_label("paper", {}) == "paper"
+    label = common.preset_label("paper", {"epochs": 30, "lr": [0.1, 0.01], "pretrain_epochs": 0})
+    assert label == "paper [--epochs 30; --lr 0.1 0.01; --pretrain-epochs 0]"
+    assert common.is_paper_scale("paper") and common.is_paper_scale(label)
+    assert not common.is_paper_scale("quick") and not common.is_paper_scale("quick [--epochs 9]")
+    assert "overrides" in common.preset_banner(label) and "NOT a paper-scale" in common.preset_banner("quick [--epochs 9]")
+    assert report.scale_label(label) != report.scale_label("paper")
+
+
+def test_table1_overrides_are_recorded_and_pretraining_zero_runs_one_arm(tmp_path, fake_data):
+    from sweeps import table1
+
+    out = tmp_path / "table1"
+    argv = ["--preset", "tiny", "--datasets", "shapeset", "--pretrain-epochs", "0", "--lr", "0.05", "0.02",
+            "--patience", "3", "--no-significance", "--out", str(out), "--no-progress"]
+    assert table1.main(argv) == 0
+    results = read(out / "shapeset" / "results.json")
+    assert results["preset"] == "tiny [--pretrain-epochs 0; --lr 0.05 0.02; --patience 3]"
+    # one network per lr, none pre-trained and none duplicated
+    assert sorted((r["pretrain_epochs"], r["lr"]) for r in results["rows"]) == [(0, 0.02), (0, 0.05)]
+    cells = read(out / "cells.json")["cells"]
+    assert [c["cell"] for c in cells] == ["rectifier, without pre-training"]
+    assert "--lr 0.05 0.02" in (out / "summary.md").read_text()
+
+
 def test_sentiment_tiny_is_labelled_synthetic(tmp_path):
     from sweeps import report, sentiment
 
