@@ -501,6 +501,24 @@ def summarize(method: str, k: int, raw: dict, spec: dict, peak: Optional[float])
     return row
 
 
+def step_shape_ceiling(step_shapes: Sequence[dict], sizes: Sequence[int], batch: int = BATCH) -> Optional[float]:
+    """GFLOP/s of one SGD step if every one of its matrix products ran at the speed measured for its own
+    shape and the update and elementwise work cost nothing: an upper bound for any method::
+
+        ceiling = flops_per_step / sum_i (flops_i / gflops_i)
+
+    ``step_shapes`` holds ``{"shape": "fwd 10x784 @ 784x1000", "jax_gflops": ...}`` as measured by the
+    ``ceilings`` worker. None if a shape is missing or was not measured."""
+    seconds = 0.0
+    for entry in step_shapes:
+        match = re.search(r"(\d+)x(\d+) @ (\d+)x(\d+)", entry["shape"])
+        if match is None or not entry.get("jax_gflops"):
+            return None
+        m, k, _, n = map(int, match.groups())
+        seconds += 2 * m * k * n / (entry["jax_gflops"] * 1e9)
+    return flops_per_step(sizes, batch) / seconds / 1e9 if seconds else None
+
+
 def add_ratios(rows: list[dict]) -> None:
     loop = {r["k"]: r["network_steps_per_s"] for r in rows if r["method"] == "loop" and "error" not in r}
     for row in rows:
@@ -558,22 +576,32 @@ def render_section(payload: dict) -> str:
             f"{ceilings['numpy_square_gflops']:.1f} GFLOP/s (NumPy); copy bandwidth {ceilings['copy_gb_per_s']:.1f} GB/s "
             f"({ceilings['copy_bytes'] / 2**20:.0f} MiB, read + write); peak used: {ceilings['peak_gflops']:.1f} GFLOP/s"
         )
+        ceiling = step_shape_ceiling(ceilings["step_shapes"], layer_sizes(spec["hidden"]))
+        if ceiling:
+            lines.append(
+                f"- step-shape ceiling: {ceiling:.1f} GFLOP/s ({100 * ceiling / ceilings['peak_gflops']:.0f}% of the "
+                "peak used): the step's own products, each at the JAX speed measured below for its shape, with the "
+                "update and elementwise work counted free; `% ceiling` is achieved GFLOP/s over it")
         lines += ["", "Step shapes (GFLOP/s):", ""]
         lines.append(results_io.format_table(ceilings["step_shapes"], ["shape", "jax_gflops", "numpy_gflops"],
                                              {"jax_gflops": ".1f", "numpy_gflops": ".1f"}).replace(
             "| shape | jax_gflops | numpy_gflops |", "| product | JAX GFLOP/s | NumPy GFLOP/s |", 1))
+    ceiling = (step_shape_ceiling(ceilings["step_shapes"], layer_sizes(spec["hidden"]))
+               if ceilings and "error" not in ceilings else None)
     rows = [dict(r, method=r["label"]) for r in payload["rows"]]
     for row in rows:
         if "fraction_of_peak" in row:
             row["% peak"] = 100 * row["fraction_of_peak"]
+        if ceiling and "gflops" in row:
+            row["% ceiling"] = 100 * row["gflops"] / ceiling
         if "error" in row:
             row["network_steps_per_s"] = None
             row["note"] = "failed: " + row["error"][:80]
-    columns = ["k", "method", "network_steps_per_s", "vs_loop", "gflops", "% peak", "epoch_s_median",
+    columns = ["k", "method", "network_steps_per_s", "vs_loop", "gflops", "% peak", "% ceiling", "epoch_s_median",
                "spread_pct", "eval_pct", "compile_s", "maxrss_mib", "xla_memory_mib"]
     if any("note" in r for r in rows):
         columns.append("note")
-    formats = {"network_steps_per_s": ".1f", "vs_loop": ".2f", "gflops": ".1f", "% peak": ".1f",
+    formats = {"network_steps_per_s": ".1f", "vs_loop": ".2f", "gflops": ".1f", "% peak": ".1f", "% ceiling": ".0f",
                "epoch_s_median": ".3f", "spread_pct": ".0f", "eval_pct": ".1f", "compile_s": ".2f",
                "maxrss_mib": ".0f", "xla_memory_mib": ".0f"}
     table = results_io.format_table(rows, columns, formats)
@@ -645,6 +673,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument("--no-torch", action="store_true", help="skip the PyTorch methods")
     parser.add_argument("--out", default=REPO, help="root of the outputs (default: the repository root)")
     parser.add_argument("--timeout", type=float, default=3600, help="seconds allowed per method and K")
+    parser.add_argument("--render", metavar="JSON",
+                        help="measure nothing: rewrite the BENCHMARKS.md section (under --out) of a raw-numbers file "
+                             "written by an earlier run")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--spec", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
@@ -692,6 +723,10 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
 
     from deep_sparse import results_io
 
+    if args.render:
+        payload = results_io.read_json(args.render)
+        update_markdown(os.path.join(args.out, "BENCHMARKS.md"), payload["section"], render_section(payload))
+        return payload
     argv = list(sys.argv[1:] if argv is None else argv)
     spec = build_spec(args)
     mode = "tiny" if args.tiny else ("quick" if args.quick else "full")

@@ -21,6 +21,16 @@ def test_flops_per_step_of_the_paper_network():
     assert bench.flops_per_step(sizes) == 2 * 10 * products * 2 + 2 * 10 * (products - 784 * 1000) + 2 * params
 
 
+def test_step_shape_ceiling_against_hand_arithmetic():
+    sizes = (4, 3, 2)  # products: fwd 10x4 @ 4x3, dW 4x10 @ 10x3, fwd 10x3 @ 3x2, dW 3x10 @ 10x2, dx 10x2 @ 2x3
+    shapes = [{"shape": "fwd 10x4 @ 4x3", "jax_gflops": 1.0}, {"shape": "dW 4x10 @ 10x3", "jax_gflops": 2.0},
+              {"shape": "fwd 10x3 @ 3x2", "jax_gflops": 4.0}, {"shape": "dW 3x10 @ 10x2", "jax_gflops": 4.0},
+              {"shape": "dx 10x2 @ 2x3", "jax_gflops": 1.0}]
+    seconds = (240 / 1.0 + 240 / 2.0 + 120 / 4.0 + 120 / 4.0 + 120 / 1.0) / 1e9
+    assert bench.step_shape_ceiling(shapes, sizes) == pytest.approx(bench.flops_per_step(sizes) / seconds / 1e9)
+    assert bench.step_shape_ceiling(shapes[:1] + [{"shape": "odd", "jax_gflops": 1.0}], sizes) is None
+
+
 def test_markdown_keeps_other_sections(tmp_path):
     path = str(tmp_path / "BENCHMARKS.md")
     bench.update_markdown(path, "machine A", "## A\nfirst\n")
@@ -55,4 +65,7 @@ def test_tiny_run_end_to_end(tmp_path):
     assert png.startswith(b"\x89PNG")
     markdown = (tmp_path / "BENCHMARKS.md").read_text()
     assert payload["machine_description"] in markdown
-    assert "sweep engine" in markdown and "plain JAX loop" in markdown
+    assert "sweep engine" in markdown and "plain JAX loop" in markdown and "% ceiling" in markdown
+    # --render rewrites the same section from the raw numbers alone
+    bench.main(["--render", str(json_path), "--out", str(tmp_path / "again")])
+    assert (tmp_path / "again" / "BENCHMARKS.md").read_text() == markdown
