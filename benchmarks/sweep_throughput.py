@@ -555,6 +555,8 @@ def render_section(payload: dict) -> str:
     from deep_sparse import results_io
 
     meta, ceilings, spec = payload["provenance"], payload.get("ceilings", {}), payload["spec"]
+    ceiling = (step_shape_ceiling(ceilings["step_shapes"], layer_sizes(spec["hidden"]))
+               if ceilings and "error" not in ceilings else None)
     versions = ", ".join(f"{k} {v}" for k, v in meta["versions"].items() if v)
     if payload.get("torch_version"):
         versions += f", torch {payload['torch_version']}"
@@ -576,7 +578,6 @@ def render_section(payload: dict) -> str:
             f"{ceilings['numpy_square_gflops']:.1f} GFLOP/s (NumPy); copy bandwidth {ceilings['copy_gb_per_s']:.1f} GB/s "
             f"({ceilings['copy_bytes'] / 2**20:.0f} MiB, read + write); peak used: {ceilings['peak_gflops']:.1f} GFLOP/s"
         )
-        ceiling = step_shape_ceiling(ceilings["step_shapes"], layer_sizes(spec["hidden"]))
         if ceiling:
             lines.append(
                 f"- step-shape ceiling: {ceiling:.1f} GFLOP/s ({100 * ceiling / ceilings['peak_gflops']:.0f}% of the "
@@ -586,8 +587,6 @@ def render_section(payload: dict) -> str:
         lines.append(results_io.format_table(ceilings["step_shapes"], ["shape", "jax_gflops", "numpy_gflops"],
                                              {"jax_gflops": ".1f", "numpy_gflops": ".1f"}).replace(
             "| shape | jax_gflops | numpy_gflops |", "| product | JAX GFLOP/s | NumPy GFLOP/s |", 1))
-    ceiling = (step_shape_ceiling(ceilings["step_shapes"], layer_sizes(spec["hidden"]))
-               if ceilings and "error" not in ceilings else None)
     rows = [dict(r, method=r["label"]) for r in payload["rows"]]
     for row in rows:
         if "fraction_of_peak" in row:
