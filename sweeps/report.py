@@ -157,7 +157,8 @@ def render(folder: str, out_path: str) -> str:
              "Percentages for error rates and sparsities, star units for RMSE; difference = ours - paper. "
              "Every number of a preset other than `paper` is a **quick preset (reduced)** number "
              "(smaller networks, subsets, few epochs): it checks the pipeline and the direction of an effect, "
-             "it is NOT a paper-scale reproduction.", ""]
+             "it is NOT a paper-scale reproduction. A `paper [...]` preset is the paper's scale with the "
+             "command-line overrides listed in its brackets (e.g. a reduced lr grid or epoch cap).", ""]
     not_run = [r for r in runs if r["not_run"]]
     if not_run:
         lines += ["## Could not be run", ""]
