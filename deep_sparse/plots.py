@@ -23,6 +23,29 @@ def _save(figure, path: str) -> None:
     results_io.atomic_write_bytes(path, buffer.getvalue())
 
 
+def new_figure(figsize: tuple[float, float] = (6.4, 4.4)):
+    """``(figure, axes)``: one plot on the Agg backend, for :func:`finish`."""
+    return _pyplot().subplots(figsize=figsize)
+
+
+def finish(figure, axes, path: str, *, title: str | None = None, xlabel: str | None = None,
+           ylabel: str | None = None, legend_fontsize: float | None = 8, grid: bool = True) -> None:
+    """Label ``axes``, add the grid and legend (``legend_fontsize=None``: no legend), write the PNG to
+    ``path`` atomically and close the figure: the common end of every plot of the sweeps."""
+    if title is not None:
+        axes.set_title(title)
+    if xlabel is not None:
+        axes.set_xlabel(xlabel)
+    if ylabel is not None:
+        axes.set_ylabel(ylabel)
+    if grid:
+        axes.grid(alpha=0.3)
+    if legend_fontsize is not None:
+        axes.legend(fontsize=legend_fontsize)
+    _save(figure, path)
+    _pyplot().close(figure)
+
+
 def error_vs_sparsity(rows: Sequence[dict], path: str, title: str = "", knee: float | None = 0.85) -> None:
     """Figure 3: test error (%) against the mean fraction of exact zeros, coloured by L1 coefficient.
 

@@ -54,20 +54,14 @@ def build_parser() -> argparse.ArgumentParser:
 def plot(cells: list[dict], path: str, title: str) -> None:
     from deep_sparse import plots
 
-    plt = plots._pyplot()
-    figure, axes = plt.subplots(figsize=(6.4, 4.4))
+    figure, axes = plots.new_figure()
     for label in sorted({c["curve"] for c in cells}):
         points = sorted((c["labeled_fraction"], 100 * c["ours"]) for c in cells if c["curve"] == label and c["ours"] is not None)
         if points:
             axes.plot(*zip(*points), marker="o", label=label)
     axes.set_xscale("log")
-    axes.set_xlabel("fraction of the training set labeled")
-    axes.set_ylabel("test error (%)")
-    axes.set_title(title)
-    axes.grid(alpha=0.3)
-    axes.legend(fontsize=8)
-    plots._save(figure, path)
-    plt.close(figure)
+    plots.finish(figure, axes, path, title=title, xlabel="fraction of the training set labeled",
+                 ylabel="test error (%)")
 
 
 def run_dataset(args, preset_name: str, preset: dict, dataset: str) -> list[dict]:

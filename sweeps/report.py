@@ -125,8 +125,7 @@ def plot_experiment(cells: list[dict], path: str, title: str) -> bool:
             pairs.append((scale * paper["value"], scale * c["ours"], common.is_paper_scale(c["preset"])))
     if not pairs:
         return False
-    plt = plots._pyplot()
-    figure, axes = plt.subplots(figsize=(5, 5))
+    figure, axes = plots.new_figure((5, 5))
     for paper_scale, marker, label in ((True, "o", "paper preset"), (False, "x", "quick preset (reduced)")):
         chosen = [(p, o) for p, o, s in pairs if s == paper_scale]
         if chosen:
@@ -134,13 +133,7 @@ def plot_experiment(cells: list[dict], path: str, title: str) -> bool:
     low = min(min(p, o) for p, o, _ in pairs)
     high = max(max(p, o) for p, o, _ in pairs)
     axes.plot([low, high], [low, high], color="grey", linestyle="--", linewidth=1, label="ours = paper")
-    axes.set_xlabel("paper")
-    axes.set_ylabel("ours")
-    axes.set_title(title)
-    axes.legend(fontsize=8)
-    axes.grid(alpha=0.3)
-    plots._save(figure, path)
-    plt.close(figure)
+    plots.finish(figure, axes, path, title=title, xlabel="paper", ylabel="ours")
     return True
 
 

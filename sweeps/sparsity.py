@@ -122,9 +122,8 @@ def plot_layers(cells: list[dict], path: str) -> None:
     """Bars: fraction of zeros per layer, with and without L1, per data set."""
     from deep_sparse import plots
 
-    plt = plots._pyplot()
     layered = [c for c in cells if c["cell"].startswith("layer") and c["ours"] is not None]
-    figure, axes = plt.subplots(figsize=(6.4, 4.0))
+    figure, axes = plots.new_figure((6.4, 4.0))
     labels = sorted({(c["dataset"], c["cell"].split(" zeros, ")[1]) for c in layered})
     width = 0.8 / max(1, len(labels))
     for i, (dataset, which) in enumerate(labels):
@@ -132,12 +131,8 @@ def plot_layers(cells: list[dict], path: str) -> None:
                        key=lambda c: c["cell"])
         axes.bar([int(c["cell"].split()[1]) + i * width for c in group], [100 * c["ours"] for c in group],
                  width=width, label=f"{dataset}, {which}")
-    axes.set_xlabel("hidden layer")
-    axes.set_ylabel("exact zeros on the test set (%)")
-    if labels:
-        axes.legend(fontsize=7)
-    plots._save(figure, path)
-    plt.close(figure)
+    plots.finish(figure, axes, path, xlabel="hidden layer", ylabel="exact zeros on the test set (%)",
+                 legend_fontsize=7 if labels else None, grid=False)
 
 
 def main(argv=None) -> int:

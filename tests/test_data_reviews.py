@@ -17,22 +17,20 @@ def test_read_csv_and_jsonl(tmp_path):
     assert reviews.read_reviews(str(tmp_path / "r.jsonl"))[1].tolist() == [4, 2]
 
 
-def test_reader_errors_name_file_line_and_value(tmp_path):
-    (tmp_path / "a.csv").write_text("text,rating\nfine,4\nbad,6\n")
-    with pytest.raises(ValueError, match=r"a.csv, line 3: rating '6' is not an integer from 1 to 5"):
-        reviews.read_reviews(str(tmp_path / "a.csv"))
-    (tmp_path / "b.csv").write_text("body,stars\nx,1\n")
-    with pytest.raises(ValueError, match=r"b.csv, line 1: expected a CSV header with columns 'text' and 'rating'"):
-        reviews.read_reviews(str(tmp_path / "b.csv"))
-    (tmp_path / "c.jsonl").write_text('{"text": "x", "rating": 2}\n{"text": "y", "rating": 2.5}\n')
-    with pytest.raises(ValueError, match=r"c.jsonl, line 2: rating 2.5 is not an integer"):
-        reviews.read_reviews(str(tmp_path / "c.jsonl"))
-    (tmp_path / "d.jsonl").write_text('{"text": "x", "rating": 2}\nnot json\n')
-    with pytest.raises(ValueError, match=r"d.jsonl, line 2: not a JSON object"):
-        reviews.read_reviews(str(tmp_path / "d.jsonl"))
-    (tmp_path / "e.jsonl").write_text('{"text": "x"}\n')
-    with pytest.raises(ValueError, match=r"e.jsonl, line 1: expected an object with keys 'text' and 'rating'"):
-        reviews.read_reviews(str(tmp_path / "e.jsonl"))
+@pytest.mark.parametrize("name, content, message", [
+    ("a.csv", "text,rating\nfine,4\nbad,6\n", r"a.csv, line 3: rating '6' is not an integer from 1 to 5"),
+    ("b.csv", "body,stars\nx,1\n", r"b.csv, line 1: expected a CSV header with columns 'text' and 'rating'"),
+    ("c.jsonl", '{"text": "x", "rating": 2}\n{"text": "y", "rating": 2.5}\n', r"c.jsonl, line 2: rating 2.5 is not an integer"),
+    ("d.jsonl", '{"text": "x", "rating": 2}\nnot json\n', r"d.jsonl, line 2: not a JSON object"),
+    ("e.jsonl", '{"text": "x"}\n', r"e.jsonl, line 1: expected an object with keys 'text' and 'rating'"),
+])
+def test_reader_errors_name_file_line_and_value(tmp_path, name, content, message):
+    (tmp_path / name).write_text(content)
+    with pytest.raises(ValueError, match=message):
+        reviews.read_reviews(str(tmp_path / name))
+
+
+def test_reader_names_a_missing_file(tmp_path):
     with pytest.raises(FileNotFoundError, match="nope.csv"):
         reviews.read_reviews(str(tmp_path / "nope.csv"))
 

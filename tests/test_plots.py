@@ -43,3 +43,17 @@ def test_error_vs_sparsity_all_diverged_or_empty(tmp_path):
 def test_learning_curves_writes_a_png(tmp_path):
     plots.learning_curves(rows(4, diverged=(2,)), str(tmp_path / "curves.png"))
     check_png(tmp_path / "curves.png")
+
+
+def test_finish_labels_writes_and_closes(tmp_path):
+    figure, axes = plots.new_figure((3, 2))
+    axes.plot([1, 2], [3, 4], label="line")
+    plots.finish(figure, axes, str(tmp_path / "f.png"), title="t", xlabel="x", ylabel="y")
+    assert (axes.get_title(), axes.get_xlabel(), axes.get_ylabel()) == ("t", "x", "y")
+    assert axes.get_legend() is not None
+    assert figure.number not in plots._pyplot().get_fignums()
+    check_png(tmp_path / "f.png")
+    figure, axes = plots.new_figure()
+    plots.finish(figure, axes, str(tmp_path / "g.png"), legend_fontsize=None)
+    assert axes.get_legend() is None
+    check_png(tmp_path / "g.png")
