@@ -30,7 +30,8 @@ def new_figure(figsize: tuple[float, float] = (6.4, 4.4)):
 
 def finish(figure, axes, path: str, *, title: str | None = None, xlabel: str | None = None,
            ylabel: str | None = None, legend_fontsize: float | None = 8, grid: bool = True) -> None:
-    """Label ``axes``, add the grid and legend (``legend_fontsize=None``: no legend), write the PNG to
+    """Label ``axes``, add the grid and, if anything is labelled, the legend (``legend_fontsize=None``:
+    none), write the PNG to
     ``path`` atomically and close the figure: the common end of every plot of the sweeps."""
     if title is not None:
         axes.set_title(title)
@@ -40,7 +41,7 @@ def finish(figure, axes, path: str, *, title: str | None = None, xlabel: str | N
         axes.set_ylabel(ylabel)
     if grid:
         axes.grid(alpha=0.3)
-    if legend_fontsize is not None:
+    if legend_fontsize is not None and axes.get_legend_handles_labels()[0]:
         axes.legend(fontsize=legend_fontsize)
     _save(figure, path)
     _pyplot().close(figure)

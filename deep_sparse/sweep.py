@@ -437,9 +437,10 @@ def _run_chunk(runner: _GroupRunner, group: Group, networks: list[Network], size
             if checkpoint is not None and epoch_count % checkpoint_every == 0:
                 checkpoint.save(epoch_count, state)
             bar.update(len(networks))
-            bar.set_postfix_str(_epoch_summary(state, group, name, epoch_count, len(networks)), refresh=False)
+            summary = _epoch_summary(state, group, name, epoch_count, len(networks))
+            bar.set_postfix_str(summary, refresh=False)
             if bar.disable:
-                log(_epoch_summary(state, group, name, epoch_count, len(networks)))
+                log(summary)
     finalize = runner.compiled("finalize", lambda s, h, d: trainer.finalize(s, h, d), state, hparams, runner.data)
     results = finalize(state, hparams, runner.data)
     if checkpoint is not None:

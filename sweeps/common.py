@@ -99,15 +99,17 @@ def add_preset_argument(parser: argparse.ArgumentParser, presets: dict) -> None:
                         help="experiment size (default: quick); 'tiny' exists for the test suite only")
 
 
-def apply_overrides(preset: dict, args: argparse.Namespace, names: Sequence[str]) -> dict:
-    """A copy of ``preset`` with every ``--name`` given on the command line substituted."""
-    preset = dict(preset)
-    preset.update(given_overrides(args, names))
-    return preset
-
-
 # Options that choose which cells run, not how: they leave a preset's label unchanged.
 CELL_SELECTORS = ("datasets", "activations")
+
+
+def resolve_preset(args: argparse.Namespace, presets: dict, names: Sequence[str]) -> tuple[dict, str]:
+    """``(preset, label)``: the chosen preset with the ``--name`` options among ``names`` that were given
+    substituted, and the label results record (:func:`preset_label`; options in :data:`CELL_SELECTORS`
+    only choose cells and leave it unchanged)."""
+    given = given_overrides(args, names)
+    label = preset_label(args.preset, {k: v for k, v in given.items() if k not in CELL_SELECTORS})
+    return {**presets[args.preset], **given}, label
 
 
 def given_overrides(args: argparse.Namespace, names: Sequence[str]) -> dict:
@@ -351,9 +353,7 @@ def main_over_datasets(argv, parser: argparse.ArgumentParser, presets: dict, ove
 
     args = parser.parse_args(argv)
     initialize_distributed(args)
-    given = given_overrides(args, overrides)
-    preset = {**presets[args.preset], **given}
-    label = preset_label(args.preset, {k: v for k, v in given.items() if k not in CELL_SELECTORS})
+    preset, label = resolve_preset(args, presets, overrides)
     print(f"{title}, preset {label}: {preset['description']}")
     cells = []
     for dataset in preset["datasets"]:

@@ -56,11 +56,8 @@ def main(argv=None) -> int:
     common.initialize_distributed(args)
     import deep_sparse as ds
 
-    preset = dict(PRESETS[args.preset])
-    for name in ("lr", "epochs", "seeds"):
-        if getattr(args, name) is not None:
-            preset[name] = getattr(args, name)
-    print(f"Figure 3, preset {args.preset}: {preset['description']}")
+    preset, label = common.resolve_preset(args, PRESETS, ["lr", "epochs", "seeds"])
+    print(f"Figure 3, preset {label}: {preset['description']}")
     config = ds.config.TrainConfig(
         dataset="mnist", hidden_sizes=preset["hidden_sizes"], activation="rectifier", batch_size=10,
         epochs=preset["epochs"], patience=preset["patience"], train_size=preset["train_size"],
@@ -71,13 +68,13 @@ def main(argv=None) -> int:
         config, grid, args.out, resume=args.resume, chunk_size=args.chunk_size, data_dir=args.data_dir,
         checkpoint_every=args.checkpoint_every, progress=not args.no_progress,
         argv=common.command_line("sweeps.figure3"),
-        extra_metadata={"experiment": "figure3", "preset": args.preset, "preset_settings": preset},
+        extra_metadata={"experiment": "figure3", "preset": label, "preset_settings": preset},
     )
     ds.plots.error_vs_sparsity(
         rows, os.path.join(args.out, "figure3.png"),
-        title=f"Figure 3 ({args.preset} preset): {len(rows)} rectifier networks on MNIST",
+        title=f"Figure 3 ({label} preset): {len(rows)} rectifier networks on MNIST",
     )
-    summary = summarize(rows, args.preset, preset["description"])
+    summary = summarize(rows, label, preset["description"])
     common.write_text(os.path.join(args.out, "summary.md"), summary)
     print(summary)
     return 0

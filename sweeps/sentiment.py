@@ -66,7 +66,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--reviews", default=None,
                         help="reviews file: CSV (text,rating) or JSON lines ({\"text\": ..., \"rating\": 1..5}); "
                              "without it the quick preset generates a SYNTHETIC one in --out")
-    parser.add_argument("--run-folds", type=int, default=None, help="run only the first N of the 10 folds")
+    def fold_count(text: str) -> int:
+        value = int(text)
+        if not 1 <= value <= 10:
+            raise argparse.ArgumentTypeError(f"expected a number of folds from 1 to 10, got {value}")
+        return value
+
+    parser.add_argument("--run-folds", type=fold_count, default=None, help="run only the first N of the 10 folds")
     parser.add_argument("--epochs", type=int, default=None, help="override the preset's maximum epochs")
     common.add_run_arguments(parser, default_out="runs/sentiment")
     return parser
@@ -84,25 +90,25 @@ def main(argv=None) -> int:
     from deep_sparse.data import reviews as reviews_lib
     from sweeps import paper_numbers as pn
 
-    preset = common.apply_overrides(PRESETS[args.preset], args, ["run_folds", "epochs"])
+    preset, preset_name = common.resolve_preset(args, PRESETS, ["run_folds", "epochs"])
     os.makedirs(args.out, exist_ok=True)
     synthetic = args.reviews is None
-    metadata = {"experiment": NAME, "preset": args.preset, "preset_settings": preset}
+    metadata = {"experiment": NAME, "preset": preset_name, "preset_settings": preset}
     if synthetic and preset["n_synthetic"] is None:
         reason = "not run: the paper preset needs --reviews (the OpenTable data of the paper is not public)"
         print(reason)
         common.write_not_run(args.out, reason, common.command_line(MODULE), dict(metadata, dataset="reviews"))
-        cells = [common.cell(NAME, args.preset, "reviews", m, metric, None, pn.sentiment_key(m, metric), note=reason)
+        cells = [common.cell(NAME, preset_name, "reviews", m, metric, None, pn.sentiment_key(m, metric), note=reason)
                  for m in preset["models"] for metric in ("rmse", "sparsity")]
         common.write_cells(args.out, cells)
         common.write_text(os.path.join(args.out, "summary.md"), common.cells_summary(
-            f"Table 2 ({args.preset} preset)", cells, args.preset, preset["description"]))
+            f"Table 2 ({preset_name} preset)", cells, preset_name, preset["description"]))
         return 0
     path = args.reviews or reviews_lib.make_synthetic_reviews(os.path.join(args.out, "synthetic_reviews.jsonl"),
                                                               preset["n_synthetic"], seed=0)
     dataset = f"{SYNTHETIC} reviews" if synthetic else os.path.basename(path)
     label = f"{SYNTHETIC} DATA (generated, not OpenTable): " if synthetic else ""
-    print(f"{label}Table 2, preset {args.preset}: {preset['description']}; reviews: {path}")
+    print(f"{label}Table 2, preset {preset_name}: {preset['description']}; reviews: {path}")
     _, ratings = reviews_lib.read_reviews(path)
     metadata.update(dataset=dataset, synthetic=synthetic, reviews_file=os.path.abspath(path), n_reviews=len(ratings))
     per_fold: dict = {m: [] for m in preset["models"]}
@@ -123,7 +129,7 @@ def main(argv=None) -> int:
                              pretrain_strategy="sigmoid_cross_entropy" if depth else None)
             grid += [dict(structure, lr=lr, l1=preset["l1"], pretrain_lr=preset["pretrain_lr"],
                           noise_level=preset["noise_level"]) for lr in preset["lr"]]
-        rows = common.run_sweep(args, MODULE, NAME, args.preset, preset, base, grid,
+        rows = common.run_sweep(args, MODULE, NAME, preset_name, preset, base, grid,
                                 os.path.join(args.out, f"fold{fold:02d}"), data, fold=fold,
                                 **{k: v for k, v in metadata.items() if k not in ("experiment", "preset", "preset_settings")})
         names = [m for m in preset["models"] for _ in preset["lr"]]
@@ -137,7 +143,7 @@ def main(argv=None) -> int:
         for metric, column in (("rmse", "test_error"), ("sparsity", "sparsity")):
             values = [r[column] for r in kept]
             cells.append(common.cell(
-                NAME, args.preset, dataset, f"{pn.AISTATS_TABLE2_LABELS[model]}, {metric}", metric,
+                NAME, preset_name, dataset, f"{pn.AISTATS_TABLE2_LABELS[model]}, {metric}", metric,
                 float(np.mean(values)) if values else None, None if synthetic else pn.sentiment_key(model, metric),
                 sd=float(np.std(values)) if values else None, folds=len(values), n_test=int(len(ratings) / preset["folds"]),
                 synthetic=synthetic,
@@ -146,7 +152,7 @@ def main(argv=None) -> int:
                      f"{len(values)} of {preset['folds']} folds, mean; sd {np.std(values):.3f}" if values else "diverged",
             ))
     common.write_cells(args.out, cells)
-    summary = common.cells_summary(f"{label}Table 2 ({args.preset} preset)", cells, args.preset, preset["description"])
+    summary = common.cells_summary(f"{label}Table 2 ({preset_name} preset)", cells, preset_name, preset["description"])
     if synthetic:
         summary = (f"**{SYNTHETIC} DATA**: the reviews were generated by this module ({path}); these numbers test the "
                    "pipeline only and are not comparable with the paper's OpenTable results.\n\n" + summary)

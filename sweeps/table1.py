@@ -74,7 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
     from sweeps import common
 
     def extra(parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("--activations", nargs="+", default=None, help="override the preset's activations")
+        parser.add_argument("--activations", nargs="+", choices=ACTIVATIONS, default=None,
+                            help="override the preset's activations")
         parser.add_argument("--pretrain-epochs", type=int, default=None,
                             help="override the pre-training epochs per layer; 0 runs only the networks "
                                  "without pre-training")
@@ -192,6 +193,9 @@ def run_dataset(args, preset_name: str, preset: dict, dataset: str) -> list[dict
     if not args.no_significance:
         for activation in preset["activations"]:
             pair = [chosen.get((activation, True)), chosen.get((activation, False))]
+            if preset["pretrain_epochs"] == 0:
+                significance[activation] = {"note": "not tested: --pretrain-epochs 0 trains no pre-trained network"}
+                continue
             if any(r is None or r["diverged"] for r in pair):
                 significance[activation] = {"note": "not tested: a selected network diverged or is missing"}
                 continue

@@ -65,7 +65,7 @@ def test_tiny_run_end_to_end(tmp_path):
     assert png.startswith(b"\x89PNG")
     markdown = (tmp_path / "BENCHMARKS.md").read_text()
     assert payload["machine_description"] in markdown
-    assert "sweep engine" in markdown and "plain JAX loop" in markdown and "% ceiling" in markdown
+    assert "sweep engine" in markdown and "plain JAX loop" in markdown and "- step-shape ceiling: " in markdown
     # --render rewrites the same section from the raw numbers alone
     bench.main(["--render", str(json_path), "--out", str(tmp_path / "again")])
     assert (tmp_path / "again" / "BENCHMARKS.md").read_text() == markdown

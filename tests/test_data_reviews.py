@@ -23,6 +23,8 @@ def test_read_csv_and_jsonl(tmp_path):
     ("c.jsonl", '{"text": "x", "rating": 2}\n{"text": "y", "rating": 2.5}\n', r"c.jsonl, line 2: rating 2.5 is not an integer"),
     ("d.jsonl", '{"text": "x", "rating": 2}\nnot json\n', r"d.jsonl, line 2: not a JSON object"),
     ("e.jsonl", '{"text": "x"}\n', r"e.jsonl, line 1: expected an object with keys 'text' and 'rating'"),
+    ("f.jsonl", '{"text": "x", "rating": true}\n', r"f.jsonl, line 1: rating True is not an integer"),
+    ("g.csv", "text,rating\nx,inf\n", r"g.csv, line 2: rating 'inf' is not an integer"),
 ])
 def test_reader_errors_name_file_line_and_value(tmp_path, name, content, message):
     (tmp_path / name).write_text(content)

@@ -56,4 +56,7 @@ def test_finish_labels_writes_and_closes(tmp_path):
     figure, axes = plots.new_figure()
     plots.finish(figure, axes, str(tmp_path / "g.png"), legend_fontsize=None)
     assert axes.get_legend() is None
+    figure, axes = plots.new_figure()
+    plots.finish(figure, axes, str(tmp_path / "h.png"))  # nothing labelled: no empty legend
+    assert axes.get_legend() is None
     check_png(tmp_path / "g.png")

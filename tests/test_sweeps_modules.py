@@ -48,8 +48,7 @@ def test_help(name, capsys):
     assert f"python -m sweeps.{name}" in text
     if name != "report":
         for preset in ("quick", "paper"):
-            assert module.PRESETS[preset]["description"] in text.replace("\n", " ").replace("  ", " ") or \
-                preset + ":" in text
+            assert " ".join(module.PRESETS[preset]["description"].split()) in " ".join(text.split())
 
 
 @pytest.mark.parametrize("name", MODULES)
@@ -183,6 +182,20 @@ def test_sentiment_tiny_is_labelled_synthetic(tmp_path):
     report_path = tmp_path / "report.md"
     report.main([str(tmp_path / "runs"), "--out", str(report_path)])
     assert "SYNTHETIC DATA" in report_path.read_text()
+
+
+def test_sentiment_and_figure3_record_their_overrides_in_the_preset_label(tmp_path):
+    from sweeps import figure3, sentiment
+
+    out = tmp_path / "sentiment"
+    argv = ["--preset", "paper", "--epochs", "2", "--run-folds", "1", "--out", str(out), "--no-progress"]
+    assert sentiment.main(argv) == 0  # paper preset, no reviews file: not run, but labelled
+    assert read(out / "results.json")["preset"] == "paper [--run-folds 1; --epochs 2]"
+    assert "overrides" in (out / "summary.md").read_text()
+    with pytest.raises(SystemExit):
+        sentiment.main(["--preset", "tiny", "--run-folds", "0", "--out", str(out)])
+    args = figure3.build_parser().parse_args(["--preset", "quick", "--epochs", "1"])
+    assert common.resolve_preset(args, figure3.PRESETS, ["lr", "epochs", "seeds"])[1] == "quick [--epochs 1]"
 
 
 def test_sentiment_paper_preset_without_reviews_says_not_run(tmp_path):

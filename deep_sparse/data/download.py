@@ -12,6 +12,8 @@ from __future__ import annotations
 
 
 import gzip
+import http.client
+import zlib
 import hashlib
 import io
 import os
@@ -63,6 +65,8 @@ def check_md5(data: bytes, expected: str, what: str) -> None:
 
 def ensure_writable_dir(directory: str) -> str:
     """Create ``directory`` if needed; raise ``PermissionError`` naming it if it cannot be written."""
+    if os.path.exists(directory) and not os.path.isdir(directory):
+        raise NotADirectoryError(f"data directory {directory}: expected a directory, found a file")
     try:
         os.makedirs(directory, exist_ok=True)
     except OSError as error:
@@ -127,7 +131,8 @@ def http_fetch(urls: Iterable[str], expected_md5: str, *, gunzip: bool = False, 
             data = gzip.decompress(body) if gunzip else body
             check_md5(data, expected_md5, url)
             return data
-        except (OSError, urllib.error.URLError, EOFError, gzip.BadGzipFile, ChecksumError, FetchError) as error:
+        except (OSError, urllib.error.URLError, EOFError, gzip.BadGzipFile, zlib.error, http.client.HTTPException,
+                ChecksumError, FetchError) as error:
             reasons.append(f"{url}: {type(error).__name__}: {error}")
     if not reasons:
         raise FetchError("no URL to fetch from (the mirror list is empty)")
@@ -196,7 +201,7 @@ def read_maybe_gzip(path: str) -> bytes:
         try:
             with gzip.open(path, "rb") as f:
                 return f.read()
-        except (OSError, EOFError) as error:
+        except (OSError, EOFError, zlib.error) as error:
             raise ValueError(f"{path}: expected a complete gzip file ({error})") from error
     with open(path, "rb") as f:
         return f.read()

@@ -26,6 +26,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import os
 import re
 from collections import Counter
@@ -50,10 +51,11 @@ def tokenize(text: str) -> list[str]:
 
 def _rating(value, path: str, line: int) -> int:
     try:
-        number = float(value)
+        # a JSON true/false is not a rating, though Python would read it as 1/0
+        number = float("nan") if isinstance(value, bool) else float(value)
     except (TypeError, ValueError):
         number = float("nan")
-    if not (number == number and number == int(number) and 1 <= number <= 5):
+    if not (math.isfinite(number) and number == int(number) and 1 <= number <= 5):
         raise ValueError(f"{path}, line {line}: rating {value!r} is not an integer from 1 to 5")
     return int(number)
 
