@@ -63,7 +63,9 @@ def main(argv=None) -> int:
         epochs=preset["epochs"], patience=preset["patience"], train_size=preset["train_size"],
         valid_size=preset["valid_size"], test_size=preset["test_size"], num_classes=10,
     )
-    grid = ds.sweep.product(l1=[float(v) for v in preset["l1"]], seed=range(preset["seeds"]), lr=[preset["lr"]])
+    # Seed outermost: every finished prefix of the sweep (seed 0 over all L1 values, then seed 1, ...)
+    # is a complete figure.
+    grid = ds.sweep.product(seed=range(preset["seeds"]), l1=[float(v) for v in preset["l1"]], lr=[preset["lr"]])
     rows = ds.sweep.run(
         config, grid, args.out, resume=args.resume, chunk_size=args.chunk_size, data_dir=args.data_dir,
         checkpoint_every=args.checkpoint_every, progress=not args.no_progress,

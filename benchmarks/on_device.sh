@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# The GPU measurement, in one call on a lent accelerator machine (issue 15):
+#   1. Figure 3 at paper scale (`sweeps.figure3 --preset paper`, unmodified), seed after seed, for at
+#      most $FIG3_SECONDS; every finished seed (50 networks, one chunk) is written as it finishes;
+#   2. the throughput benchmark at K = 1, 8, 32, 200 for at most $BENCH_SECONDS.
+# Installs nothing: the machine's python3 has jax, flax, optax, orbax, matplotlib. MNIST is read from
+# .device/data/mnist (the four gzipped IDX files, ~11 MB; prepare it with `benchmarks/prepare_device.sh`
+# and carry `.device`). Everything is written under $OUT; a step that fails or runs out of time leaves
+# what it finished and the next step still runs.
+#
+#   OUT=/tmp/od FIG3_PRESET=quick FIG3_SECONDS=60 BENCH_ARGS="--tiny --k 1 2" bash benchmarks/on_device.sh
+set -u
+cd "$(dirname "$0")/.."
+: "${OUT:?set OUT to the folder that receives the results}"
+FIG3_PRESET=${FIG3_PRESET:-paper}
+FIG3_SECONDS=${FIG3_SECONDS:-270}
+FIG3_CHUNK=${FIG3_CHUNK:-50}
+BENCH_SECONDS=${BENCH_SECONDS:-180}
+BENCH_ARGS=${BENCH_ARGS:-"--k 1 8 32 200 --steps 100 --repeats 3 --methods engine loop --timeout 75"}
+export PYTHONPATH="$PWD:$PWD/.device/pylib${PYTHONPATH:+:$PYTHONPATH}"
+export DEEP_SPARSE_DATA="$PWD/.device/data"
+mkdir -p "$OUT"
+
+{
+  date -u; git rev-parse HEAD 2>/dev/null; nvidia-smi 2>&1 | head -15
+  python3 -c "import jax, flax, optax, orbax.checkpoint, numpy; print('jax', jax.__version__, jax.devices())"
+} > "$OUT/environment.txt" 2>&1
+cat "$OUT/environment.txt"
+
+started=$(date +%s)
+timeout --signal=INT --kill-after=20 "$FIG3_SECONDS" python3 -m sweeps.figure3 --preset "$FIG3_PRESET" \
+  --out "$OUT/figure3-$FIG3_PRESET" --chunk-size "$FIG3_CHUNK" --checkpoint-every 0 --no-progress \
+  > "$OUT/figure3.log" 2>&1
+echo "figure3: exit $? after $(( $(date +%s) - started )) s" | tee -a "$OUT/figure3.log"
+tail -5 "$OUT/figure3.log"
+
+started=$(date +%s)
+# shellcheck disable=SC2086
+timeout --signal=INT --kill-after=20 "$BENCH_SECONDS" python3 -m benchmarks.sweep_throughput $BENCH_ARGS \
+  --out "$OUT/bench" > "$OUT/bench.log" 2>&1
+echo "benchmark: exit $? after $(( $(date +%s) - started )) s" | tee -a "$OUT/bench.log"
+tail -25 "$OUT/bench.log"
+# the raw numbers sit three folders down, deeper than what comes back from a device call: lift them
+cp "$OUT"/bench/benchmarks/results/*.json "$OUT"/bench/benchmarks/results/*.png "$OUT/bench/" 2>/dev/null
