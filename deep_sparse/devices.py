@@ -6,7 +6,7 @@ from typing import Callable, Optional, Sequence
 
 import jax
 import numpy as np
-from jax.sharding import Mesh
+from jax.sharding import Mesh, PartitionSpec
 
 from deep_sparse import results_io
 
@@ -61,34 +61,44 @@ def compiled_memory_bytes(compiled) -> Optional[int]:
 
 
 
-def batch_over_networks(function: Callable, mesh: Mesh) -> Callable:
+BATCHINGS = ("auto", "vmap", "map")
+
+
+def resolve_batching(batching: str, mesh: Mesh) -> str:
+    """``"vmap"`` or ``"map"``: ``"auto"`` is ``"vmap"`` on accelerators and ``"map"`` on CPU."""
+    if batching not in BATCHINGS:
+        raise ValueError(f"batching must be one of {', '.join(BATCHINGS)}, got {batching!r}")
+    if batching == "auto":
+        return "map" if mesh.devices.flat[0].platform == "cpu" else "vmap"
+    return batching
+
+
+def batch_over_networks(function: Callable, mesh: Mesh, batching: str = "auto") -> Callable:
     """Lift ``function(x, hparams, data)`` of one network to a chunk (leading network axis on ``x``
     and ``hparams``; ``data`` shared).
 
-    Accelerators: ``jax.vmap``, which turns the chunk's products into batched products that fill the
-    device. CPU: ``lax.map``, one network after the other inside one compiled program. On XLA:CPU a
-    vmap of mini-batch-10 steps adds weight-sized transposes and copies to every step (measured: 0.47x
-    the speed of a loop at K = 8, and 0.64x even for a vmap over a single network), whereas
-    ``lax.map`` runs the unbatched computation, at the loop's speed or better (1.09x measured), and its
-    ``lax.cond`` really skips networks that have stopped. With several CPU devices the chunk is split
-    into one slice per device (vmapped over the sharded device axis) and mapped within each slice.
+    Within one device, ``batching`` (:func:`resolve_batching`) chooses ``"vmap"``, which turns the
+    chunk's products into batched products that fill an accelerator, or ``"map"`` (``lax.map``), one
+    network after the other inside one compiled program. On XLA:CPU a vmap of mini-batch-10 steps adds
+    weight-sized transposes and copies to every step (measured: 0.47x the speed of a loop at K = 8),
+    whereas ``lax.map`` runs the unbatched computation at the loop's speed, and its ``lax.cond`` really
+    skips networks that have stopped (under vmap it becomes a select: stopped networks keep computing).
+
+    With several devices the network axis is split over them with ``jax.shard_map``: each device runs
+    its own slice of networks with the per-device batching above, and no collective is needed (the
+    data is replicated, networks are independent).
     """
-    if mesh.devices.flat[0].platform != "cpu":
-        return jax.vmap(function, in_axes=(0, 0, None))
+    if resolve_batching(batching, mesh) == "vmap":
+        per_device = jax.vmap(function, in_axes=(0, 0, None))
+    else:
+        def per_device(x, hparams, data):
+            if jax.tree.leaves(hparams)[0].shape[0] == 1:  # one network: no loop at all
+                out = function(*jax.tree.map(lambda a: a[0], (x, hparams)), data)
+                return jax.tree.map(lambda a: a[None], out)
+            return jax.lax.map(lambda pair: function(pair[0], pair[1], data), (x, hparams))
 
-    def mapped(x, hparams, data):
-        if jax.tree.leaves(hparams)[0].shape[0] == 1:  # one network: no loop at all
-            out = function(*jax.tree.map(lambda a: a[0], (x, hparams)), data)
-            return jax.tree.map(lambda a: a[None], out)
-        return jax.lax.map(lambda pair: function(pair[0], pair[1], data), (x, hparams))
-
-    n_devices = mesh.devices.size
-    if n_devices == 1:
-        return mapped
-
-    def split_by_device(x, hparams, data):
-        per_device = jax.tree.map(lambda a: a.reshape(n_devices, a.shape[0] // n_devices, *a.shape[1:]), (x, hparams))
-        out = jax.vmap(mapped, in_axes=(0, 0, None))(*per_device, data)
-        return jax.tree.map(lambda a: a.reshape(a.shape[0] * a.shape[1], *a.shape[2:]), out)
-
-    return split_by_device
+    if mesh.devices.size == 1:
+        return per_device
+    networks = PartitionSpec("networks")
+    return jax.shard_map(per_device, mesh=mesh, in_specs=(networks, networks, PartitionSpec()),
+                         out_specs=networks, check_vma=False)

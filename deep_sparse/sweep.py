@@ -36,6 +36,7 @@ from deep_sparse import results_io
 from deep_sparse.checkpoints import ChunkCheckpoint
 from deep_sparse.devices import (
     MEMORY_HEADROOM, auto_chunk_size, available_memory_bytes, batch_over_networks, compiled_memory_bytes, make_mesh,
+    resolve_batching,
 )
 from deep_sparse.config import HPARAM_NAMES, Hparams, TrainConfig
 from deep_sparse.train import Data, Trainer, load_data, make_train
@@ -129,9 +130,12 @@ def plan(config: TrainConfig, grid, base_hparams: Optional[Hparams] = None) -> l
 class _GroupRunner:
     """Compiled, sharded, vmapped stage functions of one group, reused by all of its chunks."""
 
-    def __init__(self, trainer: Trainer, data: Data, mesh: Mesh):
+    def __init__(self, trainer: Trainer, data: Data, mesh: Mesh, batching: str = "auto"):
         self.trainer = trainer
         self.mesh = mesh
+        self.batching = batching
+        self.network_epochs = 0  # trained network-epochs (every network of a chunk, stopped or not)
+        self.train_seconds = 0.0
         self.network_sharding = NamedSharding(mesh, PartitionSpec("networks"))
         self.replicated = NamedSharding(mesh, PartitionSpec())
         self.data = jax.device_put(data, self.replicated)
@@ -143,7 +147,7 @@ class _GroupRunner:
         cache_key = (name, shapes)
         if cache_key not in self._compiled:
             start = time.perf_counter()
-            vmapped = batch_over_networks(function, self.mesh)
+            vmapped = batch_over_networks(function, self.mesh, self.batching)
             # Every output has the network axis first (vmap broadcasts unbatched ones): pin it to the
             # mesh, or XLA may hand back replicated constants (e.g. zero biases from init) that the
             # next compiled stage, built for network-sharded inputs, refuses.
@@ -217,6 +221,11 @@ def _check_out_dir(out_dir: str, record: dict, resume: bool) -> None:
         results_io.atomic_write_json(plan_path, record)
 
 
+class DeadlineReached(Exception):
+    """``run(..., deadline=...)`` stopped before the deadline: every finished chunk and the running
+    chunk's last epoch are saved, and ``resume=True`` continues from them."""
+
+
 def run(
     config: TrainConfig,
     grid,
@@ -227,7 +236,9 @@ def run(
     resume: bool = False,
     chunk_size: Optional[int] = None,
     devices: Optional[Sequence] = None,
+    batching: str = "auto",
     checkpoint_every: int = 1,
+    deadline: Optional[float] = None,
     data_dir: Optional[str] = None,
     progress: bool = True,
     argv: Optional[Sequence[str]] = None,
@@ -238,8 +249,14 @@ def run(
 
     data: a :class:`~deep_sparse.train.Data`, or None to load ``config.dataset`` (per group).
     chunk_size: networks per compiled step (default: :func:`auto_chunk_size`); a multiple of the
-        number of devices.
+        number of devices. A resumed sweep may use another chunk size than the one it started with:
+        finished networks are recorded per network (``chunks/``), the others are chunked anew.
+    batching: how a device runs its networks: ``"vmap"``, ``"map"`` or ``"auto"``
+        (:func:`~deep_sparse.devices.resolve_batching`).
     checkpoint_every: checkpoint the running chunk every this many epochs (0: only finished chunks).
+    deadline: a ``time.time()`` value; the sweep raises :class:`DeadlineReached` at the first epoch
+        boundary after which the running chunk could not finish in time (its worst case: every
+        remaining epoch at the speed measured so far), after checkpointing it.
     Returns the rows (one dict per network, in grid order).
     """
     if checkpoint_every < 0:
@@ -248,6 +265,7 @@ def run(
     points = normalize_grid(grid)
     groups = plan(config, points, base_hparams)
     mesh = make_mesh(devices)
+    batching = resolve_batching(batching, mesh)
     n_devices = mesh.devices.size
     if chunk_size is not None and (chunk_size < 1 or chunk_size % n_devices):
         raise ValueError(f"chunk_size must be a positive multiple of the {n_devices} devices, got {chunk_size}")
@@ -259,17 +277,20 @@ def run(
 
     metadata = results_io.provenance(argv)
     metadata.update(extra_metadata or {})
+    metadata["batching"] = batching
     timings: dict[str, Any] = {"groups": []}
     started = time.perf_counter()
-    all_rows: dict[int, dict] = {}
+    all_rows: dict[int, dict] = _finished_rows(chunks_dir, groups) if resume else {}
     data_cache: dict = {}
 
-    total_epochs = sum(
-        len(g.networks) * (g.config.epochs + g.config.pretrain_epochs * len(g.config.hidden_sizes)) for g in groups
-    )
+    total_epochs = sum(len(g.networks) * _network_epochs(g.config) for g in groups)
     bar = _progress_bar(total_epochs, progress)
+    bar.update(sum(_network_epochs(g.config) for g in groups for n in g.networks if n.index in all_rows))
     try:
         for group in groups:
+            todo = [n for n in group.networks if n.index not in all_rows]
+            if not todo:
+                continue
             group_started = time.perf_counter()
             trainer = make_train(group.config)
             group_data = data
@@ -280,39 +301,56 @@ def run(
                     data_cache[data_key] = load_data(group.config, data_dir=data_dir)
                 group_data = data_cache[data_key]
             trainer.check_data(group_data)
-            runner = _GroupRunner(trainer, group_data, mesh)
-            size = _chunk_size_for(out_dir, group, chunk_size, resume, runner, mesh, log)
-            chunks = [group.networks[i : i + size] for i in range(0, len(group.networks), size)]
-            log(f"group {group.index} {group.structure or '(base config)'}: {len(group.networks)} networks "
-                f"in {len(chunks)} chunk(s) of {size} on {n_devices} {mesh.devices.flat[0].platform} device(s)")
-            for chunk_index, networks in enumerate(chunks):
-                rows_path = os.path.join(chunks_dir, f"group{group.index:03d}_chunk{chunk_index:04d}.json")
-                if resume and os.path.exists(rows_path):
-                    rows = results_io.read_json(rows_path)["rows"]
-                    if [row["network"] for row in rows] != [n.index for n in networks]:
-                        raise ValueError(
-                            f"{rows_path} holds networks {[row['network'] for row in rows]} but this chunk is "
-                            f"networks {[n.index for n in networks]}: the sweep there ran with another chunk "
-                            f"size; resume with the same chunk_size (and devices) or choose another output directory"
-                        )
-                    bar.update(sum(_network_epochs(group.config) for _ in networks))
-                else:
-                    checkpoint_dir = os.path.join(out_dir, "checkpoints", f"group{group.index:03d}_chunk{chunk_index:04d}")
-                    rows = _run_chunk(runner, group, networks, size, checkpoint_dir, checkpoint_every, resume, bar, log)
-                    results_io.atomic_write_json(rows_path, {"rows": rows})
-                    shutil.rmtree(checkpoint_dir, ignore_errors=True)  # its rows are safe on disk now
+            runner = _GroupRunner(trainer, group_data, mesh, batching)
+            size = _chunk_size_for(out_dir, group, chunk_size, runner, mesh, log)
+            chunks = [todo[i : i + size] for i in range(0, len(todo), size)]
+            log(f"group {group.index} {group.structure or '(base config)'}: {len(todo)} of {len(group.networks)} "
+                f"networks to train in {len(chunks)} chunk(s) of {size} on {n_devices} "
+                f"{mesh.devices.flat[0].platform} device(s), {batching} within a device")
+            for networks in chunks:
+                name = _chunk_name(group, networks)
+                checkpoint_dir = os.path.join(out_dir, "checkpoints", name)
+                rows = _run_chunk(runner, group, networks, size, checkpoint_dir, checkpoint_every, resume, bar, log,
+                                  deadline)
+                results_io.atomic_write_json(os.path.join(chunks_dir, name + ".json"), {"rows": rows})
+                shutil.rmtree(checkpoint_dir, ignore_errors=True)  # its rows are safe on disk now
                 for row in rows:
                     all_rows[row["network"]] = row
                 bar.set_description(f"{len(all_rows)}/{len(points)} networks done", refresh=True)
                 _write_results(out_dir, all_rows, metadata, timings, started, complete=False)
             timings["groups"].append({
-                "group": group.index, "structure": group.structure, "networks": len(group.networks),
+                "group": group.index, "structure": group.structure, "networks": len(todo),
                 "chunk_size": size, "compile_seconds": runner.compile_seconds,
                 "wall_seconds": time.perf_counter() - group_started,
+                "network_epochs": runner.network_epochs, "train_seconds": runner.train_seconds,
             })
     finally:
         bar.close()
     rows = _write_results(out_dir, all_rows, metadata, timings, started, complete=True)
+    return rows
+
+
+def _chunk_name(group: Group, networks: list[Network]) -> str:
+    """``group000_networks_00004-00007``: a chunk is named by the networks it holds, so that a sweep
+    resumed with another chunk size keeps every finished network and its checkpoints cannot be
+    mistaken for another chunk's."""
+    return f"group{group.index:03d}_networks_{networks[0].index:05d}-{networks[-1].index:05d}"
+
+
+def _finished_rows(chunks_dir: str, groups: list[Group]) -> dict[int, dict]:
+    """Rows of every finished network recorded under ``chunks/``, checked against the plan."""
+    expected = {n.index: (g.index, n.seed) for g in groups for n in g.networks}
+    rows: dict[int, dict] = {}
+    for name in sorted(os.listdir(chunks_dir)) if os.path.isdir(chunks_dir) else []:
+        if not name.endswith(".json"):
+            continue
+        path = os.path.join(chunks_dir, name)
+        for row in results_io.read_json(path)["rows"]:
+            key = row.get("network")
+            if expected.get(key) != (row.get("group"), row.get("seed")):
+                raise ValueError(f"{path}: network {key!r} (group {row.get('group')!r}, seed {row.get('seed')!r}) "
+                                 "is not a network of this sweep's plan; the file belongs to another sweep")
+            rows[key] = row
     return rows
 
 
@@ -326,23 +364,12 @@ def _progress_bar(total: int, enabled: bool):
     return tqdm(total=total, unit="net-epoch", disable=not enabled, dynamic_ncols=True, smoothing=0.1)
 
 
-def _chunk_size_for(out_dir: str, group: Group, chunk_size: Optional[int], resume: bool,
-                    runner: _GroupRunner, mesh: Mesh, log) -> int:
-    """The group's chunk size; a resumed group keeps the one it started with (chunking.json), since
-    checkpoints and finished rows are stored per chunk."""
+def _chunk_size_for(out_dir: str, group: Group, chunk_size: Optional[int], runner: _GroupRunner, mesh: Mesh,
+                    log) -> int:
+    """The group's chunk size (explicit, or automatic and fitted to memory), recorded in chunking.json."""
     path = os.path.join(out_dir, "chunking.json")
     chunking = results_io.read_json(path) if os.path.exists(path) else {}
-    stored = chunking.get(str(group.index))
     n_devices = mesh.devices.size
-    if resume and stored is not None:
-        if chunk_size is not None and chunk_size != stored:
-            raise ValueError(
-                f"{path}: group {group.index} started with chunk_size={stored}; resume with the same chunk size "
-                f"(or none) or choose another output directory"
-            )
-        if stored % n_devices:
-            raise ValueError(f"{path}: chunk_size={stored} is not a multiple of the {n_devices} devices seen now")
-        return _fit_chunk_size(runner, group, stored, n_devices, False, log)
     size = chunk_size or auto_chunk_size(len(group.networks), mesh)
     size = _fit_chunk_size(runner, group, size, n_devices, chunk_size is None, log)
     chunking[str(group.index)] = size
@@ -411,19 +438,20 @@ def _epoch_summary(state, group: Group, stage: str, epoch_count: int, n_networks
     return f"group {group.index} {stage} (epoch {epoch_count} of the chunk)"
 
 
-def _run_chunk(runner: _GroupRunner, group: Group, networks: list[Network], size: int,
-               checkpoint_dir: str, checkpoint_every: int, resume: bool, bar, log) -> list[dict]:
+def _run_chunk(runner: _GroupRunner, group: Group, networks: list[Network], size: int, checkpoint_dir: str,
+               checkpoint_every: int, resume: bool, bar, log, deadline: Optional[float] = None) -> list[dict]:
     trainer = runner.trainer
     keys, hparams = runner.shard(networks, size)
     init = runner.compiled("init", lambda k, h, d: trainer.init(k, h, d), keys, hparams, runner.data)
     state = init(keys, hparams, runner.data)
-    checkpoint = ChunkCheckpoint(checkpoint_dir) if checkpoint_every else None
+    checkpoint = ChunkCheckpoint(checkpoint_dir) if checkpoint_every or deadline is not None else None
     done = 0
     if checkpoint is not None and resume and checkpoint.latest_step() is not None:
         done = checkpoint.latest_step()
         state = checkpoint.restore(done, state)
     bar.update(done * len(networks))
-    epoch_count = 0
+    total = sum(n_epochs for _, n_epochs, _ in trainer.stages)
+    epoch_count, timed_epochs, timed_seconds = 0, 0, 0.0
     for name, n_epochs, function in trainer.stages:
         compiled = runner.compiled(name, function, state, hparams, runner.data)
         for _ in range(n_epochs):
@@ -433,14 +461,28 @@ def _run_chunk(runner: _GroupRunner, group: Group, networks: list[Network], size
             if name == "finetune" and bool(jnp.all(state.stopped)):
                 bar.update(len(networks))  # every network has stopped: nothing left to compute
                 continue
-            state = compiled(state, hparams, runner.data)
-            if checkpoint is not None and epoch_count % checkpoint_every == 0:
+            epoch_started = time.perf_counter()
+            state = jax.block_until_ready(compiled(state, hparams, runner.data))
+            timed_epochs, timed_seconds = timed_epochs + 1, timed_seconds + time.perf_counter() - epoch_started
+            runner.network_epochs += size
+            runner.train_seconds += time.perf_counter() - epoch_started
+            saved = checkpoint is not None and checkpoint_every and epoch_count % checkpoint_every == 0
+            if saved:
                 checkpoint.save(epoch_count, state)
             bar.update(len(networks))
             summary = _epoch_summary(state, group, name, epoch_count, len(networks))
             bar.set_postfix_str(summary, refresh=False)
             if bar.disable:
                 log(summary)
+            worst_case = (total - epoch_count) * timed_seconds / timed_epochs
+            if deadline is not None and epoch_count < total and time.time() + worst_case > deadline:
+                if not saved:
+                    checkpoint.save(epoch_count, state)
+                checkpoint.close()
+                raise DeadlineReached(
+                    f"group {group.index}: the chunk of networks {networks[0].index}-{networks[-1].index} stopped after "
+                    f"epoch {epoch_count} of at most {total}: the rest (up to {worst_case / 60:.0f} min) would "
+                    f"pass the deadline; its state is checkpointed in {checkpoint_dir}")
     finalize = runner.compiled("finalize", lambda s, h, d: trainer.finalize(s, h, d), state, hparams, runner.data)
     results = finalize(state, hparams, runner.data)
     if checkpoint is not None:

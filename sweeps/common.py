@@ -3,7 +3,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Sequence
+import time
+from typing import Callable, Sequence
+
+from deep_sparse.sweep import DeadlineReached
+
+DEADLINE_ERRORS = (DeadlineReached,)
+_PROCESS_STARTED = time.time()
 
 
 def add_run_arguments(parser: argparse.ArgumentParser, default_out: str) -> None:
@@ -22,13 +28,73 @@ def add_run_arguments(parser: argparse.ArgumentParser, default_out: str) -> None
     group.add_argument("--checkpoint-every", type=int, default=1, metavar="EPOCHS",
                        help="checkpoint the running chunk every this many epochs; 0 keeps only finished "
                             "chunks (default: %(default)s)")
+    group.add_argument("--batching", choices=("auto", "vmap", "map"), default="auto",
+                       help="how each device runs its networks: vmap (batched products, for accelerators), "
+                            "map (one network after the other, for CPUs), auto: vmap on accelerators, map on "
+                            "CPU; several devices always split the networks between them (default: %(default)s)")
+    group.add_argument("--budget-minutes", type=float, default=None, metavar="MINUTES",
+                       help="stop cleanly before this many minutes have passed: the running chunk stops at the "
+                            "first epoch after which it could not finish in time (worst case at the measured "
+                            "speed), is checkpointed, and --resume continues it; exit code 3")
     group.add_argument("--no-progress", action="store_true", help="no progress bar")
+    group.add_argument("--debug", action="store_true", help="on an error, print the Python traceback too")
     dist = parser.add_argument_group("multi-host (jax.distributed)")
     dist.add_argument("--coordinator-address", default=None,
                       help="host:port of process 0; with --num-processes and --process-id, calls "
                            "jax.distributed.initialize so that the sweep spans every host's devices")
     dist.add_argument("--num-processes", type=int, default=None)
     dist.add_argument("--process-id", type=int, default=None)
+
+
+def deadline(args: argparse.Namespace) -> float | None:
+    """The ``time.time()`` at which --budget-minutes (counted from the start of the process) runs out."""
+    import time
+
+    if getattr(args, "budget_minutes", None) is None:
+        return None
+    if not args.budget_minutes > 0:
+        raise SystemExit(f"error: --budget-minutes must be > 0, got {args.budget_minutes}")
+    return _PROCESS_STARTED + 60 * args.budget_minutes
+
+
+def sweep_options(args: argparse.Namespace) -> dict:
+    """The keyword arguments of ``ds.sweep.run`` that the run options (:func:`add_run_arguments`) set."""
+    return dict(resume=args.resume, chunk_size=args.chunk_size, data_dir=args.data_dir, batching=args.batching,
+                checkpoint_every=args.checkpoint_every, deadline=deadline(args), progress=not args.no_progress)
+
+
+EXIT_ERROR, EXIT_DEADLINE, EXIT_INTERRUPTED = 1, 3, 130
+
+
+def cli(main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | None = None) -> int:
+    """Run a module's ``main`` as a command: an input error is one line (``error: ...``, exit 1), the
+    time budget running out says what was saved and how to continue (exit 3), Ctrl-C likewise (exit
+    130). ``--debug`` on the command line re-raises, traceback included."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    resume_command = "python " + " ".join(["-m", _module_name(main), *argv]
+                                          + ([] if "--resume" in argv else ["--resume"]))
+    try:
+        return main(argv)
+    except DEADLINE_ERRORS as stop:
+        print(f"stopped before the time budget ran out: {stop}\nfinished networks are saved; continue with:\n"
+              f"  {resume_command}", file=sys.stderr)
+        return EXIT_DEADLINE
+    except KeyboardInterrupt:
+        if "--debug" in argv:
+            raise
+        print(f"\ninterrupted: finished chunks and the running chunk's last checkpoint are saved; continue with:\n"
+              f"  {resume_command}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except (ValueError, TypeError, OSError, MemoryError, KeyError) as error:
+        if "--debug" in argv:
+            raise
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_ERROR
+
+
+def _module_name(main) -> str:
+    module = getattr(main, "__module__", "")
+    return module if module != "__main__" else sys.modules["__main__"].__spec__.name
 
 
 def initialize_distributed(args: argparse.Namespace) -> None:
@@ -258,11 +324,8 @@ def run_sweep(args: argparse.Namespace, module: str, experiment: str, preset_nam
     if data is not None:
         extra["sizes"] = split_sizes(data)
     extra.update(metadata)
-    return ds.sweep.run(
-        config, grid, out_dir, data=data, resume=args.resume, chunk_size=args.chunk_size,
-        data_dir=args.data_dir, checkpoint_every=args.checkpoint_every, progress=not args.no_progress,
-        argv=command_line(module), extra_metadata=extra,
-    )
+    return ds.sweep.run(config, grid, out_dir, data=data, argv=command_line(module), extra_metadata=extra,
+                        **sweep_options(args))
 
 
 def percent_metric(metric: str) -> bool:

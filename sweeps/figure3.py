@@ -66,12 +66,9 @@ def main(argv=None) -> int:
     # Seed outermost: every finished prefix of the sweep (seed 0 over all L1 values, then seed 1, ...)
     # is a complete figure.
     grid = ds.sweep.product(seed=range(preset["seeds"]), l1=[float(v) for v in preset["l1"]], lr=[preset["lr"]])
-    rows = ds.sweep.run(
-        config, grid, args.out, resume=args.resume, chunk_size=args.chunk_size, data_dir=args.data_dir,
-        checkpoint_every=args.checkpoint_every, progress=not args.no_progress,
-        argv=common.command_line("sweeps.figure3"),
-        extra_metadata={"experiment": "figure3", "preset": label, "preset_settings": preset},
-    )
+    rows = ds.sweep.run(config, grid, args.out, argv=common.command_line("sweeps.figure3"),
+                        extra_metadata={"experiment": "figure3", "preset": label, "preset_settings": preset},
+                        **common.sweep_options(args))
     ds.plots.error_vs_sparsity(
         rows, os.path.join(args.out, "figure3.png"),
         title=f"Figure 3 ({label} preset): {len(rows)} rectifier networks on MNIST",
@@ -115,4 +112,6 @@ def summarize(rows, preset: str, description: str) -> str:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    from sweeps import common
+
+    raise SystemExit(common.cli(main))

@@ -130,8 +130,20 @@ def _build() -> dict:
 
 
 # ------------------------------------------------------------------------------ cell ids
-def table1_key(dataset: str, activation: str, pretrained: bool) -> str:
-    return f"aistats.table1.{dataset}.{activation}.{'pretrained' if pretrained else 'no_pretraining'}"
+def table1_key(dataset: str, paper_row: str, pretrained: bool) -> str:
+    """The id of a cell of AISTATS Table 1 by the paper's row name (rectifier, tanh, softplus)."""
+    return f"aistats.table1.{dataset}.{paper_row}.{'pretrained' if pretrained else 'no_pretraining'}"
+
+
+# Section 4.1: the networks of Table 1's "Rectifier" row have half of their units' outputs multiplied by
+# -1 (our half_negated_rectifier); the plain rectifier is an extra row of ours with no paper number.
+TABLE1_ROW_OF_ACTIVATION = {"half_negated_rectifier": "rectifier", "tanh": "tanh", "softplus": "softplus"}
+
+
+def table1_key_for(dataset: str, activation: str, pretrained: bool) -> str | None:
+    """The Table 1 cell our network of ``activation`` reproduces, or None (the plain rectifier)."""
+    row = TABLE1_ROW_OF_ACTIVATION.get(activation)
+    return None if row is None else table1_key(dataset, row, pretrained)
 
 
 def sparsity_key(dataset: str) -> str:

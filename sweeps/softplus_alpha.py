@@ -81,4 +81,6 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    from sweeps import common
+
+    raise SystemExit(common.cli(main))

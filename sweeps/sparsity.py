@@ -151,4 +151,6 @@ def summarize(cells: list[dict], preset: str, description: str) -> str:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    from sweeps import common
+
+    raise SystemExit(common.cli(main))

@@ -67,11 +67,8 @@ def main(argv=None) -> int:
         config.replace(activation=activation)
     grid = ds.sweep.product(activation=args.activation, lr=args.lr, l1=args.l1, seed=args.seed,
                             pretrain_lr=args.pretrain_lr, noise_level=[args.noise_level])
-    rows = ds.sweep.run(
-        config, grid, args.out, resume=args.resume, chunk_size=args.chunk_size, data_dir=args.data_dir,
-        checkpoint_every=args.checkpoint_every, progress=not args.no_progress,
-        argv=common.command_line("sweeps.train"), extra_metadata={"experiment": "train"},
-    )
+    rows = ds.sweep.run(config, grid, args.out, argv=common.command_line("sweeps.train"),
+                        extra_metadata={"experiment": "train"}, **common.sweep_options(args))
     columns = ["activation", "lr", "l1", "seed", "valid_error", "test_error", "train_error", "sparsity",
                "epochs_run", "best_epoch", "diverged"]
     formats = {"valid_error": ".4f", "test_error": ".4f", "train_error": ".4f", "sparsity": ".3f", "lr": "g", "l1": "g"}
@@ -87,4 +84,6 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    from sweeps import common
+
+    raise SystemExit(common.cli(main))

@@ -248,12 +248,71 @@ def test_resume_of_a_finished_sweep_recomputes_nothing(data, sweep_dirs, monkeyp
     assert open(os.path.join(out_dir, "results.csv")).read() == before
 
 
-def test_resume_with_another_chunk_size_is_refused(data, sweep_dirs):
-    out_dir, _ = sweep_dirs[1]  # ran with chunks of 1 network
-    before = open(os.path.join(out_dir, "results.csv")).read()
-    with pytest.raises(ValueError, match="chunk size"):
+def test_resume_with_another_chunk_size_keeps_finished_networks(data, sweep_dirs, tmp_path, monkeypatch):
+    # A sweep started in chunks of 4 (as on a GPU), stopped after its first chunk, resumed in chunks of 1
+    # (as on a CPU): the finished networks are not trained again, the others equal the reference.
+    out_dir = str(tmp_path / "rechunk")
+    real_run_chunk = sweep._run_chunk
+    calls = []
+
+    def stop_after_one_chunk(*args, **kwargs):
+        if calls:
+            raise KeyboardInterrupt
+        calls.append(1)
+        return real_run_chunk(*args, **kwargs)
+
+    monkeypatch.setattr(sweep, "_run_chunk", stop_after_one_chunk)
+    with pytest.raises(KeyboardInterrupt):
+        sweep.run(CONFIG, GRID, out_dir, data, chunk_size=4, checkpoint_every=0, **QUIET)
+    assert os.listdir(os.path.join(out_dir, "chunks")) == ["group000_networks_00000-00003.json"]
+    trained = []
+
+    def counting(runner, group, networks, *args, **kwargs):
+        trained.extend(n.index for n in networks)
+        return real_run_chunk(runner, group, networks, *args, **kwargs)
+
+    monkeypatch.setattr(sweep, "_run_chunk", counting)
+    rows = sweep.run(CONFIG, GRID, out_dir, data, chunk_size=1, checkpoint_every=0, resume=True, **QUIET)
+    assert trained == [4, 5, 6, 7]
+    # bitwise against the same program: chunks of 4 for the first four networks, of 1 for the others
+    reference = sweep_dirs[4][1][:4] + sweep_dirs[1][1][4:]
+    assert [r["curves"] for r in rows] == [r["curves"] for r in reference]
+    assert [r["test_error"] for r in rows] == [r["test_error"] for r in reference]
+
+
+def test_rows_of_another_sweep_are_refused(data, sweep_dirs, tmp_path):
+    out_dir = str(tmp_path / "foreign")
+    sweep.run(CONFIG, GRID, out_dir, data, chunk_size=4, checkpoint_every=0, **QUIET)
+    path = os.path.join(out_dir, "chunks", "group000_networks_00000-00003.json")
+    with open(path) as handle:
+        record = json.load(handle)
+    record["rows"][0]["seed"] = 7
+    with open(path, "w") as handle:
+        json.dump(record, handle)
+    with pytest.raises(ValueError, match="group000_networks_00000-00003.json: network 0"):
         sweep.run(CONFIG, GRID, out_dir, data, chunk_size=4, resume=True, **QUIET)
-    assert open(os.path.join(out_dir, "results.csv")).read() == before
+
+
+def test_deadline_stops_cleanly_and_resume_finishes_bitwise(data, sweep_dirs, tmp_path, monkeypatch):
+    out_dir = str(tmp_path / "deadline")
+    clock = {"now": 1000.0}
+    monkeypatch.setattr(sweep.time, "time", lambda: clock["now"])
+    real_run_chunk = sweep._run_chunk
+
+    def slow_clock(*args, **kwargs):  # every chunk "takes" 100 s of the budget
+        clock["now"] += 100.0
+        return real_run_chunk(*args, **kwargs)
+
+    monkeypatch.setattr(sweep, "_run_chunk", slow_clock)
+    # 250 s of budget: chunks 1 and 2 finish; the third stops after its first epoch, checkpointed.
+    with pytest.raises(sweep.DeadlineReached, match="checkpointed"):
+        sweep.run(CONFIG, GRID, out_dir, data, chunk_size=1, checkpoint_every=0, deadline=1250.0, **QUIET)
+    assert sorted(os.listdir(os.path.join(out_dir, "chunks"))) == [
+        "group000_networks_00000-00000.json", "group000_networks_00001-00001.json"]
+    assert _checkpoint_steps(out_dir, "group000_networks_00002-00002") == ["1"]
+    rows = sweep.run(CONFIG, GRID, out_dir, data, chunk_size=1, checkpoint_every=0, resume=True, **QUIET)
+    assert [r["curves"] for r in rows] == [r["curves"] for r in sweep_dirs[1][1]]
+    assert not os.path.exists(os.path.join(out_dir, "checkpoints", "group000_networks_00002-00002"))
 
 
 def test_bad_chunk_size_and_checkpoint_every(data, tmp_path):
@@ -327,7 +386,7 @@ def test_sigkill_then_resume_gives_the_same_results(tmp_path):
     try:
         # Kill it in the middle of the second chunk, once that chunk has an epoch checkpoint on disk.
         deadline = time.monotonic() + 120
-        while not _checkpoint_steps(out_dir, "group000_chunk0001"):
+        while not _checkpoint_steps(out_dir, "group000_networks_00001-00001"):
             assert process.poll() is None, f"the sweep ended before it could be killed:\n{process.stdout.read()}"
             assert time.monotonic() < deadline, "no checkpoint appeared within 120 s"
             time.sleep(0.02)
@@ -339,8 +398,8 @@ def test_sigkill_then_resume_gives_the_same_results(tmp_path):
             process.wait()
     assert process.returncode == -signal.SIGKILL
     # Killed mid-sweep: the first chunk is done, the second is not, the results are incomplete.
-    assert os.path.exists(os.path.join(out_dir, "chunks", "group000_chunk0000.json"))
-    assert not os.path.exists(os.path.join(out_dir, "chunks", "group000_chunk0001.json"))
+    assert os.path.exists(os.path.join(out_dir, "chunks", "group000_networks_00000-00000.json"))
+    assert not os.path.exists(os.path.join(out_dir, "chunks", "group000_networks_00001-00001.json"))
     with open(os.path.join(out_dir, "results.json")) as handle:
         assert json.load(handle)["complete"] is False
     assert len(read_csv(os.path.join(out_dir, "results.csv"))) == 1
@@ -391,7 +450,7 @@ def test_sharded_over_four_devices_matches_one_device(tmp_path, single_runs):
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
     payload = json.loads(result.stdout.split("ROWS ", 1)[1])
-    assert any("4 networks in 1 chunk(s) of 4 on 4 cpu device(s)" in m for m in payload["messages"])
+    assert any("4 of 4 networks to train in 1 chunk(s) of 4 on 4 cpu device(s)" in m for m in payload["messages"])
     rows = payload["rows"]
     assert len(rows) == 4
     for row in rows:

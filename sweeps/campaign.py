@@ -1,0 +1,108 @@
+"""The paper-scale campaign (issue 15): the papers' experiments at the ``paper`` preset, unmodified,
+in order of priority, run within a time budget and resumed from what is recorded under ``results/``.
+
+    python -m sweeps.campaign --budget-minutes 150          # run the next unfinished steps
+    python -m sweeps.campaign --list                        # the steps and where each one stands
+
+Each step is one experiment module run as ``python -m MODULE --preset paper ... --out FOLDER --resume``:
+a step already finished recomputes nothing, a half-finished one continues from the finished chunks
+recorded in FOLDER (``chunks/``, committed with the results, so a fresh clone continues too; the
+running chunk's checkpoints are local and may be gone). The budget is passed on to the module
+(``--budget-minutes``): a chunk stops at the first epoch after which it could not finish in time, so
+that the campaign ends before the budget with everything finished written down. Exit code 0 when every
+step is done, 3 when the budget ran out first, 1 when a step failed.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from typing import NamedTuple, Sequence
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+EXIT_DEADLINE = 3
+# Below this, no step is started: compiling and loading MNIST alone take a minute or two.
+MIN_STEP_MINUTES = 5.0
+
+
+class Step(NamedTuple):
+    name: str
+    module: str
+    arguments: tuple[str, ...]
+    out: str  # relative to the repository root
+
+
+STEPS = (
+    Step("Table 1, MNIST (without pre-training first, then with)", "sweeps.table1",
+         ("--preset", "paper", "--datasets", "mnist"), "results/table1-paper"),
+    Step("Workshop Table 1, Shapeset 10k/10k/10k (generated, not the original set)", "sweeps.table1",
+         ("--preset", "paper", "--datasets", "shapeset"), "results/table1-paper-shapeset"),
+    Step("Workshop Table 1 (left): per-layer sparsity with and without L1, MNIST and Shapeset", "sweeps.sparsity",
+         ("--preset", "paper", "--datasets", "mnist", "shapeset"), "results/sparsity-paper"),
+    Step("Figure 3: 200 rectifier networks, L1 in [0, 0.01], seed after seed", "sweeps.figure3",
+         ("--preset", "paper"), "results/figure3-paper"),
+)
+
+
+def command(step: Step, budget_minutes: float | None, python: str = sys.executable,
+            chunk_size: int | None = None) -> list[str]:
+    """The command line of ``step`` (always ``--resume``: a folder without a sweep simply starts one)."""
+    line = [python, "-m", step.module, *step.arguments, "--out", step.out, "--resume", "--no-progress"]
+    if budget_minutes is not None:
+        line += ["--budget-minutes", f"{budget_minutes:.1f}"]
+    if chunk_size is not None:
+        line += ["--chunk-size", str(chunk_size)]
+    return line
+
+
+def run(steps: Sequence[Step], budget_minutes: float, chunk_size: int | None = None, log=print) -> int:
+    """Run ``steps`` in order until one fails, the budget runs out, or all are done."""
+    deadline = time.time() + 60 * budget_minutes
+    for step in steps:
+        left = (deadline - time.time()) / 60
+        if left < MIN_STEP_MINUTES:
+            log(f"campaign: {left:.1f} min left, not starting '{step.name}'")
+            return EXIT_DEADLINE
+        line = command(step, left, chunk_size=chunk_size)
+        log(f"campaign: {step.name}\n  $ {' '.join(line[1:])}")
+        started = time.time()
+        code = subprocess.call(line, cwd=REPO)
+        log(f"campaign: '{step.name}' exited {code} after {(time.time() - started) / 60:.1f} min")
+        if code == EXIT_DEADLINE:
+            return EXIT_DEADLINE
+        if code != 0:
+            return 1
+    log("campaign: every step is done")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m sweeps.campaign", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="Steps, in order:\n" + "\n".join(f"  {i + 1}. {s.name}\n     python -m {s.module} {' '.join(s.arguments)} "
+                                                f"--out {s.out}" for i, s in enumerate(STEPS)))
+    parser.add_argument("--budget-minutes", type=float, help="stop cleanly before this many minutes have passed")
+    parser.add_argument("--chunk-size", type=int, default=None,
+                        help="networks per chunk, passed on to every step (a run option, not a preset value: "
+                             "on a CPU, 1 makes the unit of work that a stop can lose one network; default: "
+                             "automatic)")
+    parser.add_argument("--list", action="store_true", help="print the steps and their commands, run nothing")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.list:
+        for step in STEPS:
+            print(f"{step.name}\n  {' '.join(command(step, None, 'python')[0:])}")
+        return 0
+    if args.budget_minutes is None or not args.budget_minutes > 0:
+        parser.error("--budget-minutes must be given and > 0")
+    return run(STEPS, args.budget_minutes, args.chunk_size, log=lambda message: print(message, flush=True))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
