@@ -47,11 +47,13 @@ def finish(figure, axes, path: str, *, title: str | None = None, xlabel: str | N
     _pyplot().close(figure)
 
 
-def error_vs_sparsity(rows: Sequence[dict], path: str, title: str = "", knee: float | None = 0.85) -> None:
+def error_vs_sparsity(rows: Sequence[dict], path: str, title: str = "", knee: float | None = 0.85,
+                      dead: int = 0) -> None:
     """Figure 3: test error (%) against the mean fraction of exact zeros, coloured by L1 coefficient.
 
-    Diverged networks are left out (their count is given in the legend). ``knee`` draws the paper's
-    observation (no loss of accuracy up to about 85% of true zeros) as a dashed vertical line.
+    Diverged networks are left out (their count is given in the title), and so are the ``dead``
+    networks the caller has already removed from ``rows`` (counted likewise). ``knee`` draws the
+    paper's observation (no loss of accuracy up to about 85% of true zeros) as a dashed vertical line.
     """
     plt = _pyplot()
     from matplotlib.colors import Normalize
@@ -68,9 +70,11 @@ def error_vs_sparsity(rows: Sequence[dict], path: str, title: str = "", knee: fl
     if knee is not None:
         axes.axvline(100 * knee, color="grey", linestyle="--", linewidth=1, label=f"{100 * knee:.0f}% zeros (paper)")
     diverged = len(rows) - len(kept)
+    left_out = ", ".join(f"{n} {what}" for n, what in ((diverged, "diverged"), (dead, "dead")) if n)
     axes.set_xlabel("mean fraction of exact zeros in hidden layers (%)")
     axes.set_ylabel("test error (%)")
-    axes.set_title(title or f"{len(kept)} networks" + (f", {diverged} diverged (not shown)" if diverged else ""))
+    axes.set_title((title + "\n" if title else "") + f"{len(kept)} networks shown"
+                   + (f"; not shown: {left_out}" if left_out else ""), fontsize=9)
     if knee is not None:
         axes.legend(loc="upper left")
     axes.grid(alpha=0.3)

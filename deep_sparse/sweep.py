@@ -177,17 +177,57 @@ def _rows_from_results(results, group: Group, networks: list[Network]) -> list[d
             row[name] = float(getattr(results, name)[position])
         for layer, value in enumerate(results.sparsity_per_layer[position]):
             row[f"sparsity_layer_{layer + 1}"] = float(value)
+        row["pretrain_reconstruction"] = pretrain_reconstruction(results.curves.pretrain_valid_loss[position])
         row["epochs_run"] = int(results.epochs_run[position])
         row["best_epoch"] = int(results.best_epoch[position])
         row["diverged"] = bool(results.diverged[position])
+        row["top_class_share"] = float(results.top_class_share[position])
+        silent = [float(v) for v in results.silent_units_per_layer[position]]
+        row["dead"] = is_dead(row["diverged"], row["top_class_share"], silent)
         row["curves"] = {
             "train_loss": results.curves.train_loss[position].tolist(),
             "valid_error": results.curves.valid_error[position].tolist(),
             "valid_sparsity": results.curves.valid_sparsity[position].tolist(),
             "pretrain_loss": results.curves.pretrain_loss[position].tolist(),
+            "pretrain_valid_loss": results.curves.pretrain_valid_loss[position].tolist(),
         }
         rows.append(row)
     return rows
+
+
+DEAD_TOP_CLASS_SHARE = 0.99
+
+
+def is_dead(diverged: bool, top_class_share: float, silent_units_per_layer) -> bool:
+    """A network that trained without diverging but computes nothing (e.g. every unit killed by a
+    large L1 penalty or learning rate): a hidden layer whose every unit is zero on every validation
+    example, or one class given to at least 99% of the validation examples. Such a network's
+    sparsity is not a point of Figure 3; summaries and plots leave it out and count it."""
+    if diverged:
+        return False
+    return top_class_share >= DEAD_TOP_CLASS_SHARE or any(v >= 1.0 for v in silent_units_per_layer)
+
+
+def row_is_dead(row: dict, num_classes: int) -> bool:
+    """:func:`is_dead` of a results row. Rows recorded before the flag existed (no ``dead`` field)
+    are judged on what they hold: a validation error of at least ``1 - 1.5 / num_classes`` (85% on
+    MNIST, where a constant output scores 88.65% on the test set)."""
+    if "dead" in row:
+        return bool(row["dead"])
+    return not row["diverged"] and row["valid_error"] >= 1.0 - 1.5 / num_classes
+
+
+def pretrain_reconstruction(valid_loss) -> Optional[float]:
+    """Sum over layers of the clean validation reconstruction error after each layer's last
+    pre-training epoch; None without pre-training, inf when a layer has no finite value (diverged)."""
+    valid_loss = np.asarray(valid_loss, np.float64)
+    if valid_loss.size == 0:
+        return None
+    total = 0.0
+    for layer in valid_loss:
+        finite = layer[np.isfinite(layer)]
+        total += float(finite[-1]) if finite.size else np.inf
+    return total
 
 
 def csv_columns(rows: list[dict]) -> list[str]:
@@ -307,11 +347,18 @@ def run(
             log(f"group {group.index} {group.structure or '(base config)'}: {len(todo)} of {len(group.networks)} "
                 f"networks to train in {len(chunks)} chunk(s) of {size} on {n_devices} "
                 f"{mesh.devices.flat[0].platform} device(s), {batching} within a device")
+            stacks = _pretrained_stacks(runner, group, todo, size, out_dir, checkpoint_every, resume, bar, log,
+                                        deadline)
             for networks in chunks:
                 name = _chunk_name(group, networks)
                 checkpoint_dir = os.path.join(out_dir, "checkpoints", name)
-                rows = _run_chunk(runner, group, networks, size, checkpoint_dir, checkpoint_every, resume, bar, log,
-                                  deadline)
+                if stacks is None:
+                    rows = _run_chunk(runner, group, networks, size, checkpoint_dir, checkpoint_every, resume, bar,
+                                      log, deadline)
+                else:
+                    rows = _run_chunk(runner, group, networks, size, checkpoint_dir, checkpoint_every, resume, bar,
+                                      log, deadline, stages=_finetune_stages(runner.trainer),
+                                      start=_stacked_start(runner, stacks, networks, size))
                 results_io.atomic_write_json(os.path.join(chunks_dir, name + ".json"), {"rows": rows})
                 shutil.rmtree(checkpoint_dir, ignore_errors=True)  # its rows are safe on disk now
                 for row in rows:
@@ -324,10 +371,63 @@ def run(
                 "wall_seconds": time.perf_counter() - group_started,
                 "network_epochs": runner.network_epochs, "train_seconds": runner.train_seconds,
             })
+            shutil.rmtree(os.path.join(out_dir, "pretrained", f"group{group.index:03d}"), ignore_errors=True)
     finally:
         bar.close()
     rows = _write_results(out_dir, all_rows, metadata, timings, started, complete=True)
     return rows
+
+
+def _stack_signature(network: Network) -> tuple:
+    """What a pre-trained stack depends on: the seed and every hyperparameter but the fine-tuning lr
+    (plain SGD keeps no state, so the lr enters no computation before fine-tuning)."""
+    return (network.seed,) + tuple(getattr(network.hparams, name) for name in HPARAM_NAMES if name != "lr")
+
+
+def _finetune_stages(trainer: Trainer) -> list:
+    return [stage for stage in trainer.stages if not stage[0].startswith("pretrain")]
+
+
+def _pretrained_stacks(runner: _GroupRunner, group: Group, todo: list[Network], size: int, out_dir: str,
+                       checkpoint_every: int, resume: bool, bar, log, deadline) -> Optional[dict]:
+    """``{signature: state of one network}`` after pre-training, each stack pre-trained once and shared
+    by every fine-tuning learning rate (section 4.1's grid); None for a group without pre-training.
+
+    Stacks are pre-trained in chunks like networks; a finished chunk of stacks stays in
+    ``out_dir/pretrained`` (local, like checkpoints) until its group is done, so that a resumed sweep
+    does not pre-train it again.
+    """
+    pretrain = [stage for stage in runner.trainer.stages if stage[0].startswith("pretrain")]
+    if not pretrain:
+        return None
+    representatives = list({_stack_signature(n): n for n in reversed(todo)}.values())[::-1]
+    stacks: dict = {}
+    for first in range(0, len(representatives), size):
+        chunk = representatives[first: first + size]
+        name = f"group{group.index:03d}_stacks_{chunk[0].index:05d}-{chunk[-1].index:05d}"
+        directory = os.path.join(out_dir, "pretrained", f"group{group.index:03d}", name)
+        if not resume:  # a sweep started anew never picks up a stack left in its folder
+            shutil.rmtree(directory, ignore_errors=True)
+        # checkpointed every epoch: the last checkpoint (step = total) is the finished stack
+        state = _run_chunk(runner, group, chunk, size, directory, 1, True, bar, log, deadline, stages=pretrain,
+                           finalize=False)
+        host = jax.device_get(state)
+        for position, network in enumerate(chunk):
+            stacks[_stack_signature(network)] = jax.tree.map(lambda a: a[position], host)
+    log(f"group {group.index}: {len(representatives)} pre-trained stack(s) shared by {len(todo)} network(s)")
+    return stacks
+
+
+def _stacked_start(runner: _GroupRunner, stacks: dict, networks: list[Network], size: int):
+    """The fine-tuning chunk's initial state: each network's pre-trained stack, padded to ``size``."""
+    padded = networks + [networks[-1]] * (size - len(networks))
+    states = [stacks[_stack_signature(n)] for n in padded]
+    state = jax.device_put(jax.tree.map(lambda *leaves: np.stack(leaves), *states), runner.network_sharding)
+    _, hparams = runner.shard(networks, size)
+    trainer = runner.trainer
+    start = runner.compiled("finetune_start", lambda s, h, d: trainer.with_finetuning_optimizer(s, h),
+                            state, hparams, runner.data)
+    return start(state, hparams, runner.data)
 
 
 def _chunk_name(group: Group, networks: list[Network]) -> str:
@@ -439,20 +539,27 @@ def _epoch_summary(state, group: Group, stage: str, epoch_count: int, n_networks
 
 
 def _run_chunk(runner: _GroupRunner, group: Group, networks: list[Network], size: int, checkpoint_dir: str,
-               checkpoint_every: int, resume: bool, bar, log, deadline: Optional[float] = None) -> list[dict]:
+               checkpoint_every: int, resume: bool, bar, log, deadline: Optional[float] = None, *,
+               stages: Optional[list] = None, start=None, finalize: bool = True):
+    """Train one chunk through ``stages`` (default: all of the trainer's) from ``start`` (default: the
+    initial state), checkpointing and honouring ``deadline``; its rows, or its state when not
+    ``finalize``."""
     trainer = runner.trainer
+    stages = trainer.stages if stages is None else stages
     keys, hparams = runner.shard(networks, size)
-    init = runner.compiled("init", lambda k, h, d: trainer.init(k, h, d), keys, hparams, runner.data)
-    state = init(keys, hparams, runner.data)
+    if start is None:
+        init = runner.compiled("init", lambda k, h, d: trainer.init(k, h, d), keys, hparams, runner.data)
+        start = init(keys, hparams, runner.data)
+    state = start
     checkpoint = ChunkCheckpoint(checkpoint_dir) if checkpoint_every or deadline is not None else None
     done = 0
     if checkpoint is not None and resume and checkpoint.latest_step() is not None:
         done = checkpoint.latest_step()
         state = checkpoint.restore(done, state)
     bar.update(done * len(networks))
-    total = sum(n_epochs for _, n_epochs, _ in trainer.stages)
+    total = sum(n_epochs for _, n_epochs, _ in stages)
     epoch_count, timed_epochs, timed_seconds = 0, 0, 0.0
-    for name, n_epochs, function in trainer.stages:
+    for name, n_epochs, function in stages:
         compiled = runner.compiled(name, function, state, hparams, runner.data)
         for _ in range(n_epochs):
             epoch_count += 1
@@ -483,11 +590,12 @@ def _run_chunk(runner: _GroupRunner, group: Group, networks: list[Network], size
                     f"group {group.index}: the chunk of networks {networks[0].index}-{networks[-1].index} stopped after "
                     f"epoch {epoch_count} of at most {total}: the rest (up to {worst_case / 60:.0f} min) would "
                     f"pass the deadline; its state is checkpointed in {checkpoint_dir}")
-    finalize = runner.compiled("finalize", lambda s, h, d: trainer.finalize(s, h, d), state, hparams, runner.data)
-    results = finalize(state, hparams, runner.data)
     if checkpoint is not None:
         checkpoint.close()
-    return _rows_from_results(results, group, networks)
+    if not finalize:
+        return state
+    measure = runner.compiled("finalize", lambda s, h, d: trainer.finalize(s, h, d), state, hparams, runner.data)
+    return _rows_from_results(measure(state, hparams, runner.data), group, networks)
 
 
 def _write_results(out_dir: str, rows_by_network: dict, metadata: dict, timings: dict,

@@ -52,6 +52,9 @@ class Curves(NamedTuple):
     valid_error: Array  # [epochs] validation error rate (RMSE for ratings) after the epoch
     valid_sparsity: Array  # [epochs] mean fraction of exact zeros on the validation set
     pretrain_loss: Array  # [hidden layers, pretrain_epochs] mean DAE objective per epoch
+    # [hidden layers, pretrain_epochs] reconstruction error alone (no noise, no L1 term) of the clean
+    # validation inputs after each epoch: what selects the pre-training learning rate (section 4.1)
+    pretrain_valid_loss: Array
 
 
 class TrainState(NamedTuple):
@@ -89,6 +92,11 @@ class Result(NamedTuple):
     epochs_run: Array
     best_epoch: Array
     diverged: Array
+    # A collapsed ("dead") network, told apart from a diverged one: the share of validation examples
+    # given the most frequent predicted class (about 1/classes for a working network, 1.0 for a
+    # constant output), and per hidden layer the fraction of units that are zero on every example.
+    top_class_share: Array
+    silent_units_per_layer: Array
 
 
 def load_data(config: TrainConfig, data_dir: Optional[str] = None, download: bool = True) -> Data:
@@ -233,8 +241,14 @@ class Trainer:
                 valid_error=jnp.full((epochs,), nan),
                 valid_sparsity=jnp.full((epochs,), nan),
                 pretrain_loss=jnp.full((self.n_hidden, pretrain_epochs), nan),
+                pretrain_valid_loss=jnp.full((self.n_hidden, pretrain_epochs), nan),
             ),
         )
+
+    def with_finetuning_optimizer(self, state: TrainState, hparams: Hparams) -> TrainState:
+        """``state`` with a fresh fine-tuning optimizer for ``hparams.lr`` (the optimizer state holds the
+        learning rate): how a pre-trained stack shared by several learning rates starts fine-tuning."""
+        return state._replace(opt_state=sgd(hparams.lr).init(state.params))
 
     # ----------------------------------------------------------------- evaluation
     def evaluate(self, params, hparams: Hparams, x: Array, y: Array) -> tuple[Array, Array]:
@@ -268,6 +282,27 @@ class Trainer:
             errors, zeros = errors + rest_errors, zeros + rest_zeros
         metric = jnp.sqrt(errors / n) if self.config.task == "ratings" else errors / n
         return metric, zeros / (n * widths) if self.n_hidden else zeros
+
+    def activity(self, params, hparams: Hparams, x: Array) -> tuple[Array, Array]:
+        """``(top_class_share, silent_units_per_layer)`` over all of ``x`` (in chunks of
+        ``eval_batch_size``): the largest fraction of examples predicted as one class, and for each
+        hidden layer the fraction of its units that are exactly zero on every example."""
+        act = self.activation(hparams)
+        n = int(x.shape[0])
+        chunk = min(self.config.eval_batch_size, n)
+        n_chunks = -(-n // chunk)
+        padded = jnp.zeros((n_chunks * chunk, x.shape[1]), x.dtype).at[:n].set(x)
+        real = (jnp.arange(n_chunks * chunk) < n).reshape(n_chunks, chunk, 1)  # padding counts for nothing
+
+        def chunk_counts(inputs):
+            x_chunk, real_chunk = inputs
+            logits, hidden = mlp.apply(params, x_chunk, act)
+            counts = jnp.sum(jax.nn.one_hot(jnp.argmax(logits, axis=-1), logits.shape[-1]) * real_chunk, axis=0)
+            return counts, [jnp.any((h != 0) & real_chunk, axis=0) for h in hidden]
+
+        counts, active = jax.lax.map(chunk_counts, (padded.reshape(n_chunks, chunk, -1), real))
+        silent = jnp.stack([1.0 - jnp.mean(jnp.any(a, axis=0)) for a in active]) if active else jnp.zeros((0,))
+        return jnp.max(jnp.sum(counts, axis=0)) / n, silent
 
     # ----------------------------------------------------------------- one epoch of each kind
     def _minibatches(self, key, n_examples: int) -> Array:
@@ -372,6 +407,14 @@ class Trainer:
             corruption, hparams.noise_level, hparams.l1, target=target,
         )
 
+    def pretrain_valid_loss(self, below: list, layer: dict, decoder_bias: Array, hparams: Hparams, x: Array) -> Array:
+        """Reconstruction error of the auto-encoder of the next layer on clean inputs ``x`` (the
+        validation set): no corruption and no L1 term, the cost the paper selects pre-training on
+        ("the lowest reconstruction error")."""
+        code, target = self.pretrain_input(below, self.activation(hparams), x)
+        return dae.reconstruction_loss(layer, decoder_bias, code, code, self.activation(hparams),
+                                       self.pretrain_strategy, target=target)
+
     def pretrain_epoch(self, state: TrainState, hparams: Hparams, data: Optional[Data], layer_index: int) -> TrainState:
         """One epoch of denoising auto-encoder training of hidden layer ``layer_index`` (section 3.2).
 
@@ -413,8 +456,10 @@ class Trainer:
             opt_states = list(state.pretrain_opt_states)
             opt_states[layer_index] = opt_state
             epoch_index = state.pretrain_epoch[layer_index]
+            valid_loss = self.pretrain_valid_loss(below, layer, decoder_bias, hparams, data.x_valid)
             curves = state.curves._replace(
-                pretrain_loss=state.curves.pretrain_loss.at[layer_index, epoch_index].set(mean_loss)
+                pretrain_loss=state.curves.pretrain_loss.at[layer_index, epoch_index].set(mean_loss),
+                pretrain_valid_loss=state.curves.pretrain_valid_loss.at[layer_index, epoch_index].set(valid_loss),
             )
             return state._replace(
                 params=params,
@@ -449,6 +494,7 @@ class Trainer:
         test_error, test_sparsity = self.evaluate(best, hparams, data.x_test, data.y_test)
         valid_error, _ = self.evaluate(best, hparams, data.x_valid, data.y_valid)
         train_error, _ = self.evaluate(best, hparams, data.x_train[:n_labeled], data.y_train[:n_labeled])
+        top_class_share, silent_units = self.activity(best, hparams, data.x_valid)
         return Result(
             test_error=test_error,
             valid_error=valid_error,
@@ -460,6 +506,8 @@ class Trainer:
             epochs_run=state.epoch,
             best_epoch=state.best_epoch,
             diverged=state.diverged,
+            top_class_share=top_class_share,
+            silent_units_per_layer=silent_units,
         )
 
     # ----------------------------------------------------------------- the whole run

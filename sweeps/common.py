@@ -174,8 +174,12 @@ def resolve_preset(args: argparse.Namespace, presets: dict, names: Sequence[str]
     substituted, and the label results record (:func:`preset_label`; options in :data:`CELL_SELECTORS`
     only choose cells and leave it unchanged)."""
     given = given_overrides(args, names)
-    label = preset_label(args.preset, {k: v for k, v in given.items() if k not in CELL_SELECTORS})
-    return {**presets[args.preset], **given}, label
+    overrides = {k: v for k, v in given.items() if k not in CELL_SELECTORS}
+    label = preset_label(args.preset, overrides)
+    preset = {**presets[args.preset], **given}
+    if overrides:  # the description printed and written in summary.md says what no longer holds
+        preset["description"] += " — OVERRIDDEN on the command line: " + label[len(args.preset) + 2:-1]
+    return preset, label
 
 
 def given_overrides(args: argparse.Namespace, names: Sequence[str]) -> dict:

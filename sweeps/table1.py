@@ -7,7 +7,9 @@ an L1 penalty of 0.001 on the activations of the rectifier networks during pre-t
 fine-tuning, masking noise 0.25,
 the fine-tuning learning rate chosen on the validation set from {0.1, 0.01, 0.001, 0.0001}; when
 several pre-training learning rates are given, the one with the lowest final reconstruction error is
-kept first (the paper: "We select the model with the lowest reconstruction error").
+kept first (the paper: "We select the model with the lowest reconstruction error"): the reconstruction
+error alone (no noise, no L1 term) of the clean validation inputs, summed over the layers after each
+layer's last pre-training epoch.
 
 Significance (the paper's bold cells): for each data set and activation, the selected networks with
 and without pre-training are retrained alone (``make_train(config)(PRNGKey(seed), hparams, data)``,
@@ -142,14 +144,10 @@ def per_example_errors(config, row: dict, data):
 
 # ------------------------------------------------------------------------------ selection
 def reconstruction_error(row: dict) -> float:
-    """Sum over layers of the last pre-training epoch's mean DAE loss (inf if missing)."""
-    total = 0.0
-    for layer in row["curves"]["pretrain_loss"]:
-        finite = [v for v in layer if v is not None and math.isfinite(v)]
-        if not finite:
-            return math.inf
-        total += finite[-1]
-    return total
+    """The pre-training selection criterion: the clean validation reconstruction error summed over
+    layers (``pretrain_reconstruction``, no noise, no L1 term); inf for a diverged network."""
+    value = row.get("pretrain_reconstruction")
+    return math.inf if row["diverged"] or value is None else float(value)
 
 
 def select(rows: list[dict]) -> dict:

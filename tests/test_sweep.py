@@ -465,3 +465,72 @@ def test_automatic_chunk_shrinks_to_fit(data, tmp_path, monkeypatch):
                      log=messages.append)
     assert len(rows) == len(sweep.normalize_grid(GRID))
     assert any("chunk(s) of 2 " in m for m in messages), messages
+
+
+# ------------------------------------------------------------------ shared pre-training (issue 11.4)
+PRETRAIN_CONFIG = CONFIG.replace(pretrain_epochs=1, epochs=2)
+PRETRAIN_GRID = {"lr": [0.1, 0.03, 0.01], "pretrain_lr": [0.01, 0.05], "seed": [0], "l1": [1e-3]}
+
+
+def test_pretrained_stacks_are_shared_by_the_finetuning_grid(data, tmp_path, monkeypatch):
+    messages = []
+    trained = []
+    real_run_chunk = sweep._run_chunk
+
+    def counting(runner, group, networks, *args, **kwargs):
+        stages = kwargs.get("stages") or runner.trainer.stages
+        trained.append(([n.index for n in networks], [name for name, _, _ in stages]))
+        return real_run_chunk(runner, group, networks, *args, **kwargs)
+
+    monkeypatch.setattr(sweep, "_run_chunk", counting)
+    rows = sweep.run(PRETRAIN_CONFIG, PRETRAIN_GRID, str(tmp_path / "out"), data, chunk_size=2, checkpoint_every=0,
+                     progress=False, log=messages.append)
+    # 6 networks, 2 stacks (one per pre-training lr): pre-training runs once per stack, not per network
+    pretraining = [chunk for chunk, stages in trained if stages[0].startswith("pretrain")]
+    assert pretraining == [[0, 1]]
+    assert any("2 pre-trained stack(s) shared by 6 network(s)" in m for m in messages)
+    assert not os.path.exists(tmp_path / "out" / "pretrained" / "group000")  # removed once the group is done
+    train = jax.jit(make_train(PRETRAIN_CONFIG))
+    for row in rows:
+        alone = train(jax.random.PRNGKey(row["seed"]),
+                      Hparams(lr=row["lr"], pretrain_lr=row["pretrain_lr"], l1=row["l1"]), data)
+        assert_row_matches(row, jax.device_get(alone))
+        np.testing.assert_allclose(row["curves"]["pretrain_valid_loss"],
+                                   np.asarray(alone.curves.pretrain_valid_loss), rtol=1e-5)
+    # the same stack gives the same pre-training curves and criterion to every fine-tuning lr
+    by_plr = {}
+    for row in rows:
+        by_plr.setdefault(row["pretrain_lr"], set()).add(row["pretrain_reconstruction"])
+    assert all(len(values) == 1 for values in by_plr.values()) and len(by_plr) == 2
+
+
+def test_resume_reuses_a_finished_stack(data, tmp_path, monkeypatch):
+    out_dir = str(tmp_path / "out")
+    real_run_chunk = sweep._run_chunk
+    calls = []
+
+    def stop_at_first_finetuning(runner, group, networks, *args, **kwargs):
+        stages = kwargs.get("stages") or runner.trainer.stages
+        if not stages[0][0].startswith("pretrain"):
+            raise KeyboardInterrupt
+        return real_run_chunk(runner, group, networks, *args, **kwargs)
+
+    monkeypatch.setattr(sweep, "_run_chunk", stop_at_first_finetuning)
+    with pytest.raises(KeyboardInterrupt):
+        sweep.run(PRETRAIN_CONFIG, PRETRAIN_GRID, out_dir, data, chunk_size=2, checkpoint_every=0, **QUIET)
+    stacks_dir = os.path.join(out_dir, "pretrained", "group000", "group000_stacks_00000-00001")
+    # the finished stack (2 layers x 1 epoch) is kept for the resume
+    assert [name for name in os.listdir(stacks_dir) if name.isdigit()] == ["2"]
+
+    def no_pretraining_again(runner, group, networks, *args, **kwargs):
+        calls.append(runner.network_epochs)
+        return real_run_chunk(runner, group, networks, *args, **kwargs)
+
+    monkeypatch.setattr(sweep, "_run_chunk", no_pretraining_again)
+    resumed = sweep.run(PRETRAIN_CONFIG, PRETRAIN_GRID, out_dir, data, chunk_size=2, checkpoint_every=0,
+                        resume=True, **QUIET)
+    fresh = sweep.run(PRETRAIN_CONFIG, PRETRAIN_GRID, str(tmp_path / "fresh"), data, chunk_size=2,
+                      checkpoint_every=0, **QUIET)
+    assert calls[:2] == [0, 0]  # the stack chunk restored, not one epoch trained
+    assert [r["curves"] for r in resumed] == [r["curves"] for r in fresh]
+    assert [r["test_error"] for r in resumed] == [r["test_error"] for r in fresh]

@@ -310,3 +310,67 @@ def test_traced_data_needs_num_classes(data):
     config = small_config(epochs=1, num_classes=None)
     with pytest.raises(ValueError, match="num_classes"):
         jax.jit(make_train(config))(KEY, Hparams(), data)
+
+
+def test_pretraining_records_the_clean_validation_reconstruction_error():
+    """Issue 11.3: the pre-training lr is selected on the reconstruction error alone (no noise, no L1)
+    of the clean validation inputs, checked here against NumPy for the rectifier's softplus_squared."""
+    rng = np.random.default_rng(3)
+    splits = {name: (rng.random((n, 12), np.float32), rng.integers(0, 3, n).astype(np.int32))
+              for name, n in (("train", 40), ("valid", 30), ("test", 20))}
+    config = TrainConfig(num_classes=3, hidden_sizes=(8, 6), batch_size=10, epochs=1, pretrain_epochs=2)
+    data = prepare_data(config, splits)
+    trainer = make_train(config)
+    hparams = Hparams(l1=0.5, noise_level=0.5, pretrain_lr=0.05)
+    state = trainer.init(jax.random.PRNGKey(0), hparams, data)
+    state = trainer.pretrain_epoch(state, hparams, data, layer_index=0)
+    w, b = np.asarray(state.params[0]["w"], np.float64), np.asarray(state.params[0]["b"], np.float64)
+    b_dec = np.asarray(state.decoder_biases[0], np.float64)
+    x = np.asarray(data.x_valid, np.float64)
+    code = np.maximum(x @ w + b, 0.0)
+    reconstruction = np.log1p(np.exp(code @ w.T + b_dec))
+    expected = np.mean(np.sum((x - reconstruction) ** 2, axis=1))
+    recorded = np.asarray(state.curves.pretrain_valid_loss)
+    np.testing.assert_allclose(recorded[0, 0], expected, rtol=1e-4)
+    assert np.isnan(recorded[0, 1]) and np.isnan(recorded[1]).all()  # epochs not run yet stay NaN
+    # not the training objective, which adds noise and the (large) L1 term
+    assert abs(float(state.curves.pretrain_loss[0, 0]) - expected) > 1e-3
+
+
+def test_activity_against_numpy():
+    """Issue 13.3: top-class share and silent units, against NumPy, with a padded last chunk."""
+    rng = np.random.default_rng(5)
+    splits = {name: (rng.normal(size=(n, 12)).astype(np.float32), rng.integers(0, 3, n).astype(np.int32))
+              for name, n in (("train", 40), ("valid", 37), ("test", 20))}
+    config = TrainConfig(num_classes=3, hidden_sizes=(8, 6), batch_size=10, epochs=1, eval_batch_size=10)
+    data = prepare_data(config, splits)
+    trainer = make_train(config)
+    state = trainer.init(jax.random.PRNGKey(1), Hparams(), data)
+    params = state.params
+    params[1]["b"] = params[1]["b"].at[:3].set(-100.0)  # three units of layer 2 can never fire
+    share, silent = trainer.activity(params, Hparams(), data.x_valid)
+    x = np.asarray(data.x_valid, np.float64)
+    h1 = np.maximum(x @ np.asarray(params[0]["w"]) + np.asarray(params[0]["b"]), 0)
+    h2 = np.maximum(h1 @ np.asarray(params[1]["w"]) + np.asarray(params[1]["b"]), 0)
+    logits = h2 @ np.asarray(params[2]["w"]) + np.asarray(params[2]["b"])
+    expected_share = np.bincount(logits.argmax(1), minlength=3).max() / 37
+    np.testing.assert_allclose(float(share), expected_share, rtol=1e-6)
+    expected_silent = [np.mean(~(h != 0).any(0)) for h in (h1, h2)]
+    np.testing.assert_allclose(np.asarray(silent), expected_silent, atol=1e-6)
+    assert float(silent[1]) >= 3 / 6
+
+
+def test_a_collapsed_network_is_dead_not_diverged():
+    """Issue 13.3: at lr 1e3 every unit dies; the run is flagged dead, not diverged."""
+    from deep_sparse import sweep
+
+    rng = np.random.default_rng(0)
+    splits = {name: (rng.random((n, 12), np.float32), rng.integers(0, 3, n).astype(np.int32))
+              for name, n in (("train", 50), ("valid", 37), ("test", 20))}
+    config = TrainConfig(num_classes=3, hidden_sizes=(8, 6), batch_size=10, epochs=2)
+    data = prepare_data(config, splits)
+    for lr, dead in ((0.1, False), (1e3, True)):
+        result = jax.jit(make_train(config))(jax.random.PRNGKey(0), Hparams(lr=lr), data)
+        assert not bool(result.diverged)
+        flagged = sweep.is_dead(False, float(result.top_class_share), np.asarray(result.silent_units_per_layer))
+        assert flagged is dead
