@@ -1,10 +1,56 @@
-"""Checkpoints of a running chunk of networks (orbax), for resuming a sweep after a crash or a kill."""
+"""Checkpoints of a running chunk of networks (orbax), for resuming a sweep after a crash or a kill.
+
+Each leaf of the state is stored under its tree path (``.params[0]['w']``), never by position, beside
+a small ``manifest.json`` per step: the structure fingerprint (every path with its shape and dtype),
+the code version that wrote it, and the SHA-256 of every leaf's bytes. A restore refuses a checkpoint
+whose structure differs from the state asked for (two same-shaped fields swapped, a field added) or
+whose bytes changed on disk, naming the file; nothing is ever unpickled.
+"""
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 from typing import Optional
 
 import jax
+import numpy as np
+
+from deep_sparse import results_io
+
+MANIFEST = "manifest.json"
+
+
+class CheckpointMismatch(ValueError):
+    """A checkpoint that does not belong to the state being restored, or whose bytes changed."""
+
+
+def _path_name(path) -> str:
+    """``params.0.w`` for the tree path ``.params[0]['w']`` (a name orbax can store as a key)."""
+    parts = []
+    for entry in path:
+        for attribute in ("name", "key", "idx"):
+            if hasattr(entry, attribute):
+                parts.append(str(getattr(entry, attribute)))
+                break
+        else:
+            parts.append(str(entry))
+    return ".".join(parts)
+
+
+def leaf_paths(tree) -> list[tuple[str, object]]:
+    """``[(path name, leaf)]`` of ``tree`` in its flattening order."""
+    return [(_path_name(path), leaf) for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]]
+
+
+def fingerprint(tree) -> str:
+    """SHA-256 of every leaf's path, shape and dtype: equal exactly when two states have the same layout."""
+    layout = [(path, list(leaf.shape), str(leaf.dtype)) for path, leaf in leaf_paths(tree)]
+    return hashlib.sha256(json.dumps(layout).encode()).hexdigest()
+
+
+def leaf_checksum(leaf) -> str:
+    return hashlib.sha256(np.ascontiguousarray(jax.device_get(leaf)).tobytes()).hexdigest()
 
 
 class ChunkCheckpoint:
@@ -14,31 +60,59 @@ class ChunkCheckpoint:
         import orbax.checkpoint as ocp
 
         self._ocp = ocp
+        self.directory = os.path.abspath(directory)
+        self.code_version = results_io.git_commit()
         self.manager = ocp.CheckpointManager(
-            os.path.abspath(directory),
-            options=ocp.CheckpointManagerOptions(max_to_keep=1, enable_async_checkpointing=False),
+            self.directory, options=ocp.CheckpointManagerOptions(max_to_keep=1, enable_async_checkpointing=False),
         )
 
     def latest_step(self) -> Optional[int]:
         return self.manager.latest_step()
 
-    # Leaves are stored flat, by position: the state's structure comes from the template, so no
-    # class or code is ever read back from disk. Orbax refuses zero-size arrays (e.g. the pre-training
-    # curves of a run without pre-training); those are taken from the template.
+    def _manifest_path(self, step: int) -> str:
+        return os.path.join(self.directory, f"{step}.{MANIFEST}")
+
+    # Orbax refuses zero-size arrays (e.g. the pre-training curves of a run without pre-training);
+    # those are taken from the template on restore.
     def save(self, step: int, state) -> None:
-        leaves = jax.tree.leaves(state)
-        stored = {f"{i:05d}": x for i, x in enumerate(leaves) if x.size}
-        self.manager.save(step, args=self._ocp.args.StandardSave(stored))
+        leaves = [(path, leaf) for path, leaf in leaf_paths(state) if leaf.size]
+        # The manifest goes first and the older ones last, so that a kill at any point leaves the
+        # latest step orbax committed with its manifest.
+        manifest = {"fingerprint": fingerprint(state), "code_version": self.code_version,
+                    "checksums": {path: leaf_checksum(leaf) for path, leaf in leaves}}
+        results_io.atomic_write_json(self._manifest_path(step), manifest)
+        self.manager.save(step, args=self._ocp.args.StandardSave(dict(leaves)))
         self.manager.wait_until_finished()
+        for name in os.listdir(self.directory):  # manifests of steps orbax has dropped
+            if name.endswith(MANIFEST) and name != f"{step}.{MANIFEST}":
+                os.remove(os.path.join(self.directory, name))
 
     def restore(self, step: int, template):
-        leaves, treedef = jax.tree.flatten(template)
-        abstract = {
-            f"{i:05d}": jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=x.sharding)
-            for i, x in enumerate(leaves) if x.size
-        }
-        restored = self.manager.restore(step, args=self._ocp.args.StandardRestore(abstract))
-        return jax.tree.unflatten(treedef, [restored.get(f"{i:05d}", x) for i, x in enumerate(leaves)])
+        """The state saved at ``step``, laid out as ``template``; :class:`CheckpointMismatch` if it
+        was written for another layout or its bytes changed since."""
+        path = self._manifest_path(step)
+        if not os.path.exists(path):
+            raise CheckpointMismatch(f"{path}: missing: the checkpoint in {self.directory} was written by an older "
+                                     "version or not finished; delete that folder to recompute its chunk")
+        manifest = results_io.read_json(path)
+        if manifest.get("fingerprint") != fingerprint(template):
+            raise CheckpointMismatch(
+                f"{path}: the checkpoint's state layout differs from this code's (written by code version "
+                f"{manifest.get('code_version')}); delete {self.directory} to recompute its chunk")
+        pairs = leaf_paths(template)
+        abstract = {p: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=x.sharding) for p, x in pairs if x.size}
+        try:
+            restored = self.manager.restore(step, args=self._ocp.args.StandardRestore(abstract))
+        except Exception as error:  # noqa: BLE001 - orbax raises many kinds on damaged files
+            raise CheckpointMismatch(f"{self.directory}/{step}: unreadable ({type(error).__name__}: {error}); delete "
+                                     f"{self.directory} to recompute its chunk") from error
+        for leaf_path, leaf in restored.items():
+            if leaf_checksum(leaf) != manifest["checksums"].get(leaf_path):
+                raise CheckpointMismatch(
+                    f"{self.directory}/{step}: leaf {leaf_path} does not match its checksum in {path}: the "
+                    f"checkpoint changed on disk; delete {self.directory} to recompute its chunk")
+        treedef = jax.tree_util.tree_structure(template)
+        return jax.tree_util.tree_unflatten(treedef, [restored.get(p, x) for p, x in pairs])
 
     def close(self) -> None:
         self.manager.close()

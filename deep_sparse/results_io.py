@@ -148,6 +148,39 @@ def git_commit() -> str | None:
     return commit + ("+dirty" if dirty else "")
 
 
+OURS_MARKER = ".deep-sparse"
+
+
+def is_ours(folder: str) -> bool:
+    """A folder deep-sparse wrote: it holds our marker file or a sweep (``plan.json``), itself or in
+    a direct subfolder (an experiment module's one folder per data set)."""
+    if os.path.exists(os.path.join(folder, OURS_MARKER)) or os.path.exists(os.path.join(folder, "plan.json")):
+        return True
+    return any(os.path.exists(os.path.join(folder, name, "plan.json")) for name in os.listdir(folder)
+               if os.path.isdir(os.path.join(folder, name)))
+
+
+def check_output_folder(folder: str) -> None:
+    """Refuse an output folder that exists, is not empty and was not written by deep-sparse: we never
+    overwrite files we did not write. Writes nothing."""
+    if os.path.exists(folder) and not os.path.isdir(folder):
+        raise NotADirectoryError(f"{folder}: the output path is a file, expected a folder")
+    if os.path.isdir(folder) and os.listdir(folder) and not is_ours(folder):
+        shown = ", ".join(sorted(os.listdir(folder))[:5])
+        raise FileExistsError(f"{folder} is not empty ({shown}{', ...' if len(os.listdir(folder)) > 5 else ''}) "
+                              "and holds no output of deep-sparse: choose a new or empty folder for --out")
+
+
+def claim_output_folder(folder: str) -> None:
+    """:func:`check_output_folder`, then create ``folder`` with our marker (call once the inputs are
+    checked: a failed start must leave nothing behind)."""
+    check_output_folder(folder)
+    os.makedirs(folder, exist_ok=True)
+    marker = os.path.join(folder, OURS_MARKER)
+    if not os.path.exists(marker):
+        atomic_write_text(marker, "written by deep-sparse; its commands refuse non-empty folders without this file\n")
+
+
 def provenance(argv: Sequence[str] | None = None) -> dict:
     """Command, UTC date, versions and machine, to store beside every result."""
     argv = list(sys.argv if argv is None else argv)

@@ -19,6 +19,7 @@ writes to a temporary directory and renames it), finished chunks write their row
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import itertools
 import json
 import os
@@ -68,6 +69,8 @@ def _check_name(name: str) -> None:
 def normalize_grid(grid) -> list[dict]:
     """A dict of lists (taken as a product) or a list of dicts (explicit points) -> list of dicts."""
     if isinstance(grid, dict):
+        if not grid:
+            raise ValueError("the grid has no points (an empty dict, like an empty list); give at least one axis")
         return product(**grid)
     points = [dict(point) for point in grid]
     if not points:
@@ -76,6 +79,28 @@ def normalize_grid(grid) -> list[dict]:
         for name in point:
             _check_name(name)
     return points
+
+
+def check_hparams(values: dict, config: TrainConfig) -> Optional[str]:
+    """What is wrong with one network's hyperparameters (``{name: float}``), or None. The one place
+    their rules live, for the library and every command line alike: learning rates finite and > 0, L1
+    finite and >= 0, the corruption level a probability in [0, 1] for masking and salt-and-pepper noise
+    (a standard deviation >= 0 for Gaussian noise), alpha > 0 (inf: the rectifier)."""
+    for name in ("lr", "pretrain_lr"):
+        if not (np.isfinite(values[name]) and values[name] > 0):
+            return f"{name} must be a finite number > 0, got {values[name]!r}"
+    if not (np.isfinite(values["l1"]) and values["l1"] >= 0):
+        return f"l1 must be a finite number >= 0, got {values['l1']!r}"
+    level = values["noise_level"]
+    corruptions = {config.corruption, config.first_layer_corruption} - {None}
+    if corruptions - {"gaussian"} and not 0.0 <= level <= 1.0:
+        return (f"noise_level must be a probability in [0, 1] for {' and '.join(sorted(corruptions - {'gaussian'}))} "
+                f"noise, got {level!r}")
+    if not (np.isfinite(level) and level >= 0):
+        return f"noise_level must be a finite number >= 0, got {level!r}"
+    if not values["alpha"] > 0:  # NaN fails too
+        return f"alpha must be > 0 (inf for the rectifier), got {values['alpha']!r}"
+    return None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -106,6 +131,9 @@ def plan(config: TrainConfig, grid, base_hparams: Optional[Hparams] = None) -> l
         seed = point.get("seed", 0)
         if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
             raise ValueError(f"grid point {index}: seed must be a non-negative integer, got {seed!r}")
+        key = json.dumps(structure, sort_keys=True, default=str)
+        if key not in groups:
+            groups[key] = Group(len(groups), config.replace(**structure), structure, [])
         values = {}
         for name in HPARAM_NAMES:
             value = point.get(name, getattr(base_hparams, name))
@@ -114,14 +142,9 @@ def plan(config: TrainConfig, grid, base_hparams: Optional[Hparams] = None) -> l
             except (TypeError, ValueError):
                 raise ValueError(f"grid point {index}: {name} must be a number, got {value!r}") from None
             values[name] = value
-        if values["l1"] < 0 or not np.isfinite(values["l1"]):
-            raise ValueError(f"grid point {index}: l1 must be a finite number >= 0, got {values['l1']!r}")
-        for name in ("lr", "pretrain_lr"):
-            if not values[name] > 0:
-                raise ValueError(f"grid point {index}: {name} must be > 0, got {values[name]!r}")
-        key = json.dumps(structure, sort_keys=True, default=str)
-        if key not in groups:
-            groups[key] = Group(len(groups), config.replace(**structure), structure, [])
+        problem = check_hparams(values, groups[key].config)
+        if problem:
+            raise ValueError(f"grid point {index}: {problem}")
         groups[key].networks.append(Network(index, int(seed), Hparams(**values)))
     return list(groups.values())
 
@@ -242,23 +265,26 @@ def _plan_record(config: TrainConfig, grid: list[dict], base_hparams: Hparams) -
     }
 
 
-def _check_out_dir(out_dir: str, record: dict, resume: bool) -> None:
+def _check_out_dir(out_dir: str, record: dict, resume: bool) -> bool:
+    """Whether ``out_dir`` already holds this sweep (resume); refuses another sweep, a sweep without
+    ``resume``, and a non-empty folder that is not ours. Writes nothing."""
+    results_io.check_output_folder(out_dir)
     plan_path = os.path.join(out_dir, "plan.json")
-    if os.path.exists(plan_path):
-        if not resume:
-            raise FileExistsError(
-                f"{out_dir} already holds a sweep (plan.json); pass resume=True (--resume) to continue it "
-                "or choose another output directory"
+    if not os.path.exists(plan_path):
+        return False
+    if not resume:
+        raise FileExistsError(
+            f"{out_dir} already holds a sweep (plan.json); pass resume=True (--resume) to continue it "
+            "or choose another output directory"
+        )
+    existing = results_io.read_json(plan_path)
+    for field in ("config", "grid", "base_hparams"):
+        if existing.get(field) != record[field]:
+            raise ValueError(
+                f"{plan_path}: the {field} of the sweep there differs from the one asked for now; "
+                "resume only continues the same sweep (choose another output directory)"
             )
-        existing = results_io.read_json(plan_path)
-        for field in ("config", "grid", "base_hparams"):
-            if existing.get(field) != record[field]:
-                raise ValueError(
-                    f"{plan_path}: the {field} of the sweep there differs from the one asked for now; "
-                    "resume only continues the same sweep (choose another output directory)"
-                )
-    else:
-        results_io.atomic_write_json(plan_path, record)
+    return True
 
 
 class DeadlineReached(Exception):
@@ -309,10 +335,17 @@ def run(
     n_devices = mesh.devices.size
     if chunk_size is not None and (chunk_size < 1 or chunk_size % n_devices):
         raise ValueError(f"chunk_size must be a positive multiple of the {n_devices} devices, got {chunk_size}")
-    os.makedirs(out_dir, exist_ok=True)
     record = _plan_record(config, points, base_hparams)
-    _check_out_dir(out_dir, record, resume)
+    started_before = _check_out_dir(out_dir, record, resume)
     chunks_dir = os.path.join(out_dir, "chunks")
+    all_rows: dict[int, dict] = _finished_rows(chunks_dir, groups) if started_before else {}
+    # every input is checked (and the data loaded) before the first file is written
+    cache: dict = {}
+    group_data = {g.index: _group_data(g, data, data_dir, cache) for g in groups
+                  if any(n.index not in all_rows for n in g.networks)}
+    results_io.claim_output_folder(out_dir)
+    if not started_before:
+        results_io.atomic_write_json(os.path.join(out_dir, "plan.json"), record)
     os.makedirs(chunks_dir, exist_ok=True)
 
     metadata = results_io.provenance(argv)
@@ -320,8 +353,6 @@ def run(
     metadata["batching"] = batching
     timings: dict[str, Any] = {"groups": []}
     started = time.perf_counter()
-    all_rows: dict[int, dict] = _finished_rows(chunks_dir, groups) if resume else {}
-    data_cache: dict = {}
 
     total_epochs = sum(len(g.networks) * _network_epochs(g.config) for g in groups)
     bar = _progress_bar(total_epochs, progress)
@@ -332,16 +363,7 @@ def run(
             if not todo:
                 continue
             group_started = time.perf_counter()
-            trainer = make_train(group.config)
-            group_data = data
-            if group_data is None:
-                data_key = (group.config.dataset, group.config.train_size, group.config.valid_size,
-                            group.config.test_size, group.config.labeled_fraction, group.config.labeled_seed)
-                if data_key not in data_cache:
-                    data_cache[data_key] = load_data(group.config, data_dir=data_dir)
-                group_data = data_cache[data_key]
-            trainer.check_data(group_data)
-            runner = _GroupRunner(trainer, group_data, mesh, batching)
+            runner = _GroupRunner(make_train(group.config), group_data[group.index], mesh, batching)
             size = _chunk_size_for(out_dir, group, chunk_size, runner, mesh, log)
             chunks = [todo[i : i + size] for i in range(0, len(todo), size)]
             log(f"group {group.index} {group.structure or '(base config)'}: {len(todo)} of {len(group.networks)} "
@@ -359,7 +381,8 @@ def run(
                     rows = _run_chunk(runner, group, networks, size, checkpoint_dir, checkpoint_every, resume, bar,
                                       log, deadline, stages=_finetune_stages(runner.trainer),
                                       start=_stacked_start(runner, stacks, networks, size))
-                results_io.atomic_write_json(os.path.join(chunks_dir, name + ".json"), {"rows": rows})
+                results_io.atomic_write_json(os.path.join(chunks_dir, name + ".json"),
+                                             {"rows": rows, "sha256": rows_checksum(rows)})
                 shutil.rmtree(checkpoint_dir, ignore_errors=True)  # its rows are safe on disk now
                 for row in rows:
                     all_rows[row["network"]] = row
@@ -430,11 +453,29 @@ def _stacked_start(runner: _GroupRunner, stacks: dict, networks: list[Network], 
     return start(state, hparams, runner.data)
 
 
+def _group_data(group: Group, data: Optional[Data], data_dir: Optional[str], cache: dict) -> Data:
+    """The group's data (``data``, or its data set loaded and subset once per sweep, kept in
+    ``cache``), checked against the group's network."""
+    if data is None:
+        key = (group.config.dataset, group.config.train_size, group.config.valid_size, group.config.test_size,
+               group.config.labeled_fraction, group.config.labeled_seed)
+        if key not in cache:
+            cache[key] = load_data(group.config, data_dir=data_dir)
+        data = cache[key]
+    make_train(group.config).check_data(data)
+    return data
+
+
 def _chunk_name(group: Group, networks: list[Network]) -> str:
     """``group000_networks_00004-00007``: a chunk is named by the networks it holds, so that a sweep
     resumed with another chunk size keeps every finished network and its checkpoints cannot be
     mistaken for another chunk's."""
     return f"group{group.index:03d}_networks_{networks[0].index:05d}-{networks[-1].index:05d}"
+
+
+def rows_checksum(rows: list[dict]) -> str:
+    """SHA-256 of the rows as canonical JSON (what a finished chunk file stores beside them)."""
+    return hashlib.sha256(json.dumps(results_io._jsonable(rows), sort_keys=True).encode()).hexdigest()
 
 
 def _finished_rows(chunks_dir: str, groups: list[Group]) -> dict[int, dict]:
@@ -445,7 +486,11 @@ def _finished_rows(chunks_dir: str, groups: list[Group]) -> dict[int, dict]:
         if not name.endswith(".json"):
             continue
         path = os.path.join(chunks_dir, name)
-        for row in results_io.read_json(path)["rows"]:
+        record = results_io.read_json(path)
+        if "sha256" in record and record["sha256"] != rows_checksum(record["rows"]):
+            raise ValueError(f"{path}: the rows do not match their checksum: the file changed after the sweep "
+                             "wrote it; delete it to recompute that chunk (--resume)")
+        for row in record["rows"]:
             key = row.get("network")
             if expected.get(key) != (row.get("group"), row.get("seed")):
                 raise ValueError(f"{path}: network {key!r} (group {row.get('group')!r}, seed {row.get('seed')!r}) "

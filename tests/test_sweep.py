@@ -286,7 +286,8 @@ def test_rows_of_another_sweep_are_refused(data, sweep_dirs, tmp_path):
     path = os.path.join(out_dir, "chunks", "group000_networks_00000-00003.json")
     with open(path) as handle:
         record = json.load(handle)
-    record["rows"][0]["seed"] = 7
+    record["rows"][0]["seed"] = 7  # a row of another sweep, with a valid checksum
+    record["sha256"] = sweep.rows_checksum(record["rows"])
     with open(path, "w") as handle:
         json.dump(record, handle)
     with pytest.raises(ValueError, match="group000_networks_00000-00003.json: network 0"):
@@ -534,3 +535,16 @@ def test_resume_reuses_a_finished_stack(data, tmp_path, monkeypatch):
     assert calls[:2] == [0, 0]  # the stack chunk restored, not one epoch trained
     assert [r["curves"] for r in resumed] == [r["curves"] for r in fresh]
     assert [r["test_error"] for r in resumed] == [r["test_error"] for r in fresh]
+
+
+def test_a_tampered_chunk_file_is_refused(data, tmp_path):
+    out_dir = str(tmp_path / "tampered")
+    sweep.run(CONFIG, GRID, out_dir, data, chunk_size=4, checkpoint_every=0, **QUIET)
+    path = os.path.join(out_dir, "chunks", "group000_networks_00004-00007.json")
+    with open(path) as handle:
+        record = json.load(handle)
+    record["rows"][1]["sparsity"] = 7.5
+    with open(path, "w") as handle:
+        json.dump(record, handle)
+    with pytest.raises(ValueError, match=r"group000_networks_00004-00007.json: the rows do not match their checksum"):
+        sweep.run(CONFIG, GRID, out_dir, data, chunk_size=4, resume=True, **QUIET)
