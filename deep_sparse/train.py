@@ -196,6 +196,14 @@ class Trainer:
         for name in ("x_valid", "x_test"):
             if getattr(data, name).shape[-1] != data.x_train.shape[-1]:
                 raise ValueError(f"{name} has width {getattr(data, name).shape[-1]}, x_train has {data.x_train.shape[-1]}")
+        if isinstance(data.y_train, jax.core.Tracer):  # inside jit: checked at the boundary already
+            return
+        classes = self.num_classes(data)
+        for name in ("y_train", "y_valid", "y_test"):
+            labels = np.asarray(getattr(data, name))
+            if labels.size and (labels.min() < 0 or labels.max() >= classes):
+                raise ValueError(f"{name} holds labels in [{labels.min()}, {labels.max()}] but the network has "
+                                 f"{classes} classes (TrainConfig.num_classes={self.config.num_classes})")
 
     def _data(self, data: Optional[Data]) -> Data:
         if data is None:

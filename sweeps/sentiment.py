@@ -91,7 +91,7 @@ def main(argv=None) -> int:
     from sweeps import paper_numbers as pn
 
     preset, preset_name = common.resolve_preset(args, PRESETS, ["run_folds", "epochs"])
-    os.makedirs(args.out, exist_ok=True)
+    ds.results_io.check_output_folder(args.out)  # created once its inputs are checked
     synthetic = args.reviews is None
     metadata = {"experiment": NAME, "preset": preset_name, "preset_settings": preset}
     if synthetic and preset["n_synthetic"] is None:

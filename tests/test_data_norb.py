@@ -1,12 +1,17 @@
-"""NORB binary-matrix format, area-average subsampling, [-1, 1] scaling, small and jittered-cluttered splits."""
+"""NORB binary-matrix format, area-average subsampling, [-1, 1] scaling, small and jittered-cluttered splits,
+and the pooch fetch of both variants from a local server on 127.0.0.1 (published hashes for small NORB,
+SHA-256 recorded on first fetch for jittered-cluttered NORB, resume after a failure)."""
 import gzip
+import hashlib
+import os
 import struct
 
 import numpy as np
 import pytest
 
 import deep_sparse.data as data
-from deep_sparse.data import norb
+from deep_sparse.data import download as dl
+from deep_sparse.data import integrity, norb
 
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.int32, np.int16, np.float32, np.float64])
@@ -95,7 +100,8 @@ def test_smallnorb_splits(tmp_path):
     labels = norb.read_matrix(str(folder / names["training"][0][1]))
     np.testing.assert_array_equal(splits["valid"][1], labels[-2:])  # valid = last fifth of training
     images = norb.read_matrix(str(folder / names["training"][0][0]))
-    np.testing.assert_allclose(splits["train"][0][0], norb.preprocess(images[:1])[0])
+    # float32 sums reassociate with the batch size: equal to a few ulps
+    np.testing.assert_allclose(splits["train"][0][0], norb.preprocess(images[:1])[0], rtol=1e-6, atol=1e-6)
     assert data.num_classes("smallnorb") == 5 and data.num_classes("norb") == 6
 
 
@@ -123,6 +129,73 @@ def test_jittered_norb_splits_and_errors(tmp_path):
         data.load_splits("norb", data_dir=str(tmp_path))
     (folder / dat).unlink()
     with pytest.raises(FileNotFoundError, match="testing-02-dat.mat"):
-        data.load_splits("norb", data_dir=str(tmp_path))
+        data.load_splits("norb", data_dir=str(tmp_path), download=False)
     report = data.info("norb", data_dir=str(tmp_path))
     assert report["missing"] == [dat] and len(report["files"]) == 23
+
+
+def test_official_file_names():
+    names = norb.file_names("smallnorb")
+    assert names["test"][0][0] == "smallnorb-5x01235x9x18x6x2x96x96-testing-dat.mat"
+    assert names["training"][0][1] == "smallnorb-5x46789x9x18x6x2x96x96-training-cat.mat"
+    assert norb.file_names("norb")["test"][1][0] == "norb-5x01235x9x18x6x2x108x108-testing-02-dat.mat"
+    with pytest.raises(ValueError, match="unknown NORB variant 'tiny'"):
+        norb.file_names("tiny")
+
+
+def serve(root, variant, n, rng):
+    """Gzipped NORB files of ``variant`` (``n`` examples each) in ``root``; returns their SHA-256s."""
+    side, classes = norb.SIDE[variant], norb.NUM_CLASSES[variant]
+    digests = {}
+    for pairs in norb.file_names(variant).values():
+        for dat, cat in pairs:
+            for name, array in ((dat, rng.integers(0, 256, (n, 2, side, side), dtype=np.uint8)),
+                                (cat, rng.integers(0, classes, n).astype(np.int32))):
+                blob = gzip.compress(norb.encode_matrix(array), compresslevel=1, mtime=0)
+                (root / (name + ".gz")).write_bytes(blob)
+                digests[name + ".gz"] = hashlib.sha256(blob).hexdigest()
+    return digests
+
+
+def test_fetch_smallnorb_with_published_hashes(tmp_path, server, http_control):
+    base, root = server
+    digests = serve(root, "smallnorb", 5, np.random.default_rng(5))
+    own = {name: f"sha256:{d}" for name, d in digests.items()}
+    with pytest.raises(dl.ChecksumError, match=r"smallnorb-5x46789x9x18x6x2x96x96-training-dat.mat.gz from "
+                                               r".*: checksum mismatch, expected SHA256 5ffd6272"):
+        data.fetch("smallnorb", data_dir=str(tmp_path), mirrors=[base], retries=0)  # TFDS's sums: not these files
+    assert not (tmp_path / "smallnorb").exists()
+    folder = data.fetch("smallnorb", data_dir=str(tmp_path), mirrors=[base], hashes=own, retries=0)
+    assert sorted(os.listdir(folder)) == sorted(digests)  # kept compressed; no SHA256SUMS: hashes are published
+    splits = data.load_splits("smallnorb", data_dir=str(tmp_path), hashes=own, download=False)
+    assert {k: v[0].shape for k, v in splits.items()} == {"train": (4, 2048), "valid": (1, 2048), "test": (5, 2048)}
+    assert len(http_control.requests) == 1 + 4
+    states = [f["state"] for f in data.info("smallnorb", data_dir=str(tmp_path), hashes=own)["files"]]
+    assert states == ["verified (registry hash)"] * 4
+
+
+def test_fetch_norb_records_sha256_and_resumes(tmp_path, server, http_control):
+    base, root = server
+    digests = serve(root, "norb", 1, np.random.default_rng(6))
+    late = "norb-5x01235x9x18x6x2x108x108-testing-01-dat.mat.gz"
+    http_control.faults["/" + late] = ("status", 404)
+    with pytest.raises(dl.FetchError, match=rf"{late}: HTTPError: 404"):
+        data.fetch("norb", data_dir=str(tmp_path), mirrors=[base], retries=0)
+    folder = tmp_path / "norb"
+    fetched = sorted(os.listdir(folder))
+    assert late not in fetched and len(fetched) == 1 + 20  # the 20 training files, whole, and SHA256SUMS
+    assert integrity.read_manifest(str(folder)) == {n: digests[n] for n in fetched if n != integrity.MANIFEST}
+    del http_control.faults["/" + late]
+    http_control.requests.clear()
+    data.fetch("norb", data_dir=str(tmp_path), mirrors=[base], retries=0)
+    assert len(http_control.requests) == 4  # only what was missing: resumed, not restarted
+    assert integrity.read_manifest(str(folder)) == digests
+    splits = data.load_splits("norb", data_dir=str(tmp_path), download=False)
+    assert {k: v[0].shape for k, v in splits.items()} == {"train": (8, 2048), "valid": (2, 2048), "test": (2, 2048)}
+    report = data.info("norb", data_dir=str(tmp_path))
+    assert report["checksums"].startswith("none published") and report["missing"] == []
+    assert {f["state"] for f in report["files"]} == {"verified (SHA-256 in SHA256SUMS)"}
+    # a file replaced after the first fetch is caught on every later load
+    (folder / late).write_bytes((root / "norb-5x01235x9x18x6x2x108x108-testing-02-dat.mat.gz").read_bytes())
+    with pytest.raises(dl.ChecksumError, match=rf"{late}: checksum mismatch, expected SHA256 {digests[late]}"):
+        data.load_splits("norb", data_dir=str(tmp_path))

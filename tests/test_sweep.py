@@ -548,3 +548,54 @@ def test_a_tampered_chunk_file_is_refused(data, tmp_path):
         json.dump(record, handle)
     with pytest.raises(ValueError, match=r"group000_networks_00004-00007.json: the rows do not match their checksum"):
         sweep.run(CONFIG, GRID, out_dir, data, chunk_size=4, resume=True, **QUIET)
+
+
+# ------------------------------------------------------------------ bad input (issue 13)
+@pytest.mark.parametrize("point, message", [
+    ({"noise_level": 1.5}, r"noise_level must be a probability in \[0, 1\] for mask noise, got 1.5"),
+    ({"noise_level": -0.5}, "noise_level must be a probability"),
+    ({"noise_level": float("nan")}, "noise_level must be a probability"),
+    ({"alpha": -1.0}, "alpha must be > 0"),
+    ({"alpha": float("nan")}, "alpha must be > 0"),
+    ({"lr": float("inf")}, "lr must be a finite number > 0, got inf"),
+    ({"pretrain_lr": float("nan")}, "pretrain_lr must be a finite number > 0"),
+])
+def test_invalid_hyperparameters_are_refused_before_anything_is_written(data, tmp_path, point, message):
+    out_dir = tmp_path / "out"
+    with pytest.raises(ValueError, match=rf"grid point 0: {message}"):
+        sweep.run(CONFIG, [point], str(out_dir), data, **QUIET)
+    assert not out_dir.exists()
+
+
+def test_gaussian_noise_level_is_a_standard_deviation(data):
+    groups = sweep.plan(CONFIG.replace(corruption="gaussian"), [{"noise_level": 1.5, "alpha": float("inf")}])
+    assert groups[0].networks[0].hparams.noise_level == 1.5
+    with pytest.raises(ValueError, match="noise_level must be a finite number >= 0"):
+        sweep.plan(CONFIG.replace(corruption="gaussian"), [{"noise_level": -1.0}])
+
+
+def test_empty_dict_and_empty_list_grids_mean_the_same(data, tmp_path):
+    for grid in ({}, []):
+        with pytest.raises(ValueError, match="no points"):
+            sweep.run(CONFIG, grid, str(tmp_path / "out"), data, **QUIET)
+
+
+def test_a_foreign_folder_is_never_written(data, tmp_path):
+    out_dir = tmp_path / "mine"
+    out_dir.mkdir()
+    (out_dir / "summary.md").write_text("my notes")
+    (out_dir / "results.csv").write_text("a,b\n1,2\n")
+    with pytest.raises(FileExistsError, match="holds no output of deep-sparse"):
+        sweep.run(CONFIG, GRID, str(out_dir), data, **QUIET)
+    assert sorted(os.listdir(out_dir)) == ["results.csv", "summary.md"]
+    assert (out_dir / "summary.md").read_text() == "my notes"
+
+
+def test_a_failed_start_leaves_nothing_and_the_fixed_rerun_works(data, tmp_path):
+    out_dir = tmp_path / "out"
+    wrong = CONFIG.replace(num_classes=2)  # the data have 3 classes
+    with pytest.raises(ValueError):
+        sweep.run(wrong, GRID, str(out_dir), data, **QUIET)
+    assert not out_dir.exists()
+    rows = sweep.run(CONFIG, {"lr": [0.1], "seed": [0]}, str(out_dir), data, checkpoint_every=0, **QUIET)
+    assert len(rows) == 1

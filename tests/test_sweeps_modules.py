@@ -17,6 +17,12 @@ from sweeps import common
 MODULES = ["table1", "sparsity", "figure4", "softplus_alpha", "sentiment", "pretrain_strategies"]
 
 
+@pytest.fixture(autouse=True)
+def offline(monkeypatch):
+    """The modules download missing data sets; the suite never does (CIFAR-10 and NORB are "not run")."""
+    monkeypatch.setenv("DEEP_SPARSE_OFFLINE", "1")
+
+
 def fake_load_splits(name, data_dir, download=True, **options):
     if name != "shapeset":
         return None, f"not run: no files in {common.default_data_dir(data_dir)} (test)"

