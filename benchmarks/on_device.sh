@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # The GPU measurement, in one call on a lent accelerator machine (issue 15):
-#   1. Figure 3 at paper scale (`sweeps.figure3 --preset paper`, unmodified), seed after seed, for at
-#      most $FIG3_SECONDS; every finished seed (50 networks, one chunk) is written as it finishes;
-#   2. the throughput benchmark at K = 1, 8, 32, 200 for at most $BENCH_SECONDS.
+#   0. if CAMPAIGN_MINUTES > 0: `sweeps.campaign` for that long, resuming every step from the copy of
+#      results/ placed in $OUT/results (what it adds comes back there: copy it into results/);
+#   1. Figure 3 at paper scale (`sweeps.figure3 --preset paper`, unmodified), resumed from
+#      results/figure3-paper (copied to $OUT first), seed after seed, for at most $FIG3_SECONDS; every
+#      finished seed (50 networks, one chunk) is written as it finishes (FIG3_SECONDS=0 skips it);
+#   2. the throughput benchmark at K = 1, 8, 32, 200 for at most $BENCH_SECONDS (0 skips it).
 # Installs nothing: the machine's python3 has jax, flax, optax, orbax, matplotlib. MNIST is read from
 # .device/data/mnist (the four gzipped IDX files, ~11 MB; prepare it with `benchmarks/prepare_device.sh`
 # and carry `.device`). Everything is written under $OUT; a step that fails or runs out of time leaves
@@ -27,16 +30,26 @@ mkdir -p "$OUT"
 } > "$OUT/environment.txt" 2>&1
 cat "$OUT/environment.txt"
 
+CAMPAIGN_MINUTES=${CAMPAIGN_MINUTES:-0}
+if [ "$CAMPAIGN_MINUTES" != 0 ]; then
+  cp -r results "$OUT/results"
+  python3 -m sweeps.campaign --root "$OUT" --budget-minutes "$CAMPAIGN_MINUTES" > "$OUT/campaign.log" 2>&1
+  echo "campaign: exit $?" | tee -a "$OUT/campaign.log"; grep "^campaign" "$OUT/campaign.log"
+fi
+
+if [ -d "results/figure3-$FIG3_PRESET" ] && [ ! -e "$OUT/figure3-$FIG3_PRESET" ]; then
+  cp -r "results/figure3-$FIG3_PRESET" "$OUT/figure3-$FIG3_PRESET"  # resume what is recorded
+fi
 started=$(date +%s)
-timeout --signal=INT --kill-after=20 "$FIG3_SECONDS" python3 -m sweeps.figure3 --preset "$FIG3_PRESET" \
-  --out "$OUT/figure3-$FIG3_PRESET" --chunk-size "$FIG3_CHUNK" --checkpoint-every 0 --no-progress \
+[ "$FIG3_SECONDS" != 0 ] && timeout --signal=INT --kill-after=20 "$FIG3_SECONDS" python3 -m sweeps.figure3 --preset "$FIG3_PRESET" \
+  --out "$OUT/figure3-$FIG3_PRESET" --chunk-size "$FIG3_CHUNK" --checkpoint-every 0 --no-progress --resume \
   > "$OUT/figure3.log" 2>&1
 echo "figure3: exit $? after $(( $(date +%s) - started )) s" | tee -a "$OUT/figure3.log"
 tail -5 "$OUT/figure3.log"
 
 started=$(date +%s)
 # shellcheck disable=SC2086
-timeout --signal=INT --kill-after=20 "$BENCH_SECONDS" python3 -m benchmarks.sweep_throughput $BENCH_ARGS \
+[ "$BENCH_SECONDS" != 0 ] && timeout --signal=INT --kill-after=20 "$BENCH_SECONDS" python3 -m benchmarks.sweep_throughput $BENCH_ARGS \
   --out "$OUT/bench" > "$OUT/bench.log" 2>&1
 echo "benchmark: exit $? after $(( $(date +%s) - started )) s" | tee -a "$OUT/bench.log"
 tail -25 "$OUT/bench.log"

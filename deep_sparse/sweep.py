@@ -165,16 +165,19 @@ class _GroupRunner:
         self._compiled: dict = {}
         self.compile_seconds = 0.0
 
-    def compiled(self, name: str, function: Callable, *args):
+    def compiled(self, name: str, function: Callable, *args, donate: bool = False):
+        """``function`` batched over the chunk, jitted and compiled for ``args``' shapes (cached);
+        ``donate``: the state argument's buffers are reused for the output (an epoch's state in,
+        the next epoch's out: half the chunk's state memory)."""
         shapes = tuple(x.shape for x in jax.tree.leaves(args[:2]))
-        cache_key = (name, shapes)
+        cache_key = (name, shapes, donate)
         if cache_key not in self._compiled:
             start = time.perf_counter()
             vmapped = batch_over_networks(function, self.mesh, self.batching)
             # Every output has the network axis first (vmap broadcasts unbatched ones): pin it to the
             # mesh, or XLA may hand back replicated constants (e.g. zero biases from init) that the
             # next compiled stage, built for network-sharded inputs, refuses.
-            jitted = jax.jit(vmapped, out_shardings=self.network_sharding)
+            jitted = jax.jit(vmapped, out_shardings=self.network_sharding, donate_argnums=(0,) if donate else ())
             self._compiled[cache_key] = jitted.lower(*args).compile()
             self.compile_seconds += time.perf_counter() - start
         return self._compiled[cache_key]
@@ -187,7 +190,7 @@ class _GroupRunner:
 
 
 def _rows_from_results(results, group: Group, networks: list[Network]) -> list[dict]:
-    results = jax.device_get(results)
+    results = _to_host(results)
     rows = []
     for position, network in enumerate(networks):
         row = {"network": network.index, "group": group.index, "seed": network.seed}
@@ -343,10 +346,13 @@ def run(
     cache: dict = {}
     group_data = {g.index: _group_data(g, data, data_dir, cache) for g in groups
                   if any(n.index not in all_rows for n in g.networks)}
-    results_io.claim_output_folder(out_dir)
-    if not started_before:
-        results_io.atomic_write_json(os.path.join(out_dir, "plan.json"), record)
-    os.makedirs(chunks_dir, exist_ok=True)
+    _barrier("deep_sparse inputs checked")  # every process has read the folder before any writes it
+    if _primary():
+        results_io.claim_output_folder(out_dir)
+        if not started_before:
+            results_io.atomic_write_json(os.path.join(out_dir, "plan.json"), record)
+        os.makedirs(chunks_dir, exist_ok=True)
+    _barrier("deep_sparse plan written")
 
     metadata = results_io.provenance(argv)
     metadata.update(extra_metadata or {})
@@ -365,7 +371,8 @@ def run(
             group_started = time.perf_counter()
             runner = _GroupRunner(make_train(group.config), group_data[group.index], mesh, batching)
             size = _chunk_size_for(out_dir, group, chunk_size, runner, mesh, log)
-            chunks = [todo[i : i + size] for i in range(0, len(todo), size)]
+            chunks = balanced_chunks(todo, size, n_devices)
+            size = len(chunks[0]) + (-len(chunks[0]) % n_devices)
             log(f"group {group.index} {group.structure or '(base config)'}: {len(todo)} of {len(group.networks)} "
                 f"networks to train in {len(chunks)} chunk(s) of {size} on {n_devices} "
                 f"{mesh.devices.flat[0].platform} device(s), {batching} within a device")
@@ -381,13 +388,14 @@ def run(
                     rows = _run_chunk(runner, group, networks, size, checkpoint_dir, checkpoint_every, resume, bar,
                                       log, deadline, stages=_finetune_stages(runner.trainer),
                                       start=_stacked_start(runner, stacks, networks, size))
-                results_io.atomic_write_json(os.path.join(chunks_dir, name + ".json"),
-                                             {"rows": rows, "sha256": rows_checksum(rows)})
-                shutil.rmtree(checkpoint_dir, ignore_errors=True)  # its rows are safe on disk now
                 for row in rows:
                     all_rows[row["network"]] = row
+                if _primary():
+                    results_io.atomic_write_json(os.path.join(chunks_dir, name + ".json"),
+                                                 {"rows": rows, "sha256": rows_checksum(rows)})
+                    shutil.rmtree(checkpoint_dir, ignore_errors=True)  # its rows are safe on disk now
+                    _write_results(out_dir, all_rows, metadata, timings, started, complete=False)
                 bar.set_description(f"{len(all_rows)}/{len(points)} networks done", refresh=True)
-                _write_results(out_dir, all_rows, metadata, timings, started, complete=False)
             timings["groups"].append({
                 "group": group.index, "structure": group.structure, "networks": len(todo),
                 "chunk_size": size, "compile_seconds": runner.compile_seconds,
@@ -397,8 +405,21 @@ def run(
             shutil.rmtree(os.path.join(out_dir, "pretrained", f"group{group.index:03d}"), ignore_errors=True)
     finally:
         bar.close()
-    rows = _write_results(out_dir, all_rows, metadata, timings, started, complete=True)
+    rows = [all_rows[k] for k in sorted(all_rows)]
+    if _primary():
+        _write_results(out_dir, all_rows, metadata, timings, started, complete=True)
+    _barrier("deep_sparse results written")
     return rows
+
+
+def balanced_chunks(networks: list, size: int, n_devices: int = 1) -> list[list]:
+    """``networks`` in as few chunks of at most ``size`` as possible, of balanced sizes (multiples of
+    ``n_devices`` but the last): 200 networks with at most 192 per chunk are 100 + 100, not 192 + 8
+    (whose chunk would compute 184 padding slots)."""
+    n_chunks = -(-len(networks) // size)
+    per_chunk = -(-len(networks) // n_chunks)
+    per_chunk += -per_chunk % n_devices
+    return [networks[i: i + per_chunk] for i in range(0, len(networks), per_chunk)]
 
 
 def _stack_signature(network: Network) -> tuple:
@@ -434,11 +455,21 @@ def _pretrained_stacks(runner: _GroupRunner, group: Group, todo: list[Network], 
         # checkpointed every epoch: the last checkpoint (step = total) is the finished stack
         state = _run_chunk(runner, group, chunk, size, directory, 1, True, bar, log, deadline, stages=pretrain,
                            finalize=False)
-        host = jax.device_get(state)
+        host = _to_host(state)
         for position, network in enumerate(chunk):
             stacks[_stack_signature(network)] = jax.tree.map(lambda a: a[position], host)
     log(f"group {group.index}: {len(representatives)} pre-trained stack(s) shared by {len(todo)} network(s)")
     return stacks
+
+
+def _stop_padding(runner: _GroupRunner, state, n_real: int):
+    """Mark the chunk's padding slots (copies of its last network) as stopped from the start, so that
+    no epoch computes them where stopped networks are skipped (lax.map)."""
+    size = state.stopped.shape[0]
+    if n_real == size:
+        return state
+    padding = jax.device_put(np.arange(size) >= n_real, runner.network_sharding)
+    return jax.jit(lambda s, p: s._replace(stopped=s.stopped | p))(state, padding)
 
 
 def _stacked_start(runner: _GroupRunner, stacks: dict, networks: list[Network], size: int):
@@ -518,7 +549,8 @@ def _chunk_size_for(out_dir: str, group: Group, chunk_size: Optional[int], runne
     size = chunk_size or auto_chunk_size(len(group.networks), mesh)
     size = _fit_chunk_size(runner, group, size, n_devices, chunk_size is None, log)
     chunking[str(group.index)] = size
-    results_io.atomic_write_json(path, chunking)
+    if _primary():
+        results_io.atomic_write_json(path, chunking)
     return size
 
 
@@ -532,7 +564,7 @@ def _fit_chunk_size(runner: _GroupRunner, group: Group, size: int, n_devices: in
         if needed is None or available is None:
             log(f"memory: XLA gives no memory plan on this backend; chunk of {size} networks")
             return size
-        per_device = needed / n_devices if device.platform != "cpu" else needed
+        per_device = needed  # XLA's plan of a sharded program is already per device
         data_bytes = sum(x.nbytes for x in jax.tree.leaves(runner.data))
         per_network = max(1.0, (per_device - data_bytes) / max(1, size // n_devices))
         fits = per_device <= available * MEMORY_HEADROOM
@@ -563,15 +595,15 @@ def _chunk_memory(runner: _GroupRunner, group: Group, size: int) -> Optional[int
     state = jax.eval_shape(jax.vmap(runner.trainer.init, in_axes=(0, 0, None)), keys, hparams, runner.data)
     state = jax.tree.map(lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=runner.network_sharding), state)
     name, _, function = runner.trainer.stages[-1]
-    compiled = runner.compiled(name, function, state, hparams, runner.data)
+    compiled = runner.compiled(name, function, state, hparams, runner.data, donate=True)
     return compiled_memory_bytes(compiled)
 
 
 def _epoch_summary(state, group: Group, stage: str, epoch_count: int, n_networks: int) -> str:
     """Mean loss / validation error / sparsity of the chunk's networks after their latest epoch."""
     if stage == "finetune":
-        index = np.asarray(state.epoch)[:n_networks] - 1
-        curves = jax.device_get(state.curves)
+        index = np.asarray(_to_host(state.epoch))[:n_networks] - 1
+        curves = _to_host(state.curves)
         rows = np.arange(n_networks)
         loss = curves.train_loss[rows, index]
         valid = curves.valid_error[rows, index]
@@ -595,8 +627,10 @@ def _run_chunk(runner: _GroupRunner, group: Group, networks: list[Network], size
     if start is None:
         init = runner.compiled("init", lambda k, h, d: trainer.init(k, h, d), keys, hparams, runner.data)
         start = init(keys, hparams, runner.data)
-    state = start
-    checkpoint = ChunkCheckpoint(checkpoint_dir) if checkpoint_every or deadline is not None else None
+    state = _stop_padding(runner, start, len(networks))
+    # Across several processes only finished chunks are kept (per-epoch checkpoints are single-process).
+    wanted = (checkpoint_every or deadline is not None) and not _multiprocess()
+    checkpoint = ChunkCheckpoint(checkpoint_dir) if wanted else None
     done = 0
     if checkpoint is not None and resume and checkpoint.latest_step() is not None:
         done = checkpoint.latest_step()
@@ -605,7 +639,7 @@ def _run_chunk(runner: _GroupRunner, group: Group, networks: list[Network], size
     total = sum(n_epochs for _, n_epochs, _ in stages)
     epoch_count, timed_epochs, timed_seconds = 0, 0, 0.0
     for name, n_epochs, function in stages:
-        compiled = runner.compiled(name, function, state, hparams, runner.data)
+        compiled = runner.compiled(name, function, state, hparams, runner.data, donate=True)
         for _ in range(n_epochs):
             epoch_count += 1
             if epoch_count <= done:
@@ -627,20 +661,58 @@ def _run_chunk(runner: _GroupRunner, group: Group, networks: list[Network], size
             if bar.disable:
                 log(summary)
             worst_case = (total - epoch_count) * timed_seconds / timed_epochs
-            if deadline is not None and epoch_count < total and time.time() + worst_case > deadline:
-                if not saved:
-                    checkpoint.save(epoch_count, state)
-                checkpoint.close()
+            late = deadline is not None and epoch_count < total and time.time() + worst_case > deadline
+            if _agreed(late):
+                if checkpoint is not None:
+                    if not saved:
+                        checkpoint.save(epoch_count, state)
+                    checkpoint.close()
                 raise DeadlineReached(
                     f"group {group.index}: the chunk of networks {networks[0].index}-{networks[-1].index} stopped after "
                     f"epoch {epoch_count} of at most {total}: the rest (up to {worst_case / 60:.0f} min) would "
-                    f"pass the deadline; its state is checkpointed in {checkpoint_dir}")
+                    f"pass the deadline; " + (f"its state is checkpointed in {checkpoint_dir}" if checkpoint else
+                                              "the chunk restarts from its first epoch"))
     if checkpoint is not None:
         checkpoint.close()
     if not finalize:
         return state
     measure = runner.compiled("finalize", lambda s, h, d: trainer.finalize(s, h, d), state, hparams, runner.data)
     return _rows_from_results(measure(state, hparams, runner.data), group, networks)
+
+
+# ------------------------------------------------------------------ several processes (jax.distributed)
+def _multiprocess() -> bool:
+    return jax.process_count() > 1
+
+
+def _primary() -> bool:
+    """The process that writes files (every process computes; one owns the output folder)."""
+    return jax.process_index() == 0
+
+
+def _barrier(name: str) -> None:
+    if _multiprocess():
+        from jax.experimental import multihost_utils
+
+        multihost_utils.sync_global_devices(name)
+
+
+def _to_host(tree):
+    """``tree`` as NumPy arrays on this host, gathered from every process's devices when needed."""
+    if not _multiprocess():
+        return jax.device_get(tree)
+    from jax.experimental import multihost_utils
+
+    return multihost_utils.process_allgather(tree, tiled=True)
+
+
+def _agreed(decision: bool) -> bool:
+    """The primary's ``decision``, the same on every process (clocks differ; programs must not)."""
+    if not _multiprocess():
+        return bool(decision)
+    from jax.experimental import multihost_utils
+
+    return bool(multihost_utils.broadcast_one_to_all(np.bool_(decision)))
 
 
 def _write_results(out_dir: str, rows_by_network: dict, metadata: dict, timings: dict,

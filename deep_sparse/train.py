@@ -381,15 +381,20 @@ class Trainer:
 
         return jax.lax.cond(state.stopped, lambda s: s, run, state)
 
-    def pretrain_input(self, below: list, act, x: Array) -> tuple[Array, Optional[Array]]:
+    def pretrain_input(self, below: list, act, x: Array, input_range=None) -> tuple[Array, Optional[Array]]:
         """Input of the next auto-encoder (the clean code of the frozen layers ``below``) and its
         reconstruction target when it is not that input (None otherwise).
 
         ``linear_squared_before`` reconstructs the layer below's pre-activations (section 3.2,
         strategy 3). ``sigmoid_cross_entropy`` needs codes in [0, 1] (strategy 2): tanh codes are
         mapped by ``(h + 1) / 2``, other codes divided by their mini-batch maximum
-        (:func:`deep_sparse.dae.scale_to_unit_interval`); raw inputs are used as they are.
+        (:func:`deep_sparse.dae.scale_to_unit_interval`). Raw inputs are their own target when the
+        reconstruction layer can produce them; otherwise (``input_range = (low, high)`` of the training
+        inputs, e.g. NORB's [-1, 1]) the target is the input mapped affinely onto [0, 1], the range of
+        a sigmoid, also reachable by a softplus or rectifier output.
         """
+        if not below and input_range is not None:
+            return x, self._reachable_target(x, *input_range)
         code, pre_activation = x, None
         for layer in below:
             pre_activation = mlp.dense(layer, code)
@@ -403,6 +408,12 @@ class Trainer:
                 code = dae.scale_to_unit_interval(code)
         return code, None
 
+    def _reachable_target(self, x: Array, low: Array, high: Array) -> Optional[Array]:
+        if self.pretrain_strategy in ("linear_squared_before", "linear_squared_after"):
+            return None  # a linear reconstruction reaches any value
+        outside = (low < 0) | (high > 1) if self.pretrain_strategy == "sigmoid_cross_entropy" else low < 0
+        return jnp.where(outside, (x - low) / jnp.maximum(high - low, 1e-12), x)
+
     def pretrain_objective(self, layer_and_bias, hparams: Hparams, key, code: Array, layer_index: int,
                            target: Optional[Array] = None) -> Array:
         """DAE objective of hidden layer ``layer_index`` on the (clean) code of the layers below."""
@@ -415,11 +426,12 @@ class Trainer:
             corruption, hparams.noise_level, hparams.l1, target=target,
         )
 
-    def pretrain_valid_loss(self, below: list, layer: dict, decoder_bias: Array, hparams: Hparams, x: Array) -> Array:
+    def pretrain_valid_loss(self, below: list, layer: dict, decoder_bias: Array, hparams: Hparams, x: Array,
+                            input_range=None) -> Array:
         """Reconstruction error of the auto-encoder of the next layer on clean inputs ``x`` (the
         validation set): no corruption and no L1 term, the cost the paper selects pre-training on
         ("the lowest reconstruction error")."""
-        code, target = self.pretrain_input(below, self.activation(hparams), x)
+        code, target = self.pretrain_input(below, self.activation(hparams), x, input_range)
         return dae.reconstruction_loss(layer, decoder_bias, code, code, self.activation(hparams),
                                        self.pretrain_strategy, target=target)
 
@@ -439,11 +451,12 @@ class Trainer:
             noise_keys = jax.random.split(noise_key, batches.shape[0])
             optimizer = sgd(hparams.pretrain_lr)
             below = state.params[:layer_index]
+            input_range = (jnp.min(data.x_train), jnp.max(data.x_train))
 
             def step(carry, inputs):
                 layer_and_bias, opt_state = carry
                 indices, step_key = inputs
-                code, target = self.pretrain_input(below, act, data.x_train[indices])
+                code, target = self.pretrain_input(below, act, data.x_train[indices], input_range)
                 loss, grads = jax.value_and_grad(self.pretrain_objective)(
                     layer_and_bias, hparams, step_key, code, layer_index, target
                 )
@@ -455,7 +468,9 @@ class Trainer:
                 step, (start, state.pretrain_opt_states[layer_index]), (batches, noise_keys)
             )
             mean_loss = jnp.mean(losses)
-            diverged = ~(jnp.isfinite(mean_loss) & _all_finite((layer, decoder_bias)))
+            # every reconstruction cost is >= 0: a negative one left its valid range (an error, kept
+            # out like a divergence, never a number to select on)
+            diverged = ~(jnp.isfinite(mean_loss) & (mean_loss >= 0) & _all_finite((layer, decoder_bias)))
             layer, decoder_bias = _tree_where(diverged, start, (layer, decoder_bias))
             params = list(state.params)
             params[layer_index] = layer
@@ -464,7 +479,7 @@ class Trainer:
             opt_states = list(state.pretrain_opt_states)
             opt_states[layer_index] = opt_state
             epoch_index = state.pretrain_epoch[layer_index]
-            valid_loss = self.pretrain_valid_loss(below, layer, decoder_bias, hparams, data.x_valid)
+            valid_loss = self.pretrain_valid_loss(below, layer, decoder_bias, hparams, data.x_valid, input_range)
             curves = state.curves._replace(
                 pretrain_loss=state.curves.pretrain_loss.at[layer_index, epoch_index].set(mean_loss),
                 pretrain_valid_loss=state.curves.pretrain_valid_loss.at[layer_index, epoch_index].set(valid_loss),

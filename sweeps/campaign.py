@@ -47,9 +47,10 @@ STEPS = (
 
 
 def command(step: Step, budget_minutes: float | None, python: str = sys.executable,
-            chunk_size: int | None = None) -> list[str]:
+            chunk_size: int | None = None, root: str = "") -> list[str]:
     """The command line of ``step`` (always ``--resume``: a folder without a sweep simply starts one)."""
-    line = [python, "-m", step.module, *step.arguments, "--out", step.out, "--resume", "--no-progress"]
+    out = os.path.join(root, step.out) if root else step.out
+    line = [python, "-m", step.module, *step.arguments, "--out", out, "--resume", "--no-progress"]
     if budget_minutes is not None:
         line += ["--budget-minutes", f"{budget_minutes:.1f}"]
     if chunk_size is not None:
@@ -57,7 +58,8 @@ def command(step: Step, budget_minutes: float | None, python: str = sys.executab
     return line
 
 
-def run(steps: Sequence[Step], budget_minutes: float, chunk_size: int | None = None, log=print) -> int:
+def run(steps: Sequence[Step], budget_minutes: float, chunk_size: int | None = None, root: str = "",
+        log=print) -> int:
     """Run ``steps`` in order until one fails, the budget runs out, or all are done."""
     deadline = time.time() + 60 * budget_minutes
     for step in steps:
@@ -65,7 +67,7 @@ def run(steps: Sequence[Step], budget_minutes: float, chunk_size: int | None = N
         if left < MIN_STEP_MINUTES:
             log(f"campaign: {left:.1f} min left, not starting '{step.name}'")
             return EXIT_DEADLINE
-        line = command(step, left, chunk_size=chunk_size)
+        line = command(step, left, chunk_size=chunk_size, root=root)
         log(f"campaign: {step.name}\n  $ {' '.join(line[1:])}")
         started = time.time()
         code = subprocess.call(line, cwd=REPO)
@@ -88,6 +90,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="networks per chunk, passed on to every step (a run option, not a preset value: "
                              "on a CPU, 1 makes the unit of work that a stop can lose one network; default: "
                              "automatic)")
+    parser.add_argument("--root", default="", metavar="DIR",
+                        help="write each step's folder under DIR instead of the repository root (on a lent "
+                             "machine: copy results/ to $OUT/results first, so that the steps resume from "
+                             "what is committed and what they add comes back)")
     parser.add_argument("--list", action="store_true", help="print the steps and their commands, run nothing")
     return parser
 
@@ -101,7 +107,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.budget_minutes is None or not args.budget_minutes > 0:
         parser.error("--budget-minutes must be given and > 0")
-    return run(STEPS, args.budget_minutes, args.chunk_size, log=lambda message: print(message, flush=True))
+    root = os.path.abspath(args.root) if args.root else ""
+    return run(STEPS, args.budget_minutes, args.chunk_size, root, log=lambda message: print(message, flush=True))
 
 
 if __name__ == "__main__":

@@ -113,6 +113,8 @@ def initialize_distributed(args: argparse.Namespace) -> None:
         raise SystemExit("--coordinator-address needs --num-processes and --process-id")
     import jax
 
+    # CPU processes exchange results through gloo (accelerators use their own collectives)
+    jax.config.update("jax_cpu_collectives_implementation", "gloo")
     jax.distributed.initialize(args.coordinator_address, args.num_processes, args.process_id)
 
 

@@ -142,6 +142,45 @@ def per_example_errors(config, row: dict, data):
     return wrong, float(result.test_error)
 
 
+def significance_tests(config, preset: dict, chosen: dict, data, path: str) -> dict:
+    """McNemar test of each activation's selected networks with and without pre-training, written to
+    ``path``; a test already recorded there for the same two networks is reused (retraining them
+    alone costs as much as training them: about 40 minutes per pair at paper scale on a CPU)."""
+    import deep_sparse as ds
+
+    recorded = ds.results_io.read_json(path) if os.path.exists(path) else {}
+    significance = {}
+    for activation in preset["activations"]:
+        pair = [chosen.get((activation, True)), chosen.get((activation, False))]
+        if preset["pretrain_epochs"] == 0:
+            significance[activation] = {"note": "not tested: --pretrain-epochs 0 trains no pre-trained network"}
+            continue
+        if any(r is None or r["diverged"] for r in pair):
+            significance[activation] = {"note": "not tested: a selected network diverged or is missing"}
+            continue
+        networks = [row["network"] for row in pair]
+        if recorded.get(activation, {}).get("networks") == networks:
+            significance[activation] = recorded[activation]
+            continue
+        wrong, retrained = [], []
+        for row in pair:
+            group_config = config.replace(activation=activation, pretrain_epochs=row["pretrain_epochs"])
+            w, error = per_example_errors(group_config, row, data)
+            wrong.append(w)
+            retrained.append(error)
+        test = mcnemar_exact(wrong[0], wrong[1])
+        test.update({
+            "test": "exact two-sided McNemar on per-example test errors", "networks": networks,
+            "alpha": ALPHA, "equivalent": test["p_value"] >= ALPHA,
+            "retrained_test_error": {"pretrained": retrained[0], "no_pretraining": retrained[1]},
+            "sweep_test_error": {"pretrained": pair[0]["test_error"], "no_pretraining": pair[1]["test_error"]},
+        })
+        significance[activation] = test
+        ds.results_io.atomic_write_json(path, {**recorded, **significance})  # each finished test is kept
+    ds.results_io.atomic_write_json(path, significance)
+    return significance
+
+
 # ------------------------------------------------------------------------------ selection
 def reconstruction_error(row: dict) -> float:
     """The pre-training selection criterion: the clean validation reconstruction error summed over
@@ -209,30 +248,7 @@ def run_dataset(args, preset_name: str, preset: dict, dataset: str) -> list[dict
     sizes = common.split_sizes(data)
     significance = {}
     if not args.no_significance:
-        for activation in preset["activations"]:
-            pair = [chosen.get((activation, True)), chosen.get((activation, False))]
-            if preset["pretrain_epochs"] == 0:
-                significance[activation] = {"note": "not tested: --pretrain-epochs 0 trains no pre-trained network"}
-                continue
-            if any(r is None or r["diverged"] for r in pair):
-                significance[activation] = {"note": "not tested: a selected network diverged or is missing"}
-                continue
-            wrong = []
-            retrained = []
-            for row in pair:
-                group_config = config.replace(activation=activation, pretrain_epochs=row["pretrain_epochs"])
-                w, error = per_example_errors(group_config, row, data)
-                wrong.append(w)
-                retrained.append(error)
-            test = mcnemar_exact(wrong[0], wrong[1])
-            test.update({
-                "test": "exact two-sided McNemar on per-example test errors",
-                "alpha": ALPHA, "equivalent": test["p_value"] >= ALPHA,
-                "retrained_test_error": {"pretrained": retrained[0], "no_pretraining": retrained[1]},
-                "sweep_test_error": {"pretrained": pair[0]["test_error"], "no_pretraining": pair[1]["test_error"]},
-            })
-            significance[activation] = test
-        ds.results_io.atomic_write_json(os.path.join(out_dir, "significance.json"), significance)
+        significance = significance_tests(config, preset, chosen, data, os.path.join(out_dir, "significance.json"))
     cells = []
     for (activation, pretrained), row in chosen.items():
         test = significance.get(activation, {})

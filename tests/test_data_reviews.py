@@ -25,11 +25,19 @@ def test_read_csv_and_jsonl(tmp_path):
     ("e.jsonl", '{"text": "x"}\n', r"e.jsonl, line 1: expected an object with keys 'text' and 'rating'"),
     ("f.jsonl", '{"text": "x", "rating": true}\n', r"f.jsonl, line 1: rating True is not an integer"),
     ("g.csv", "text,rating\nx,inf\n", r"g.csv, line 2: rating 'inf' is not an integer"),
+    ("h.csv", "text,rating\nfine,4\n  ,2\n", r"h.csv, line 3: the review text is empty"),
+    ("i.jsonl", '{"text": "", "rating": 2}\n', r"i.jsonl, line 1: the review text is empty"),
 ])
 def test_reader_errors_name_file_line_and_value(tmp_path, name, content, message):
     (tmp_path / name).write_text(content)
     with pytest.raises(ValueError, match=message):
         reviews.read_reviews(str(tmp_path / name))
+
+
+def test_reader_names_the_line_of_a_non_utf8_byte(tmp_path):
+    (tmp_path / "latin1.csv").write_bytes("text,rating\nfine,4\ncaf\u00e9,2\n".encode("latin-1"))
+    with pytest.raises(ValueError, match=r"latin1.csv, line 3: not UTF-8 text \(byte 0xe9"):
+        reviews.read_reviews(str(tmp_path / "latin1.csv"))
 
 
 def test_reader_names_a_missing_file(tmp_path):

@@ -599,3 +599,185 @@ def test_a_failed_start_leaves_nothing_and_the_fixed_rerun_works(data, tmp_path)
     assert not out_dir.exists()
     rows = sweep.run(CONFIG, {"lr": [0.1], "seed": [0]}, str(out_dir), data, checkpoint_every=0, **QUIET)
     assert len(rows) == 1
+
+
+# ------------------------------------------------------------ every batching path (issue 12.1, 12.2)
+PATIENT_CONFIG = CONFIG.replace(epochs=6, patience=1)
+PATIENT_GRID = [{"lr": lr, "seed": seed, "l1": 1e-3} for lr in (0.5, 0.02) for seed in (0, 1)]
+
+BATCHING_SCRIPT = textwrap.dedent("""
+    import json, sys
+    import jax
+    sys.path.insert(0, {tests!r})
+    from test_sweep import PATIENT_CONFIG, PATIENT_GRID, make_data
+    from deep_sparse import sweep
+    out, batching, n_devices = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    assert len(jax.devices()) == n_devices, jax.devices()
+    rows = sweep.run(PATIENT_CONFIG, PATIENT_GRID, out, make_data(PATIENT_CONFIG), chunk_size=4, batching=batching,
+                     checkpoint_every=0, progress=False, log=lambda m: None)
+    print("ROWS " + json.dumps(rows))
+""").format(tests=TESTS)
+
+
+@pytest.fixture(scope="module")
+def patient_single_runs():
+    data = make_data(PATIENT_CONFIG)
+    train = jax.jit(make_train(PATIENT_CONFIG))
+    return {(p["lr"], p["seed"]): jax.device_get(train(jax.random.PRNGKey(p["seed"]),
+                                                       Hparams(lr=p["lr"], l1=p["l1"]), data))
+            for p in PATIENT_GRID}
+
+
+@pytest.mark.parametrize("n_devices", [1, 4])
+@pytest.mark.parametrize("batching", ["map", "vmap"])
+def test_every_batching_path_equals_single_runs(tmp_path, patient_single_runs, batching, n_devices):
+    env = _env(XLA_FLAGS=f"--xla_force_host_platform_device_count={n_devices}", JAX_PLATFORMS="cpu")
+    result = subprocess.run([sys.executable, "-c", BATCHING_SCRIPT, str(tmp_path / "out"), batching, str(n_devices)],
+                            env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    rows = json.loads(result.stdout.split("ROWS ", 1)[1])
+    assert len({row["epochs_run"] for row in rows}) > 1  # early stopping ended networks at different epochs
+    for row in rows:
+        assert_row_matches(row, patient_single_runs[(row["lr"], row["seed"])])
+    with open(tmp_path / "out" / "results.json") as handle:
+        assert json.load(handle)["batching"] == batching
+
+
+HLO_SCRIPT = textwrap.dedent("""
+    import json, sys
+    import jax
+    sys.path.insert(0, {tests!r})
+    from test_sweep import CONFIG, make_data
+    from deep_sparse import sweep
+    from deep_sparse.config import Hparams
+    from deep_sparse.devices import make_mesh
+    from deep_sparse.train import make_train
+    found = {{}}
+    for n_devices in (4, 8):
+        for batching in ("map", "vmap"):
+            mesh = make_mesh(jax.devices()[:n_devices])
+            runner = sweep._GroupRunner(make_train(CONFIG), make_data(), mesh, batching)
+            networks = [sweep.Network(i, i, Hparams()) for i in range(2 * n_devices)]
+            keys, hparams = runner.shard(networks, len(networks))
+            init = runner.compiled("init", lambda k, h, d: runner.trainer.init(k, h, d), keys, hparams, runner.data)
+            state = init(keys, hparams, runner.data)
+            epoch = runner.compiled("finetune", runner.trainer.finetune_epoch, state, hparams, runner.data)
+            text = epoch.as_text()
+            found[f"{{n_devices}} {{batching}}"] = [op for op in ("all-gather", "all-reduce", "collective-permute",
+                                                                  "all-to-all", "reduce-scatter") if op in text]
+    # XLA's memory plan of a sharded program is per device: 8 networks on 4 devices = 2 on one
+    per_device = {{}}
+    for n_devices, n_networks in ((4, 8), (1, 2)):
+        mesh = make_mesh(jax.devices()[:n_devices])
+        runner = sweep._GroupRunner(make_train(CONFIG), make_data(), mesh, "map")
+        group = sweep.Group(0, CONFIG, {{}}, [sweep.Network(i, i, Hparams()) for i in range(n_networks)])
+        per_device[n_devices] = sweep._chunk_memory(runner, group, n_networks)
+    found["memory"] = per_device[4] / per_device[1]
+    print("FOUND " + json.dumps(found))
+""").format(tests=TESTS)
+
+
+def test_a_sharded_epoch_needs_no_collective():
+    env = _env(XLA_FLAGS="--xla_force_host_platform_device_count=8", JAX_PLATFORMS="cpu")
+    result = subprocess.run([sys.executable, "-c", HLO_SCRIPT], env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    found = json.loads(result.stdout.split("FOUND ", 1)[1])
+    assert 0.8 < found.pop("memory") < 1.25
+    assert sorted(found) == ["4 map", "4 vmap", "8 map", "8 vmap"]
+    assert found == {key: [] for key in found}, found
+
+
+def test_balanced_chunks():
+    networks = list(range(200))
+    assert [len(c) for c in sweep.balanced_chunks(networks, 192)] == [100, 100]
+    assert [len(c) for c in sweep.balanced_chunks(networks, 256)] == [200]
+    assert [len(c) for c in sweep.balanced_chunks(list(range(10)), 4, n_devices=2)] == [4, 4, 2]
+    assert [len(c) for c in sweep.balanced_chunks(list(range(9)), 8, n_devices=4)] == [8, 1]
+    chunks = sweep.balanced_chunks(networks, 64, n_devices=8)
+    assert sum(chunks, []) == networks and all(len(c) % 8 == 0 for c in chunks[:-1])
+
+
+def test_padding_slots_are_never_trained(data, tmp_path, monkeypatch):
+    # 5 networks, at most 4 per chunk: balanced chunks of 3 and 2, the second padded by one slot that
+    # starts stopped, so that lax.map skips every one of its epochs
+    seen = []
+    real = sweep._stop_padding
+
+    def spy(runner, state, n_real):
+        state = real(runner, state, n_real)
+        seen.append(np.asarray(state.stopped).tolist())
+        return state
+
+    monkeypatch.setattr(sweep, "_stop_padding", spy)
+    rows = sweep.run(CONFIG, [{"lr": 0.1, "seed": s} for s in range(5)], str(tmp_path / "out"), data, chunk_size=4,
+                     checkpoint_every=0, **QUIET)
+    assert seen == [[False, False, False], [False, False, True]]
+    assert [r["epochs_run"] for r in rows] == [CONFIG.epochs] * 5
+
+
+# ------------------------------------------------------------------ several processes (issue 12.7)
+MULTIPROCESS_SCRIPT = textwrap.dedent("""
+    import json, sys
+    import jax
+    jax.config.update("jax_cpu_collectives_implementation", "gloo")
+    jax.distributed.initialize(sys.argv[2], 2, int(sys.argv[3]))
+    sys.path.insert(0, {tests!r})
+    from test_sweep import PATIENT_CONFIG, PATIENT_GRID, make_data
+    from deep_sparse import sweep
+    assert jax.process_count() == 2 and len(jax.devices()) == 2
+    rows = sweep.run(PATIENT_CONFIG, PATIENT_GRID, sys.argv[1], make_data(PATIENT_CONFIG), chunk_size=2,
+                     progress=False, log=lambda m: None)
+    print("ROWS " + json.dumps(rows))
+""").format(tests=TESTS)
+
+
+def _free_port():
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_two_processes_on_loopback_equal_single_runs(tmp_path, patient_single_runs):
+    out_dir = str(tmp_path / "out")
+    address = f"127.0.0.1:{_free_port()}"
+    env = _env(JAX_PLATFORMS="cpu")
+    processes = [subprocess.Popen([sys.executable, "-c", MULTIPROCESS_SCRIPT, out_dir, address, str(i)], env=env,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in range(2)]
+    outputs = []
+    try:
+        for process in processes:
+            stdout, stderr = process.communicate(timeout=300)
+            assert process.returncode == 0, stdout + stderr
+            outputs.append(json.loads(stdout.split("ROWS ", 1)[1]))
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.kill()
+    assert outputs[0] == outputs[1]  # every process returns every row
+    for row in outputs[0]:
+        assert_row_matches(row, patient_single_runs[(row["lr"], row["seed"])])
+    # one writer: the primary's files hold every network
+    assert [r["network"] for r in sweep.read_results(out_dir)] == [0, 1, 2, 3]
+    assert sorted(os.listdir(os.path.join(out_dir, "chunks"))) == [
+        "group000_networks_00000-00001.json", "group000_networks_00002-00003.json"]
+
+
+def test_resume_of_a_finished_sweep_loads_no_data_and_compiles_nothing(data, sweep_dirs, monkeypatch):
+    out_dir, rows = sweep_dirs[4]
+    counted = {"load": 0, "compile": 0}
+
+    def load(*args, **kwargs):
+        counted["load"] += 1
+        raise AssertionError("data loaded")
+
+    def compile_(*args, **kwargs):
+        counted["compile"] += 1
+        raise AssertionError("compiled")
+
+    monkeypatch.setattr(sweep, "load_data", load)
+    monkeypatch.setattr(sweep._GroupRunner, "compiled", compile_)
+    again = sweep.run(CONFIG, GRID, out_dir, None, chunk_size=4, resume=True, **QUIET)
+    assert counted == {"load": 0, "compile": 0}
+    assert [r["test_error"] for r in again] == [r["test_error"] for r in rows]

@@ -139,8 +139,9 @@ def test_table1_and_sparsity_tiny_then_report(tmp_path, fake_data):
     assert "paper scale" not in text.split("## Runs")[1]  # no run here is presented as paper scale
     assert "## Could not be run" in text and "table1 / mnist" in text
     # a number beside the paper's: Shapeset rectifier + L1, workshop Table 1 (right), 28.62%
-    assert "28.620" in text and "workshop Table 1 (right)" in text
-    assert (tmp_path / "report_sparsity.png").exists()
+    # a tiny preset is a pipeline check: no paper number beside it, and no plot
+    assert "28.620" not in text and "Pipeline checks" in text
+    assert not (tmp_path / "report_pipeline.png").exists()
 
 
 def test_preset_label_names_every_override():

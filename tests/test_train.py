@@ -160,7 +160,8 @@ def test_pretraining_lowers_the_reconstruction_error(data):
         @jax.jit
         def held_out_loss(s, trained, layer_index=layer_index):
             # Input of this layer's auto-encoder: the clean code of the (pre-trained) layers below.
-            code, target = trainer.pretrain_input(trained.params[:layer_index], act, data.x_valid)
+            input_range = (jnp.min(data.x_train), jnp.max(data.x_train))  # as in training
+            code, target = trainer.pretrain_input(trained.params[:layer_index], act, data.x_valid, input_range)
             return trainer.pretrain_objective(
                 (s.params[layer_index], s.decoder_biases[layer_index]), hparams, noise_key, code, layer_index, target
             )
@@ -374,3 +375,28 @@ def test_a_collapsed_network_is_dead_not_diverged():
         assert not bool(result.diverged)
         flagged = sweep.is_dead(False, float(result.top_class_share), np.asarray(result.silent_units_per_layer))
         assert flagged is dead
+
+
+@pytest.mark.parametrize("activation", ["tanh", "rectifier", "softplus"])
+def test_signed_inputs_are_reconstructed_in_the_range_the_decoder_reaches(activation):
+    """Issue 11.5: inputs in [-1, 1] (NORB): the first layer's target is mapped onto [0, 1], so that
+    the tanh network's cross-entropy keeps its lower bound 0 and a softplus output can reach it."""
+    rng = np.random.default_rng(2)
+    splits = {name: (rng.uniform(-1, 1, (n, 12)).astype(np.float32), rng.integers(0, 3, n).astype(np.int32))
+              for name, n in (("train", 60), ("valid", 30), ("test", 20))}
+    config = TrainConfig(num_classes=3, hidden_sizes=(8, 6), batch_size=10, epochs=1, pretrain_epochs=3,
+                         activation=activation)
+    data = prepare_data(config, splits)
+    trainer = make_train(config)
+    x = data.x_train[:10]
+    low, high = jnp.min(data.x_train), jnp.max(data.x_train)
+    code, target = trainer.pretrain_input([], None, x, (low, high))
+    np.testing.assert_allclose(np.asarray(target), (np.asarray(x) - float(low)) / float(high - low), rtol=1e-6)
+    result = jax.jit(trainer)(jax.random.PRNGKey(0), Hparams(pretrain_lr=0.1), data)
+    assert not bool(result.diverged)
+    assert np.all(np.asarray(result.curves.pretrain_loss) >= 0)
+    assert np.all(np.asarray(result.curves.pretrain_valid_loss) >= 0)
+    # inputs the decoder reaches as they are (MNIST's [0, 1]) stay their own target, bit for bit
+    unit = jnp.asarray(rng.random((10, 12), np.float32))
+    _, same = trainer.pretrain_input([], None, unit, (jnp.float32(0.0), jnp.float32(1.0)))
+    assert np.array_equal(np.asarray(same), np.asarray(unit))

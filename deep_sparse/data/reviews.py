@@ -60,12 +60,29 @@ def _rating(value, path: str, line: int) -> int:
     return int(number)
 
 
+def _utf8_text(path: str) -> io.StringIO:
+    """The file's text; a file that is not UTF-8 is refused naming the line of the first bad byte."""
+    raw = open(path, "rb").read()
+    try:
+        return io.StringIO(raw.decode("utf-8"), newline="")
+    except UnicodeDecodeError as error:
+        line = raw[: error.start].count(b"\n") + 1
+        raise ValueError(f"{path}, line {line}: not UTF-8 text (byte {raw[error.start]:#04x} at offset "
+                         f"{error.start}); save the file as UTF-8") from None
+
+
+def _text(value: str, path: str, line: int) -> str:
+    if not value.strip():  # a review with no words has no bag of words to learn from
+        raise ValueError(f"{path}, line {line}: the review text is empty")
+    return value
+
+
 def read_reviews(path: str) -> tuple[list[str], np.ndarray]:
     """``(texts, ratings int32 1..5)`` from a CSV (``text,rating`` header) or JSON Lines file."""
     if not os.path.isfile(path):
         raise FileNotFoundError(f"reviews file {path} not found")
     texts, ratings = [], []
-    with open(path, encoding="utf-8", newline="") as f:
+    with _utf8_text(path) as f:
         if path.endswith((".jsonl", ".json", ".ndjson")):
             for number, line in enumerate(f, start=1):
                 if not line.strip():
@@ -78,7 +95,7 @@ def read_reviews(path: str) -> tuple[list[str], np.ndarray]:
                     raise ValueError(f"{path}, line {number}: expected an object with keys 'text' and 'rating'")
                 if not isinstance(record["text"], str):
                     raise ValueError(f"{path}, line {number}: 'text' must be a string, got {record['text']!r}")
-                texts.append(record["text"])
+                texts.append(_text(record["text"], path, number))
                 ratings.append(_rating(record["rating"], path, number))
         else:
             reader = csv.DictReader(f)
@@ -89,7 +106,7 @@ def read_reviews(path: str) -> tuple[list[str], np.ndarray]:
                 number = reader.line_num
                 if row.get("text") is None or row.get("rating") is None:
                     raise ValueError(f"{path}, line {number}: expected a text and a rating, got {row}")
-                texts.append(row["text"])
+                texts.append(_text(row["text"], path, number))
                 ratings.append(_rating(row["rating"], path, number))
     if not texts:
         raise ValueError(f"{path}: expected at least one review, found none")

@@ -1,0 +1,180 @@
+"""sweeps.report: three sections by scale (paper, paper with overrides, pipeline checks), seeds of
+sweeps.train runs summarised by their validation pick and mean +- sd, no local path anywhere."""
+import re
+
+import pytest
+
+from deep_sparse import results_io
+from sweeps import paper_numbers, report
+
+DATA_DIR_NOTE = ("not run: no files in /root/.cache/deep_sparse (norb: data directory /root/.cache/deep_sparse/norb "
+                 "does not exist; place the files there)")
+
+
+def net(seed, lr, valid, test, activation="rectifier", l1=0.001, network=0):
+    return {"network": network, "activation": activation, "lr": lr, "l1": l1, "seed": seed, "pretrain_epochs": 0,
+            "diverged": False, "valid_error": valid, "test_error": test, "sparsity": 0.85, "epochs_run": 20}
+
+
+def write_run(root, folder, payload, cells=None):
+    results_io.atomic_write_json(str(root / folder / "results.json"), payload)
+    if cells is not None:
+        results_io.atomic_write_json(str(root / folder / "cells.json"), {"cells": cells})
+
+
+def cell(preset, label, ours, key, **extra):
+    return {"experiment": "table1", "preset": preset, "dataset": "mnist", "cell": label, "metric": "test_error",
+            "ours": ours, "paper_key": key, "n_test": 10_000, **extra}
+
+
+def train_command(extra):
+    return "python -m sweeps.train --dataset mnist " + extra
+
+
+@pytest.fixture
+def results(tmp_path):
+    """A results folder with one run of each kind the report sorts."""
+    root = tmp_path / "results"
+    hn_key = paper_numbers.table1_key_for("mnist", "half_negated_rectifier", False)
+    write_run(root, "table1-paper/mnist", {"experiment": "table1", "preset": "paper", "dataset": "mnist",
+                                           "complete": True, "rows": [net(0, 0.01, 0.014, 0.015)]},
+              [cell("paper", "half_negated_rectifier, without pre-training", 0.0150, hn_key)])
+    write_run(root, "table1-override/mnist", {"experiment": "table1", "preset": "paper [--epochs 25]",
+                                              "dataset": "mnist", "complete": True, "rows": [net(0, 0.1, 0.03, 0.03)]},
+              [cell("paper [--epochs 25]", "tanh, without pre-training", 0.0353,
+                    paper_numbers.table1_key_for("mnist", "tanh", False))])
+    figure3_rows = [net(0, 0.01, 0.017, 0.018 + 0.001 * k, l1=l1, network=k) for k, l1 in enumerate([0, 0.005, 0.01])]
+    write_run(root, "figure3-paper", {"experiment": "figure3", "preset": "paper", "complete": False,
+                                      "command": "python3 -m sweeps.figure3 --out /root/out/figure3-paper",
+                                      "preset_settings": {"l1": [0, 0.005, 0.01], "seeds": 2, "description": "PAPER"},
+                                      "rows": figure3_rows})
+    (root / "figure3-paper" / "figure3.png").write_bytes(b"png")
+    # plain rectifier, seed 0 twice (an lr-grid run capped at 15 epochs, a run capped at 40), seeds 1 and 2;
+    # lr 0.1 has the best test error of all (1.0%) but a bad validation error
+    write_run(root, "mnist-rect-grid", {"experiment": "train", "command": train_command(
+        "--activation rectifier --lr 0.1 0.01 --epochs 15"), "rows": [net(0, 0.1, 0.030, 0.010),
+                                                                       net(0, 0.01, 0.0185, 0.0175, network=1)]})
+    write_run(root, "mnist-rect-40", {"experiment": "train", "command": train_command(
+        "--activation rectifier --lr 0.01 --epochs 40"), "rows": [net(0, 0.01, 0.018, 0.017)]})
+    write_run(root, "mnist-rect-seeds", {"experiment": "train", "command": train_command(
+        "--activation rectifier --lr 0.01 --seed 1 2 --epochs 30 --out /tmp/runs/rect-seeds"),
+        "rows": [net(1, 0.01, 0.017, 0.018), net(2, 0.01, 0.016, 0.019, network=1)]})
+    write_run(root, "mnist-hn-seeds", {"experiment": "train", "command": train_command(
+        "--activation half_negated_rectifier --lr 0.01 --seed 0 1"),
+        "rows": [net(0, 0.01, 0.016, 0.015, "half_negated_rectifier"),
+                 net(1, 0.01, 0.017, 0.017, "half_negated_rectifier", network=1)]})
+    write_run(root, "mnist-reduced", {"experiment": "train", "command": train_command(
+        "--activation tanh --train-size 1000 --hidden-sizes 100-100-100"),
+        "rows": [net(0, 0.1, 0.2, 0.21, "tanh", l1=0.0)]})
+    write_run(root, "table1-quick/mnist", {"experiment": "table1", "preset": "quick", "dataset": "mnist",
+                                           "complete": True, "rows": [net(0, 0.1, 0.2, 0.177)]},
+              [cell("quick", "half_negated_rectifier, without pre-training", 0.177, hn_key,
+                    note="SYNTHETIC data: not comparable with the paper (paper: 0.885)")])
+    write_run(root, "table1-quick/norb", {"experiment": "table1", "preset": "quick", "dataset": "norb",
+                                          "not_run": DATA_DIR_NOTE, "rows": []},
+              [dict(cell("quick", "rectifier, with pre-training", None, None, note=DATA_DIR_NOTE), dataset="norb")])
+    return root
+
+
+def sections(text):
+    """{title: text} of the report's ## sections."""
+    parts = re.split(r"^## (.+)$", text, flags=re.M)
+    return dict(zip(parts[1::2], parts[2::2]))
+
+
+def render(results):
+    return report.render(str(results), str(results / "report.md"))
+
+
+def test_three_sections_in_order_then_the_runs(results):
+    text = render(results)
+    titles = re.findall(r"^## (.+)$", text, flags=re.M)
+    assert titles == ["Paper scale", "Paper scale with overrides", "Pipeline checks (reduced presets)",
+                      "Runs (every results file)"]
+
+
+def test_paper_section_holds_only_the_unmodified_preset_beside_the_paper(results):
+    paper = sections(render(results))["Paper scale"]
+    line = next(l for l in paper.splitlines() if "half_negated_rectifier, without pre-training" in l)
+    assert "1.500" in line and "1.430" in line and "+0.070" in line
+    assert "tanh" not in paper and "17.700" not in paper and "sweeps.train" not in paper
+    # Figure 3's paper sweep: its summary, how many networks it holds, its figure linked relatively
+    assert "3 of its 6 networks" in paper and "Sweep not finished" in paper
+    assert "| L1 | networks |" in paper and "](figure3-paper/figure3.png)" in paper
+
+
+def test_overrides_are_labelled_with_what_differed(results):
+    overrides = sections(render(results))["Paper scale with overrides"]
+    line = next(l for l in overrides.splitlines() if "tanh, without pre-training" in l)
+    assert "--epochs 25" in line and "3.530" in line and "1.570" in line and "+1.960" in line
+    assert "full-scale run of sweeps.train" in overrides and "quick" not in overrides
+
+
+def test_train_seeds_give_the_validation_pick_and_mean_and_sd_never_the_best_test(results):
+    overrides = sections(render(results))["Paper scale with overrides"]
+    line = next(l for l in overrides.splitlines() if "| rectifier, without pre-training, lr 0.01, L1 0.001" in l)
+    cells = [c.strip() for c in line.split("|")]
+    # seed 0 counts once, from the 40-epoch run (test 1.7, not the 15-epoch run's 1.75): tests 1.7 1.8 1.9
+    assert "3" in cells and "1.800 ± 0.100" in cells
+    assert "seed 2: valid 1.600, test 1.900" in cells  # lowest validation error among the seeds
+    assert "{0.1, 0.01}" in cells  # lr chosen on validation from both
+    assert "1.430" not in line and "no paper number" in line and "half-negated" in line  # plain rectifier
+    assert "1.000" not in overrides and "1.750" not in overrides  # best test error, the shadowed duplicate
+    line = next(l for l in overrides.splitlines() if "| half_negated_rectifier, without pre-training" in l)
+    # tests 1.5 and 1.7: mean 1.6, sd 0.1414; paper 1.43
+    assert "1.600 ± 0.141" in line and "1.430" in line and "+0.170" in line and "seed 0: valid 1.600" in line
+
+
+def test_pipeline_checks_carry_no_paper_number(results):
+    text = render(results)
+    pipeline = sections(text)["Pipeline checks (reduced presets)"]
+    assert "17.700" in pipeline and "quick: quick preset (reduced)" in pipeline
+    assert "1.430" not in pipeline and "difference" not in pipeline and "(paper:" not in pipeline
+    assert "paper source" not in pipeline and "SYNTHETIC data: not comparable with the paper" in pipeline
+    assert "mnist-reduced" in pipeline and "21.000" in pipeline  # a reduced sweeps.train run is a check
+    assert "### Could not be run" in pipeline and "table1 / norb" in pipeline
+
+
+def test_no_local_path_appears(results, tmp_path):
+    text = render(results)
+    assert str(tmp_path) not in text and "/root" not in text and "/tmp" not in text and ".cache" not in text
+    assert report.local_paths(text) == []
+    assert "no files in DATA_DIR (norb: data directory DATA_DIR/norb" in text
+    assert "--out …/rect-seeds" in text and "--out …/figure3-paper" in text
+
+
+def test_without_local_paths_keeps_relative_paths():
+    text = report.without_local_paths("see /home/me/.cache/deep_sparse/mnist, ~/.cache/deep_sparse and /tmp/a/b/; "
+                                      "keep results/x/y, train/valid/test, ../up, http://host/p and 1/2")
+    assert text == ("see DATA_DIR/mnist, DATA_DIR and …/b; keep results/x/y, train/valid/test, ../up, "
+                    "http://host/p and 1/2")
+    assert report.local_paths(text) == []
+
+
+def test_plots_only_for_the_compared_sections(results):
+    render(results)
+    assert (results / "report_paper.png").stat().st_size > 0
+    assert (results / "report_overrides.png").stat().st_size > 0
+    assert not (results / "report_pipeline.png").exists()
+
+
+def test_a_mean_and_sd_cell_is_shown_beside_the_papers_mean_and_sd(tmp_path):
+    key = paper_numbers.workshop_pretrained_key("rectifier_l1", "test")
+    write_run(tmp_path, "workshop_table2-paper/mnist", {"experiment": "workshop_table2", "preset": "paper",
+                                                        "dataset": "mnist", "complete": True, "rows": []},
+              [dict(cell("paper", "Rectifier + L1 penalty, test error", 0.0126, key, sd=0.0005),
+                    experiment="workshop_table2")])
+    paper = sections(report.render(str(tmp_path), str(tmp_path / "r.md")))["Paper scale"]
+    line = next(l for l in paper.splitlines() if "Rectifier + L1 penalty" in l)
+    assert "1.260 ± 0.050" in line and "1.160 ± 0.070" in line and "+0.100" in line
+
+
+def test_seed_summary_and_lr_choice_are_on_validation():
+    networks = [dict(net(s, lr, v, t), max_epochs=30, patience=5, folder="f")
+                for s, lr, v, t in [(0, 0.1, 0.05, 0.001), (1, 0.1, 0.01, 0.002), (0, 0.01, 0.02, 0.03),
+                                    (1, 0.01, 0.021, 0.04)]]
+    # mean validation: lr 0.1 -> 0.03, lr 0.01 -> 0.0205
+    assert report.choose_lr(networks) == {report.setting_of(networks[0]): 0.01}
+    summary = report.seed_summary(networks[2:])
+    assert summary["pick"]["seed"] == 0 and summary["mean"] == pytest.approx(0.035)
+    assert summary["sd"] == pytest.approx((2 * 0.005 ** 2) ** 0.5) and summary["seeds"] == [0, 1]
