@@ -14,6 +14,8 @@ import pytest
 
 from sweeps import common
 
+from fakes import fake_load_splits
+
 MODULES = ["table1", "sparsity", "figure4", "softplus_alpha", "sentiment", "pretrain_strategies"]
 
 
@@ -21,21 +23,6 @@ MODULES = ["table1", "sparsity", "figure4", "softplus_alpha", "sentiment", "pret
 def offline(monkeypatch):
     """The modules download missing data sets; the suite never does (CIFAR-10 and NORB are "not run")."""
     monkeypatch.setenv("DEEP_SPARSE_OFFLINE", "1")
-
-
-def fake_load_splits(name, data_dir, download=True, **options):
-    if name != "shapeset":
-        return None, f"not run: no files in {common.default_data_dir(data_dir)} (test)"
-    rng = np.random.default_rng(options.get("seed", 0))
-    splits = {}
-    for split in ("train", "valid", "test"):
-        n = options.get(f"n_{split}", 100)
-        y = rng.integers(0, 3, n).astype(np.int32)
-        x = 0.3 * rng.random((n, 64)).astype(np.float32)
-        for k in range(3):
-            x[y == k, 20 * k:20 * (k + 1)] += 0.6
-        splits[split] = (np.clip(x, 0, 1), y)
-    return splits, None
 
 
 @pytest.fixture

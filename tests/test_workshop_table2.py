@@ -6,6 +6,7 @@ import statistics
 import numpy as np
 import pytest
 
+import fakes
 from sweeps import common, paper_numbers, workshop_table2 as wt2
 
 
@@ -99,18 +100,7 @@ def test_presets_and_help(capsys):
 
 
 def fake_load_splits(name, data_dir, download=True, **options):
-    if name != "shapeset":
-        return None, f"not run: no files in {common.default_data_dir(data_dir)} (test)"
-    rng = np.random.default_rng(options.get("seed", 0))
-    splits = {}
-    for split in ("train", "valid", "test"):
-        n = options.get(f"n_{split}", 100)
-        y = rng.integers(0, 3, n).astype(np.int32)
-        x = 0.3 * rng.random((n, 32)).astype(np.float32)
-        for k in range(3):
-            x[y == k, 10 * k:10 * (k + 1)] += 0.6
-        splits[split] = (np.clip(x, 0, 1), y)
-    return splits, None
+    return fakes.fake_load_splits(name, data_dir, download, width=32, block=10, **options)
 
 
 def test_tiny_run_writes_cells_from_the_five_best_on_validation(tmp_path, monkeypatch):
