@@ -1,0 +1,47 @@
+"""sweeps.campaign (issue 15): steps run in order into their folders, and a fresh clone (finished
+chunks committed, checkpoints gone) continues a half-finished step without recomputing what is recorded."""
+import json
+import os
+import shutil
+
+import pytest
+
+from sweeps import campaign
+
+TINY = campaign.Step(
+    "tiny Shapeset sweep", "sweeps.train",
+    ("--dataset", "shapeset", "--hidden-sizes", "8", "--epochs", "2", "--train-size", "200", "--valid-size", "100",
+     "--test-size", "100", "--lr", "0.1", "0.05", "--chunk-size", "1"),
+    "results/tiny")
+
+
+@pytest.mark.integration
+def test_a_fresh_clone_continues_from_the_committed_chunks(tmp_path):
+    logs = []
+    assert campaign.run([TINY], budget_minutes=30, root=str(tmp_path), log=logs.append) == 0
+    out = tmp_path / "results" / "tiny"
+    first = json.loads((out / "results.json").read_text())["rows"]
+    assert [r["lr"] for r in first] == [0.1, 0.05]
+    # What a fresh clone holds: no checkpoints (git ignores them), and here the second network unfinished.
+    shutil.rmtree(out / "checkpoints", ignore_errors=True)
+    os.remove(out / "chunks" / "group000_networks_00001-00001.json")
+    assert campaign.run([TINY], budget_minutes=30, root=str(tmp_path), log=logs.append) == 0
+    again = json.loads((out / "results.json").read_text())
+    assert again["timings"]["groups"][0]["networks"] == 1  # only the unfinished network was trained
+    assert again["rows"][0] == first[0]  # the recorded one is kept as it was
+    assert again["rows"][1]["test_error"] == first[1]["test_error"]  # the same program gives the same result
+
+
+def test_no_step_starts_without_time_for_it(tmp_path):
+    logs = []
+    assert campaign.run([TINY], budget_minutes=campaign.MIN_STEP_MINUTES / 2, root=str(tmp_path),
+                        log=logs.append) == campaign.EXIT_DEADLINE
+    assert not (tmp_path / "results").exists() and "not starting" in logs[0]
+
+
+def test_commands_resume_and_pass_the_budget_on():
+    line = campaign.command(TINY, 12.34, python="python", chunk_size=1, root="/r")
+    assert line[:3] == ["python", "-m", "sweeps.train"]
+    assert line[line.index("--out") + 1] == "/r/results/tiny"
+    assert "--resume" in line and line[line.index("--budget-minutes") + 1] == "12.3"
+    assert campaign.main(["--list"]) == 0
