@@ -357,6 +357,7 @@ def run(
     metadata = results_io.provenance(argv)
     metadata.update(extra_metadata or {})
     metadata["batching"] = batching
+    metadata["previous_runs"] = _previous_runs(out_dir) if started_before else []
     timings: dict[str, Any] = {"groups": []}
     started = time.perf_counter()
 
@@ -713,6 +714,19 @@ def _agreed(decision: bool) -> bool:
     from jax.experimental import multihost_utils
 
     return bool(multihost_utils.broadcast_one_to_all(np.bool_(decision)))
+
+
+PROVENANCE_FIELDS = ("command", "date_utc", "versions", "git_commit", "machine", "batching", "timings")
+
+
+def _previous_runs(out_dir: str) -> list[dict]:
+    """The provenance of every earlier invocation of a resumed sweep (command, code version, machine,
+    timings), oldest first: rows finished on a GPU and resumed on a CPU say where each part ran."""
+    path = os.path.join(out_dir, "results.json")
+    if not os.path.exists(path):
+        return []
+    previous = results_io.read_json(path)
+    return previous.get("previous_runs", []) + [{k: previous[k] for k in PROVENANCE_FIELDS if k in previous}]
 
 
 def _write_results(out_dir: str, rows_by_network: dict, metadata: dict, timings: dict,

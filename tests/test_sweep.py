@@ -314,6 +314,11 @@ def test_deadline_stops_cleanly_and_resume_finishes_bitwise(data, sweep_dirs, tm
     rows = sweep.run(CONFIG, GRID, out_dir, data, chunk_size=1, checkpoint_every=0, resume=True, **QUIET)
     assert [r["curves"] for r in rows] == [r["curves"] for r in sweep_dirs[1][1]]
     assert not os.path.exists(os.path.join(out_dir, "checkpoints", "group000_networks_00002-00002"))
+    with open(os.path.join(out_dir, "results.json")) as handle:
+        record = json.load(handle)
+    # the first invocation's provenance is kept beside the resumed one's
+    assert len(record["previous_runs"]) == 1 and record["previous_runs"][0]["machine"] == record["machine"]
+    assert len(record["previous_runs"][0]["timings"]["groups"]) == 0  # it finished no group
 
 
 def test_bad_chunk_size_and_checkpoint_every(data, tmp_path):
