@@ -19,10 +19,8 @@ writes to a temporary directory and renames it), finished chunks write their row
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import itertools
 import json
-import os
 import shutil
 import time
 import warnings
@@ -40,6 +38,7 @@ from deep_sparse.devices import (
     resolve_batching,
 )
 from deep_sparse.config import HPARAM_NAMES, Hparams, TrainConfig
+from deep_sparse.store import SweepStore, csv_columns, read_results, rows_checksum  # noqa: F401 - public here too
 from deep_sparse.train import Data, Trainer, load_data, make_train
 
 STRUCTURAL_NAMES = tuple(
@@ -256,38 +255,12 @@ def pretrain_reconstruction(valid_loss) -> Optional[float]:
     return total
 
 
-def csv_columns(rows: list[dict]) -> list[str]:
-    return [k for k in dict.fromkeys(k for row in rows for k in row) if k != "curves"]
-
-
 def _plan_record(config: TrainConfig, grid: list[dict], base_hparams: Hparams) -> dict:
     return {
         "config": json.loads(json.dumps(config.to_dict(), default=list)),
         "grid": json.loads(json.dumps(grid, default=str)),
         "base_hparams": base_hparams._asdict(),
     }
-
-
-def _check_out_dir(out_dir: str, record: dict, resume: bool) -> bool:
-    """Whether ``out_dir`` already holds this sweep (resume); refuses another sweep, a sweep without
-    ``resume``, and a non-empty folder that is not ours. Writes nothing."""
-    results_io.check_output_folder(out_dir)
-    plan_path = os.path.join(out_dir, "plan.json")
-    if not os.path.exists(plan_path):
-        return False
-    if not resume:
-        raise FileExistsError(
-            f"{out_dir} already holds a sweep (plan.json); pass resume=True (--resume) to continue it "
-            "or choose another output directory"
-        )
-    existing = results_io.read_json(plan_path)
-    for field in ("config", "grid", "base_hparams"):
-        if existing.get(field) != record[field]:
-            raise ValueError(
-                f"{plan_path}: the {field} of the sweep there differs from the one asked for now; "
-                "resume only continues the same sweep (choose another output directory)"
-            )
-    return True
 
 
 class DeadlineReached(Exception):
@@ -339,25 +312,23 @@ def run(
     if chunk_size is not None and (chunk_size < 1 or chunk_size % n_devices):
         raise ValueError(f"chunk_size must be a positive multiple of the {n_devices} devices, got {chunk_size}")
     record = _plan_record(config, points, base_hparams)
-    started_before = _check_out_dir(out_dir, record, resume)
-    chunks_dir = os.path.join(out_dir, "chunks")
-    all_rows: dict[int, dict] = _finished_rows(chunks_dir, groups) if started_before else {}
+    store = SweepStore(out_dir)
+    started_before = store.holds(record, resume)
+    expected = {n.index: (g.index, n.seed) for g in groups for n in g.networks}
+    all_rows: dict[int, dict] = store.finished_rows(expected) if started_before else {}
     # every input is checked (and the data loaded) before the first file is written
     cache: dict = {}
     group_data = {g.index: _group_data(g, data, data_dir, cache) for g in groups
                   if any(n.index not in all_rows for n in g.networks)}
     _barrier("deep_sparse inputs checked")  # every process has read the folder before any writes it
     if _primary():
-        results_io.claim_output_folder(out_dir)
-        if not started_before:
-            results_io.atomic_write_json(os.path.join(out_dir, "plan.json"), record)
-        os.makedirs(chunks_dir, exist_ok=True)
+        store.create(record, started_before)
     _barrier("deep_sparse plan written")
 
     metadata = results_io.provenance(argv)
     metadata.update(extra_metadata or {})
     metadata["batching"] = batching
-    metadata["previous_runs"] = _previous_runs(out_dir) if started_before else []
+    metadata["previous_runs"] = store.previous_runs() if started_before else []
     timings: dict[str, Any] = {"groups": []}
     started = time.perf_counter()
 
@@ -371,17 +342,16 @@ def run(
                 continue
             group_started = time.perf_counter()
             runner = _GroupRunner(make_train(group.config), group_data[group.index], mesh, batching)
-            size = _chunk_size_for(out_dir, group, chunk_size, runner, mesh, log)
+            size = _chunk_size_for(store, group, chunk_size, runner, mesh, log)
             chunks = balanced_chunks(todo, size, n_devices)
             size = len(chunks[0]) + (-len(chunks[0]) % n_devices)
             log(f"group {group.index} {group.structure or '(base config)'}: {len(todo)} of {len(group.networks)} "
                 f"networks to train in {len(chunks)} chunk(s) of {size} on {n_devices} "
                 f"{mesh.devices.flat[0].platform} device(s), {batching} within a device")
-            stacks = _pretrained_stacks(runner, group, todo, size, out_dir, checkpoint_every, resume, bar, log,
-                                        deadline)
+            stacks = _pretrained_stacks(runner, group, todo, size, store, resume, bar, log, deadline)
             for networks in chunks:
                 name = _chunk_name(group, networks)
-                checkpoint_dir = os.path.join(out_dir, "checkpoints", name)
+                checkpoint_dir = store.checkpoint_dir(name)
                 if stacks is None:
                     rows = _run_chunk(runner, group, networks, size, checkpoint_dir, checkpoint_every, resume, bar,
                                       log, deadline)
@@ -392,10 +362,8 @@ def run(
                 for row in rows:
                     all_rows[row["network"]] = row
                 if _primary():
-                    results_io.atomic_write_json(os.path.join(chunks_dir, name + ".json"),
-                                                 {"rows": rows, "sha256": rows_checksum(rows)})
-                    shutil.rmtree(checkpoint_dir, ignore_errors=True)  # its rows are safe on disk now
-                    _write_results(out_dir, all_rows, metadata, timings, started, complete=False)
+                    store.save_chunk(name, rows)
+                    store.write_results(all_rows, metadata, timings, started, complete=False)
                 bar.set_description(f"{len(all_rows)}/{len(points)} networks done", refresh=True)
             timings["groups"].append({
                 "group": group.index, "structure": group.structure, "networks": len(todo),
@@ -403,12 +371,12 @@ def run(
                 "wall_seconds": time.perf_counter() - group_started,
                 "network_epochs": runner.network_epochs, "train_seconds": runner.train_seconds,
             })
-            shutil.rmtree(os.path.join(out_dir, "pretrained", f"group{group.index:03d}"), ignore_errors=True)
+            store.discard_pretrained(group.index)
     finally:
         bar.close()
     rows = [all_rows[k] for k in sorted(all_rows)]
     if _primary():
-        _write_results(out_dir, all_rows, metadata, timings, started, complete=True)
+        store.write_results(all_rows, metadata, timings, started, complete=True)
     _barrier("deep_sparse results written")
     return rows
 
@@ -433,8 +401,8 @@ def _finetune_stages(trainer: Trainer) -> list:
     return [stage for stage in trainer.stages if not stage[0].startswith("pretrain")]
 
 
-def _pretrained_stacks(runner: _GroupRunner, group: Group, todo: list[Network], size: int, out_dir: str,
-                       checkpoint_every: int, resume: bool, bar, log, deadline) -> Optional[dict]:
+def _pretrained_stacks(runner: _GroupRunner, group: Group, todo: list[Network], size: int, store: SweepStore,
+                       resume: bool, bar, log, deadline) -> Optional[dict]:
     """``{signature: state of one network}`` after pre-training, each stack pre-trained once and shared
     by every fine-tuning learning rate (section 4.1's grid); None for a group without pre-training.
 
@@ -450,7 +418,7 @@ def _pretrained_stacks(runner: _GroupRunner, group: Group, todo: list[Network], 
     for first in range(0, len(representatives), size):
         chunk = representatives[first: first + size]
         name = f"group{group.index:03d}_stacks_{chunk[0].index:05d}-{chunk[-1].index:05d}"
-        directory = os.path.join(out_dir, "pretrained", f"group{group.index:03d}", name)
+        directory = store.pretrained_dir(group.index, name)
         if not resume:  # a sweep started anew never picks up a stack left in its folder
             shutil.rmtree(directory, ignore_errors=True)
         # checkpointed every epoch: the last checkpoint (step = total) is the finished stack
@@ -505,32 +473,6 @@ def _chunk_name(group: Group, networks: list[Network]) -> str:
     return f"group{group.index:03d}_networks_{networks[0].index:05d}-{networks[-1].index:05d}"
 
 
-def rows_checksum(rows: list[dict]) -> str:
-    """SHA-256 of the rows as canonical JSON (what a finished chunk file stores beside them)."""
-    return hashlib.sha256(json.dumps(results_io._jsonable(rows), sort_keys=True).encode()).hexdigest()
-
-
-def _finished_rows(chunks_dir: str, groups: list[Group]) -> dict[int, dict]:
-    """Rows of every finished network recorded under ``chunks/``, checked against the plan."""
-    expected = {n.index: (g.index, n.seed) for g in groups for n in g.networks}
-    rows: dict[int, dict] = {}
-    for name in sorted(os.listdir(chunks_dir)) if os.path.isdir(chunks_dir) else []:
-        if not name.endswith(".json"):
-            continue
-        path = os.path.join(chunks_dir, name)
-        record = results_io.read_json(path)
-        if "sha256" in record and record["sha256"] != rows_checksum(record["rows"]):
-            raise ValueError(f"{path}: the rows do not match their checksum: the file changed after the sweep "
-                             "wrote it; delete it to recompute that chunk (--resume)")
-        for row in record["rows"]:
-            key = row.get("network")
-            if expected.get(key) != (row.get("group"), row.get("seed")):
-                raise ValueError(f"{path}: network {key!r} (group {row.get('group')!r}, seed {row.get('seed')!r}) "
-                                 "is not a network of this sweep's plan; the file belongs to another sweep")
-            rows[key] = row
-    return rows
-
-
 def _network_epochs(config: TrainConfig) -> int:
     return config.epochs + config.pretrain_epochs * len(config.hidden_sizes)
 
@@ -541,17 +483,13 @@ def _progress_bar(total: int, enabled: bool):
     return tqdm(total=total, unit="net-epoch", disable=not enabled, dynamic_ncols=True, smoothing=0.1)
 
 
-def _chunk_size_for(out_dir: str, group: Group, chunk_size: Optional[int], runner: _GroupRunner, mesh: Mesh,
+def _chunk_size_for(store: SweepStore, group: Group, chunk_size: Optional[int], runner: _GroupRunner, mesh: Mesh,
                     log) -> int:
-    """The group's chunk size (explicit, or automatic and fitted to memory), recorded in chunking.json."""
-    path = os.path.join(out_dir, "chunking.json")
-    chunking = results_io.read_json(path) if os.path.exists(path) else {}
-    n_devices = mesh.devices.size
+    """The group's chunk size (explicit, or automatic and fitted to memory), recorded in the store."""
     size = chunk_size or auto_chunk_size(len(group.networks), mesh)
-    size = _fit_chunk_size(runner, group, size, n_devices, chunk_size is None, log)
-    chunking[str(group.index)] = size
+    size = _fit_chunk_size(runner, group, size, mesh.devices.size, chunk_size is None, log)
     if _primary():
-        results_io.atomic_write_json(path, chunking)
+        store.record_chunk_size(group.index, size)
     return size
 
 
@@ -714,36 +652,3 @@ def _agreed(decision: bool) -> bool:
     from jax.experimental import multihost_utils
 
     return bool(multihost_utils.broadcast_one_to_all(np.bool_(decision)))
-
-
-PROVENANCE_FIELDS = ("command", "date_utc", "versions", "git_commit", "machine", "batching", "timings")
-
-
-def _previous_runs(out_dir: str) -> list[dict]:
-    """The provenance of every earlier invocation of a resumed sweep (command, code version, machine,
-    timings), oldest first: rows finished on a GPU and resumed on a CPU say where each part ran."""
-    path = os.path.join(out_dir, "results.json")
-    if not os.path.exists(path):
-        return []
-    previous = results_io.read_json(path)
-    return previous.get("previous_runs", []) + [{k: previous[k] for k in PROVENANCE_FIELDS if k in previous}]
-
-
-def _write_results(out_dir: str, rows_by_network: dict, metadata: dict, timings: dict,
-                   started: float, complete: bool) -> list[dict]:
-    rows = [rows_by_network[k] for k in sorted(rows_by_network)]
-    results_io.atomic_write_csv(os.path.join(out_dir, "results.csv"), rows, csv_columns(rows))
-    timings = dict(timings, wall_seconds=time.perf_counter() - started)
-    results_io.atomic_write_json(
-        os.path.join(out_dir, "results.json"),
-        {**metadata, "complete": complete, "timings": timings, "rows": rows},
-    )
-    return rows
-
-
-def read_results(out_dir: str) -> list[dict]:
-    """Rows of a sweep's ``results.json`` (curves included)."""
-    path = os.path.join(out_dir, "results.json")
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"{path}: no results.json in {out_dir} (has the sweep run?)")
-    return results_io.read_json(path)["rows"]

@@ -51,8 +51,6 @@ def add_run_arguments(parser: argparse.ArgumentParser, default_out: str) -> None
 
 def deadline(args: argparse.Namespace) -> float | None:
     """The ``time.time()`` at which --budget-minutes (counted from the start of the process) runs out."""
-    import time
-
     if getattr(args, "budget_minutes", None) is None:
         return None
     if not args.budget_minutes > 0:

@@ -12,7 +12,6 @@ procedure and compared by test error and sparsity.
 from __future__ import annotations
 
 import argparse
-import os
 
 NAME = "pretrain_strategies"
 MODULE = "sweeps.pretrain_strategies"

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 
 NAME = "softplus_alpha"
 MODULE = "sweeps.softplus_alpha"

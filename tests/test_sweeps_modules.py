@@ -7,7 +7,6 @@ generator, which the data tests cover); the sentiment module generates its own S
 """
 import importlib
 import json
-import os
 
 import numpy as np
 import pytest

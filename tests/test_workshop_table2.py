@@ -3,7 +3,6 @@ error, tied weights; mean and sd of the 5 best models on validation)."""
 import json
 import statistics
 
-import numpy as np
 import pytest
 
 import fakes

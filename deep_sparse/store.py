@@ -1,0 +1,128 @@
+"""The output folder of a sweep: what owns the files, apart from what computes (as orbax keeps its
+checkpoint manager apart from the model).
+
+A sweep's folder holds ``plan.json`` (the configuration and grid, to refuse resuming another sweep),
+``chunks/`` (the rows of every finished chunk with their SHA-256: the record a resumed sweep, on this
+machine or a fresh clone, continues from), ``results.csv`` / ``results.json`` (every finished network,
+with the provenance of each invocation), ``chunking.json`` (chunk sizes used, for the record), and the
+local working files ``checkpoints/`` and ``pretrained/`` (never committed). It never writes into a
+non-empty folder that deep-sparse did not write.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+
+from deep_sparse import results_io
+
+PROVENANCE_FIELDS = ("command", "date_utc", "versions", "git_commit", "machine", "batching", "timings")
+
+
+def rows_checksum(rows: list[dict]) -> str:
+    """SHA-256 of the rows as canonical JSON (what a finished chunk file stores beside them)."""
+    return hashlib.sha256(json.dumps(results_io._jsonable(rows), sort_keys=True).encode()).hexdigest()
+
+
+def csv_columns(rows: list[dict]) -> list[str]:
+    return [k for k in dict.fromkeys(k for row in rows for k in row) if k != "curves"]
+
+
+def read_results(out_dir: str) -> list[dict]:
+    """Rows of a sweep's ``results.json`` (curves included)."""
+    path = os.path.join(out_dir, "results.json")
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{path}: no results.json in {out_dir} (has the sweep run?)")
+    return results_io.read_json(path)["rows"]
+
+
+class SweepStore:
+    """The files of one sweep in ``out_dir``. Reading methods write nothing; ``create`` is called once
+    every input is checked."""
+
+    def __init__(self, out_dir: str):
+        self.out_dir = out_dir
+        self.chunks_dir = os.path.join(out_dir, "chunks")
+        self.plan_path = os.path.join(out_dir, "plan.json")
+
+    def holds(self, record: dict, resume: bool) -> bool:
+        """Whether the folder already holds this sweep; refuses another sweep, this one without
+        ``resume``, and a non-empty folder that is not ours. Writes nothing."""
+        results_io.check_output_folder(self.out_dir)
+        if not os.path.exists(self.plan_path):
+            return False
+        if not resume:
+            raise FileExistsError(f"{self.out_dir} already holds a sweep (plan.json); pass resume=True (--resume) "
+                                  "to continue it or choose another output directory")
+        existing = results_io.read_json(self.plan_path)
+        for field in ("config", "grid", "base_hparams"):
+            if existing.get(field) != record[field]:
+                raise ValueError(f"{self.plan_path}: the {field} of the sweep there differs from the one asked for "
+                                 "now; resume only continues the same sweep (choose another output directory)")
+        return True
+
+    def finished_rows(self, expected: dict[int, tuple[int, int]]) -> dict[int, dict]:
+        """Rows of every finished network under ``chunks/``, each checked against its file's checksum
+        and against ``expected`` (network -> (group, seed) of the plan)."""
+        rows: dict[int, dict] = {}
+        names = sorted(os.listdir(self.chunks_dir)) if os.path.isdir(self.chunks_dir) else []
+        for name in (n for n in names if n.endswith(".json")):
+            path = os.path.join(self.chunks_dir, name)
+            record = results_io.read_json(path)
+            if "sha256" in record and record["sha256"] != rows_checksum(record["rows"]):
+                raise ValueError(f"{path}: the rows do not match their checksum: the file changed after the sweep "
+                                 "wrote it; delete it to recompute that chunk (--resume)")
+            for row in record["rows"]:
+                key = row.get("network")
+                if expected.get(key) != (row.get("group"), row.get("seed")):
+                    raise ValueError(f"{path}: network {key!r} (group {row.get('group')!r}, seed "
+                                     f"{row.get('seed')!r}) is not a network of this sweep's plan; the file "
+                                     "belongs to another sweep")
+                rows[key] = row
+        return rows
+
+    def previous_runs(self) -> list[dict]:
+        """The provenance of every earlier invocation (command, code version, machine, timings), oldest
+        first: rows finished on a GPU and resumed on a CPU say where each part ran."""
+        path = os.path.join(self.out_dir, "results.json")
+        if not os.path.exists(path):
+            return []
+        previous = results_io.read_json(path)
+        return previous.get("previous_runs", []) + [{k: previous[k] for k in PROVENANCE_FIELDS if k in previous}]
+
+    def create(self, record: dict, started_before: bool) -> None:
+        results_io.claim_output_folder(self.out_dir)
+        if not started_before:
+            results_io.atomic_write_json(self.plan_path, record)
+        os.makedirs(self.chunks_dir, exist_ok=True)
+
+    def save_chunk(self, name: str, rows: list[dict]) -> None:
+        """A finished chunk's rows (atomically, with their checksum); its checkpoints go."""
+        results_io.atomic_write_json(os.path.join(self.chunks_dir, name + ".json"),
+                                     {"rows": rows, "sha256": rows_checksum(rows)})
+        shutil.rmtree(self.checkpoint_dir(name), ignore_errors=True)
+
+    def record_chunk_size(self, group_index: int, size: int) -> None:
+        path = os.path.join(self.out_dir, "chunking.json")
+        chunking = results_io.read_json(path) if os.path.exists(path) else {}
+        chunking[str(group_index)] = size
+        results_io.atomic_write_json(path, chunking)
+
+    def checkpoint_dir(self, name: str) -> str:
+        return os.path.join(self.out_dir, "checkpoints", name)
+
+    def pretrained_dir(self, group_index: int, name: str = "") -> str:
+        return os.path.join(self.out_dir, "pretrained", f"group{group_index:03d}", name)
+
+    def discard_pretrained(self, group_index: int) -> None:
+        shutil.rmtree(self.pretrained_dir(group_index), ignore_errors=True)
+
+    def write_results(self, rows_by_network: dict, metadata: dict, timings: dict, started: float,
+                      complete: bool) -> None:
+        rows = [rows_by_network[k] for k in sorted(rows_by_network)]
+        results_io.atomic_write_csv(os.path.join(self.out_dir, "results.csv"), rows, csv_columns(rows))
+        timings = dict(timings, wall_seconds=time.perf_counter() - started)
+        results_io.atomic_write_json(os.path.join(self.out_dir, "results.json"),
+                                     {**metadata, "complete": complete, "timings": timings, "rows": rows})
