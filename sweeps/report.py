@@ -462,10 +462,25 @@ def pending_lines(runs: list[dict], cells: list[dict]) -> list[str]:
                and (r["experiment"], r["preset"], r["dataset"]) not in with_cells]
     if not pending:
         return []
-    return ["### Recorded, no cells yet", ""] + [
-        f"- {r['experiment']} / {r['dataset'] or '-'} (`{r['preset']}`, {r['folder']}): {r['networks']} networks "
-        f"recorded{'' if r['complete'] else ', sweep not finished'}; the module writes its cells when the data "
-        "set's sweep ends" for r in pending] + [""]
+    lines = ["### Recorded, no cells yet", ""]
+    for r in pending:
+        lines += [f"- {r['experiment']} / {r['dataset'] or '-'} (`{r['preset']}`, {r['folder']}): {r['networks']} "
+                  f"networks recorded{'' if r['complete'] else ', sweep not finished'}; the module writes its cells "
+                  "when the data set's sweep ends. The networks finished so far (no selection made yet):", ""]
+        lines += [finished_networks_table(r["rows"]), ""]
+    return lines
+
+
+def finished_networks_table(rows: list[dict]) -> str:
+    """Every finished network of an unfinished sweep, in grid order (errors and zeros in %)."""
+    from deep_sparse import results_io
+
+    table = [{"network": r["network"], "activation": r["activation"], "pre-training": r.get("pretrain_epochs") or 0,
+              "lr": r["lr"], "L1": r["l1"], "valid %": 100 * r["valid_error"], "test %": 100 * r["test_error"],
+              "zeros %": 100 * r["sparsity"], "best epoch": r.get("best_epoch"), "epochs": r.get("epochs_run"),
+              "flag": "diverged" if r["diverged"] else ("dead" if r.get("dead") else "")} for r in rows]
+    return results_io.format_table(table, list(table[0]), {"lr": "g", "L1": "g", "valid %": ".2f", "test %": ".2f",
+                                                          "zeros %": ".1f"})
 
 
 def not_run_lines(runs: list[dict]) -> list[str]:
