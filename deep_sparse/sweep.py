@@ -554,6 +554,13 @@ def _epoch_summary(state, group: Group, stage: str, epoch_count: int, n_networks
     return f"group {group.index} {stage} (epoch {epoch_count} of the chunk)"
 
 
+def _epoch_speed(epoch_seconds: list[float]) -> float:
+    """Seconds per epoch to plan with: the mean after the chunk's first epoch (which pays one-time costs,
+    measured at 2x the others on a CPU) when there is one, else the first."""
+    later = epoch_seconds[1:] or epoch_seconds
+    return sum(later) / len(later)
+
+
 def _run_chunk(runner: _GroupRunner, group: Group, networks: list[Network], size: int, checkpoint_dir: str,
                checkpoint_every: int, resume: bool, bar, log, deadline: Optional[float] = None, *,
                stages: Optional[list] = None, start=None, finalize: bool = True):
@@ -576,7 +583,7 @@ def _run_chunk(runner: _GroupRunner, group: Group, networks: list[Network], size
         state = checkpoint.restore(done, state)
     bar.update(done * len(networks))
     total = sum(n_epochs for _, n_epochs, _ in stages)
-    epoch_count, timed_epochs, timed_seconds = 0, 0, 0.0
+    epoch_count, epoch_seconds = 0, []
     for name, n_epochs, function in stages:
         compiled = runner.compiled(name, function, state, hparams, runner.data, donate=True)
         for _ in range(n_epochs):
@@ -588,7 +595,7 @@ def _run_chunk(runner: _GroupRunner, group: Group, networks: list[Network], size
                 continue
             epoch_started = time.perf_counter()
             state = jax.block_until_ready(compiled(state, hparams, runner.data))
-            timed_epochs, timed_seconds = timed_epochs + 1, timed_seconds + time.perf_counter() - epoch_started
+            epoch_seconds.append(time.perf_counter() - epoch_started)
             runner.network_epochs += size
             runner.train_seconds += time.perf_counter() - epoch_started
             saved = checkpoint is not None and checkpoint_every and epoch_count % checkpoint_every == 0
@@ -599,8 +606,9 @@ def _run_chunk(runner: _GroupRunner, group: Group, networks: list[Network], size
             bar.set_postfix_str(summary, refresh=False)
             if bar.disable:
                 log(summary)
-            worst_case = (total - epoch_count) * timed_seconds / timed_epochs
-            late = deadline is not None and epoch_count < total and time.time() + worst_case > deadline
+            worst_case = (total - epoch_count) * _epoch_speed(epoch_seconds)
+            late = deadline is not None and epoch_count < total and (
+                time.time() > deadline or (len(epoch_seconds) > 1 and time.time() + worst_case > deadline))
             if _agreed(late):
                 if checkpoint is not None:
                     if not saved:

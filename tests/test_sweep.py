@@ -305,7 +305,8 @@ def test_deadline_stops_cleanly_and_resume_finishes_bitwise(data, sweep_dirs, tm
         return real_run_chunk(*args, **kwargs)
 
     monkeypatch.setattr(sweep, "_run_chunk", slow_clock)
-    # 250 s of budget: chunks 1 and 2 finish; the third stops after its first epoch, checkpointed.
+    # 250 s of budget: chunks 1 and 2 finish; the deadline has passed when the third has run its first
+    # epoch: it stops there, checkpointed.
     with pytest.raises(sweep.DeadlineReached, match="checkpointed"):
         sweep.run(CONFIG, GRID, out_dir, data, chunk_size=1, checkpoint_every=0, deadline=1250.0, **QUIET)
     assert sorted(os.listdir(os.path.join(out_dir, "chunks"))) == [
@@ -690,6 +691,12 @@ def test_a_sharded_epoch_needs_no_collective():
     assert 0.8 < found.pop("memory") < 1.25
     assert sorted(found) == ["4 map", "4 vmap", "8 map", "8 vmap"]
     assert found == {key: [] for key in found}, found
+
+
+def test_epoch_speed_leaves_out_the_first_epoch():
+    # the first epoch of a chunk pays one-time costs: plans use the later ones once there are any
+    assert sweep._epoch_speed([30.0]) == 30.0
+    assert sweep._epoch_speed([30.0, 12.0, 14.0]) == 13.0
 
 
 def test_balanced_chunks():
