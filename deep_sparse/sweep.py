@@ -438,7 +438,11 @@ def _stop_padding(runner: _GroupRunner, state, n_real: int):
     if n_real == size:
         return state
     padding = jax.device_put(np.arange(size) >= n_real, runner.network_sharding)
-    return jax.jit(lambda s, p: s._replace(stopped=s.stopped | p))(state, padding)
+    return _also_stopped(state, padding)
+
+
+# compiled once per state layout, not once per chunk
+_also_stopped = jax.jit(lambda state, stopped: state._replace(stopped=state.stopped | stopped))
 
 
 def _stacked_start(runner: _GroupRunner, stacks: dict, networks: list[Network], size: int):

@@ -133,6 +133,19 @@ def prepare_data(config: TrainConfig, splits: dict) -> Data:
     return Data(*(jnp.asarray(a) for a in arrays))
 
 
+def _sum_over_chunks(fn: Callable, arrays: tuple, chunk: int):
+    """The sum of ``fn(*chunk_of_arrays)`` (a pytree) over consecutive chunks of ``chunk`` examples
+    (the last one shorter): a whole split is evaluated without holding all its activations at once."""
+    n = int(arrays[0].shape[0])
+    chunk = min(chunk, n)
+    n_full = n // chunk
+    head = tuple(a[: n_full * chunk].reshape(n_full, chunk, *a.shape[1:]) for a in arrays)
+    total = jax.tree.map(lambda t: jnp.sum(t, axis=0), jax.lax.map(lambda xs: fn(*xs), head))
+    if n % chunk:
+        total = jax.tree.map(jnp.add, total, fn(*(a[n_full * chunk:] for a in arrays)))
+    return total
+
+
 def _tree_where(condition, if_true, if_false):
     return jax.tree.map(lambda a, b: jnp.where(condition, a, b), if_true, if_false)
 
@@ -278,16 +291,7 @@ class Trainer:
             return errors, zeros
 
         n = int(x.shape[0])
-        chunk = min(self.config.eval_batch_size, n)
-        n_full = n // chunk
-        errors, zeros = jax.lax.map(
-            lambda xy: chunk_sums(*xy),
-            (x[: n_full * chunk].reshape(n_full, chunk, -1), y[: n_full * chunk].reshape(n_full, chunk)),
-        )
-        errors, zeros = jnp.sum(errors), jnp.sum(zeros, axis=0)
-        if n % chunk:
-            rest_errors, rest_zeros = chunk_sums(x[n_full * chunk :], y[n_full * chunk :])
-            errors, zeros = errors + rest_errors, zeros + rest_zeros
+        errors, zeros = _sum_over_chunks(chunk_sums, (x, y), self.config.eval_batch_size)
         metric = jnp.sqrt(errors / n) if self.config.task == "ratings" else errors / n
         return metric, zeros / (n * widths) if self.n_hidden else zeros
 
@@ -431,9 +435,15 @@ class Trainer:
         """Reconstruction error of the auto-encoder of the next layer on clean inputs ``x`` (the
         validation set): no corruption and no L1 term, the cost the paper selects pre-training on
         ("the lowest reconstruction error")."""
-        code, target = self.pretrain_input(below, self.activation(hparams), x, input_range)
-        return dae.reconstruction_loss(layer, decoder_bias, code, code, self.activation(hparams),
-                                       self.pretrain_strategy, target=target)
+        act = self.activation(hparams)
+
+        def chunk_total(x_chunk):
+            code, target = self.pretrain_input(below, act, x_chunk, input_range)
+            loss = dae.reconstruction_loss(layer, decoder_bias, code, code, act, self.pretrain_strategy, target=target)
+            return loss * x_chunk.shape[0]
+
+        # in chunks, like the evaluation: a whole split's codes at once would not fit a chunk of networks
+        return _sum_over_chunks(chunk_total, (x,), self.config.eval_batch_size) / x.shape[0]
 
     def pretrain_epoch(self, state: TrainState, hparams: Hparams, data: Optional[Data], layer_index: int) -> TrainState:
         """One epoch of denoising auto-encoder training of hidden layer ``layer_index`` (section 3.2).

@@ -313,13 +313,15 @@ def test_traced_data_needs_num_classes(data):
         jax.jit(make_train(config))(KEY, Hparams(), data)
 
 
-def test_pretraining_records_the_clean_validation_reconstruction_error():
+@pytest.mark.parametrize("eval_batch_size", [1000, 7])  # one chunk; 4 chunks of 7 and a rest of 2
+def test_pretraining_records_the_clean_validation_reconstruction_error(eval_batch_size):
     """Issue 11.3: the pre-training lr is selected on the reconstruction error alone (no noise, no L1)
     of the clean validation inputs, checked here against NumPy for the rectifier's softplus_squared."""
     rng = np.random.default_rng(3)
     splits = {name: (rng.random((n, 12), np.float32), rng.integers(0, 3, n).astype(np.int32))
               for name, n in (("train", 40), ("valid", 30), ("test", 20))}
-    config = TrainConfig(num_classes=3, hidden_sizes=(8, 6), batch_size=10, epochs=1, pretrain_epochs=2)
+    config = TrainConfig(num_classes=3, hidden_sizes=(8, 6), batch_size=10, epochs=1, pretrain_epochs=2,
+                         eval_batch_size=eval_batch_size)
     data = prepare_data(config, splits)
     trainer = make_train(config)
     hparams = Hparams(l1=0.5, noise_level=0.5, pretrain_lr=0.05)
