@@ -10,7 +10,8 @@ __version__ = "0.1.0"
 
 _SUBMODULES = (
     "activations", "mlp", "sparsity", "dae", "reparam", "ratings", "nn",
-    "data", "config", "train", "sweep", "devices", "checkpoints", "results_io", "plots",
+    "data", "config", "train", "sweep", "experiment", "planner", "executor", "store", "distributed", "devices", "checkpoints",
+    "results_io", "plots", "selection",
 )
 __all__ = list(_SUBMODULES)
 

@@ -5,12 +5,18 @@ a small ``manifest.json`` per step: the structure fingerprint (every path with i
 the code version that wrote it, and the SHA-256 of every leaf's bytes. A restore refuses a checkpoint
 whose structure differs from the state asked for (two same-shaped fields swapped, a field added) or
 whose bytes changed on disk, naming the file; nothing is ever unpickled.
+
+Saving is asynchronous: :meth:`ChunkCheckpoint.save` copies the state to host memory (the device
+buffers are donated to the next epoch) and returns; a writer thread hashes and writes it while the
+next epoch computes. At most one save is pending: the next save, a restore or :meth:`close` waits
+for it, and a failed write is raised there.
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import os
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Optional
 
 import jax
@@ -65,9 +71,18 @@ class ChunkCheckpoint:
         self.manager = ocp.CheckpointManager(
             self.directory, options=ocp.CheckpointManagerOptions(max_to_keep=1, enable_async_checkpointing=False),
         )
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="deep-sparse-checkpoint")
+        self._pending: Optional[Future] = None
 
     def latest_step(self) -> Optional[int]:
+        self.wait()
         return self.manager.latest_step()
+
+    def wait(self) -> None:
+        """Block until the pending save (if any) is on disk; raise its error if it failed."""
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.result()
 
     def _manifest_path(self, step: int) -> str:
         return os.path.join(self.directory, f"{step}.{MANIFEST}")
@@ -75,6 +90,12 @@ class ChunkCheckpoint:
     # Orbax refuses zero-size arrays (e.g. the pre-training curves of a run without pre-training);
     # those are taken from the template on restore.
     def save(self, step: int, state) -> None:
+        """Copy ``state`` to host memory now and write it in the background (see the module docstring)."""
+        self.wait()
+        host = jax.device_get(state)
+        self._pending = self._writer.submit(self._write, step, host)
+
+    def _write(self, step: int, state) -> None:
         leaves = [(path, leaf) for path, leaf in leaf_paths(state) if leaf.size]
         # The manifest goes first and the older ones last, so that a kill at any point leaves the
         # latest step orbax committed with its manifest.
@@ -90,6 +111,7 @@ class ChunkCheckpoint:
     def restore(self, step: int, template):
         """The state saved at ``step``, laid out as ``template``; :class:`CheckpointMismatch` if it
         was written for another layout or its bytes changed since."""
+        self.wait()
         path = self._manifest_path(step)
         if not os.path.exists(path):
             raise CheckpointMismatch(f"{path}: missing: the checkpoint in {self.directory} was written by an older "
@@ -115,4 +137,9 @@ class ChunkCheckpoint:
         return jax.tree_util.tree_unflatten(treedef, [restored.get(p, x) for p, x in pairs])
 
     def close(self) -> None:
-        self.manager.close()
+        """Finish the pending save, then release orbax's resources."""
+        try:
+            self.wait()
+        finally:
+            self._writer.shutdown(wait=True)
+            self.manager.close()

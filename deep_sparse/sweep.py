@@ -5,191 +5,47 @@
 
 Grid points set any traced hyperparameter (the fields of :class:`~deep_sparse.config.Hparams`), the
 ``seed`` (network k is initialised and shuffled by ``jax.random.PRNGKey(seed_k)``), and structural
-fields of :class:`~deep_sparse.config.TrainConfig` (``activation``, ``hidden_sizes``, ...). Points that
-share their structure form a *group*: one compiled program per stage trains all of the group's
-networks, ``vmap``-ed over the network axis in chunks of ``chunk_size`` networks, the chunk axis
-sharded over every local device (``jax.sharding.Mesh`` + ``NamedSharding``). Each network k gives the
-same result as ``make_train(config)(PRNGKey(seed_k), hparams_k, data)`` alone.
+fields of :class:`~deep_sparse.config.TrainConfig` (``activation``, ``hidden_sizes``, ...). Each network
+k gives the same result as ``make_train(config)(PRNGKey(seed_k), hparams_k, data)`` alone.
 
-Crash safety: the state of the running chunk is checkpointed with orbax at epoch boundaries (orbax
-writes to a temporary directory and renames it), finished chunks write their rows atomically, and
-``resume=True`` continues from the last checkpoint. Results go to ``results.csv`` and ``results.json``
-(atomic writes), rewritten after every finished chunk.
+Three parts, each in its module: the planner (:mod:`deep_sparse.planner`: points that share their
+structure form a *group*, one compiled program per stage; a group's networks form chunks), the executor
+(:mod:`deep_sparse.executor`: a chunk's networks batched on each device by ``vmap`` or ``lax.map``,
+the chunk axis split over the devices with ``shard_map``, its epochs driven from Python between the
+:class:`~deep_sparse.train.Train`'s stages), and the store (:mod:`deep_sparse.store`: the output folder
+and its resume rules). :func:`run` ties them together.
+
+Crash safety: the running chunk is checkpointed with orbax between epochs (in the background; every
+``checkpoint_every`` epochs, at least ``checkpoint_seconds`` apart), finished chunks write their rows
+atomically with a checksum, and ``resume=True`` continues from them. Results go to ``results.csv`` and
+``results.json`` (atomic writes), rewritten after every finished chunk.
 """
 from __future__ import annotations
 
 import dataclasses
-import itertools
 import json
 import shutil
 import time
-import warnings
-from typing import Any, Callable, Iterable, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 import jax
-import jax.numpy as jnp
 import numpy as np
-from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from deep_sparse import results_io
+from deep_sparse import distributed, results_io
 from deep_sparse.checkpoints import ChunkCheckpoint
-from deep_sparse.devices import (
-    MEMORY_HEADROOM, auto_chunk_size, available_memory_bytes, batch_over_networks, compiled_memory_bytes, make_mesh,
-    resolve_batching,
-)
 from deep_sparse.config import HPARAM_NAMES, Hparams, TrainConfig
-from deep_sparse.store import SweepStore, csv_columns, read_results, rows_checksum  # noqa: F401 - public here too
-from deep_sparse.train import Data, Trainer, load_data, make_train
-
-STRUCTURAL_NAMES = tuple(
-    field.name for field in dataclasses.fields(TrainConfig)
-    if field.name not in ("eval_batch_size",)
+from deep_sparse.devices import auto_chunk_size, compiled_memory_bytes, make_mesh, resolve_batching  # noqa: F401
+from deep_sparse.executor import ChunkExecutor, ChunkPolicy, DeadlineReached, Progress, fit_chunk_size  # noqa: F401
+from deep_sparse.planner import (  # noqa: F401 - the sweep's public names
+    GRID_NAMES, STRUCTURAL_NAMES, Group, Network, balanced_chunks, check_hparams, chunk_name, network_epochs,
+    normalize_grid, plan, product, stack_representatives, stack_signature, stacks_name,
 )
-GRID_NAMES = HPARAM_NAMES + ("seed",) + STRUCTURAL_NAMES
+from deep_sparse.store import SweepStore, csv_columns, read_results, rows_checksum  # noqa: F401 - public here too
+from deep_sparse.train import Data, load_data, make_train
 
 
-# --------------------------------------------------------------------------------------------- grid
-def product(**axes: Iterable) -> list[dict]:
-    """Cartesian product of named axes, e.g. ``product(l1=[0, 1e-3], seed=range(3))`` (6 points)."""
-    names = list(axes)
-    values = [list(axes[name]) for name in names]
-    for name, axis in zip(names, values):
-        _check_name(name)
-        if not axis:
-            raise ValueError(f"grid axis {name!r} is empty")
-    return [dict(zip(names, point)) for point in itertools.product(*values)]
-
-
-def _check_name(name: str) -> None:
-    if name not in GRID_NAMES:
-        raise ValueError(f"unknown grid field {name!r}; known fields: {', '.join(GRID_NAMES)}")
-
-
-def normalize_grid(grid) -> list[dict]:
-    """A dict of lists (taken as a product) or a list of dicts (explicit points) -> list of dicts."""
-    if isinstance(grid, dict):
-        if not grid:
-            raise ValueError("the grid has no points (an empty dict, like an empty list); give at least one axis")
-        return product(**grid)
-    points = [dict(point) for point in grid]
-    if not points:
-        raise ValueError("the grid has no points")
-    for point in points:
-        for name in point:
-            _check_name(name)
-    return points
-
-
-def check_hparams(values: dict, config: TrainConfig) -> Optional[str]:
-    """What is wrong with one network's hyperparameters (``{name: float}``), or None. The one place
-    their rules live, for the library and every command line alike: learning rates finite and > 0, L1
-    finite and >= 0, the corruption level a probability in [0, 1] for masking and salt-and-pepper noise
-    (a standard deviation >= 0 for Gaussian noise), alpha > 0 (inf: the rectifier)."""
-    for name in ("lr", "pretrain_lr"):
-        if not (np.isfinite(values[name]) and values[name] > 0):
-            return f"{name} must be a finite number > 0, got {values[name]!r}"
-    if not (np.isfinite(values["l1"]) and values["l1"] >= 0):
-        return f"l1 must be a finite number >= 0, got {values['l1']!r}"
-    level = values["noise_level"]
-    corruptions = {config.corruption, config.first_layer_corruption} - {None}
-    if corruptions - {"gaussian"} and not 0.0 <= level <= 1.0:
-        return (f"noise_level must be a probability in [0, 1] for {' and '.join(sorted(corruptions - {'gaussian'}))} "
-                f"noise, got {level!r}")
-    if not (np.isfinite(level) and level >= 0):
-        return f"noise_level must be a finite number >= 0, got {level!r}"
-    if not values["alpha"] > 0:  # NaN fails too
-        return f"alpha must be > 0 (inf for the rectifier), got {values['alpha']!r}"
-    return None
-
-
-@dataclasses.dataclass(frozen=True)
-class Network:
-    index: int
-    seed: int
-    hparams: Hparams
-
-
-@dataclasses.dataclass
-class Group:
-    """Networks that share one structure, hence one compiled program."""
-
-    index: int
-    config: TrainConfig
-    structure: dict
-    networks: list
-
-
-def plan(config: TrainConfig, grid, base_hparams: Optional[Hparams] = None) -> list[Group]:
-    """Split the grid into structural groups, each network numbered in grid order."""
-    base_hparams = base_hparams or Hparams()
-    groups: dict[str, Group] = {}
-    for index, point in enumerate(normalize_grid(grid)):
-        structure = {k: v for k, v in point.items() if k in STRUCTURAL_NAMES}
-        if "hidden_sizes" in structure:
-            structure["hidden_sizes"] = tuple(structure["hidden_sizes"])
-        seed = point.get("seed", 0)
-        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-            raise ValueError(f"grid point {index}: seed must be a non-negative integer, got {seed!r}")
-        key = json.dumps(structure, sort_keys=True, default=str)
-        if key not in groups:
-            groups[key] = Group(len(groups), config.replace(**structure), structure, [])
-        values = {}
-        for name in HPARAM_NAMES:
-            value = point.get(name, getattr(base_hparams, name))
-            try:
-                value = float(value)
-            except (TypeError, ValueError):
-                raise ValueError(f"grid point {index}: {name} must be a number, got {value!r}") from None
-            values[name] = value
-        problem = check_hparams(values, groups[key].config)
-        if problem:
-            raise ValueError(f"grid point {index}: {problem}")
-        groups[key].networks.append(Network(index, int(seed), Hparams(**values)))
-    return list(groups.values())
-
-
-# -------------------------------------------------------------------------------------- engine
-class _GroupRunner:
-    """Compiled, sharded, vmapped stage functions of one group, reused by all of its chunks."""
-
-    def __init__(self, trainer: Trainer, data: Data, mesh: Mesh, batching: str = "auto"):
-        self.trainer = trainer
-        self.mesh = mesh
-        self.batching = batching
-        self.network_epochs = 0  # trained network-epochs (every network of a chunk, stopped or not)
-        self.train_seconds = 0.0
-        self.network_sharding = NamedSharding(mesh, PartitionSpec("networks"))
-        self.replicated = NamedSharding(mesh, PartitionSpec())
-        self.data = jax.device_put(data, self.replicated)
-        self._compiled: dict = {}
-        self.compile_seconds = 0.0
-
-    def compiled(self, name: str, function: Callable, *args, donate: bool = False):
-        """``function`` batched over the chunk, jitted and compiled for ``args``' shapes (cached);
-        ``donate``: the state argument's buffers are reused for the output (an epoch's state in,
-        the next epoch's out: half the chunk's state memory)."""
-        shapes = tuple(x.shape for x in jax.tree.leaves(args[:2]))
-        cache_key = (name, shapes, donate)
-        if cache_key not in self._compiled:
-            start = time.perf_counter()
-            vmapped = batch_over_networks(function, self.mesh, self.batching)
-            # Every output has the network axis first (vmap broadcasts unbatched ones): pin it to the
-            # mesh, or XLA may hand back replicated constants (e.g. zero biases from init) that the
-            # next compiled stage, built for network-sharded inputs, refuses.
-            jitted = jax.jit(vmapped, out_shardings=self.network_sharding, donate_argnums=(0,) if donate else ())
-            self._compiled[cache_key] = jitted.lower(*args).compile()
-            self.compile_seconds += time.perf_counter() - start
-        return self._compiled[cache_key]
-
-    def shard(self, networks: list[Network], chunk_size: int):
-        padded = networks + [networks[-1]] * (chunk_size - len(networks))
-        keys = np.stack([np.asarray(jax.random.PRNGKey(n.seed)) for n in padded])
-        hparams = Hparams(*(np.asarray([getattr(n.hparams, f) for n in padded], np.float32) for f in HPARAM_NAMES))
-        return jax.device_put((keys, hparams), self.network_sharding)
-
-
+# -------------------------------------------------------------------------------------- rows
 def _rows_from_results(results, group: Group, networks: list[Network]) -> list[dict]:
-    results = _to_host(results)
     rows = []
     for position, network in enumerate(networks):
         row = {"network": network.index, "group": group.index, "seed": network.seed}
@@ -263,11 +119,6 @@ def _plan_record(config: TrainConfig, grid: list[dict], base_hparams: Hparams) -
     }
 
 
-class DeadlineReached(Exception):
-    """``run(..., deadline=...)`` stopped before the deadline: every finished chunk and the running
-    chunk's last epoch are saved, and ``resume=True`` continues from them."""
-
-
 def run(
     config: TrainConfig,
     grid,
@@ -280,8 +131,10 @@ def run(
     devices: Optional[Sequence] = None,
     batching: str = "auto",
     checkpoint_every: int = 1,
+    checkpoint_seconds: float = 0.0,
     deadline: Optional[float] = None,
     data_dir: Optional[str] = None,
+    download: bool = True,
     progress: bool = True,
     argv: Optional[Sequence[str]] = None,
     extra_metadata: Optional[dict] = None,
@@ -289,13 +142,16 @@ def run(
 ) -> list[dict]:
     """Train every network of ``grid`` and write ``results.csv`` / ``results.json`` in ``out_dir``.
 
-    data: a :class:`~deep_sparse.train.Data`, or None to load ``config.dataset`` (per group).
+    data: a :class:`~deep_sparse.train.Data`, or None to load ``config.dataset`` (per group) from
+        ``data_dir``, downloading missing files unless ``download`` is False.
     chunk_size: networks per compiled step (default: :func:`auto_chunk_size`); a multiple of the
         number of devices. A resumed sweep may use another chunk size than the one it started with:
         finished networks are recorded per network (``chunks/``), the others are chunked anew.
     batching: how a device runs its networks: ``"vmap"``, ``"map"`` or ``"auto"``
         (:func:`~deep_sparse.devices.resolve_batching`).
     checkpoint_every: checkpoint the running chunk every this many epochs (0: only finished chunks).
+    checkpoint_seconds: and at least this many seconds apart (for large chunks on fast devices, where a
+        checkpoint costs more than an epoch). Checkpoints are written in the background.
     deadline: a ``time.time()`` value; the sweep raises :class:`DeadlineReached` at the first epoch
         boundary after which the running chunk could not finish in time (its worst case: every
         remaining epoch at the speed measured so far), after checkpointing it.
@@ -303,6 +159,8 @@ def run(
     """
     if checkpoint_every < 0:
         raise ValueError(f"checkpoint_every must be >= 0, got {checkpoint_every}")
+    if not checkpoint_seconds >= 0:
+        raise ValueError(f"checkpoint_seconds must be >= 0, got {checkpoint_seconds}")
     base_hparams = base_hparams or Hparams()
     points = normalize_grid(grid)
     groups = plan(config, points, base_hparams)
@@ -318,12 +176,12 @@ def run(
     all_rows: dict[int, dict] = store.finished_rows(expected) if started_before else {}
     # every input is checked (and the data loaded) before the first file is written
     cache: dict = {}
-    group_data = {g.index: _group_data(g, data, data_dir, cache) for g in groups
+    group_data = {g.index: _group_data(g, data, data_dir, download, cache) for g in groups
                   if any(n.index not in all_rows for n in g.networks)}
-    _barrier("deep_sparse inputs checked")  # every process has read the folder before any writes it
-    if _primary():
+    distributed.barrier("deep_sparse inputs checked")  # every process has read the folder before any writes it
+    if distributed.is_primary():
         store.create(record, started_before)
-    _barrier("deep_sparse plan written")
+    distributed.barrier("deep_sparse plan written")
 
     metadata = results_io.provenance(argv)
     metadata.update(extra_metadata or {})
@@ -331,336 +189,129 @@ def run(
     metadata["previous_runs"] = store.previous_runs() if started_before else []
     timings: dict[str, Any] = {"groups": []}
     started = time.perf_counter()
+    policy = ChunkPolicy(checkpoint_every, checkpoint_seconds, deadline, resume)
+    report = Progress(sum(len(g.networks) * network_epochs(g.config) for g in groups), progress, log)
+    report.advance(sum(network_epochs(g.config) for g in groups for n in g.networks if n.index in all_rows))
 
-    total_epochs = sum(len(g.networks) * _network_epochs(g.config) for g in groups)
-    bar = _progress_bar(total_epochs, progress)
-    bar.update(sum(_network_epochs(g.config) for g in groups for n in g.networks if n.index in all_rows))
+    def chunk_finished(name: str, rows: list[dict]) -> None:
+        for row in rows:
+            all_rows[row["network"]] = row
+        if distributed.is_primary():
+            store.save_chunk(name, rows)
+            store.write_results(all_rows, metadata, timings, started, complete=False)
+        report.bar.set_description(f"{len(all_rows)}/{len(points)} networks done", refresh=True)
+
     try:
         for group in groups:
             todo = [n for n in group.networks if n.index not in all_rows]
-            if not todo:
-                continue
-            group_started = time.perf_counter()
-            runner = _GroupRunner(make_train(group.config), group_data[group.index], mesh, batching)
-            size = _chunk_size_for(store, group, chunk_size, runner, mesh, log)
-            chunks = balanced_chunks(todo, size, n_devices)
-            size = len(chunks[0]) + (-len(chunks[0]) % n_devices)
-            log(f"group {group.index} {group.structure or '(base config)'}: {len(todo)} of {len(group.networks)} "
-                f"networks to train in {len(chunks)} chunk(s) of {size} on {n_devices} "
-                f"{mesh.devices.flat[0].platform} device(s), {batching} within a device")
-            stacks = _pretrained_stacks(runner, group, todo, size, store, resume, bar, log, deadline)
-            for networks in chunks:
-                name = _chunk_name(group, networks)
-                checkpoint_dir = store.checkpoint_dir(name)
-                if stacks is None:
-                    rows = _run_chunk(runner, group, networks, size, checkpoint_dir, checkpoint_every, resume, bar,
-                                      log, deadline)
-                else:
-                    rows = _run_chunk(runner, group, networks, size, checkpoint_dir, checkpoint_every, resume, bar,
-                                      log, deadline, stages=_finetune_stages(runner.trainer),
-                                      start=_stacked_start(runner, stacks, networks, size))
-                for row in rows:
-                    all_rows[row["network"]] = row
-                if _primary():
-                    store.save_chunk(name, rows)
-                    store.write_results(all_rows, metadata, timings, started, complete=False)
-                bar.set_description(f"{len(all_rows)}/{len(points)} networks done", refresh=True)
-            timings["groups"].append({
-                "group": group.index, "structure": group.structure, "networks": len(todo),
-                "chunk_size": size, "compile_seconds": runner.compile_seconds,
-                "wall_seconds": time.perf_counter() - group_started,
-                "network_epochs": runner.network_epochs, "train_seconds": runner.train_seconds,
-            })
-            store.discard_pretrained(group.index)
+            if todo:
+                executor = ChunkExecutor(make_train(group.config), group_data[group.index], mesh, batching)
+                timings["groups"].append(
+                    _run_group(executor, group, todo, chunk_size, store, policy, report, chunk_finished))
     finally:
-        bar.close()
-    rows = [all_rows[k] for k in sorted(all_rows)]
-    if _primary():
+        report.close()
+    if distributed.is_primary():
         store.write_results(all_rows, metadata, timings, started, complete=True)
-    _barrier("deep_sparse results written")
-    return rows
+    distributed.barrier("deep_sparse results written")
+    return [all_rows[k] for k in sorted(all_rows)]
 
 
-def balanced_chunks(networks: list, size: int, n_devices: int = 1) -> list[list]:
-    """``networks`` in as few chunks of at most ``size`` as possible, of balanced sizes (multiples of
-    ``n_devices`` but the last): 200 networks with at most 192 per chunk are 100 + 100, not 192 + 8
-    (whose chunk would compute 184 padding slots)."""
-    n_chunks = -(-len(networks) // size)
-    per_chunk = -(-len(networks) // n_chunks)
-    per_chunk += -per_chunk % n_devices
-    return [networks[i: i + per_chunk] for i in range(0, len(networks), per_chunk)]
+def _run_group(executor: ChunkExecutor, group: Group, todo: list[Network], chunk_size: Optional[int],
+               store: SweepStore, policy: ChunkPolicy, report: Progress,
+               chunk_finished: Callable[[str, list[dict]], None]) -> dict:
+    """Train the group's unfinished networks ``todo`` chunk after chunk; its timing record."""
+    started = time.perf_counter()
+    mesh, n_devices = executor.mesh, executor.n_devices
+    size = _chunk_size_for(store, group, chunk_size, executor, report.log)
+    chunks = balanced_chunks(todo, size, n_devices)
+    size = len(chunks[0]) + (-len(chunks[0]) % n_devices)
+    report.log(f"group {group.index} {group.structure or '(base config)'}: {len(todo)} of {len(group.networks)} "
+               f"networks to train in {len(chunks)} chunk(s) of {size} on {n_devices} "
+               f"{mesh.devices.flat[0].platform} device(s), {executor.batching} within a device")
+    stacks = _pretrained_stacks(executor, group, todo, size, store, policy, report)
+    for networks in chunks:
+        chunk_finished(chunk_name(group, networks),
+                       _run_chunk(executor, group, networks, size, stacks, store, policy, report))
+    store.discard_pretrained(group.index)
+    return {
+        "group": group.index, "structure": group.structure, "networks": len(todo),
+        "chunk_size": size, "compile_seconds": executor.compile_seconds,
+        "wall_seconds": time.perf_counter() - started,
+        "network_epochs": executor.network_epochs, "train_seconds": executor.train_seconds,
+    }
 
 
-def _stack_signature(network: Network) -> tuple:
-    """What a pre-trained stack depends on: the seed and every hyperparameter but the fine-tuning lr
-    (plain SGD keeps no state, so the lr enters no computation before fine-tuning)."""
-    return (network.seed,) + tuple(getattr(network.hparams, name) for name in HPARAM_NAMES if name != "lr")
+def _run_chunk(executor: ChunkExecutor, group: Group, networks: list[Network], size: int, stacks: Optional[dict],
+               store: SweepStore, policy: ChunkPolicy, report: Progress) -> list[dict]:
+    """Train one chunk from its initial state (or, with pre-training, from its networks' shared
+    pre-trained stacks); its rows."""
+    train = executor.train
+    if stacks is None:
+        state, stages = executor.initial_state(networks, size), train.stages
+    else:
+        state = executor.finetuning_state([stacks[stack_signature(n)] for n in networks], networks, size)
+        stages = (train.finetune,)
+    state = executor.run_stages(state, networks, size, stages, label=f"group {group.index}",
+                                checkpoint=_checkpoint(store.checkpoint_dir(chunk_name(group, networks)), policy),
+                                policy=policy, progress=report)
+    return _rows_from_results(executor.results(state, networks, size), group, networks)
 
 
-def _finetune_stages(trainer: Trainer) -> list:
-    return [stage for stage in trainer.stages if not stage[0].startswith("pretrain")]
+def _checkpoint(directory: str, policy: ChunkPolicy) -> Optional[ChunkCheckpoint]:
+    """The chunk's checkpoints, when wanted; across several processes only finished chunks are kept."""
+    if policy.wants_checkpoints() and not distributed.is_multiprocess():
+        return ChunkCheckpoint(directory)
+    return None
 
 
-def _pretrained_stacks(runner: _GroupRunner, group: Group, todo: list[Network], size: int, store: SweepStore,
-                       resume: bool, bar, log, deadline) -> Optional[dict]:
-    """``{signature: state of one network}`` after pre-training, each stack pre-trained once and shared
-    by every fine-tuning learning rate (section 4.1's grid); None for a group without pre-training.
+def _pretrained_stacks(executor: ChunkExecutor, group: Group, todo: list[Network], size: int, store: SweepStore,
+                       policy: ChunkPolicy, report: Progress) -> Optional[dict]:
+    """``{stack signature: state of one network}`` after pre-training, each stack pre-trained once and
+    shared by every fine-tuning learning rate (section 4.1's grid); None for a group without
+    pre-training.
 
     Stacks are pre-trained in chunks like networks; a finished chunk of stacks stays in
     ``out_dir/pretrained`` (local, like checkpoints) until its group is done, so that a resumed sweep
     does not pre-train it again.
     """
-    pretrain = [stage for stage in runner.trainer.stages if stage[0].startswith("pretrain")]
-    if not pretrain:
+    if not executor.train.pretrain:
         return None
-    representatives = list({_stack_signature(n): n for n in reversed(todo)}.values())[::-1]
+    representatives = stack_representatives(todo)
+    # the last epoch is always saved: that checkpoint is the finished stack a resumed sweep reuses
+    stack_policy = dataclasses.replace(policy, resume=True, save_last=True)
     stacks: dict = {}
     for first in range(0, len(representatives), size):
         chunk = representatives[first: first + size]
-        name = f"group{group.index:03d}_stacks_{chunk[0].index:05d}-{chunk[-1].index:05d}"
-        directory = store.pretrained_dir(group.index, name)
-        if not resume:  # a sweep started anew never picks up a stack left in its folder
+        directory = store.pretrained_dir(group.index, stacks_name(group, chunk))
+        if not policy.resume:  # a sweep started anew never picks up a stack left in its folder
             shutil.rmtree(directory, ignore_errors=True)
-        # checkpointed every epoch: the last checkpoint (step = total) is the finished stack
-        state = _run_chunk(runner, group, chunk, size, directory, 1, True, bar, log, deadline, stages=pretrain,
-                           finalize=False)
-        host = _to_host(state)
+        state = executor.run_stages(executor.initial_state(chunk, size), chunk, size, executor.train.pretrain,
+                                    label=f"group {group.index}", checkpoint=_checkpoint(directory, stack_policy),
+                                    policy=stack_policy, progress=report)
+        host = distributed.to_host(state)
         for position, network in enumerate(chunk):
-            stacks[_stack_signature(network)] = jax.tree.map(lambda a: a[position], host)
-    log(f"group {group.index}: {len(representatives)} pre-trained stack(s) shared by {len(todo)} network(s)")
+            stacks[stack_signature(network)] = jax.tree.map(lambda a: a[position], host)
+    report.log(f"group {group.index}: {len(representatives)} pre-trained stack(s) shared by {len(todo)} network(s)")
     return stacks
 
 
-def _stop_padding(runner: _GroupRunner, state, n_real: int):
-    """Mark the chunk's padding slots (copies of its last network) as stopped from the start, so that
-    no epoch computes them where stopped networks are skipped (lax.map)."""
-    size = state.stopped.shape[0]
-    if n_real == size:
-        return state
-    padding = jax.device_put(np.arange(size) >= n_real, runner.network_sharding)
-    return _also_stopped(state, padding)
-
-
-# compiled once per state layout, not once per chunk
-_also_stopped = jax.jit(lambda state, stopped: state._replace(stopped=state.stopped | stopped))
-
-
-def _stacked_start(runner: _GroupRunner, stacks: dict, networks: list[Network], size: int):
-    """The fine-tuning chunk's initial state: each network's pre-trained stack, padded to ``size``."""
-    padded = networks + [networks[-1]] * (size - len(networks))
-    states = [stacks[_stack_signature(n)] for n in padded]
-    state = jax.device_put(jax.tree.map(lambda *leaves: np.stack(leaves), *states), runner.network_sharding)
-    _, hparams = runner.shard(networks, size)
-    trainer = runner.trainer
-    start = runner.compiled("finetune_start", lambda s, h, d: trainer.with_finetuning_optimizer(s, h),
-                            state, hparams, runner.data)
-    return start(state, hparams, runner.data)
-
-
-def _group_data(group: Group, data: Optional[Data], data_dir: Optional[str], cache: dict) -> Data:
+def _group_data(group: Group, data: Optional[Data], data_dir: Optional[str], download: bool, cache: dict) -> Data:
     """The group's data (``data``, or its data set loaded and subset once per sweep, kept in
     ``cache``), checked against the group's network."""
     if data is None:
         key = (group.config.dataset, group.config.train_size, group.config.valid_size, group.config.test_size,
                group.config.labeled_fraction, group.config.labeled_seed)
         if key not in cache:
-            cache[key] = load_data(group.config, data_dir=data_dir)
+            cache[key] = load_data(group.config, data_dir=data_dir, download=download)
         data = cache[key]
     make_train(group.config).check_data(data)
     return data
 
 
-def _chunk_name(group: Group, networks: list[Network]) -> str:
-    """``group000_networks_00004-00007``: a chunk is named by the networks it holds, so that a sweep
-    resumed with another chunk size keeps every finished network and its checkpoints cannot be
-    mistaken for another chunk's."""
-    return f"group{group.index:03d}_networks_{networks[0].index:05d}-{networks[-1].index:05d}"
-
-
-def _network_epochs(config: TrainConfig) -> int:
-    return config.epochs + config.pretrain_epochs * len(config.hidden_sizes)
-
-
-def _progress_bar(total: int, enabled: bool):
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, unit="net-epoch", disable=not enabled, dynamic_ncols=True, smoothing=0.1)
-
-
-def _chunk_size_for(store: SweepStore, group: Group, chunk_size: Optional[int], runner: _GroupRunner, mesh: Mesh,
-                    log) -> int:
+def _chunk_size_for(store: SweepStore, group: Group, chunk_size: Optional[int], executor: ChunkExecutor, log) -> int:
     """The group's chunk size (explicit, or automatic and fitted to memory), recorded in the store."""
-    size = chunk_size or auto_chunk_size(len(group.networks), mesh)
-    size = _fit_chunk_size(runner, group, size, mesh.devices.size, chunk_size is None, log)
-    if _primary():
+    size = chunk_size or auto_chunk_size(len(group.networks), executor.mesh)
+    size = fit_chunk_size(executor, group.networks, size, chunk_size is None, log)
+    if distributed.is_primary():
         store.record_chunk_size(group.index, size)
     return size
-
-
-def _fit_chunk_size(runner: _GroupRunner, group: Group, size: int, n_devices: int, automatic: bool, log) -> int:
-    """Compile the fine-tuning epoch for ``size`` networks, read XLA's memory plan, and state it;
-    shrink an automatic chunk size that does not fit, refuse an explicit one with a suggestion."""
-    device = runner.mesh.devices.flat[0]
-    available = available_memory_bytes(device)
-    while True:
-        needed = _chunk_memory(runner, group, size)
-        if needed is None or available is None:
-            log(f"memory: XLA gives no memory plan on this backend; chunk of {size} networks")
-            return size
-        per_device = needed  # XLA's plan of a sharded program is already per device
-        data_bytes = sum(x.nbytes for x in jax.tree.leaves(runner.data))
-        per_network = max(1.0, (per_device - data_bytes) / max(1, size // n_devices))
-        fits = per_device <= available * MEMORY_HEADROOM
-        log(f"memory: a chunk of {size} networks needs {per_device / 2**30:.2f} GiB per device "
-            f"({per_network / 2**20:.1f} MiB per network + {data_bytes / 2**20:.0f} MiB of data); "
-            f"{available / 2**30:.1f} GiB available")
-        if fits:
-            return size
-        suggestion = int((available * MEMORY_HEADROOM - data_bytes) // per_network) * n_devices
-        suggestion -= suggestion % n_devices
-        if suggestion < n_devices:
-            raise MemoryError(
-                f"even one network per device does not fit: a chunk of {size} networks needs "
-                f"{per_device / 2**30:.2f} GiB per device ({data_bytes / 2**20:.0f} MiB of it data) but "
-                f"{available / 2**30:.2f} GiB is available; use smaller layers, a smaller eval_batch_size, "
-                f"less data, or a device with more memory"
-            )
-        if not automatic or suggestion >= size:
-            raise MemoryError(
-                f"a chunk of {size} networks needs {per_device / 2**30:.2f} GiB per device but "
-                f"{available / 2**30:.2f} GiB is available; use a chunk size of at most {suggestion}"
-            )
-        size = suggestion
-
-
-def _chunk_memory(runner: _GroupRunner, group: Group, size: int) -> Optional[int]:
-    keys, hparams = runner.shard(group.networks[:size], size)
-    state = jax.eval_shape(jax.vmap(runner.trainer.init, in_axes=(0, 0, None)), keys, hparams, runner.data)
-    state = jax.tree.map(lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=runner.network_sharding), state)
-    name, _, function = runner.trainer.stages[-1]
-    compiled = runner.compiled(name, function, state, hparams, runner.data, donate=True)
-    return compiled_memory_bytes(compiled)
-
-
-def _epoch_summary(state, group: Group, stage: str, epoch_count: int, n_networks: int) -> str:
-    """Mean loss / validation error / sparsity of the chunk's networks after their latest epoch."""
-    if stage == "finetune":
-        index = np.asarray(_to_host(state.epoch))[:n_networks] - 1
-        curves = _to_host(state.curves)
-        rows = np.arange(n_networks)
-        loss = curves.train_loss[rows, index]
-        valid = curves.valid_error[rows, index]
-        zeros = curves.valid_sparsity[rows, index]
-        with warnings.catch_warnings():  # all-NaN (every network diverged) is reported as nan
-            warnings.simplefilter("ignore", RuntimeWarning)
-            return (f"group {group.index} finetune epoch {int(index.max()) + 1}: loss {np.nanmean(loss):.4f} "
-                    f"valid {100 * np.nanmean(valid):.2f}% zeros {100 * np.nanmean(zeros):.1f}%")
-    return f"group {group.index} {stage} (epoch {epoch_count} of the chunk)"
-
-
-def _epoch_speed(epoch_seconds: list[float]) -> float:
-    """Seconds per epoch to plan with: the mean after the chunk's first epoch (which pays one-time costs,
-    measured at 2x the others on a CPU) when there is one, else the first."""
-    later = epoch_seconds[1:] or epoch_seconds
-    return sum(later) / len(later)
-
-
-def _run_chunk(runner: _GroupRunner, group: Group, networks: list[Network], size: int, checkpoint_dir: str,
-               checkpoint_every: int, resume: bool, bar, log, deadline: Optional[float] = None, *,
-               stages: Optional[list] = None, start=None, finalize: bool = True):
-    """Train one chunk through ``stages`` (default: all of the trainer's) from ``start`` (default: the
-    initial state), checkpointing and honouring ``deadline``; its rows, or its state when not
-    ``finalize``."""
-    trainer = runner.trainer
-    stages = trainer.stages if stages is None else stages
-    keys, hparams = runner.shard(networks, size)
-    if start is None:
-        init = runner.compiled("init", lambda k, h, d: trainer.init(k, h, d), keys, hparams, runner.data)
-        start = init(keys, hparams, runner.data)
-    state = _stop_padding(runner, start, len(networks))
-    # Across several processes only finished chunks are kept (per-epoch checkpoints are single-process).
-    wanted = (checkpoint_every or deadline is not None) and not _multiprocess()
-    checkpoint = ChunkCheckpoint(checkpoint_dir) if wanted else None
-    done = 0
-    if checkpoint is not None and resume and checkpoint.latest_step() is not None:
-        done = checkpoint.latest_step()
-        state = checkpoint.restore(done, state)
-    bar.update(done * len(networks))
-    total = sum(n_epochs for _, n_epochs, _ in stages)
-    epoch_count, epoch_seconds = 0, []
-    for name, n_epochs, function in stages:
-        compiled = runner.compiled(name, function, state, hparams, runner.data, donate=True)
-        for _ in range(n_epochs):
-            epoch_count += 1
-            if epoch_count <= done:
-                continue
-            if name == "finetune" and bool(jnp.all(state.stopped)):
-                bar.update(len(networks))  # every network has stopped: nothing left to compute
-                continue
-            epoch_started = time.perf_counter()
-            state = jax.block_until_ready(compiled(state, hparams, runner.data))
-            epoch_seconds.append(time.perf_counter() - epoch_started)
-            runner.network_epochs += size
-            runner.train_seconds += time.perf_counter() - epoch_started
-            saved = checkpoint is not None and checkpoint_every and epoch_count % checkpoint_every == 0
-            if saved:
-                checkpoint.save(epoch_count, state)
-            bar.update(len(networks))
-            summary = _epoch_summary(state, group, name, epoch_count, len(networks))
-            bar.set_postfix_str(summary, refresh=False)
-            if bar.disable:
-                log(summary)
-            worst_case = (total - epoch_count) * _epoch_speed(epoch_seconds)
-            late = deadline is not None and epoch_count < total and (
-                time.time() > deadline or (len(epoch_seconds) > 1 and time.time() + worst_case > deadline))
-            if _agreed(late):
-                if checkpoint is not None:
-                    if not saved:
-                        checkpoint.save(epoch_count, state)
-                    checkpoint.close()
-                raise DeadlineReached(
-                    f"group {group.index}: the chunk of networks {networks[0].index}-{networks[-1].index} stopped after "
-                    f"epoch {epoch_count} of at most {total}: the rest (up to {worst_case / 60:.0f} min) would "
-                    f"pass the deadline; " + (f"its state is checkpointed in {checkpoint_dir}" if checkpoint else
-                                              "the chunk restarts from its first epoch"))
-    if checkpoint is not None:
-        checkpoint.close()
-    if not finalize:
-        return state
-    measure = runner.compiled("finalize", lambda s, h, d: trainer.finalize(s, h, d), state, hparams, runner.data)
-    return _rows_from_results(measure(state, hparams, runner.data), group, networks)
-
-
-# ------------------------------------------------------------------ several processes (jax.distributed)
-def _multiprocess() -> bool:
-    return jax.process_count() > 1
-
-
-def _primary() -> bool:
-    """The process that writes files (every process computes; one owns the output folder)."""
-    return jax.process_index() == 0
-
-
-def _barrier(name: str) -> None:
-    if _multiprocess():
-        from jax.experimental import multihost_utils
-
-        multihost_utils.sync_global_devices(name)
-
-
-def _to_host(tree):
-    """``tree`` as NumPy arrays on this host, gathered from every process's devices when needed."""
-    if not _multiprocess():
-        return jax.device_get(tree)
-    from jax.experimental import multihost_utils
-
-    return multihost_utils.process_allgather(tree, tiled=True)
-
-
-def _agreed(decision: bool) -> bool:
-    """The primary's ``decision``, the same on every process (clocks differ; programs must not)."""
-    if not _multiprocess():
-        return bool(decision)
-    from jax.experimental import multihost_utils
-
-    return bool(multihost_utils.broadcast_one_to_all(np.bool_(decision)))

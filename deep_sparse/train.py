@@ -1,7 +1,7 @@
 """A whole training run as one pure function (sections 4.1 and 4.2), in the spirit of PureJaxRL.
 
-    trainer = make_train(config)                        # validates config, compiles nothing
-    result = jax.jit(trainer)(key, hparams, data)       # data = load_data(config)
+    train = make_train(config)                          # validates config, compiles nothing
+    result = jax.jit(train)(key, hparams, data)         # data = load_data(config)
     result.test_error, result.valid_error, result.sparsity, result.params, result.curves
 
 The run is a sequence of *stages* of epochs: for each hidden layer, ``pretrain_epochs`` epochs of
@@ -9,8 +9,10 @@ denoising auto-encoder training on the code of the layers below it (greedy layer
 then up to ``epochs`` epochs of supervised fine-tuning with SGD on mini-batches. Every epoch is one
 ``lax.scan`` over mini-batches; model selection (best validation epoch, early stopping with a
 patience) and divergence handling are array operations inside the compiled function, so that
-``jax.vmap(trainer, in_axes=(0, 0, None))`` trains many networks at once. The sweep engine drives the
-same per-epoch functions (:attr:`Trainer.stages`) from Python to checkpoint between epochs.
+``jax.vmap(train, in_axes=(0, 0, None))`` trains many networks at once. ``make_train`` returns a
+:class:`Train`, a NamedTuple of the run's pure functions (``init``, the stages, ``start_finetuning``,
+``finalize``): its call is the single compiled run, and the sweep engine drives the same functions
+from Python to checkpoint and stop between epochs. :class:`Trainer` holds the math they are made of.
 
 Why ``data`` is an argument: a closed-over array becomes a constant of the compiled program (for
 MNIST, 313 MB of HLO text, measured here). ``make_train(config, data)`` still binds it for
@@ -19,6 +21,7 @@ large data explicitly.
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 from typing import Callable, NamedTuple, Optional
 
@@ -35,7 +38,10 @@ Array = jax.Array
 
 
 class Data(NamedTuple):
-    """The three splits as arrays (float32 inputs, int32 labels; ratings as classes 0..4)."""
+    """The three splits as arrays (float32 inputs, int32 labels; ratings as classes 0..4), and the
+    inputs of the unsupervised pre-training when they are not ``x_train`` (``x_pretrain``, None: they
+    are): section 4.2 pre-trains on the labeled training reviews and 300,000 unlabeled ones, which
+    fine-tuning and evaluation never see."""
 
     x_train: Array
     y_train: Array
@@ -43,6 +49,12 @@ class Data(NamedTuple):
     y_valid: Array
     x_test: Array
     y_test: Array
+    x_pretrain: Optional[Array] = None
+
+    @property
+    def pretrain_inputs(self) -> Array:
+        """What pre-training trains on: ``x_pretrain``, or ``x_train`` when it is None."""
+        return self.x_train if self.x_pretrain is None else self.x_pretrain
 
 
 class Curves(NamedTuple):
@@ -146,6 +158,36 @@ def _sum_over_chunks(fn: Callable, arrays: tuple, chunk: int):
     return total
 
 
+def _max_over_chunks(fn: Callable, x: Array, chunk: int) -> Array:
+    """The largest of the scalars ``fn(chunk_of_x)`` over consecutive chunks of ``chunk`` examples."""
+    n = int(x.shape[0])
+    chunk = min(chunk, n)
+    n_full = n // chunk
+    top = jnp.max(jax.lax.map(fn, x[: n_full * chunk].reshape(n_full, chunk, *x.shape[1:])))
+    if n % chunk:
+        top = jnp.maximum(top, fn(x[n_full * chunk:]))
+    return top
+
+
+def _to_code_units(layer: dict, code_scale) -> dict:
+    """The fine-tuned network's ``layer`` (applied to a code ``h``) as the auto-encoder's encoder on the
+    scaled code ``u = (h - low) / span`` (``code_scale = (low, span)``, None: no scaling): the same
+    function, ``u (span W) + (b + low sum_rows W) = h W + b``."""
+    if code_scale is None:
+        return layer
+    low, span = code_scale
+    return dict(layer, w=layer["w"] * span, b=layer["b"] + low * jnp.sum(layer["w"], axis=0))
+
+
+def _from_code_units(layer: dict, code_scale) -> dict:
+    """The inverse of :func:`_to_code_units`: the auto-encoder's encoder back as the network's layer."""
+    if code_scale is None:
+        return layer
+    low, span = code_scale
+    w = layer["w"] / span
+    return dict(layer, w=w, b=layer["b"] - low * jnp.sum(w, axis=0))
+
+
 def _tree_where(condition, if_true, if_false):
     return jax.tree.map(lambda a, b: jnp.where(condition, a, b), if_true, if_false)
 
@@ -167,7 +209,8 @@ def _raw_key(key) -> Array:
 
 
 class Trainer:
-    """Callable ``trainer(key, hparams, data=None) -> Result``; see the module docstring."""
+    """The math of a run for one ``config`` (initialization, the epochs, evaluation); :func:`make_train`
+    assembles a :class:`Train` from its methods."""
 
     def __init__(self, config: TrainConfig, data: Optional[Data] = None):
         self.config = config
@@ -206,9 +249,13 @@ class Trainer:
                 f"TrainConfig.labeled_fraction={self.config.labeled_fraction} leaves {self.n_labeled(data)} labeled "
                 f"examples, fewer than one mini-batch of {batch_size}"
             )
-        for name in ("x_valid", "x_test"):
-            if getattr(data, name).shape[-1] != data.x_train.shape[-1]:
-                raise ValueError(f"{name} has width {getattr(data, name).shape[-1]}, x_train has {data.x_train.shape[-1]}")
+        for name in ("x_valid", "x_test", "x_pretrain"):
+            x = getattr(data, name)
+            if x is not None and x.shape[-1] != data.x_train.shape[-1]:
+                raise ValueError(f"{name} has width {x.shape[-1]}, x_train has {data.x_train.shape[-1]}")
+        if data.pretrain_inputs.shape[0] < batch_size:
+            raise ValueError(f"x_pretrain has {data.pretrain_inputs.shape[0]} examples, fewer than one mini-batch "
+                             f"of {batch_size}")
         if isinstance(data.y_train, jax.core.Tracer):  # inside jit: checked at the boundary already
             return
         classes = self.num_classes(data)
@@ -221,7 +268,7 @@ class Trainer:
     def _data(self, data: Optional[Data]) -> Data:
         if data is None:
             if self.bound_data is None:
-                raise ValueError("no data: call trainer(key, hparams, data) or make_train(config, data)")
+                raise ValueError("no data: call train(key, hparams, data) or make_train(config, data)")
             return self.bound_data
         return data
 
@@ -266,9 +313,10 @@ class Trainer:
             ),
         )
 
-    def with_finetuning_optimizer(self, state: TrainState, hparams: Hparams) -> TrainState:
+    def with_finetuning_optimizer(self, state: TrainState, hparams: Hparams, data: Optional[Data] = None) -> TrainState:
         """``state`` with a fresh fine-tuning optimizer for ``hparams.lr`` (the optimizer state holds the
-        learning rate): how a pre-trained stack shared by several learning rates starts fine-tuning."""
+        learning rate; plain SGD keeps nothing else, so this equals the optimizer made at ``init``):
+        where the fine-tuning lr enters a run, so that a pre-trained stack serves every lr."""
         return state._replace(opt_state=sgd(hparams.lr).init(state.params))
 
     # ----------------------------------------------------------------- evaluation
@@ -385,13 +433,16 @@ class Trainer:
 
         return jax.lax.cond(state.stopped, lambda s: s, run, state)
 
-    def pretrain_input(self, below: list, act, x: Array, input_range=None) -> tuple[Array, Optional[Array]]:
+    def pretrain_input(self, below: list, act, x: Array, input_range=None,
+                       code_scale=None) -> tuple[Array, Optional[Array]]:
         """Input of the next auto-encoder (the clean code of the frozen layers ``below``) and its
         reconstruction target when it is not that input (None otherwise).
 
         ``linear_squared_before`` reconstructs the layer below's pre-activations (section 3.2,
-        strategy 3). ``sigmoid_cross_entropy`` needs codes in [0, 1] (strategy 2): tanh codes are
-        mapped by ``(h + 1) / 2``, other codes divided by their mini-batch maximum
+        strategy 3). ``sigmoid_cross_entropy`` needs codes in [0, 1] (strategy 2): with ``code_scale =
+        (low, span)`` (:meth:`code_scale`) the input is ``(h - low) / span`` and the target that clipped
+        to [0, 1] (a validation code may pass the training maximum); without it tanh codes are mapped
+        by ``(h + 1) / 2``, other codes divided by their mini-batch maximum
         (:func:`deep_sparse.dae.scale_to_unit_interval`). Raw inputs are their own target when the
         reconstruction layer can produce them; otherwise (``input_range = (low, high)`` of the training
         inputs, e.g. NORB's [-1, 1]) the target is the input mapped affinely onto [0, 1], the range of
@@ -406,11 +457,37 @@ class Trainer:
         if self.pretrain_strategy == "linear_squared_before" and pre_activation is not None:
             return code, pre_activation
         if self.pretrain_strategy == "sigmoid_cross_entropy" and below:
+            if code_scale is not None:
+                low, span = code_scale
+                scaled = (code - low) / span
+                return scaled, jnp.clip(scaled, 0.0, 1.0)
             if self.config.activation == "tanh":
                 code = dae.scale_to_unit_interval(code, min_value=-1.0, max_value=1.0)
             else:
                 code = dae.scale_to_unit_interval(code)
         return code, None
+
+    def code_scale(self, below: list, act, x: Array) -> Optional[tuple[Array, Array]]:
+        """``(low, span)`` of the fixed map ``u = (h - low) / span`` of the code ``h`` of the frozen layers
+        ``below`` onto [0, 1], for a ``sigmoid_cross_entropy`` auto-encoder on non-negative codes
+        (section 4.2: "when a new layer is stacked, activation values of the previous layer are scaled
+        within the interval [0, 1]"): low 0, span the largest code value over the pre-training inputs
+        ``x``. A fixed map is absorbed by the encoder's weights (:func:`_to_code_units`), so that the
+        fine-tuned network, which sees ``h``, computes exactly the encoder the auto-encoder trained.
+        None where codes are not scaled so: the first layer, other strategies, and tanh codes (mapped
+        by ``(h + 1) / 2`` in pre-training only, the behaviour Table 1's tanh networks were run with).
+        """
+        if self.pretrain_strategy != "sigmoid_cross_entropy" or not below or self.config.activation == "tanh":
+            return None
+
+        def chunk_max(x_chunk):
+            code = x_chunk
+            for layer in below:
+                code = act(mlp.dense(layer, code))
+            return jnp.max(code)
+
+        top = _max_over_chunks(chunk_max, x, self.config.eval_batch_size)
+        return jnp.float32(0.0), jnp.where(top > 1e-12, top, jnp.float32(1.0))
 
     def _reachable_target(self, x: Array, low: Array, high: Array) -> Optional[Array]:
         if self.pretrain_strategy in ("linear_squared_before", "linear_squared_after"):
@@ -431,14 +508,14 @@ class Trainer:
         )
 
     def pretrain_valid_loss(self, below: list, layer: dict, decoder_bias: Array, hparams: Hparams, x: Array,
-                            input_range=None) -> Array:
-        """Reconstruction error of the auto-encoder of the next layer on clean inputs ``x`` (the
-        validation set): no corruption and no L1 term, the cost the paper selects pre-training on
-        ("the lowest reconstruction error")."""
+                            input_range=None, code_scale=None) -> Array:
+        """Reconstruction error of the auto-encoder of the next layer (``layer`` in the auto-encoder's
+        units, see :meth:`code_scale`) on clean inputs ``x`` (the validation set): no corruption and no
+        L1 term, the cost the paper selects pre-training on ("the lowest reconstruction error")."""
         act = self.activation(hparams)
 
         def chunk_total(x_chunk):
-            code, target = self.pretrain_input(below, act, x_chunk, input_range)
+            code, target = self.pretrain_input(below, act, x_chunk, input_range, code_scale)
             loss = dae.reconstruction_loss(layer, decoder_bias, code, code, act, self.pretrain_strategy, target=target)
             return loss * x_chunk.shape[0]
 
@@ -448,32 +525,35 @@ class Trainer:
     def pretrain_epoch(self, state: TrainState, hparams: Hparams, data: Optional[Data], layer_index: int) -> TrainState:
         """One epoch of denoising auto-encoder training of hidden layer ``layer_index`` (section 3.2).
 
-        Uses the whole training set, labels unused (the semi-supervised setting of Figure 4). The
-        layers below are frozen and applied without noise; the corruption touches only this layer's
-        input.
+        Uses the whole training set, labels unused (the semi-supervised setting of Figure 4), or
+        ``data.x_pretrain`` when given (section 4.2's unlabeled reviews). The layers below are frozen
+        and applied without noise; the corruption touches only this layer's input. Scaled codes
+        (:meth:`code_scale`) are trained in the auto-encoder's units and stored in the network's.
         """
         data = self._data(data)
         act = self.activation(hparams)
+        x_pretrain = data.pretrain_inputs
 
         def run(state: TrainState) -> TrainState:
             key, batch_key, noise_key = jax.random.split(state.key, 3)
-            batches = self._minibatches(batch_key, int(data.x_train.shape[0]))
+            batches = self._minibatches(batch_key, int(x_pretrain.shape[0]))
             noise_keys = jax.random.split(noise_key, batches.shape[0])
             optimizer = sgd(hparams.pretrain_lr)
             below = state.params[:layer_index]
-            input_range = (jnp.min(data.x_train), jnp.max(data.x_train))
+            input_range = (jnp.min(x_pretrain), jnp.max(x_pretrain))
+            code_scale = self.code_scale(below, act, x_pretrain)
 
             def step(carry, inputs):
                 layer_and_bias, opt_state = carry
                 indices, step_key = inputs
-                code, target = self.pretrain_input(below, act, data.x_train[indices], input_range)
+                code, target = self.pretrain_input(below, act, x_pretrain[indices], input_range, code_scale)
                 loss, grads = jax.value_and_grad(self.pretrain_objective)(
                     layer_and_bias, hparams, step_key, code, layer_index, target
                 )
                 updates, opt_state = optimizer.update(grads, opt_state, layer_and_bias)
                 return (optax.apply_updates(layer_and_bias, updates), opt_state), loss
 
-            start = (state.params[layer_index], state.decoder_biases[layer_index])
+            start = (_to_code_units(state.params[layer_index], code_scale), state.decoder_biases[layer_index])
             ((layer, decoder_bias), opt_state), losses = jax.lax.scan(
                 step, (start, state.pretrain_opt_states[layer_index]), (batches, noise_keys)
             )
@@ -482,14 +562,15 @@ class Trainer:
             # out like a divergence, never a number to select on)
             diverged = ~(jnp.isfinite(mean_loss) & (mean_loss >= 0) & _all_finite((layer, decoder_bias)))
             layer, decoder_bias = _tree_where(diverged, start, (layer, decoder_bias))
+            valid_loss = self.pretrain_valid_loss(below, layer, decoder_bias, hparams, data.x_valid, input_range,
+                                                  code_scale)
             params = list(state.params)
-            params[layer_index] = layer
+            params[layer_index] = _tree_where(diverged, state.params[layer_index], _from_code_units(layer, code_scale))
             decoder_biases = list(state.decoder_biases)
             decoder_biases[layer_index] = decoder_bias
             opt_states = list(state.pretrain_opt_states)
             opt_states[layer_index] = opt_state
             epoch_index = state.pretrain_epoch[layer_index]
-            valid_loss = self.pretrain_valid_loss(below, layer, decoder_bias, hparams, data.x_valid, input_range)
             curves = state.curves._replace(
                 pretrain_loss=state.curves.pretrain_loss.at[layer_index, epoch_index].set(mean_loss),
                 pretrain_valid_loss=state.curves.pretrain_valid_loss.at[layer_index, epoch_index].set(valid_loss),
@@ -507,16 +588,6 @@ class Trainer:
             )
 
         return jax.lax.cond(state.stopped, lambda s: s, run, state)
-
-    @property
-    def stages(self) -> list[tuple[str, int, Callable]]:
-        """``[(name, n_epochs, epoch_fn(state, hparams, data) -> state), ...]`` in execution order."""
-        stages = [
-            (f"pretrain_layer_{i + 1}", self.config.pretrain_epochs, functools.partial(self.pretrain_epoch, layer_index=i))
-            for i in range(self.n_hidden)
-            if self.config.pretrain_epochs > 0
-        ]
-        return stages + [("finetune", self.config.epochs, self.finetune_epoch)]
 
     # ----------------------------------------------------------------- result
     def finalize(self, state: TrainState, hparams: Hparams, data: Optional[Data] = None) -> Result:
@@ -543,17 +614,75 @@ class Trainer:
             silent_units_per_layer=silent_units,
         )
 
-    # ----------------------------------------------------------------- the whole run
+
+class Stage(NamedTuple):
+    """``epochs`` epochs of one kind: ``epoch(state, hparams, data) -> state`` (stopped networks pass
+    through unchanged)."""
+
+    name: str
+    epochs: int
+    epoch: Callable[[TrainState, Hparams, Data], TrainState]
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Train:
+    """A whole training run described once, as pure functions (optax's ``GradientTransformation``,
+    PureJaxRL's ``make_train``; a frozen dataclass rather than a NamedTuple because ``jax.jit`` keeps a
+    weak reference to what it compiles): the single compiled run (:meth:`__call__`) and the sweep engine
+    (which calls each stage's epoch from Python, to checkpoint and stop between epochs) both run
+
+        state = init(key, hparams, data)
+        for stage in pretrain: state = stage.epoch(...) x stage.epochs     # one stage per hidden layer
+        state = start_finetuning(state, hparams, data)
+        state = finetune.epoch(...) x finetune.epochs                      # early stopping inside
+        result = finalize(state, hparams, data)
+
+    A pre-trained stack depends on every hyperparameter but the fine-tuning ``lr``, which enters
+    only at ``start_finetuning``: a sweep pre-trains a stack once and fine-tunes it at every lr.
+    """
+
+    config: TrainConfig
+    init: Callable[..., TrainState]
+    pretrain: tuple[Stage, ...]
+    start_finetuning: Callable[[TrainState, Hparams, Data], TrainState]
+    finetune: Stage
+    finalize: Callable[[TrainState, Hparams, Data], Result]
+    activation: Callable[[Hparams], Callable[[Array], Array]]
+    check_data: Callable[[Data], None]
+    bound_data: Optional[Data] = None
+
+    @property
+    def stages(self) -> tuple[Stage, ...]:
+        """Every stage in execution order (pre-training layer by layer, then fine-tuning)."""
+        return (*self.pretrain, self.finetune)
+
     def __call__(self, key, hparams: Hparams, data: Optional[Data] = None) -> Result:
-        data = self._data(data)
+        """The whole run: ``Result`` of the best-validation network (jit it; vmap it over networks)."""
+        data = self.bound_data if data is None else data
         state = self.init(key, hparams, data)
-        for _, n_epochs, epoch_fn in self.stages:
-            state = jax.lax.fori_loop(0, n_epochs, lambda _, s, f=epoch_fn: f(s, hparams, data), state)
+        for stage in self.pretrain:
+            state = _repeat(stage, state, hparams, data)
+        state = self.start_finetuning(state, hparams, data)
+        state = _repeat(self.finetune, state, hparams, data)
         return self.finalize(state, hparams, data)
 
 
-def make_train(config: TrainConfig, data: Optional[Data] = None) -> Trainer:
-    """Validate ``config`` and return the pure function ``train(key, hparams, data=None) -> Result``."""
+def _repeat(stage: Stage, state: TrainState, hparams: Hparams, data: Data) -> TrainState:
+    return jax.lax.fori_loop(0, stage.epochs, lambda _, s: stage.epoch(s, hparams, data), state)
+
+
+def make_train(config: TrainConfig, data: Optional[Data] = None) -> Train:
+    """Validate ``config`` (and ``data`` when given, bound for calls without it) and describe the run:
+    the :class:`Train` whose call ``train(key, hparams, data=None) -> Result`` is one pure function."""
     if not isinstance(config, TrainConfig):
         raise TypeError(f"make_train expects a TrainConfig, got {type(config).__name__}")
-    return Trainer(config, data)
+    trainer = Trainer(config, data)
+    pretrain = tuple(
+        Stage(f"pretrain_layer_{i + 1}", config.pretrain_epochs, functools.partial(trainer.pretrain_epoch, layer_index=i))
+        for i in range(trainer.n_hidden) if config.pretrain_epochs > 0
+    )
+    return Train(
+        config=config, init=trainer.init, pretrain=pretrain, start_finetuning=trainer.with_finetuning_optimizer,
+        finetune=Stage("finetune", config.epochs, trainer.finetune_epoch), finalize=trainer.finalize,
+        activation=trainer.activation, check_data=trainer.check_data, bound_data=data,
+    )

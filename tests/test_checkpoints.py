@@ -1,6 +1,7 @@
 """Chunk checkpoints (issues 12.6 and 13.4): leaves keyed by tree path, a structure fingerprint, and
 checksums verified on restore."""
 import os
+import threading
 from typing import NamedTuple
 
 import jax.numpy as jnp
@@ -29,6 +30,7 @@ def make_state():
 def saved(tmp_path, state):
     checkpoint = ChunkCheckpoint(str(tmp_path / "ckpt"))
     checkpoint.save(3, state)
+    checkpoint.wait()  # on disk
     return checkpoint
 
 
@@ -73,3 +75,38 @@ def test_a_checkpoint_without_manifest_is_refused(tmp_path):
     os.remove(tmp_path / "ckpt" / "3.manifest.json")
     with pytest.raises(CheckpointMismatch, match="missing"):
         checkpoint.restore(3, make_state())
+
+
+def test_a_save_is_written_in_the_background_from_a_host_copy(tmp_path, monkeypatch):
+    # save() copies the state and returns; the writer thread writes it while the caller goes on
+    # (and may overwrite the device buffers, as a donated epoch does); wait() makes it durable.
+    release = threading.Event()
+    checkpoint = ChunkCheckpoint(str(tmp_path / "ckpt"))
+    real_write = checkpoint._write
+
+    def slow_write(step, state):
+        release.wait(timeout=30)
+        real_write(step, state)
+
+    monkeypatch.setattr(checkpoint, "_write", slow_write)
+    state = make_state()
+    host = np.asarray(state.first).copy()
+    checkpoint.save(3, state)
+    assert not os.path.exists(tmp_path / "ckpt" / "3")  # not written yet: save() did not wait
+    release.set()
+    assert checkpoint.latest_step() == 3  # waits for the pending write
+    restored = checkpoint.restore(3, make_state())
+    np.testing.assert_array_equal(np.asarray(restored.first), host)
+    checkpoint.close()
+
+
+def test_a_failed_background_write_is_raised_at_the_next_call(tmp_path, monkeypatch):
+    checkpoint = ChunkCheckpoint(str(tmp_path / "ckpt"))
+
+    def broken(step, state):
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(checkpoint, "_write", broken)
+    checkpoint.save(1, make_state())
+    with pytest.raises(OSError, match="No space left"):
+        checkpoint.close()

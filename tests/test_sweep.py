@@ -13,7 +13,9 @@ import jax
 import numpy as np
 import pytest
 
+from deep_sparse import executor as executor_module
 from deep_sparse import sweep
+from deep_sparse.executor import ChunkExecutor
 from deep_sparse.config import Hparams, TrainConfig
 from deep_sparse.train import make_train, prepare_data
 
@@ -332,8 +334,8 @@ def test_bad_chunk_size_and_checkpoint_every(data, tmp_path):
 # ---------------------------------------------------------------------------------- memory
 def test_memory_refusal_suggests_a_chunk_size(data, tmp_path, monkeypatch):
     # Pretend each network needs 1 GB and 2.5 GB are available: 2 networks fit (85% headroom), 4 do not.
-    monkeypatch.setattr(sweep, "available_memory_bytes", lambda device: int(2.5e9))
-    monkeypatch.setattr(sweep, "_chunk_memory", lambda runner, group, size: int(size * 1e9))
+    monkeypatch.setattr(executor_module, "available_memory_bytes", lambda device: int(2.5e9))
+    monkeypatch.setattr(ChunkExecutor, "memory_bytes", lambda self, networks, size: int(size * 1e9))
     messages = []
     with pytest.raises(MemoryError, match=r"use a chunk size of at most 2\b"):
         sweep.run(CONFIG, GRID, str(tmp_path / "out"), data, chunk_size=4, progress=False, log=messages.append)
@@ -342,7 +344,7 @@ def test_memory_refusal_suggests_a_chunk_size(data, tmp_path, monkeypatch):
 
 
 def test_memory_refusal_when_nothing_fits(data, tmp_path, monkeypatch):
-    monkeypatch.setattr(sweep, "available_memory_bytes", lambda device: 1000)
+    monkeypatch.setattr(executor_module, "available_memory_bytes", lambda device: 1000)
     with pytest.raises(MemoryError, match="even one network per device does not fit"):
         sweep.run(CONFIG, GRID, str(tmp_path / "out"), data, chunk_size=4, progress=False, log=lambda m: None)
 
@@ -437,36 +439,9 @@ def test_sigkill_then_resume_gives_the_same_results(tmp_path):
 
 # --------------------------------------------------------------------------------- sharding
 SHARD_GRID = {"lr": [0.1, 0.03], "l1": [1e-3], "seed": [0, 1]}
-SHARD_SCRIPT = textwrap.dedent("""
-    import json, sys
-    import jax
-    sys.path.insert(0, {tests!r})
-    from test_sweep import CONFIG, SHARD_GRID, make_data
-    from deep_sparse import sweep
-    assert len(jax.devices()) == 4, jax.devices()
-    messages = []
-    rows = sweep.run(CONFIG, SHARD_GRID, sys.argv[1], make_data(), chunk_size=4, checkpoint_every=1,
-                     progress=False, log=messages.append)
-    print("ROWS " + json.dumps({{"rows": rows, "messages": messages}}))
-""").format(tests=TESTS)
-
-
-def test_sharded_over_four_devices_matches_one_device(tmp_path, single_runs):
-    env = _env(XLA_FLAGS="--xla_force_host_platform_device_count=4", JAX_PLATFORMS="cpu")
-    result = subprocess.run([sys.executable, "-c", SHARD_SCRIPT, str(tmp_path / "out")], env=env,
-                            capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stdout + result.stderr
-    payload = json.loads(result.stdout.split("ROWS ", 1)[1])
-    assert any("4 of 4 networks to train in 1 chunk(s) of 4 on 4 cpu device(s)" in m for m in payload["messages"])
-    rows = payload["rows"]
-    assert len(rows) == 4
-    for row in rows:
-        assert_row_matches(row, single_runs[(row["lr"], row["l1"], row["seed"])])
-
-
 def test_automatic_chunk_shrinks_to_fit(data, tmp_path, monkeypatch):
-    monkeypatch.setattr(sweep, "available_memory_bytes", lambda device: int(2.5e9))
-    monkeypatch.setattr(sweep, "_chunk_memory", lambda runner, group, size: int(size * 1e9))
+    monkeypatch.setattr(executor_module, "available_memory_bytes", lambda device: int(2.5e9))
+    monkeypatch.setattr(ChunkExecutor, "memory_bytes", lambda self, networks, size: int(size * 1e9))
     messages = []
     rows = sweep.run(CONFIG, GRID, str(tmp_path / "out"), data, progress=False, checkpoint_every=0,
                      log=messages.append)
@@ -479,24 +454,37 @@ PRETRAIN_CONFIG = CONFIG.replace(pretrain_epochs=1, epochs=2)
 PRETRAIN_GRID = {"lr": [0.1, 0.03, 0.01], "pretrain_lr": [0.01, 0.05], "seed": [0], "l1": [1e-3]}
 
 
-def test_pretrained_stacks_are_shared_by_the_finetuning_grid(data, tmp_path, monkeypatch):
-    messages = []
-    trained = []
-    real_run_chunk = sweep._run_chunk
+def _spy_on_stages(monkeypatch, before):
+    """Call ``before(executor, networks, stage names)`` ahead of every chunk's stages."""
+    real = ChunkExecutor.run_stages
 
-    def counting(runner, group, networks, *args, **kwargs):
-        stages = kwargs.get("stages") or runner.trainer.stages
-        trained.append(([n.index for n in networks], [name for name, _, _ in stages]))
-        return real_run_chunk(runner, group, networks, *args, **kwargs)
+    def spy(self, state, networks, size, stages, **kwargs):
+        before(self, networks, [stage.name for stage in stages])
+        return real(self, state, networks, size, stages, **kwargs)
 
-    monkeypatch.setattr(sweep, "_run_chunk", counting)
-    rows = sweep.run(PRETRAIN_CONFIG, PRETRAIN_GRID, str(tmp_path / "out"), data, chunk_size=2, checkpoint_every=0,
-                     progress=False, log=messages.append)
+    monkeypatch.setattr(ChunkExecutor, "run_stages", spy)
+
+
+@pytest.fixture(scope="module")
+def pretrain_sweep(data, tmp_path_factory):
+    """One sweep of PRETRAIN_GRID in chunks of 2: its rows, the stages each chunk ran, its messages."""
+    trained, messages = [], []
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        _spy_on_stages(monkeypatch, lambda executor, networks, names: trained.append(
+            ([n.index for n in networks], names)))
+        out_dir = tmp_path_factory.mktemp("pretrain") / "out"
+        rows = sweep.run(PRETRAIN_CONFIG, PRETRAIN_GRID, str(out_dir), data, chunk_size=2, checkpoint_every=0,
+                         progress=False, log=messages.append)
+    return rows, trained, messages, out_dir
+
+
+def test_pretrained_stacks_are_shared_by_the_finetuning_grid(data, pretrain_sweep):
+    rows, trained, messages, out_dir = pretrain_sweep
     # 6 networks, 2 stacks (one per pre-training lr): pre-training runs once per stack, not per network
-    pretraining = [chunk for chunk, stages in trained if stages[0].startswith("pretrain")]
+    pretraining = [chunk for chunk, names in trained if names[0].startswith("pretrain")]
     assert pretraining == [[0, 1]]
     assert any("2 pre-trained stack(s) shared by 6 network(s)" in m for m in messages)
-    assert not os.path.exists(tmp_path / "out" / "pretrained" / "group000")  # removed once the group is done
+    assert not os.path.exists(out_dir / "pretrained" / "group000")  # removed once the group is done
     train = jax.jit(make_train(PRETRAIN_CONFIG))
     for row in rows:
         alone = train(jax.random.PRNGKey(row["seed"]),
@@ -511,34 +499,26 @@ def test_pretrained_stacks_are_shared_by_the_finetuning_grid(data, tmp_path, mon
     assert all(len(values) == 1 for values in by_plr.values()) and len(by_plr) == 2
 
 
-def test_resume_reuses_a_finished_stack(data, tmp_path, monkeypatch):
+def test_resume_reuses_a_finished_stack(data, tmp_path, monkeypatch, pretrain_sweep):
     out_dir = str(tmp_path / "out")
-    real_run_chunk = sweep._run_chunk
-    calls = []
 
-    def stop_at_first_finetuning(runner, group, networks, *args, **kwargs):
-        stages = kwargs.get("stages") or runner.trainer.stages
-        if not stages[0][0].startswith("pretrain"):
+    def stop_at_first_finetuning(executor, networks, names):
+        if not names[0].startswith("pretrain"):
             raise KeyboardInterrupt
-        return real_run_chunk(runner, group, networks, *args, **kwargs)
 
-    monkeypatch.setattr(sweep, "_run_chunk", stop_at_first_finetuning)
-    with pytest.raises(KeyboardInterrupt):
-        sweep.run(PRETRAIN_CONFIG, PRETRAIN_GRID, out_dir, data, chunk_size=2, checkpoint_every=0, **QUIET)
+    with pytest.MonkeyPatch.context() as patch:
+        _spy_on_stages(patch, stop_at_first_finetuning)
+        with pytest.raises(KeyboardInterrupt):
+            sweep.run(PRETRAIN_CONFIG, PRETRAIN_GRID, out_dir, data, chunk_size=2, checkpoint_every=0, **QUIET)
     stacks_dir = os.path.join(out_dir, "pretrained", "group000", "group000_stacks_00000-00001")
     # the finished stack (2 layers x 1 epoch) is kept for the resume
     assert [name for name in os.listdir(stacks_dir) if name.isdigit()] == ["2"]
-
-    def no_pretraining_again(runner, group, networks, *args, **kwargs):
-        calls.append(runner.network_epochs)
-        return real_run_chunk(runner, group, networks, *args, **kwargs)
-
-    monkeypatch.setattr(sweep, "_run_chunk", no_pretraining_again)
+    calls = []
+    _spy_on_stages(monkeypatch, lambda executor, networks, names: calls.append(executor.network_epochs))
     resumed = sweep.run(PRETRAIN_CONFIG, PRETRAIN_GRID, out_dir, data, chunk_size=2, checkpoint_every=0,
                         resume=True, **QUIET)
-    fresh = sweep.run(PRETRAIN_CONFIG, PRETRAIN_GRID, str(tmp_path / "fresh"), data, chunk_size=2,
-                      checkpoint_every=0, **QUIET)
     assert calls[:2] == [0, 0]  # the stack chunk restored, not one epoch trained
+    fresh = pretrain_sweep[0]
     assert [r["curves"] for r in resumed] == [r["curves"] for r in fresh]
     assert [r["test_error"] for r in resumed] == [r["test_error"] for r in fresh]
 
@@ -611,20 +591,6 @@ def test_a_failed_start_leaves_nothing_and_the_fixed_rerun_works(data, tmp_path)
 PATIENT_CONFIG = CONFIG.replace(epochs=6, patience=1)
 PATIENT_GRID = [{"lr": lr, "seed": seed, "l1": 1e-3} for lr in (0.5, 0.02) for seed in (0, 1)]
 
-BATCHING_SCRIPT = textwrap.dedent("""
-    import json, sys
-    import jax
-    sys.path.insert(0, {tests!r})
-    from test_sweep import PATIENT_CONFIG, PATIENT_GRID, make_data
-    from deep_sparse import sweep
-    out, batching, n_devices = sys.argv[1], sys.argv[2], int(sys.argv[3])
-    assert len(jax.devices()) == n_devices, jax.devices()
-    rows = sweep.run(PATIENT_CONFIG, PATIENT_GRID, out, make_data(PATIENT_CONFIG), chunk_size=4, batching=batching,
-                     checkpoint_every=0, progress=False, log=lambda m: None)
-    print("ROWS " + json.dumps(rows))
-""").format(tests=TESTS)
-
-
 @pytest.fixture(scope="module")
 def patient_single_runs():
     data = make_data(PATIENT_CONFIG)
@@ -634,69 +600,131 @@ def patient_single_runs():
             for p in PATIENT_GRID}
 
 
-@pytest.mark.parametrize("n_devices", [1, 4])
-@pytest.mark.parametrize("batching", ["map", "vmap"])
-def test_every_batching_path_equals_single_runs(tmp_path, patient_single_runs, batching, n_devices):
-    env = _env(XLA_FLAGS=f"--xla_force_host_platform_device_count={n_devices}", JAX_PLATFORMS="cpu")
-    result = subprocess.run([sys.executable, "-c", BATCHING_SCRIPT, str(tmp_path / "out"), batching, str(n_devices)],
-                            env=env, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stdout + result.stderr
-    rows = json.loads(result.stdout.split("ROWS ", 1)[1])
-    assert len({row["epochs_run"] for row in rows}) > 1  # early stopping ended networks at different epochs
-    for row in rows:
-        assert_row_matches(row, patient_single_runs[(row["lr"], row["seed"])])
-    with open(tmp_path / "out" / "results.json") as handle:
-        assert json.load(handle)["batching"] == batching
-
-
-HLO_SCRIPT = textwrap.dedent("""
+# One subprocess with 8 forced CPU devices runs every multi-device check (a process per check cost
+# most of this file's time): each batching path on 1 and 4 devices, the 4-device sharded sweep
+# with checkpoints, and the compiled epochs' HLO and memory plans on 4 and 8 devices.
+DEVICES_SCRIPT = textwrap.dedent("""
     import json, sys
     import jax
     sys.path.insert(0, {tests!r})
-    from test_sweep import CONFIG, make_data
+    from test_sweep import CONFIG, PATIENT_CONFIG, PATIENT_GRID, SHARD_GRID, make_data
     from deep_sparse import sweep
     from deep_sparse.config import Hparams
     from deep_sparse.devices import make_mesh
+    from deep_sparse.executor import ChunkExecutor
+    from deep_sparse.planner import Network
     from deep_sparse.train import make_train
-    found = {{}}
+    assert len(jax.devices()) == 8, jax.devices()
+    out, quiet = sys.argv[1], dict(progress=False, log=lambda m: None)
+    payload = {{"paths": {{}}, "hlo": {{}}}}
+    patient = make_data(PATIENT_CONFIG)
+    for n_devices in (1, 4):
+        for batching in ("map", "vmap"):
+            folder = f"{{out}}/{{batching}}-{{n_devices}}"
+            rows = sweep.run(PATIENT_CONFIG, PATIENT_GRID, folder, patient, chunk_size=4, batching=batching,
+                             devices=jax.devices()[:n_devices], checkpoint_every=0, **quiet)
+            with open(folder + "/results.json") as handle:
+                record = json.load(handle)
+            payload["paths"][f"{{batching}} {{n_devices}}"] = dict(
+                rows=rows, batching=record["batching"],
+                network_epochs=record["timings"]["groups"][0]["network_epochs"])
+    messages = []
+    rows = sweep.run(CONFIG, SHARD_GRID, out + "/shard", make_data(), chunk_size=4, checkpoint_every=1,
+                     devices=jax.devices()[:4], progress=False, log=messages.append)
+    payload["shard"] = dict(rows=rows, messages=messages)
     for n_devices in (4, 8):
         for batching in ("map", "vmap"):
-            mesh = make_mesh(jax.devices()[:n_devices])
-            runner = sweep._GroupRunner(make_train(CONFIG), make_data(), mesh, batching)
-            networks = [sweep.Network(i, i, Hparams()) for i in range(2 * n_devices)]
-            keys, hparams = runner.shard(networks, len(networks))
-            init = runner.compiled("init", lambda k, h, d: runner.trainer.init(k, h, d), keys, hparams, runner.data)
-            state = init(keys, hparams, runner.data)
-            epoch = runner.compiled("finetune", runner.trainer.finetune_epoch, state, hparams, runner.data)
-            text = epoch.as_text()
-            found[f"{{n_devices}} {{batching}}"] = [op for op in ("all-gather", "all-reduce", "collective-permute",
-                                                                  "all-to-all", "reduce-scatter") if op in text]
+            executor = ChunkExecutor(make_train(CONFIG), make_data(), make_mesh(jax.devices()[:n_devices]), batching)
+            networks = [Network(i, i, Hparams()) for i in range(2 * n_devices)]
+            state = executor.initial_state(networks, len(networks))
+            _, hparams = executor.shard(networks, len(networks))
+            stage = executor.train.finetune
+            text = executor.compiled(stage.name, stage.epoch, state, hparams, executor.data).as_text()
+            payload["hlo"][f"{{n_devices}} {{batching}}"] = [
+                op for op in ("all-gather", "all-reduce", "collective-permute", "all-to-all", "reduce-scatter")
+                if op in text]
     # XLA's memory plan of a sharded program is per device: 8 networks on 4 devices = 2 on one
     per_device = {{}}
     for n_devices, n_networks in ((4, 8), (1, 2)):
-        mesh = make_mesh(jax.devices()[:n_devices])
-        runner = sweep._GroupRunner(make_train(CONFIG), make_data(), mesh, "map")
-        group = sweep.Group(0, CONFIG, {{}}, [sweep.Network(i, i, Hparams()) for i in range(n_networks)])
-        per_device[n_devices] = sweep._chunk_memory(runner, group, n_networks)
-    found["memory"] = per_device[4] / per_device[1]
-    print("FOUND " + json.dumps(found))
+        executor = ChunkExecutor(make_train(CONFIG), make_data(), make_mesh(jax.devices()[:n_devices]), "map")
+        per_device[n_devices] = executor.memory_bytes([Network(i, i, Hparams()) for i in range(n_networks)],
+                                                      n_networks)
+    payload["memory"] = per_device[4] / per_device[1]
+    print("PAYLOAD " + json.dumps(payload))
 """).format(tests=TESTS)
 
 
-def test_a_sharded_epoch_needs_no_collective():
+@pytest.fixture(scope="module")
+def forced_devices(tmp_path_factory):
+    """What DEVICES_SCRIPT found, run once under 8 forced CPU devices (a failure is kept, not rerun by
+    every test that uses it)."""
+    out_dir = tmp_path_factory.mktemp("devices")
     env = _env(XLA_FLAGS="--xla_force_host_platform_device_count=8", JAX_PLATFORMS="cpu")
-    result = subprocess.run([sys.executable, "-c", HLO_SCRIPT], env=env, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stdout + result.stderr
-    found = json.loads(result.stdout.split("FOUND ", 1)[1])
-    assert 0.8 < found.pop("memory") < 1.25
+    try:
+        result = subprocess.run([sys.executable, "-c", DEVICES_SCRIPT, str(out_dir)], env=env, capture_output=True,
+                                text=True, timeout=900)
+    except subprocess.TimeoutExpired as error:
+        return {"error": f"timed out: {error.stdout}{error.stderr}"}
+    if result.returncode:
+        return {"error": result.stdout + result.stderr}
+    return json.loads(result.stdout.split("PAYLOAD ", 1)[1])
+
+
+def _found(forced_devices, part):
+    if "error" in forced_devices:
+        pytest.fail("DEVICES_SCRIPT failed: " + forced_devices["error"][-3000:])
+    return forced_devices[part]
+
+
+@pytest.mark.parametrize("path", ["map 1", "vmap 1", "map 4", "vmap 4"])
+def test_every_batching_path_equals_single_runs(forced_devices, patient_single_runs, path):
+    found = _found(forced_devices, "paths")[path]
+    rows = found["rows"]
+    assert len({row["epochs_run"] for row in rows}) > 1  # early stopping ended networks at different epochs
+    for row in rows:
+        assert_row_matches(row, patient_single_runs[(row["lr"], row["seed"])])
+    assert found["batching"] == path.split()[0]
+
+
+@pytest.mark.parametrize("n_devices", [1, 4])
+def test_vmap_compacts_the_running_networks(forced_devices, n_devices):
+    # Under vmap a stopped network would keep computing until its whole chunk stops; compacted, an
+    # epoch computes only a power-of-two bucket (per device) of the networks still running.
+    found = _found(forced_devices, "paths")[f"vmap {n_devices}"]
+    epochs_run = [row["epochs_run"] for row in found["rows"]]
+    size = len(epochs_run)
+    running = [sum(e >= epoch for e in epochs_run) for epoch in range(1, max(epochs_run) + 1)]
+    buckets = [min(size, executor_module.bucket_size(r, n_devices)) for r in running]
+    assert found["network_epochs"] == sum(buckets)
+    if n_devices == 1:
+        assert found["network_epochs"] < size * max(epochs_run)  # this grid's networks stop early enough
+
+
+def test_sharded_over_four_devices_matches_one_device(forced_devices, single_runs):
+    payload = _found(forced_devices, "shard")
+    assert any("4 of 4 networks to train in 1 chunk(s) of 4 on 4 cpu device(s)" in m for m in payload["messages"])
+    rows = payload["rows"]
+    assert len(rows) == 4
+    for row in rows:
+        assert_row_matches(row, single_runs[(row["lr"], row["l1"], row["seed"])])
+
+
+def test_a_sharded_epoch_needs_no_collective(forced_devices):
+    assert 0.8 < _found(forced_devices, "memory") < 1.25
+    found = _found(forced_devices, "hlo")
     assert sorted(found) == ["4 map", "4 vmap", "8 map", "8 vmap"]
     assert found == {key: [] for key in found}, found
 
 
+def test_bucket_sizes():
+    assert [executor_module.bucket_size(n, 1) for n in (1, 2, 3, 4, 5, 9)] == [1, 2, 4, 4, 8, 16]
+    assert [executor_module.bucket_size(n, 4) for n in (1, 4, 5, 9)] == [4, 4, 8, 16]
+
+
 def test_epoch_speed_leaves_out_the_first_epoch():
     # the first epoch of a chunk pays one-time costs: plans use the later ones once there are any
-    assert sweep._epoch_speed([30.0]) == 30.0
-    assert sweep._epoch_speed([30.0, 12.0, 14.0]) == 13.0
+    assert executor_module.epoch_speed([30.0]) == 30.0
+    assert executor_module.epoch_speed([30.0, 12.0, 14.0]) == 13.0
 
 
 def test_balanced_chunks():
@@ -713,14 +741,14 @@ def test_padding_slots_are_never_trained(data, tmp_path, monkeypatch):
     # 5 networks, at most 4 per chunk: balanced chunks of 3 and 2, the second padded by one slot that
     # starts stopped, so that lax.map skips every one of its epochs
     seen = []
-    real = sweep._stop_padding
+    real = ChunkExecutor._stop_padding
 
-    def spy(runner, state, n_real):
-        state = real(runner, state, n_real)
+    def spy(self, state, n_real):
+        state = real(self, state, n_real)
         seen.append(np.asarray(state.stopped).tolist())
         return state
 
-    monkeypatch.setattr(sweep, "_stop_padding", spy)
+    monkeypatch.setattr(ChunkExecutor, "_stop_padding", spy)
     rows = sweep.run(CONFIG, [{"lr": 0.1, "seed": s} for s in range(5)], str(tmp_path / "out"), data, chunk_size=4,
                      checkpoint_every=0, **QUIET)
     assert seen == [[False, False, False], [False, False, True]]
@@ -789,7 +817,20 @@ def test_resume_of_a_finished_sweep_loads_no_data_and_compiles_nothing(data, swe
         raise AssertionError("compiled")
 
     monkeypatch.setattr(sweep, "load_data", load)
-    monkeypatch.setattr(sweep._GroupRunner, "compiled", compile_)
+    monkeypatch.setattr(ChunkExecutor, "compiled", compile_)
     again = sweep.run(CONFIG, GRID, out_dir, None, chunk_size=4, resume=True, **QUIET)
     assert counted == {"load": 0, "compile": 0}
     assert [r["test_error"] for r in again] == [r["test_error"] for r in rows]
+
+
+def test_a_sweep_that_loads_its_data_passes_download_on(data, tmp_path, monkeypatch):
+    seen = []
+
+    def load(config, data_dir=None, download=True):
+        seen.append((data_dir, download))
+        return data
+
+    monkeypatch.setattr(sweep, "load_data", load)
+    sweep.run(CONFIG.replace(epochs=1), {"lr": [0.1]}, str(tmp_path / "out"), None, data_dir="/nowhere",
+              download=False, checkpoint_every=0, **QUIET)
+    assert seen == [("/nowhere", False)]  # --offline: never a download

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from deep_sparse.config import Hparams, TrainConfig
-from deep_sparse.train import make_train, prepare_data
+from deep_sparse.train import Trainer, make_train, prepare_data
 
 N_TRAIN, N_VALID, N_TEST, N_IN, N_CLASSES = 300, 100, 100, 20, 3
 KEY = jax.random.PRNGKey(0)
@@ -102,9 +102,9 @@ def test_model_selection_returns_the_best_validation_epoch(data):
     assert int(result.epochs_run) == config.epochs  # patience=None: never stops early
 
     # The same run, stopped by hand after exactly best_epoch epochs with the stage functions.
-    trainer = make_train(config)
-    epoch = jax.jit(trainer.finetune_epoch)
-    state = jax.jit(trainer.init)(KEY, hparams, data)
+    train = make_train(config)
+    epoch = jax.jit(train.finetune.epoch)
+    state = jax.jit(train.init)(KEY, hparams, data)
     for _ in range(best + 1):
         state = epoch(state, hparams, data)
     for got, expected in zip(jax.tree.leaves(result.params), jax.tree.leaves(state.params)):
@@ -147,12 +147,12 @@ def test_pretraining_lowers_the_reconstruction_error(data):
     assert not bool(result.diverged)
 
     # Held-out data (the validation set), same noise key: DAE loss after pre-training < at init.
-    trainer = make_train(config)
+    train, trainer = make_train(config), Trainer(config)
     act = trainer.activation(hparams)
-    state = jax.jit(trainer.init)(KEY, hparams, data)
+    state = jax.jit(train.init)(KEY, hparams, data)
     initial = state
     noise_key = jax.random.PRNGKey(42)
-    for layer_index, (_, n_epochs, epoch_fn) in enumerate(trainer.stages[:-1]):
+    for layer_index, (_, n_epochs, epoch_fn) in enumerate(train.pretrain):
         epoch = jax.jit(epoch_fn)
         for _ in range(n_epochs):
             state = epoch(state, hparams, data)
@@ -172,7 +172,7 @@ def test_pretraining_lowers_the_reconstruction_error(data):
         before, after = held_out(initial), held_out(state)
         assert after < 0.9 * before, (layer_index, before, after)
     # Fine-tuning starts from the pre-trained parameters.
-    fine_tune_start = jax.jit(trainer.finetune_epoch)(state, hparams, data)
+    fine_tune_start = jax.jit(train.finetune.epoch)(state, hparams, data)
     for got, expected in zip(jax.tree.leaves(result.params), jax.tree.leaves(fine_tune_start.best_params)):
         np.testing.assert_allclose(np.asarray(got), np.asarray(expected), rtol=1e-5, atol=1e-6)
 
@@ -225,7 +225,7 @@ def test_semi_supervised_fine_tunes_on_the_labeled_part_only():
     data = prepare_data(config, blobs())
     hparams = Hparams(lr=0.1)
     n_labeled = N_TRAIN // 2
-    assert make_train(config).n_labeled(data) == n_labeled
+    assert Trainer(config).n_labeled(data) == n_labeled
     result = run(config, hparams, data)
     assert not bool(result.diverged)
 
@@ -323,7 +323,7 @@ def test_pretraining_records_the_clean_validation_reconstruction_error(eval_batc
     config = TrainConfig(num_classes=3, hidden_sizes=(8, 6), batch_size=10, epochs=1, pretrain_epochs=2,
                          eval_batch_size=eval_batch_size)
     data = prepare_data(config, splits)
-    trainer = make_train(config)
+    trainer = Trainer(config)
     hparams = Hparams(l1=0.5, noise_level=0.5, pretrain_lr=0.05)
     state = trainer.init(jax.random.PRNGKey(0), hparams, data)
     state = trainer.pretrain_epoch(state, hparams, data, layer_index=0)
@@ -347,7 +347,7 @@ def test_activity_against_numpy():
               for name, n in (("train", 40), ("valid", 37), ("test", 20))}
     config = TrainConfig(num_classes=3, hidden_sizes=(8, 6), batch_size=10, epochs=1, eval_batch_size=10)
     data = prepare_data(config, splits)
-    trainer = make_train(config)
+    trainer = Trainer(config)
     state = trainer.init(jax.random.PRNGKey(1), Hparams(), data)
     params = state.params
     params[1]["b"] = params[1]["b"].at[:3].set(-100.0)  # three units of layer 2 can never fire
@@ -389,7 +389,7 @@ def test_signed_inputs_are_reconstructed_in_the_range_the_decoder_reaches(activa
     config = TrainConfig(num_classes=3, hidden_sizes=(8, 6), batch_size=10, epochs=1, pretrain_epochs=3,
                          activation=activation)
     data = prepare_data(config, splits)
-    trainer = make_train(config)
+    trainer = Trainer(config)
     x = data.x_train[:10]
     low, high = jnp.min(data.x_train), jnp.max(data.x_train)
     code, target = trainer.pretrain_input([], None, x, (low, high))

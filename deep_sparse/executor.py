@@ -1,0 +1,389 @@
+"""Runs chunks of one group's networks: the one place where the compiled program is assembled (a
+:class:`~deep_sparse.train.Train`'s functions batched over a chunk, sharded over the mesh) and where
+a chunk's epochs are driven (checkpoints, the deadline, compaction). It owns no file (the store
+does) and makes no plan (the planner does).
+"""
+from __future__ import annotations
+
+import dataclasses
+import functools
+import time
+import warnings
+from typing import Callable, Optional, Sequence
+
+import jax
+import numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+from deep_sparse import distributed
+from deep_sparse.checkpoints import ChunkCheckpoint
+from deep_sparse.config import HPARAM_NAMES, Hparams
+from deep_sparse.devices import (
+    MEMORY_HEADROOM, available_memory_bytes, batch_over_networks, compiled_memory_bytes,
+)
+from deep_sparse.planner import Network
+from deep_sparse.train import Data, Stage, Train
+
+
+class DeadlineReached(Exception):
+    """``run(..., deadline=...)`` stopped before the deadline: every finished chunk and the running
+    chunk's last epoch are saved, and ``resume=True`` continues from them."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ChunkPolicy:
+    """How a chunk's epochs are driven.
+
+    checkpoint_every: checkpoint every this many epochs (0: never, but at a deadline).
+    checkpoint_seconds: and at least this many seconds after the previous checkpoint (0: no minimum).
+    deadline: a ``time.time()`` value; stop at the first epoch boundary after which the chunk could not
+        finish in time (its worst case: every remaining epoch at the speed measured so far).
+    resume: continue from the chunk's latest checkpoint, if any.
+    save_last: checkpoint the last epoch whatever the interval (a finished stack of pre-trained layers
+        is kept as its last checkpoint).
+    """
+
+    checkpoint_every: int = 1
+    checkpoint_seconds: float = 0.0
+    deadline: Optional[float] = None
+    resume: bool = False
+    save_last: bool = False
+
+    def wants_checkpoints(self) -> bool:
+        return bool(self.checkpoint_every) or self.deadline is not None or self.save_last
+
+
+class Progress:
+    """Where a chunk reports: a tqdm bar of network-epochs, and ``log`` for the epoch summaries when
+    the bar is off."""
+
+    def __init__(self, total: int, enabled: bool, log: Callable[[str], None] = print):
+        from tqdm.auto import tqdm
+
+        self.bar = tqdm(total=total, unit="net-epoch", disable=not enabled, dynamic_ncols=True, smoothing=0.1)
+        self.log = log
+
+    def advance(self, network_epochs: int) -> None:
+        self.bar.update(network_epochs)
+
+    def epoch(self, summary: str) -> None:
+        self.bar.set_postfix_str(summary, refresh=False)
+        if self.bar.disable:
+            self.log(summary)
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def epoch_speed(epoch_seconds: list[float]) -> float:
+    """Seconds per epoch to plan with: the mean after the chunk's first epoch (which pays one-time costs,
+    measured at 2x the others on a CPU) when there is one, else the first."""
+    later = epoch_seconds[1:] or epoch_seconds
+    return sum(later) / len(later)
+
+
+def bucket_size(n_running: int, n_devices: int) -> int:
+    """Slots of a compacted chunk for ``n_running`` networks: a power of two per device (so that a
+    chunk shrinking epoch after epoch compiles at most log2(size) programs)."""
+    per_device = -(-n_running // n_devices)
+    return n_devices * (1 << max(0, per_device - 1).bit_length())
+
+
+# compiled once per state layout, not once per chunk
+_also_stopped = jax.jit(lambda state, stopped: state._replace(stopped=state.stopped | stopped))
+
+
+class ChunkExecutor:
+    """The compiled, sharded, batched functions of one group's :class:`Train`, and the loop that
+    drives a chunk of its networks through them."""
+
+    def __init__(self, train: Train, data: Data, mesh: Mesh, batching: str = "vmap"):
+        self.train = train
+        self.mesh = mesh
+        self.batching = batching
+        self.n_devices = mesh.devices.size
+        self.network_epochs = 0  # trained network-epochs (every slot of a chunk, stopped or not)
+        self.train_seconds = 0.0
+        self.compile_seconds = 0.0
+        self.network_sharding = NamedSharding(mesh, PartitionSpec("networks"))
+        self.data = jax.device_put(data, NamedSharding(mesh, PartitionSpec()))
+        self._compiled: dict = {}
+
+    # ----------------------------------------------------------------- the compiled program
+    def compiled(self, name: str, function: Callable, *args, donate: bool = False):
+        """``function(state, hparams, data)`` batched over the chunk, jitted and compiled for ``args``'
+        shapes (cached); ``donate``: the state's buffers are reused for the output (an epoch's state
+        in, the next epoch's out: half the chunk's state memory)."""
+        shapes = tuple(x.shape for x in jax.tree.leaves(args[:2]))
+        cache_key = (name, shapes, donate)
+        if cache_key not in self._compiled:
+            start = time.perf_counter()
+            batched = batch_over_networks(function, self.mesh, self.batching)
+            # Every output has the network axis first (vmap broadcasts unbatched ones): pin it to the
+            # mesh, or XLA may hand back replicated constants (e.g. zero biases from init) that the
+            # next compiled stage, built for network-sharded inputs, refuses.
+            jitted = jax.jit(batched, out_shardings=self.network_sharding, donate_argnums=(0,) if donate else ())
+            self._compiled[cache_key] = jitted.lower(*args).compile()
+            self.compile_seconds += time.perf_counter() - start
+        return self._compiled[cache_key]
+
+    def call(self, name: str, function: Callable, state, hparams, donate: bool = False):
+        return self.compiled(name, function, state, hparams, self.data, donate=donate)(state, hparams, self.data)
+
+    def shard(self, networks: Sequence[Network], size: int):
+        """The chunk's PRNG keys and stacked hyperparameters, padded to ``size`` with copies of its last
+        network, on the mesh."""
+        padded = list(networks) + [networks[-1]] * (size - len(networks))
+        keys = np.stack([np.asarray(jax.random.PRNGKey(n.seed)) for n in padded])
+        hparams = Hparams(*(np.asarray([getattr(n.hparams, f) for n in padded], np.float32) for f in HPARAM_NAMES))
+        return jax.device_put((keys, hparams), self.network_sharding)
+
+    def memory_bytes(self, networks: Sequence[Network], size: int) -> Optional[int]:
+        """Peak bytes per device XLA plans for a fine-tuning epoch of ``size`` networks."""
+        keys, hparams = self.shard(networks[:size], size)
+        state = jax.eval_shape(jax.vmap(self.train.init, in_axes=(0, 0, None)), keys, hparams, self.data)
+        state = jax.tree.map(lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=self.network_sharding), state)
+        stage = self.train.finetune
+        return compiled_memory_bytes(self.compiled(stage.name, stage.epoch, state, hparams, self.data, donate=True))
+
+    # ----------------------------------------------------------------- a chunk's states
+    def initial_state(self, networks: Sequence[Network], size: int):
+        """Fresh networks (``Train.init``), padding slots stopped from the start."""
+        keys, hparams = self.shard(networks, size)
+        init = self.compiled("init", lambda k, h, d: self.train.init(k, h, d), keys, hparams, self.data)
+        return self._stop_padding(init(keys, hparams, self.data), len(networks))
+
+    def finetuning_state(self, stacks: Sequence, networks: Sequence[Network], size: int):
+        """Each network's pre-trained stack (host trees, one per network) with its fine-tuning
+        optimizer (``Train.start_finetuning``), padded to ``size``."""
+        padded = list(stacks) + [stacks[-1]] * (size - len(stacks))
+        state = jax.device_put(jax.tree.map(lambda *leaves: np.stack(leaves), *padded), self.network_sharding)
+        _, hparams = self.shard(networks, size)
+        return self._stop_padding(self.call("start_finetuning", self.train.start_finetuning, state, hparams),
+                                  len(networks))
+
+    def _stop_padding(self, state, n_real: int):
+        """Padding slots (copies of the chunk's last network) stopped: no epoch computes them where
+        stopped networks are skipped (lax.map), and none is ever reported."""
+        size = state.stopped.shape[0]
+        if n_real == size:
+            return state
+        padding = jax.device_put(np.arange(size) >= n_real, self.network_sharding)
+        return _also_stopped(state, padding)
+
+    def results(self, state, networks: Sequence[Network], size: int):
+        """``Train.finalize`` of every slot, on the host."""
+        _, hparams = self.shard(networks, size)
+        return distributed.to_host(self.call("finalize", self.train.finalize, state, hparams))
+
+    # ----------------------------------------------------------------- driving a chunk
+    def run_stages(self, state, networks: Sequence[Network], size: int, stages: Sequence[Stage], *,
+                   label: str, checkpoint: Optional[ChunkCheckpoint], policy: ChunkPolicy, progress: Progress):
+        """Train the chunk's ``state`` through ``stages``, epoch by epoch: checkpointed as ``policy``
+        says, resumed from ``checkpoint``, stopped at the deadline (:class:`DeadlineReached`), and
+        under vmap compacted as its networks stop (:class:`_Bucket`). Returns the final state."""
+        _, hparams = self.shard(networks, size)
+        done = 0
+        if checkpoint is not None and policy.resume and checkpoint.latest_step() is not None:
+            done = checkpoint.latest_step()
+            state = checkpoint.restore(done, state)
+        progress.advance(done * len(networks))
+        total = sum(stage.epochs for stage in stages)
+        clock = _Clock(total, policy)
+        epoch_count, saved = 0, done
+        for stage in stages:
+            bucket = _Bucket(self, state, hparams, len(networks))
+            for _ in range(stage.epochs):
+                epoch_count += 1
+                if epoch_count <= done:
+                    continue
+                if stage.name == "finetune" and not bucket.shrink():  # every network has stopped
+                    progress.advance(len(networks))
+                    continue
+                started = time.perf_counter()
+                bucket.step(stage)
+                clock.epoch_took(time.perf_counter() - started)
+                self.network_epochs += bucket.size
+                self.train_seconds += time.perf_counter() - started
+                progress.advance(len(networks))
+                progress.epoch(bucket.summary(label, stage.name, epoch_count))
+                due = clock.checkpoint_due(epoch_count) or (policy.save_last and epoch_count == total)
+                if checkpoint is not None and due:
+                    checkpoint.save(epoch_count, bucket.full_state())
+                    saved = epoch_count
+                if distributed.agreed(clock.too_late(epoch_count)):
+                    self._stop_at_deadline(checkpoint, saved == epoch_count, epoch_count, bucket, networks, label,
+                                           clock)
+            state = bucket.full_state()
+        if checkpoint is not None:
+            if policy.save_last and saved != total:  # its last epochs were skipped (every network stopped)
+                checkpoint.save(total, state)
+            checkpoint.close()
+        return state
+
+    def _stop_at_deadline(self, checkpoint, saved: bool, epoch_count: int, bucket: "_Bucket",
+                          networks: Sequence[Network], label: str, clock: "_Clock"):
+        if checkpoint is not None:
+            if not saved:
+                checkpoint.save(epoch_count, bucket.full_state())
+            checkpoint.close()
+        raise DeadlineReached(
+            f"{label}: the chunk of networks {networks[0].index}-{networks[-1].index} stopped after epoch "
+            f"{epoch_count} of at most {clock.total}: the rest (up to {clock.worst_case(epoch_count) / 60:.0f} min) "
+            f"would pass the deadline; " + (f"its state is checkpointed in {checkpoint.directory}" if checkpoint
+                                            else "the chunk restarts from its first epoch"))
+
+
+class _Clock:
+    """Epoch timing of one chunk: when to checkpoint, and whether the rest still fits the deadline."""
+
+    def __init__(self, total: int, policy: ChunkPolicy):
+        self.total = total
+        self.policy = policy
+        self.epoch_seconds: list[float] = []
+        self.last_checkpoint = time.monotonic()
+
+    def epoch_took(self, seconds: float) -> None:
+        self.epoch_seconds.append(seconds)
+
+    def checkpoint_due(self, epoch_count: int) -> bool:
+        every, seconds = self.policy.checkpoint_every, self.policy.checkpoint_seconds
+        if not every or epoch_count % every or time.monotonic() - self.last_checkpoint < seconds:
+            return False
+        self.last_checkpoint = time.monotonic()
+        return True
+
+    def worst_case(self, epoch_count: int) -> float:
+        return (self.total - epoch_count) * epoch_speed(self.epoch_seconds)
+
+    def too_late(self, epoch_count: int) -> bool:
+        deadline = self.policy.deadline
+        if deadline is None or epoch_count >= self.total:
+            return False
+        # from the second epoch on (the first pays one-time costs), unless the deadline has passed
+        return time.time() > deadline or (
+            len(self.epoch_seconds) > 1 and time.time() + self.worst_case(epoch_count) > deadline)
+
+
+class _Bucket:
+    """The slots a chunk's epoch computes. Under vmap a stopped network's ``lax.cond`` becomes a
+    select and it keeps computing until the whole chunk stops; so at each fine-tuning epoch boundary
+    the still-running networks are gathered into a smaller bucket (:func:`bucket_size`) when one fits,
+    and scattered back into the chunk's state before it is checkpointed or returned. Under lax.map
+    stopped networks are skipped anyway, and across processes compaction is off: the bucket stays the
+    whole chunk.
+
+    The bucket depends only on which networks are still running, so a resumed chunk recomputes the
+    same buckets as the run it continues (bitwise resume)."""
+
+    def __init__(self, executor: ChunkExecutor, state, hparams, n_real: int):
+        self.executor = executor
+        self.full, self.full_hparams = state, hparams
+        self.state, self.hparams = state, hparams
+        self.slots: Optional[np.ndarray] = None  # chunk slot of each bucket slot (None: the whole chunk)
+        self.n_live = n_real  # bucket slots holding distinct networks (the rest are padding)
+        # one process only: gathering a chunk spread over several processes' devices is not tested
+        self.compacts = executor.batching == "vmap" and not distributed.is_multiprocess()
+
+    @property
+    def size(self) -> int:
+        return int(self.state.stopped.shape[0])
+
+    def shrink(self) -> bool:
+        """Compact to the running networks when a smaller bucket holds them; False when none runs."""
+        stopped = np.asarray(distributed.to_host(self.state.stopped))[: self.n_live]
+        running = np.flatnonzero(~stopped)
+        if not len(running):
+            return False
+        size = bucket_size(len(running), self.executor.n_devices)
+        if self.compacts and size < self.size:
+            chunk_slots = running if self.slots is None else self.slots[running]
+            self.full = self.full_state()
+            padded = np.concatenate([chunk_slots, np.repeat(chunk_slots[-1:], size - len(chunk_slots))])
+            self.state, self.hparams = _gather((self.full, self.full_hparams), padded, self.executor.network_sharding)
+            self.slots, self.n_live = chunk_slots, len(chunk_slots)
+        return True
+
+    def step(self, stage: Stage) -> None:
+        self.state = jax.block_until_ready(
+            self.executor.call(stage.name, stage.epoch, self.state, self.hparams, donate=True))
+
+    def full_state(self):
+        """The whole chunk's state, the bucket's networks written back into their slots."""
+        if self.slots is None:
+            return self.state
+        self.full = _scatter(self.full, self.state, self.slots, self.executor.network_sharding)
+        return self.full
+
+    def summary(self, label: str, stage: str, epoch_count: int) -> str:
+        """Mean loss / validation error / sparsity of the bucket's networks after their latest epoch."""
+        if stage != "finetune":
+            return f"{label} {stage} (epoch {epoch_count} of the chunk)"
+        live = slice(0, self.n_live)
+        host = distributed.to_host((self.state.epoch, self.state.curves))
+        index = np.asarray(host[0])[live] - 1
+        curves, rows = host[1], np.arange(self.n_live)
+        with warnings.catch_warnings():  # all-NaN (every network diverged) is reported as nan
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return (f"{label} finetune epoch {int(index.max()) + 1}: "
+                    f"loss {np.nanmean(curves.train_loss[live][rows, index]):.4f} "
+                    f"valid {100 * np.nanmean(curves.valid_error[live][rows, index]):.2f}% "
+                    f"zeros {100 * np.nanmean(curves.valid_sparsity[live][rows, index]):.1f}%")
+
+
+@functools.lru_cache(maxsize=None)
+def _gather_onto(sharding):
+    """``(tree, slots) -> tree's chunk slots`` with the network axis on ``sharding`` (one jitted function
+    per mesh, compiled once per bucket size)."""
+    return jax.jit(lambda tree, slots: jax.tree.map(lambda a: a[slots], tree), out_shardings=sharding)
+
+
+@functools.lru_cache(maxsize=None)
+def _scatter_onto(sharding):
+    """``(full, bucket, slots) -> full`` with its chunk slots ``slots`` replaced by the bucket's first
+    ``len(slots)`` slots."""
+    return jax.jit(lambda full, bucket, slots: jax.tree.map(lambda x, y: x.at[slots].set(y[: slots.shape[0]]),
+                                                            full, bucket), out_shardings=sharding)
+
+
+def _gather(tree, slots: np.ndarray, sharding):
+    return _gather_onto(sharding)(tree, slots)
+
+
+def _scatter(full, bucket, slots: np.ndarray, sharding):
+    return _scatter_onto(sharding)(full, bucket, slots)
+
+
+def fit_chunk_size(executor: ChunkExecutor, networks: Sequence[Network], size: int, automatic: bool, log) -> int:
+    """Compile the fine-tuning epoch for ``size`` networks, read XLA's memory plan, and state it;
+    shrink an automatic chunk size that does not fit, refuse an explicit one with a suggestion."""
+    n_devices = executor.n_devices
+    available = available_memory_bytes(executor.mesh.devices.flat[0])
+    while True:
+        needed = executor.memory_bytes(networks, size)
+        if needed is None or available is None:
+            log(f"memory: XLA gives no memory plan on this backend; chunk of {size} networks")
+            return size
+        per_device = needed  # XLA's plan of a sharded program is already per device
+        data_bytes = sum(x.nbytes for x in jax.tree.leaves(executor.data))
+        per_network = max(1.0, (per_device - data_bytes) / max(1, size // n_devices))
+        log(f"memory: a chunk of {size} networks needs {per_device / 2**30:.2f} GiB per device "
+            f"({per_network / 2**20:.1f} MiB per network + {data_bytes / 2**20:.0f} MiB of data); "
+            f"{available / 2**30:.1f} GiB available")
+        if per_device <= available * MEMORY_HEADROOM:
+            return size
+        suggestion = int((available * MEMORY_HEADROOM - data_bytes) // per_network) * n_devices
+        suggestion -= suggestion % n_devices
+        if suggestion < n_devices:
+            raise MemoryError(
+                f"even one network per device does not fit: a chunk of {size} networks needs "
+                f"{per_device / 2**30:.2f} GiB per device ({data_bytes / 2**20:.0f} MiB of it data) but "
+                f"{available / 2**30:.2f} GiB is available; use smaller layers, a smaller eval_batch_size, "
+                f"less data, or a device with more memory"
+            )
+        if not automatic or suggestion >= size:
+            raise MemoryError(
+                f"a chunk of {size} networks needs {per_device / 2**30:.2f} GiB per device but "
+                f"{available / 2**30:.2f} GiB is available; use a chunk size of at most {suggestion}"
+            )
+        size = suggestion

@@ -1,0 +1,155 @@
+"""The plan of a sweep, pure data: a grid of points, split into groups that share one compiled
+program, each group's networks split into chunks. Computes nothing and owns no file."""
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import json
+from typing import Iterable, Optional
+
+import numpy as np
+
+from deep_sparse.config import HPARAM_NAMES, Hparams, TrainConfig
+
+STRUCTURAL_NAMES = tuple(
+    field.name for field in dataclasses.fields(TrainConfig)
+    if field.name not in ("eval_batch_size",)
+)
+GRID_NAMES = HPARAM_NAMES + ("seed",) + STRUCTURAL_NAMES
+
+
+def product(**axes: Iterable) -> list[dict]:
+    """Cartesian product of named axes, e.g. ``product(l1=[0, 1e-3], seed=range(3))`` (6 points)."""
+    names = list(axes)
+    values = [list(axes[name]) for name in names]
+    for name, axis in zip(names, values):
+        _check_name(name)
+        if not axis:
+            raise ValueError(f"grid axis {name!r} is empty")
+    return [dict(zip(names, point)) for point in itertools.product(*values)]
+
+
+def _check_name(name: str) -> None:
+    if name not in GRID_NAMES:
+        raise ValueError(f"unknown grid field {name!r}; known fields: {', '.join(GRID_NAMES)}")
+
+
+def normalize_grid(grid) -> list[dict]:
+    """A dict of lists (taken as a product) or a list of dicts (explicit points) -> list of dicts."""
+    if isinstance(grid, dict):
+        if not grid:
+            raise ValueError("the grid has no points (an empty dict, like an empty list); give at least one axis")
+        return product(**grid)
+    points = [dict(point) for point in grid]
+    if not points:
+        raise ValueError("the grid has no points")
+    for point in points:
+        for name in point:
+            _check_name(name)
+    return points
+
+
+def check_hparams(values: dict, config: TrainConfig) -> Optional[str]:
+    """What is wrong with one network's hyperparameters (``{name: float}``), or None. The one place
+    their rules live, for the library and every command line alike: learning rates finite and > 0, L1
+    finite and >= 0, the corruption level a probability in [0, 1] for masking and salt-and-pepper noise
+    (a standard deviation >= 0 for Gaussian noise), alpha > 0 (inf: the rectifier)."""
+    for name in ("lr", "pretrain_lr"):
+        if not (np.isfinite(values[name]) and values[name] > 0):
+            return f"{name} must be a finite number > 0, got {values[name]!r}"
+    if not (np.isfinite(values["l1"]) and values["l1"] >= 0):
+        return f"l1 must be a finite number >= 0, got {values['l1']!r}"
+    level = values["noise_level"]
+    corruptions = {config.corruption, config.first_layer_corruption} - {None}
+    if corruptions - {"gaussian"} and not 0.0 <= level <= 1.0:
+        return (f"noise_level must be a probability in [0, 1] for {' and '.join(sorted(corruptions - {'gaussian'}))} "
+                f"noise, got {level!r}")
+    if not (np.isfinite(level) and level >= 0):
+        return f"noise_level must be a finite number >= 0, got {level!r}"
+    if not values["alpha"] > 0:  # NaN fails too
+        return f"alpha must be > 0 (inf for the rectifier), got {values['alpha']!r}"
+    return None
+
+
+@dataclasses.dataclass(frozen=True)
+class Network:
+    index: int
+    seed: int
+    hparams: Hparams
+
+
+@dataclasses.dataclass
+class Group:
+    """Networks that share one structure, hence one compiled program."""
+
+    index: int
+    config: TrainConfig
+    structure: dict
+    networks: list
+
+
+def plan(config: TrainConfig, grid, base_hparams: Optional[Hparams] = None) -> list[Group]:
+    """Split the grid into structural groups, each network numbered in grid order."""
+    base_hparams = base_hparams or Hparams()
+    groups: dict[str, Group] = {}
+    for index, point in enumerate(normalize_grid(grid)):
+        structure = {k: v for k, v in point.items() if k in STRUCTURAL_NAMES}
+        if "hidden_sizes" in structure:
+            structure["hidden_sizes"] = tuple(structure["hidden_sizes"])
+        seed = point.get("seed", 0)
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+            raise ValueError(f"grid point {index}: seed must be a non-negative integer, got {seed!r}")
+        key = json.dumps(structure, sort_keys=True, default=str)
+        if key not in groups:
+            groups[key] = Group(len(groups), config.replace(**structure), structure, [])
+        values = {}
+        for name in HPARAM_NAMES:
+            value = point.get(name, getattr(base_hparams, name))
+            try:
+                value = float(value)
+            except (TypeError, ValueError):
+                raise ValueError(f"grid point {index}: {name} must be a number, got {value!r}") from None
+            values[name] = value
+        problem = check_hparams(values, groups[key].config)
+        if problem:
+            raise ValueError(f"grid point {index}: {problem}")
+        groups[key].networks.append(Network(index, int(seed), Hparams(**values)))
+    return list(groups.values())
+
+
+def balanced_chunks(networks: list, size: int, n_devices: int = 1) -> list[list]:
+    """``networks`` in as few chunks of at most ``size`` as possible, of balanced sizes (multiples of
+    ``n_devices`` but the last): 200 networks with at most 192 per chunk are 100 + 100, not 192 + 8
+    (whose chunk would compute 184 padding slots)."""
+    n_chunks = -(-len(networks) // size)
+    per_chunk = -(-len(networks) // n_chunks)
+    per_chunk += -per_chunk % n_devices
+    return [networks[i: i + per_chunk] for i in range(0, len(networks), per_chunk)]
+
+
+def chunk_name(group: Group, networks: list[Network]) -> str:
+    """``group000_networks_00004-00007``: a chunk is named by the networks it holds, so that a sweep
+    resumed with another chunk size keeps every finished network and its checkpoints cannot be
+    mistaken for another chunk's."""
+    return f"group{group.index:03d}_networks_{networks[0].index:05d}-{networks[-1].index:05d}"
+
+
+def stacks_name(group: Group, networks: list[Network]) -> str:
+    """``group000_stacks_00000-00003``: a chunk of pre-trained stacks, named by its first and last network."""
+    return f"group{group.index:03d}_stacks_{networks[0].index:05d}-{networks[-1].index:05d}"
+
+
+def stack_signature(network: Network) -> tuple:
+    """What a pre-trained stack depends on: the seed and every hyperparameter but the fine-tuning lr
+    (plain SGD keeps no state, so the lr enters no computation before fine-tuning)."""
+    return (network.seed,) + tuple(getattr(network.hparams, name) for name in HPARAM_NAMES if name != "lr")
+
+
+def stack_representatives(networks: list[Network]) -> list[Network]:
+    """The first network of each distinct pre-trained stack, in grid order."""
+    return list({stack_signature(n): n for n in reversed(networks)}.values())[::-1]
+
+
+def network_epochs(config: TrainConfig) -> int:
+    """Epochs of one network at most: every pre-training epoch of every layer, and fine-tuning."""
+    return config.epochs + config.pretrain_epochs * len(config.hidden_sizes)
