@@ -7,7 +7,9 @@ mini-batch 10) in several formulations, and the primitive matrix products alone:
 
 * ``loop``: ``jit(scan)`` of one network, called K times from Python;
 * ``vmap``: ``jit(vmap(scan))`` (batched ``dot_general`` with a network batch dimension);
-* ``vmap1_loop``: ``jit(vmap(scan))`` on chunks of one network, called K times (the CPU engine);
+* ``vmap1_loop``: ``jit(vmap(scan))`` on chunks of one network, called K times (what the CPU engine ran
+  when this was measured; it now runs ``lax.map`` over chunks of up to 4 networks per device, see
+  ``deep_sparse.devices.batch_over_networks``);
 * ``lax_map``: ``jit(lax.map(scan))``: the networks one after the other inside one program;
 * ``unrolled``: one program whose step runs K separate (non-batched) products per layer, a Python loop
   over networks at trace time (same mini-batch order for all networks);
@@ -121,7 +123,7 @@ def experiments(k, steps, repeats, only_vmap=False):
     if only_vmap:
         return out
 
-    # what the CPU engine runs: vmap over a chunk of 1 network, called K times
+    # what the CPU engine ran when this was measured: vmap over a chunk of 1 network, called K times
     chunks = [jax.tree.map(lambda a, i=i: a[i : i + 1], stacked) for i in range(k)]
     t = time.perf_counter()
     vmap1_fn = jax.jit(jax.vmap(scan_one)).lower(chunks[0], order[:1]).compile()

@@ -1,7 +1,11 @@
-"""The throughput benchmark runs end to end on tiny sizes and writes outputs that parse (issue 6).
+"""The throughput benchmark runs end to end on tiny sizes and writes outputs that parse (issue 6), its
+engine worker runs the engine's own chunking and loop, and the benchmarks use only public names of
+deep_sparse (issue 12).
 
 No timing assertions: only that every method ran and every file is there and well formed.
 """
+import ast
+import glob
 import json
 import os
 import subprocess
@@ -9,16 +13,16 @@ import sys
 
 import pytest
 
-from benchmarks import sweep_throughput as bench
+from benchmarks.throughput import cli, problem, report
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def test_flops_per_step_of_the_paper_network():
-    sizes = bench.layer_sizes((1000, 1000, 1000))
+    sizes = problem.layer_sizes((1000, 1000, 1000))
     products = 784 * 1000 + 1000 * 1000 + 1000 * 1000 + 1000 * 10
     params = products + 3000 + 10
-    assert bench.flops_per_step(sizes) == 2 * 10 * products * 2 + 2 * 10 * (products - 784 * 1000) + 2 * params
+    assert problem.flops_per_step(sizes) == 2 * 10 * products * 2 + 2 * 10 * (products - 784 * 1000) + 2 * params
 
 
 def test_step_shape_ceiling_against_hand_arithmetic():
@@ -27,18 +31,60 @@ def test_step_shape_ceiling_against_hand_arithmetic():
               {"shape": "fwd 10x3 @ 3x2", "jax_gflops": 4.0}, {"shape": "dW 3x10 @ 10x2", "jax_gflops": 4.0},
               {"shape": "dx 10x2 @ 2x3", "jax_gflops": 1.0}]
     seconds = (240 / 1.0 + 240 / 2.0 + 120 / 4.0 + 120 / 4.0 + 120 / 1.0) / 1e9
-    assert bench.step_shape_ceiling(shapes, sizes) == pytest.approx(bench.flops_per_step(sizes) / seconds / 1e9)
-    assert bench.step_shape_ceiling(shapes[:1] + [{"shape": "odd", "jax_gflops": 1.0}], sizes) is None
+    assert report.step_shape_ceiling(shapes, sizes) == pytest.approx(problem.flops_per_step(sizes) / seconds / 1e9)
+    assert report.step_shape_ceiling(shapes[:1] + [{"shape": "odd", "jax_gflops": 1.0}], sizes) is None
+    # the ceilings worker measures exactly these products, under labels the report parses
+    measured = [{"shape": label, "jax_gflops": 1.0} for label, _, _ in problem.step_products(sizes)]
+    assert [m["shape"] for m in measured] == [s["shape"] for s in shapes]
+    assert report.step_shape_ceiling(measured, sizes) == pytest.approx(problem.flops_per_step(sizes) / 840)  # 840 FLOPs at 1 GFLOP/s
 
 
 def test_markdown_keeps_other_sections(tmp_path):
     path = str(tmp_path / "BENCHMARKS.md")
-    bench.update_markdown(path, "machine A", "## A\nfirst\n")
-    bench.update_markdown(path, "machine B", "## B\nsecond\n")
-    bench.update_markdown(path, "machine A", "## A\nthird\n")
+    report.update_markdown(path, "machine A", "## A\nfirst\n")
+    report.update_markdown(path, "machine B", "## B\nsecond\n")
+    report.update_markdown(path, "machine A", "## A\nthird\n")
     text = open(path).read()
     assert "third" in text and "second" in text and "first" not in text
     assert text.index("## A") < text.index("## B")
+
+
+def test_engine_worker_runs_the_engines_chunks_one_after_the_other():
+    """5 networks on one CPU device: automatic chunk size 4, balanced into chunks of 3 and 2 (the last
+    padded to 3), each through warm-up + repeats epochs in the engine's loop; the time of an epoch is
+    the sum over the chunks."""
+    from benchmarks.throughput import jax_workers
+
+    spec = dict(cli.MODES["tiny"], k=5, warmup=1)
+    result = jax_workers.time_engine(spec)
+    assert (result["n_chunks"], result["chunk_size"], result["batching"]) == (2, 3, "map")
+    assert len(result["times"]) == spec["repeats"] and all(t > 0 for t in result["times"])
+    assert result["compile_s"] > 0 and result["eval_s"] > 0 and not result["stopped"]
+    json.dumps(result)  # what a worker process prints
+
+
+def _private_deep_sparse_names(path):
+    """``deep_sparse`` names starting with ``_`` that the file imports or reads from a deep_sparse module."""
+    tree = ast.parse(open(path, encoding="utf-8").read())
+    modules, found = set(), []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("deep_sparse"):
+            found += [a.name for a in node.names if a.name.startswith("_")]
+            modules |= {a.asname or a.name for a in node.names if node.module == "deep_sparse"}
+        elif isinstance(node, ast.Import):
+            modules |= {a.asname or a.name for a in node.names if a.name.startswith("deep_sparse")}
+    for node in ast.walk(tree):
+        if (isinstance(node, ast.Attribute) and node.attr.startswith("_") and not node.attr.startswith("__")
+                and isinstance(node.value, ast.Name) and node.value.id in modules):
+            found.append(f"{node.value.id}.{node.attr}")
+    return found
+
+
+def test_benchmarks_use_only_public_names_of_deep_sparse():
+    paths = glob.glob(os.path.join(REPO, "benchmarks", "**", "*.py"), recursive=True)
+    assert any(p.endswith("jax_workers.py") for p in paths)
+    assert {os.path.relpath(p, REPO): _private_deep_sparse_names(p) for p in paths
+            if _private_deep_sparse_names(p)} == {}
 
 
 @pytest.mark.integration
@@ -53,7 +99,9 @@ def test_tiny_run_end_to_end(tmp_path):
     (json_path,) = results.glob("sweep_throughput_*_tiny.json")
     payload = json.loads(json_path.read_text())
     methods = {row["method"] for row in payload["rows"]}
-    assert set(bench.JAX_METHODS) <= methods
+    (engine,) = [r for r in payload["raw"] if r["method"] == "engine"]
+    assert engine["n_chunks"] == 1 and engine["chunk_size"] == 2
+    assert set(problem.JAX_METHODS) <= methods
     for row in payload["rows"]:
         assert "error" not in row, row
         assert row["k"] == 2
@@ -67,5 +115,5 @@ def test_tiny_run_end_to_end(tmp_path):
     assert payload["machine_description"] in markdown
     assert "sweep engine" in markdown and "plain JAX loop" in markdown and "- step-shape ceiling: " in markdown
     # --render rewrites the same section from the raw numbers alone
-    bench.main(["--render", str(json_path), "--out", str(tmp_path / "again")])
+    cli.main(["--render", str(json_path), "--out", str(tmp_path / "again")])
     assert (tmp_path / "again" / "BENCHMARKS.md").read_text() == markdown
