@@ -1,12 +1,19 @@
-"""Command-line plumbing shared by the experiment modules (arguments, devices, summaries)."""
+"""Command-line glue of the experiment modules: run options, the preset chosen on the command line,
+devices, errors as one line, summaries. The experiment logic (typed presets, opening a data set,
+running a sweep, the cells of our numbers) is in :mod:`deep_sparse.experiment`."""
 from __future__ import annotations
 
 import argparse
 import sys
 import time
-from typing import Callable, Sequence
+from typing import Callable, Mapping, Sequence
 
+import jax
+
+from deep_sparse import experiment, results_io
+from deep_sparse.experiment import Preset
 from deep_sparse.sweep import DeadlineReached
+from sweeps import paper_numbers
 
 DEADLINE_ERRORS = (DeadlineReached,)
 _PROCESS_STARTED = time.time()
@@ -31,6 +38,10 @@ def add_run_arguments(parser: argparse.ArgumentParser, default_out: str) -> None
     group.add_argument("--checkpoint-every", type=int, default=1, metavar="EPOCHS",
                        help="checkpoint the running chunk every this many epochs; 0 keeps only finished "
                             "chunks (default: %(default)s)")
+    group.add_argument("--checkpoint-seconds", type=seconds, default=0.0, metavar="SECONDS",
+                       help="and keep checkpoints at least this many seconds apart: for large chunks on a fast "
+                            "device, where writing a checkpoint costs more than an epoch; checkpoints are written "
+                            "in the background (default: 0, no minimum)")
     group.add_argument("--batching", choices=("auto", "vmap", "map"), default="auto",
                        help="how each device runs its networks: vmap (batched products, for accelerators), "
                             "map (one network after the other, for CPUs), auto: vmap on accelerators, map on "
@@ -58,15 +69,25 @@ def deadline(args: argparse.Namespace) -> float | None:
     return _PROCESS_STARTED + 60 * args.budget_minutes
 
 
-def sweep_options(args: argparse.Namespace) -> dict:
-    """The keyword arguments of ``ds.sweep.run`` that the run options (:func:`add_run_arguments`) set
-    (--offline is passed on through ``DEEP_SPARSE_OFFLINE``, which every loader reads)."""
-    import os
+def seconds(text: str) -> float:
+    """A number of seconds >= 0 (an option's type)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds >= 0, got {text!r}")
+    return value
 
-    if getattr(args, "offline", False):
-        os.environ["DEEP_SPARSE_OFFLINE"] = "1"
+
+def sweep_options(args: argparse.Namespace) -> dict:
+    """The keyword arguments of ``ds.sweep.run`` that the run options (:func:`add_run_arguments`) set;
+    --offline is ``download=False`` here (for sweeps that load their own data, e.g. figure3) and in the
+    modules' loaders (:func:`experiment_run`)."""
     return dict(resume=args.resume, chunk_size=args.chunk_size, data_dir=args.data_dir, batching=args.batching,
-                checkpoint_every=args.checkpoint_every, deadline=deadline(args), progress=not args.no_progress)
+                download=not args.offline,
+                checkpoint_every=args.checkpoint_every, checkpoint_seconds=args.checkpoint_seconds,
+                deadline=deadline(args), progress=not args.no_progress)
 
 
 EXIT_ERROR, EXIT_DEADLINE, EXIT_INTERRUPTED = 1, 3, 130
@@ -109,8 +130,6 @@ def initialize_distributed(args: argparse.Namespace) -> None:
         return
     if args.num_processes is None or args.process_id is None:
         raise SystemExit("--coordinator-address needs --num-processes and --process-id")
-    import jax
-
     # CPU processes exchange results through gloo (accelerators use their own collectives)
     jax.config.update("jax_cpu_collectives_implementation", "gloo")
     jax.distributed.initialize(args.coordinator_address, args.num_processes, args.process_id)
@@ -148,8 +167,6 @@ def best_by_validation(rows: Sequence[dict], keys: Sequence[str]) -> list[dict]:
 
 
 def write_text(path: str, text: str) -> None:
-    from deep_sparse import results_io
-
     results_io.atomic_write_text(path, text)
 
 
@@ -158,36 +175,20 @@ def command_line(module: str) -> list[str]:
     return ["-m", module, *sys.argv[1:]]
 
 
-# ------------------------------------------------------------------ shared by the paper's experiments
+# ------------------------------------------------------------------ presets on the command line
 QUICK_LABEL = "quick preset (reduced)"
+is_paper_scale = experiment.is_paper_scale
 
 
-def preset_epilog(presets: dict, outputs: str) -> str:
+def preset_epilog(presets: Mapping[str, Preset], outputs: str) -> str:
     """``--help`` text listing every preset's description and the files written in --out."""
-    return ("Presets:\n" + "\n".join(f"  {name}: {p['description']}" for name, p in presets.items())
+    return ("Presets:\n" + "\n".join(f"  {name}: {p.description}" for name, p in presets.items())
             + "\n\nOutputs in --out: " + outputs)
 
 
-def add_preset_argument(parser: argparse.ArgumentParser, presets: dict) -> None:
+def add_preset_argument(parser: argparse.ArgumentParser, presets: Mapping) -> None:
     parser.add_argument("--preset", choices=list(presets), default="quick",
                         help="experiment size (default: quick); 'tiny' exists for the test suite only")
-
-
-# Options that choose which cells run, not how: they leave a preset's label unchanged.
-CELL_SELECTORS = ("datasets", "activations")
-
-
-def resolve_preset(args: argparse.Namespace, presets: dict, names: Sequence[str]) -> tuple[dict, str]:
-    """``(preset, label)``: the chosen preset with the ``--name`` options among ``names`` that were given
-    substituted, and the label results record (:func:`preset_label`; options in :data:`CELL_SELECTORS`
-    only choose cells and leave it unchanged)."""
-    given = given_overrides(args, names)
-    overrides = {k: v for k, v in given.items() if k not in CELL_SELECTORS}
-    label = preset_label(args.preset, overrides)
-    preset = {**presets[args.preset], **given}
-    if overrides:  # the description printed and written in summary.md says what no longer holds
-        preset["description"] += " — OVERRIDDEN on the command line: " + label[len(args.preset) + 2:-1]
-    return preset, label
 
 
 def given_overrides(args: argparse.Namespace, names: Sequence[str]) -> dict:
@@ -195,98 +196,27 @@ def given_overrides(args: argparse.Namespace, names: Sequence[str]) -> dict:
     return {name: getattr(args, name) for name in names if getattr(args, name, None) is not None}
 
 
-def preset_label(preset_name: str, overrides: dict) -> str:
-    """The preset's name as results record it: ``"paper"``, or ``"paper [--epochs 30; --lr 0.1 0.01]"``
-    when command-line options changed it, so that no overridden run passes for the preset itself."""
-    if not overrides:
-        return preset_name
-
-    def shown(value) -> str:
-        return " ".join(map(str, value)) if isinstance(value, (list, tuple, range)) else str(value)
-
-    return f"{preset_name} [" + "; ".join(f"--{k.replace('_', '-')} {shown(v)}" for k, v in overrides.items()) + "]"
+def chosen_preset(args: argparse.Namespace, presets: Mapping[str, Preset], names: Sequence[str]) -> Preset:
+    """The preset of --preset with the options among ``names`` that were given on the command line
+    (:meth:`deep_sparse.experiment.Preset.with_overrides`: its label and description list them)."""
+    return presets[args.preset].with_overrides(**given_overrides(args, names))
 
 
-def is_paper_scale(preset_label_: str | None) -> bool:
-    """The paper preset, with or without command-line overrides (which its label then lists)."""
-    return preset_label_ == "paper" or str(preset_label_).startswith("paper [")
+def experiment_run(args: argparse.Namespace, module: str, name: str, preset: Preset) -> experiment.Run:
+    """The :class:`deep_sparse.experiment.Run` that the run options (:func:`add_run_arguments`) ask for."""
+    return experiment.Run(name, preset, args.out, argv=tuple(command_line(module)), data_dir=args.data_dir,
+                          download=not args.offline, sweep_options=sweep_options(args))
 
 
-def default_data_dir(data_dir: str | None) -> str:
-    """Where ``deep_sparse.data`` looks: --data-dir, else $DEEP_SPARSE_DATA, else ~/.cache/deep_sparse."""
-    import os
-
-    return data_dir or os.environ.get("DEEP_SPARSE_DATA") or os.path.expanduser("~/.cache/deep_sparse")
-
-
-def load_splits(name: str, data_dir: str | None, download: bool = True, **options):
-    """``(splits, None)`` or ``(None, reason)``: a data set that cannot be had is a reason, not a crash.
-
-    Files that are absent give ``"not run: no files in DIR"``; any other failure of the loader is named
-    in the reason. ``download`` is passed on (the modules download what they need unless --offline or
-    ``DEEP_SPARSE_OFFLINE=1``).
-    """
-    directory = default_data_dir(data_dir)
-    try:
-        from deep_sparse import data as data_lib
-
-        load = data_lib.load_splits
-    except (ImportError, AttributeError) as error:
-        return None, f"not run: deep_sparse.data.load_splits is not available ({error})"
-    try:
-        return load(name, data_dir=data_dir, download=download, **options), None
-    except FileNotFoundError as error:
-        return None, f"not run: no files in {directory} ({error})"
-    except Exception as error:  # noqa: BLE001 - any loader failure becomes an honest line in the report
-        return None, f"not run: loading {name} from {directory} failed ({type(error).__name__}: {error})"
-
-
-def num_classes(name: str, splits: dict) -> int:
-    try:
-        from deep_sparse import data as data_lib
-
-        return int(data_lib.num_classes(name))
-    except Exception:  # noqa: BLE001 - fall back on the labels themselves
-        import numpy as np
-
-        return int(max(int(np.max(y)) for _, y in splits.values())) + 1
-
-
-def split_sizes(data) -> dict:
-    """Examples per split of a ``deep_sparse.train.Data`` (the sample sizes the report states)."""
-    return {"n_train": int(data.x_train.shape[0]), "n_valid": int(data.x_valid.shape[0]),
-            "n_test": int(data.x_test.shape[0])}
-
-
-def write_not_run(out_dir: str, reason: str, argv: Sequence[str], metadata: dict) -> None:
-    """A ``results.json`` with no rows that says why (read by ``sweeps.report``)."""
-    import os
-
-    from deep_sparse import results_io
-
-    payload = results_io.provenance(argv)
-    payload.update(metadata)
-    payload.update({"complete": False, "not_run": reason, "rows": []})
-    results_io.claim_output_folder(out_dir)
-    results_io.atomic_write_json(os.path.join(out_dir, "results.json"), payload)
-
-
-def write_cells(out_dir: str, cells: Sequence[dict]) -> None:
-    """``cells.json``: each of our numbers with its paper cell id, for ``sweeps.report``."""
-    import os
-
-    from deep_sparse import results_io
-
-    results_io.atomic_write_json(os.path.join(out_dir, "cells.json"), {"cells": list(cells)})
-
-
-def cell(experiment: str, preset: str, dataset: str, label: str, metric: str, ours, paper_key=None,
-         **extra) -> dict:
-    """One comparable number: ours (None if not run) beside the paper's cell ``paper_key``."""
-    record = {"experiment": experiment, "preset": preset, "dataset": dataset, "cell": label, "metric": metric,
-              "ours": None if ours is None else float(ours), "paper_key": paper_key}
-    record.update(extra)
-    return record
+def start(args: argparse.Namespace, module: str, name: str, presets: Mapping[str, Preset], names: Sequence[str],
+          title: str) -> experiment.Run:
+    """What every experiment's ``main`` does first: start the multi-host runtime if asked, apply the
+    command-line options among ``names`` to the chosen preset, say what runs, and check --out."""
+    initialize_distributed(args)
+    preset = chosen_preset(args, presets, names)
+    print(f"{title}, preset {preset.label}: {preset.description}")
+    results_io.check_output_folder(args.out)
+    return experiment_run(args, module, name, preset)
 
 
 def preset_banner(preset: str) -> str:
@@ -299,50 +229,25 @@ def preset_banner(preset: str) -> str:
     return f"Preset: {preset} — {QUICK_LABEL}: NOT a paper-scale reproduction."
 
 
-def selected(rows: Sequence[dict], keys: Sequence[str]) -> list[dict]:
-    """:func:`best_by_validation` that also keeps a group whose every network diverged (its first row)."""
-    best = {tuple(r[k] for k in keys): r for r in best_by_validation(rows, keys)}
-    for row in rows:
-        best.setdefault(tuple(row[k] for k in keys), row)
-    return [best[k] for k in sorted(best, key=str)]
+def dataset_parser(module: str, doc: str, presets: Mapping[str, Preset], outputs: str,
+                   datasets: Sequence[str], default_out: str, extra=None) -> argparse.ArgumentParser:
+    """The parser of a module that sweeps data sets: --preset, --datasets, --epochs, ``extra(parser)``'s
+    own options, then the run options (:func:`add_run_arguments`)."""
+    parser = argparse.ArgumentParser(
+        prog=f"python -m {module}", description=doc, formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=preset_epilog(presets, outputs),
+    )
+    add_preset_argument(parser, presets)
+    parser.add_argument("--datasets", nargs="+", choices=list(datasets), default=None,
+                        help="override the preset's data sets")
+    parser.add_argument("--epochs", type=int, default=None, help="override the preset's maximum epochs")
+    if extra is not None:
+        extra(parser)
+    add_run_arguments(parser, default_out=default_out)
+    return parser
 
 
-def dataset_data(name: str, sizes: dict, data_dir: str | None, config, download: bool = True):
-    """``(config, data, None)`` for data set ``name`` or ``(None, None, reason)`` when it cannot be had.
-
-    ``sizes`` holds the preset's subset for this data set: ``train_size``/``valid_size``/``test_size``
-    (first n examples, applied by ``prepare_data``) and, for the generated Shapeset, the generator's
-    options (``n_train``, ``n_valid``, ``n_test``, ``seed``). A missing data set is downloaded (pooch,
-    checksums verified) unless ``download`` is false.
-    """
-    from deep_sparse import train as train_lib
-
-    sizes = dict(sizes or {})
-    subset = {k: sizes.pop(k) for k in ("train_size", "valid_size", "test_size") if k in sizes}
-    splits, reason = load_splits(name, data_dir, download=download, **sizes)
-    if reason is not None:
-        return None, None, reason
-    config = config.replace(dataset=name, num_classes=num_classes(name, splits), **subset)
-    try:
-        data = train_lib.prepare_data(config, splits)
-    except ValueError as error:
-        return None, None, f"not run: {name}: {error}"
-    return config, data, None
-
-
-def run_sweep(args: argparse.Namespace, module: str, experiment: str, preset_name: str, preset: dict,
-              config, grid, out_dir: str, data, **metadata) -> list[dict]:
-    """``ds.sweep.run`` with this project's metadata: experiment, preset, its settings, sample sizes."""
-    import deep_sparse as ds
-
-    extra = {"experiment": experiment, "preset": preset_name, "preset_settings": preset}
-    if data is not None:
-        extra["sizes"] = split_sizes(data)
-    extra.update(metadata)
-    return ds.sweep.run(config, grid, out_dir, data=data, argv=command_line(module), extra_metadata=extra,
-                        **sweep_options(args))
-
-
+# ------------------------------------------------------------------ summaries
 def percent_metric(metric: str) -> bool:
     """Error rates and sparsities are shown in %, RMSEs as they are."""
     return metric in ("test_error", "valid_error", "train_error", "sparsity")
@@ -350,8 +255,6 @@ def percent_metric(metric: str) -> bool:
 
 def cells_table_rows(cells: Sequence[dict]) -> list[dict]:
     """Rows of the ours-beside-the-paper table (values in % for rates, difference = ours - paper)."""
-    from sweeps import paper_numbers
-
     table = []
     for c in cells:
         scale = 100.0 if percent_metric(c["metric"]) else 1.0
@@ -370,8 +273,6 @@ def cells_table_rows(cells: Sequence[dict]) -> list[dict]:
 
 
 def cells_summary(title: str, cells: Sequence[dict], preset: str, description: str) -> str:
-    from deep_sparse import results_io
-
     table = cells_table_rows(cells)
     columns = ["data set", "cell", "metric", "ours", "paper", "difference", "paper source", "n test", "note"]
     lines = [f"# {title}", "", preset_banner(preset), "", description, "",
@@ -379,74 +280,9 @@ def cells_summary(title: str, cells: Sequence[dict], preset: str, description: s
     return "\n".join(lines) + "\n"
 
 
-def dataset_parser(module: str, doc: str, presets: dict, outputs: str, datasets: Sequence[str], default_out: str,
-                   extra=None) -> argparse.ArgumentParser:
-    """The parser of a module that sweeps data sets: --preset, --datasets, --epochs, ``extra(parser)``'s
-    own options, then the run options (:func:`add_run_arguments`)."""
-    parser = argparse.ArgumentParser(
-        prog=f"python -m {module}", description=doc, formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog=preset_epilog(presets, outputs),
-    )
-    add_preset_argument(parser, presets)
-    parser.add_argument("--datasets", nargs="+", choices=list(datasets), default=None,
-                        help="override the preset's data sets")
-    parser.add_argument("--epochs", type=int, default=None, help="override the preset's maximum epochs")
-    if extra is not None:
-        extra(parser)
-    add_run_arguments(parser, default_out=default_out)
-    return parser
-
-
-def open_dataset(args: argparse.Namespace, module: str, experiment: str, preset_name: str, preset: dict,
-                 dataset: str, base):
-    """``(out_dir, config, data, reason)`` for one data set of a sweep module.
-
-    Makes ``--out/<dataset>``, loads the preset's subset of ``dataset`` into ``base``
-    (:func:`dataset_data`); when it cannot be had, prints the reason and writes the not-run
-    ``results.json`` there (the caller then returns its not-run cells).
-    """
-    import os
-
-    out_dir = os.path.join(args.out, dataset)  # created by the sweep once its inputs are checked
-    config, data, reason = dataset_data(dataset, preset["sizes"].get(dataset, {}), args.data_dir, base,
-                                        download=not args.offline)
-    if reason is not None:
-        print(f"{dataset}: {reason}")
-        metadata = {"experiment": experiment, "preset": preset_name, "preset_settings": preset, "dataset": dataset}
-        write_not_run(out_dir, reason, command_line(module), metadata)
-    return out_dir, config, data, reason
-
-
-def main_over_datasets(argv, parser: argparse.ArgumentParser, presets: dict, overrides: Sequence[str], title: str,
-                       run_dataset, summarize=None, after_cells=None) -> list[dict]:
-    """The ``main`` of a module that sweeps each data set of its preset in turn.
-
-    Parses ``argv``, applies the command-line ``overrides`` to the preset, calls
-    ``run_dataset(args, preset_name, preset, dataset)`` for every data set (each returns its cells),
-    writes ``cells.json`` in --out, calls ``after_cells(args, cells)`` if given (extra plots), then
-    writes and prints ``summary.md``: ``summarize(cells, preset_name, description)``, by default the
-    ours-beside-the-paper table titled ``"{title} ({preset} preset)"``. Returns the cells.
-    """
-    import os
-
-    args = parser.parse_args(argv)
-    initialize_distributed(args)
-    preset, label = resolve_preset(args, presets, overrides)
-    print(f"{title}, preset {label}: {preset['description']}")
-    from deep_sparse import results_io
-
-    results_io.check_output_folder(args.out)
-    cells = []
-    for dataset in preset["datasets"]:
-        cells += run_dataset(args, label, preset, dataset)
-    results_io.claim_output_folder(args.out)
-    write_cells(args.out, cells)
-    if after_cells is not None:
-        after_cells(args, cells)
-    if summarize is None:
-        summary = cells_summary(f"{title} ({label} preset)", cells, label, preset["description"])
-    else:
-        summary = summarize(cells, label, preset["description"])
-    write_text(os.path.join(args.out, "summary.md"), summary)
-    print(summary)
-    return cells
+def selected(rows: Sequence[dict], keys: Sequence[str]) -> list[dict]:
+    """:func:`best_by_validation` that also keeps a group whose every network diverged (its first row)."""
+    best = {tuple(r[k] for k in keys): r for r in best_by_validation(rows, keys)}
+    for row in rows:
+        best.setdefault(tuple(row[k] for k in keys), row)
+    return [best[k] for k in sorted(best, key=str)]

@@ -8,21 +8,51 @@ batched program by ``deep_sparse.sweep``.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 
 import numpy as np
 
-NUM_CLASSES = 10  # MNIST
+import deep_sparse as ds
+from deep_sparse import data as data_lib
+from deep_sparse import experiment
+from sweeps import common
 
-PRESETS = {
-    "quick": dict(
+NAME = "figure3"
+MODULE = "sweeps.figure3"
+DATASET = "mnist"
+NUM_CLASSES = data_lib.num_classes(DATASET)
+# the preset's settings that --name options override (in the order labels list them)
+OVERRIDES = ("lr", "epochs", "seeds")
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Figure3Preset(experiment.NetworkPreset):
+    """A Figure 3 preset: the settings of every preset (architecture, epochs, patience) and
+
+    train_size, valid_size, test_size: the first n examples of MNIST's splits (None: all); l1: the L1
+    values on the figure's sparsity axis; seeds: networks per L1 value; lr: the one learning rate.
+    """
+
+    train_size: int | None
+    valid_size: int | None
+    test_size: int | None
+    l1: tuple[float, ...]
+    seeds: int
+    lr: float
+
+
+PRESETS = experiment.by_name(
+    Figure3Preset(
+        name="quick",
         description="REDUCED, for a CPU in minutes: 16 networks (8 L1 values x 2 seeds), 3 x 300 rectifier "
                     "units, the first 10,000 of MNIST's 50,000 training images, 2,000 validation images, the "
                     "full 10,000 test images, at most 8 epochs (patience 3), lr 0.01",
         hidden_sizes=(300, 300, 300), train_size=10_000, valid_size=2_000, test_size=None,
-        epochs=8, patience=3, l1=[0.0, 1e-4, 3e-4, 1e-3, 2e-3, 4e-3, 7e-3, 1e-2], seeds=2, lr=0.01,
+        epochs=8, patience=3, l1=(0.0, 1e-4, 3e-4, 1e-3, 2e-3, 4e-3, 7e-3, 1e-2), seeds=2, lr=0.01,
     ),
-    "paper": dict(
+    Figure3Preset(
+        name="paper",
         description="PAPER SCALE: 200 networks (50 L1 values evenly spaced in [0, 0.01] x 4 seeds), "
                     "3 x 1000 rectifier units, MNIST 50k/10k/10k, mini-batch 10, at most 50 epochs "
                     "(patience 10), lr 0.01 (chosen on validation from the paper's grid {0.1, 0.01, 0.001, 0.0001} for "
@@ -30,20 +60,18 @@ PRESETS = {
                     "for Figure 3 and it was not re-chosen at L1 = 0); networks ordered seed after seed so that "
                     "every finished prefix is a complete figure",
         hidden_sizes=(1000, 1000, 1000), train_size=None, valid_size=None, test_size=None,
-        epochs=50, patience=10, l1=list(np.linspace(0.0, 0.01, 50)), seeds=4, lr=0.01,
+        epochs=50, patience=10, l1=np.linspace(0.0, 0.01, 50), seeds=4, lr=0.01,
     ),
-}
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from sweeps import common
-
     parser = argparse.ArgumentParser(
-        prog="python -m sweeps.figure3",
+        prog=f"python -m {MODULE}",
         description=__doc__,
-        epilog="Presets:\n" + "\n".join(f"  {name}: {p['description']}" for name, p in PRESETS.items())
-        + "\n\nOutputs in --out: results.csv (one row per network), results.json (the same with learning "
-          "curves, command, versions, devices, timings), figure3.png, summary.md.",
+        epilog=common.preset_epilog(PRESETS, "results.csv (one row per network), results.json (the same with "
+                                             "learning curves, command, versions, devices, timings), figure3.png, "
+                                             "summary.md."),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--preset", choices=sorted(PRESETS), default="quick", help="experiment size (default: quick)")
@@ -57,38 +85,32 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def figure3_config(preset: Figure3Preset) -> ds.config.TrainConfig:
+    """Rectifier networks without pre-training on the preset's part of MNIST."""
+    return preset.train_config(DATASET, activation="rectifier", train_size=preset.train_size,
+                               valid_size=preset.valid_size, test_size=preset.test_size, num_classes=NUM_CLASSES)
+
+
+def figure3_grid(preset: Figure3Preset) -> list[dict]:
+    """Seed outermost: every finished prefix of the sweep (seed 0 over all L1 values, then seed 1, ...)
+    is a complete figure."""
+    return ds.sweep.product(seed=range(preset.seeds), l1=preset.l1, lr=[preset.lr])
+
+
 def main(argv=None) -> int:
+    """Figure 3: the L1 x seed sweep, then the figure and its summary (or only them, with --render)."""
     args = build_parser().parse_args(argv)
-    from sweeps import common
-
-    common.initialize_distributed(args)
-    import deep_sparse as ds
-
-    preset, label = common.resolve_preset(args, PRESETS, ["lr", "epochs", "seeds"])
-    print(f"Figure 3, preset {label}: {preset['description']}")
+    run = common.start(args, MODULE, NAME, PRESETS, OVERRIDES, "Figure 3")
     if args.render:
-        write_outputs(ds.sweep.read_results(args.out), args.out, label, preset["description"])
-        return 0
-    config = ds.config.TrainConfig(
-        dataset="mnist", hidden_sizes=preset["hidden_sizes"], activation="rectifier", batch_size=10,
-        epochs=preset["epochs"], patience=preset["patience"], train_size=preset["train_size"],
-        valid_size=preset["valid_size"], test_size=preset["test_size"], num_classes=10,
-    )
-    # Seed outermost: every finished prefix of the sweep (seed 0 over all L1 values, then seed 1, ...)
-    # is a complete figure.
-    grid = ds.sweep.product(seed=range(preset["seeds"]), l1=[float(v) for v in preset["l1"]], lr=[preset["lr"]])
-    rows = ds.sweep.run(config, grid, args.out, argv=common.command_line("sweeps.figure3"),
-                        extra_metadata={"experiment": "figure3", "preset": label, "preset_settings": preset},
-                        **common.sweep_options(args))
-    write_outputs(rows, args.out, label, preset["description"])
+        rows = ds.sweep.read_results(args.out)
+    else:
+        rows = run.sweep(figure3_config(run.preset), figure3_grid(run.preset), args.out, data=None)
+    write_outputs(rows, args.out, run.preset.label, run.preset.description)
     return 0
 
 
 def write_outputs(rows: list[dict], out: str, label: str, description: str) -> str:
     """figure3.png and summary.md from the rows recorded so far (any prefix of the sweep)."""
-    import deep_sparse as ds
-    from sweeps import common
-
     live = [r for r in rows if not ds.sweep.row_is_dead(r, NUM_CLASSES)]
     ds.plots.error_vs_sparsity(
         live, os.path.join(out, "figure3.png"), dead=len(rows) - len(live),
@@ -103,9 +125,6 @@ def write_outputs(rows: list[dict], out: str, label: str, description: str) -> s
 def summarize(rows, preset: str, description: str) -> str:
     """Per-L1 means and the paper's observation, in Markdown; diverged and dead networks are counted
     and left out of the means."""
-    import deep_sparse as ds
-    from deep_sparse import results_io
-
     dead = {r["network"] for r in rows if ds.sweep.row_is_dead(r, NUM_CLASSES)}
     by_l1: dict = {}
     for row in rows:
@@ -125,7 +144,7 @@ def summarize(rows, preset: str, description: str) -> str:
              f"Recorded: {len(rows)} networks (seeds {', '.join(map(str, seeds))}); diverged "
              f"{sum(r['diverged'] for r in rows)}, dead {len(dead)} (a constant output or a layer silent on every "
              "validation example: left out of the means and the figure).", ""]
-    lines.append(results_io.format_table(table, ["L1", "networks", "diverged", "dead", "test error %", "sparsity %"],
+    lines.append(ds.results_io.format_table(table, ["L1", "networks", "diverged", "dead", "test error %", "sparsity %"],
                                          {"L1": ".4g", "test error %": ".2f", "sparsity %": ".1f"}))
     if kept:
         lines += ["", "Paper: no loss of accuracy until about 85% of true zeros.", ""]
@@ -137,7 +156,7 @@ def summarize(rows, preset: str, description: str) -> str:
                               "mean test error %": 100 * float(np.mean(band)) if band else None,
                               "min %": 100 * float(np.min(band)) if band else None,
                               "max %": 100 * float(np.max(band)) if band else None})
-        lines.append(results_io.format_table(band_rows, list(band_rows[0]),
+        lines.append(ds.results_io.format_table(band_rows, list(band_rows[0]),
                                              {"mean test error %": ".2f", "min %": ".2f", "max %": ".2f"}))
     if preset != "paper":
         lines += ["", "This is a reduced run, not a paper-scale reproduction."]
@@ -145,6 +164,4 @@ def summarize(rows, preset: str, description: str) -> str:
 
 
 if __name__ == "__main__":
-    from sweeps import common
-
     raise SystemExit(common.cli(main))

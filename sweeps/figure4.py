@@ -4,46 +4,83 @@ of the training set is labeled (semi-supervised setting).
 Rectifier and tanh networks, with and without denoising auto-encoder pre-training, fine-tuned on a
 fixed random labeled fraction of the training set; the pre-training always uses the whole training
 set, unlabeled. The paper ran this on NORB; here it runs on NORB when its files are present, and on
-MNIST and the generated Shapeset. The learning rate is chosen on the validation set per curve point.
-The paper's figure has no printed numbers: our numbers are shown without a paper column.
+MNIST and the generated Shapeset. Each curve point (activation, with or without pre-training, labeled
+fraction) is selected by the rule of ``deep_sparse.selection``, as in Table 1: the pre-training learning
+rate with the lowest reconstruction error (alone, no noise and no L1 term, of the clean validation
+inputs, summed over the layers), then the fine-tuning learning rate with the lowest validation error;
+never the test error. The paper's figure has no printed numbers: our numbers are shown without a paper
+column.
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
+
+from deep_sparse import experiment, plots, selection
+from deep_sparse import sweep as sweep_lib
+from deep_sparse.experiment import PAPER_LR_GRID, Generated, Subset
+from sweeps import common
 
 NAME = "figure4"
 MODULE = "sweeps.figure4"
 DATASETS = ("norb", "mnist", "shapeset")
+CURVE_FIELDS = ("activation", "pretrain_epochs", "labeled_fraction")
+# the preset's settings that --name options override (in the order labels list them)
+OVERRIDES = ("datasets", "fractions", "epochs")
 
-PRESETS = {
-    "quick": dict(
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Figure4Preset(experiment.DatasetPreset):
+    """A Figure 4 preset: the settings of every preset (architecture, epochs, patience, data sets and
+    their sizes) and norb_hidden_sizes: the widths on NORB (the paper's 4000-2000); activations: the
+    curves' neuron types, each with and without pre-training; pretrain_epochs: pre-training epochs per
+    layer; fractions: the labeled fractions of the training set; lr, pretrain_lr: the fine-tuning and
+    pre-training lr grids; l1: the L1 activation penalty."""
+
+    known_datasets = DATASETS
+
+    norb_hidden_sizes: tuple[int, ...]
+    activations: tuple[str, ...]
+    pretrain_epochs: int
+    fractions: tuple[float, ...] = experiment.setting(
+        experiment.grid_of(lambda f: 0 < f <= 1), "a non-empty list of labeled fractions in (0, 1]")
+    lr: tuple[float, ...]
+    pretrain_lr: tuple[float, ...]
+    l1: float
+
+
+PRESETS = experiment.by_name(
+    Figure4Preset(
+        name="quick",
         description="REDUCED, for a CPU in minutes: Shapeset generated 2,000/1,000/1,000 and MNIST first "
                     "2,000/1,000/1,000 (NORB likewise when present), 3 x 100 units, labeled fractions "
-                    "{5%, 20%, 100%}, 1 pre-training epoch per layer, at most 4 epochs (patience 2), lr 0.1 only",
+                    "{5%, 20%, 100%}, 1 pre-training epoch per layer, at most 4 epochs (patience 2), lr 0.1 only, "
+                    "pre-training lr 0.01 only (so nothing to choose on the reconstruction error)",
         hidden_sizes=(100, 100, 100), norb_hidden_sizes=(100, 100), epochs=4, patience=2, pretrain_epochs=1,
-        fractions=[0.05, 0.2, 1.0], lr=[0.1], pretrain_lr=0.01, l1=0.001, datasets=["shapeset", "mnist", "norb"],
-        activations=["rectifier", "tanh"],
-        sizes={"mnist": dict(train_size=2000, valid_size=1000, test_size=1000),
-               "norb": dict(train_size=2000, valid_size=1000, test_size=1000),
-               "shapeset": dict(n_train=2000, n_valid=1000, n_test=1000, seed=0)},
+        fractions=(0.05, 0.2, 1.0), lr=(0.1,), pretrain_lr=(0.01,), l1=0.001, datasets=("shapeset", "mnist", "norb"),
+        activations=("rectifier", "tanh"),
+        sizes={"mnist": Subset(train_size=2000, valid_size=1000, test_size=1000),
+               "norb": Subset(train_size=2000, valid_size=1000, test_size=1000),
+               "shapeset": Generated(n_train=2000, n_valid=1000, n_test=1000, seed=0)},
     ),
-    "paper": dict(
+    Figure4Preset(
+        name="paper",
         description="PAPER SCALE, for a GPU: NORB (4000-2000 units, as the paper) when present, MNIST and Shapeset "
                     "(3 x 1000), full data, labeled fractions {1%, 5%, 10%, 20%, 50%, 100%}, lr grid "
-                    "{0.1, 0.01, 0.001, 0.0001}, L1 0.001, 10 pre-training epochs per layer, at most 50 epochs "
+                    "{0.1, 0.01, 0.001, 0.0001} chosen on the validation error, pre-training lr grid "
+                    "{0.1, 0.01, 0.001, 0.0001} chosen first on the clean validation reconstruction error "
+                    "(summed over layers), L1 0.001, 10 pre-training epochs per layer, at most 50 epochs "
                     "(patience 10), mini-batch 10",
         hidden_sizes=(1000, 1000, 1000), norb_hidden_sizes=(4000, 2000), epochs=50, patience=10, pretrain_epochs=10,
-        fractions=[0.01, 0.05, 0.1, 0.2, 0.5, 1.0], lr=[0.1, 0.01, 0.001, 0.0001], pretrain_lr=0.01, l1=0.001,
-        datasets=list(DATASETS), activations=["rectifier", "tanh"],
-        sizes={"shapeset": dict(n_train=10_000, n_valid=10_000, n_test=10_000, seed=0)},
+        fractions=(0.01, 0.05, 0.1, 0.2, 0.5, 1.0), lr=PAPER_LR_GRID, pretrain_lr=PAPER_LR_GRID, l1=0.001,
+        datasets=DATASETS, activations=("rectifier", "tanh"),
+        sizes={"shapeset": Generated(n_train=10_000, n_valid=10_000, n_test=10_000, seed=0)},
     ),
-}
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from sweeps import common
-
     return common.dataset_parser(
         MODULE, __doc__, PRESETS, "one folder per data set (results.csv, results.json, cells.json, "
                                   "figure4.png) and summary.md at the top.",
@@ -52,11 +89,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def plot(cells: list[dict], path: str, title: str) -> None:
-    from deep_sparse import plots
-
     figure, axes = plots.new_figure()
     for label in sorted({c["curve"] for c in cells}):
-        points = sorted((c["labeled_fraction"], 100 * c["ours"]) for c in cells if c["curve"] == label and c["ours"] is not None)
+        points = sorted((c["labeled_fraction"], 100 * c["ours"]) for c in cells
+                        if c["curve"] == label and c["ours"] is not None)
         if points:
             axes.plot(*zip(*points), marker="o", label=label)
     axes.set_xscale("log")
@@ -64,49 +100,67 @@ def plot(cells: list[dict], path: str, title: str) -> None:
                  ylabel="test error (%)")
 
 
-def run_dataset(args, preset_name: str, preset: dict, dataset: str) -> list[dict]:
-    import deep_sparse as ds
-    from sweeps import common
+def figure4_grid(preset: Figure4Preset, fractions: list[float]) -> list[dict]:
+    """Activation x labeled fraction x fine-tuning lr, with pre-training also x pre-training lr (a
+    network without pre-training does not depend on it: one of them)."""
+    grid = []
+    for pretrain_epochs in (preset.pretrain_epochs, 0):
+        grid += sweep_lib.product(activation=preset.activations, pretrain_epochs=[pretrain_epochs],
+                                  labeled_fraction=fractions, lr=preset.lr, l1=[preset.l1],
+                                  pretrain_lr=preset.pretrain_lr if pretrain_epochs else preset.pretrain_lr[:1])
+    return grid
 
-    fractions = [float(f) for f in preset["fractions"]]
-    hidden = tuple(preset["norb_hidden_sizes"] if dataset == "norb" else preset["hidden_sizes"])
+
+def select_points(rows: list[dict]) -> list[dict]:
+    """The selected row of each curve point (activation, pre-training or not, labeled fraction), by
+    the rule of :mod:`deep_sparse.selection` (pre-training lr on the reconstruction error, then lr on
+    the validation error)."""
+    chosen = selection.select(rows, selection.by_fields(*CURVE_FIELDS))
+    return [chosen[point] for point in sorted(chosen, key=str)]
+
+
+def curve(row: dict) -> str:
+    return f"{row['activation']}, {'with' if row['pretrain_epochs'] else 'without'} pre-training"
+
+
+def point_cell(run: experiment.Run, dataset: str, row: dict, sizes: dict) -> dict:
+    """The cell of one selected curve point: its test error (None if it diverged), labeled examples, lrs."""
+    return run.cell(
+        dataset, f"{curve(row)}, {100 * row['labeled_fraction']:g}% labeled", "test_error",
+        None if row["diverged"] else row["test_error"], None, curve=curve(row),
+        labeled_fraction=row["labeled_fraction"], n_labeled=int(round(row["labeled_fraction"] * sizes["n_train"])),
+        n_test=sizes["n_test"], lr=row["lr"], pretrain_lr=row["pretrain_lr"] if row["pretrain_epochs"] else None,
+        sparsity=row["sparsity"], note="Figure 4 prints no numbers")
+
+
+def run_dataset(run: experiment.Run, dataset: str) -> list[dict]:
+    """Sweep one data set, select each curve point as Table 1 does; returns its cells (and plots them)."""
+    preset = run.preset
+    fractions = [float(f) for f in preset.fractions]
     # One random order of the training set, fixed by labeled_seed, shared by every fraction: the first
     # round(f * n) examples are the labeled ones (what prepare_data does for one fraction).
-    base = ds.config.TrainConfig(dataset=dataset, hidden_sizes=hidden, activation=preset["activations"][0],
-                                 batch_size=10, epochs=preset["epochs"], patience=preset["patience"],
-                                 labeled_fraction=min(min(fractions), 0.5))
-    out_dir, config, data, reason = common.open_dataset(args, MODULE, NAME, preset_name, preset, dataset, base)
+    base = preset.train_config(dataset, activation=preset.activations[0], labeled_fraction=min(min(fractions), 0.5))
+    folder, config, data, reason = run.open_dataset(dataset, base)
     if reason is not None:
-        return [common.cell(NAME, preset_name, dataset, f"{a}, {'with' if p else 'without'} pre-training", "test_error",
-                            None, None, note=reason) for a in preset["activations"] for p in (True, False)]
-    grid = ds.sweep.product(activation=preset["activations"], pretrain_epochs=[preset["pretrain_epochs"], 0],
-                            labeled_fraction=fractions, lr=preset["lr"], l1=[preset["l1"]],
-                            pretrain_lr=[preset["pretrain_lr"]])
-    rows = common.run_sweep(args, MODULE, NAME, preset_name, preset, config, grid, out_dir, data, dataset=dataset)
-    sizes = common.split_sizes(data)
-    cells = []
-    for row in common.selected(rows, ["activation", "pretrain_epochs", "labeled_fraction"]):
-        curve = f"{row['activation']}, {'with' if row['pretrain_epochs'] else 'without'} pre-training"
-        cells.append(common.cell(
-            NAME, preset_name, dataset, f"{curve}, {100 * row['labeled_fraction']:g}% labeled", "test_error",
-            None if row["diverged"] else row["test_error"], None, curve=curve,
-            labeled_fraction=row["labeled_fraction"], n_labeled=int(round(row["labeled_fraction"] * sizes["n_train"])),
-            n_test=sizes["n_test"], lr=row["lr"], sparsity=row["sparsity"],
-            note="Figure 4 prints no numbers"))
-    common.write_cells(out_dir, cells)
-    plot(cells, os.path.join(out_dir, "figure4.png"), f"Figure 4 ({preset_name} preset), {dataset}")
+        return [run.cell(dataset, f"{a}, {'with' if p else 'without'} pre-training", "test_error", None, None,
+                         note=reason) for a in preset.activations for p in (True, False)]
+    rows = run.sweep(config, figure4_grid(preset, fractions), folder, data, dataset=dataset)
+    sizes = experiment.split_sizes(data)
+    cells = [point_cell(run, dataset, row, sizes) for row in select_points(rows)]
+    experiment.write_cells(folder, cells)
+    plot(cells, os.path.join(folder, "figure4.png"), f"Figure 4 ({preset.label} preset), {dataset}")
     return cells
 
 
 def main(argv=None) -> int:
-    from sweeps import common
-
-    common.main_over_datasets(argv, build_parser(), PRESETS, ["datasets", "fractions", "epochs"], "Figure 4",
-                              run_dataset)
+    """Each data set of the preset in turn: the test error of each curve against the labeled fraction."""
+    args = build_parser().parse_args(argv)
+    run = common.start(args, MODULE, NAME, PRESETS, OVERRIDES, "Figure 4")
+    cells = [cell for dataset in run.preset.datasets for cell in run_dataset(run, dataset)]
+    label = run.preset.label
+    run.finish(cells, common.cells_summary(f"Figure 4 ({label} preset)", cells, label, run.preset.description))
     return 0
 
 
 if __name__ == "__main__":
-    from sweeps import common
-
     raise SystemExit(common.cli(main))

@@ -34,6 +34,9 @@ import shlex
 import statistics
 from typing import Optional
 
+from deep_sparse import experiment, results_io
+from sweeps import common, figure3, paper_numbers, table1, train
+
 ORDER = ["table1", "workshop_table2", "sparsity", "figure3", "figure4", "softplus_alpha", "sentiment",
          "pretrain_strategies", "train"]
 PAPER, OVERRIDES, PIPELINE = "paper", "overrides", "pipeline"
@@ -83,7 +86,6 @@ def overrides_of(preset: Optional[str]) -> str:
 
 def scale_label(preset: Optional[str]) -> str:
     """What a preset label means for the scale of its numbers."""
-    from sweeps import common
 
     if preset == TRAIN_PRESET:
         return f"{TRAIN_FULL_SCALE}: settings in its command"
@@ -111,7 +113,6 @@ def local_paths(text: str) -> list[str]:
 # ------------------------------------------------------------------------------ gathering
 def read_run(path: str, folder: str) -> dict:
     """One results.json as the report uses it (its rows kept, the path relative to ``folder``)."""
-    from deep_sparse import results_io
 
     payload = results_io.read_json(path)
     rows = payload.get("rows", [])
@@ -128,7 +129,6 @@ def read_run(path: str, folder: str) -> dict:
 
 def gather(folder: str) -> tuple[list[dict], list[dict]]:
     """(runs, cells): one run per results.json, every distinct cell of every cells.json."""
-    from deep_sparse import results_io
 
     runs, cells, seen = [], [], set()
     for root, dirs, files in os.walk(folder):
@@ -147,7 +147,6 @@ def gather(folder: str) -> tuple[list[dict], list[dict]]:
 def figure3_cells(runs: list[dict]) -> list[dict]:
     """Reduced Figure 3 runs (the module writes no cells.json): the mean test error of their L1 = 0.001
     networks, for the pipeline checks. Paper-scale Figure 3 runs get their own block instead."""
-    from sweeps import common
 
     cells = []
     for run in runs:
@@ -155,7 +154,7 @@ def figure3_cells(runs: list[dict]) -> list[dict]:
             continue
         near = [r for r in run["rows"] if abs(r["l1"] - 0.001) < 1e-9 and not r["diverged"]]
         if near:
-            cells.append(common.cell(
+            cells.append(experiment.cell(
                 "figure3", run["preset"], "mnist", "rectifier, L1 0.001, mean over seeds", "test_error",
                 sum(r["test_error"] for r in near) / len(near), None,
                 n_test=run["sizes"].get("n_test"), networks=len(near)))
@@ -165,7 +164,6 @@ def figure3_cells(runs: list[dict]) -> list[dict]:
 # ------------------------------------------------------------------------------ sweeps.train runs
 def train_options(command: Optional[str]) -> Optional[argparse.Namespace]:
     """The options of a recorded ``python -m sweeps.train`` command, defaults filled in (None if none)."""
-    from sweeps import train
 
     words = shlex.split(command or "")
     if "sweeps.train" not in words:
@@ -244,13 +242,12 @@ def seed_summary(networks: list[dict]) -> dict:
 
 def train_paper_key(activation: str, l1: float, pretrained: bool) -> tuple[Optional[str], str]:
     """(Table 1 cell, note): no paper number for the plain rectifier, nor where L1 differs from the paper's."""
-    from sweeps import paper_numbers, table1
 
     key = paper_numbers.table1_key_for("mnist", activation, pretrained)
     if key is None:
         return None, ("no paper number: the plain rectifier is an extra row (Table 1's Rectifier is the "
                       "half-negated variant, section 4.1)")
-    paper_l1 = table1.PRESETS["paper"]["l1"] if activation in table1.L1_ACTIVATIONS else 0.0
+    paper_l1 = table1.PRESETS["paper"].l1 if activation in table1.L1_ACTIVATIONS else 0.0
     if not math.isclose(l1, paper_l1):
         return None, f"no paper number: L1 {l1:g} where the paper uses {paper_l1:g} (not the paper's network)"
     return key, ""
@@ -268,7 +265,6 @@ def runs_note(networks: list[dict]) -> str:
 def train_setting_rows(networks: list[dict]) -> list[dict]:
     """One row per setting of the full-scale sweeps.train runs: lr chosen on validation (mean over
     seeds), the validation pick among the seeds, test error mean and sd over the seeds, the paper's."""
-    from sweeps import paper_numbers
 
     rows = []
     for setting, lr in sorted(choose_lr(networks).items(), key=str):
@@ -303,7 +299,6 @@ TRAIN_COLUMNS = ["network", "metric", "lr chosen on validation from", "seeds", "
 
 def train_block(networks: list[dict]) -> list[str]:
     """The full-scale sweeps.train subsection of the overrides section."""
-    from deep_sparse import results_io
 
     if not networks:
         return []
@@ -319,14 +314,13 @@ def train_block(networks: list[dict]) -> list[str]:
 def reduced_train_cells(runs: list[dict]) -> list[dict]:
     """Reduced sweeps.train runs, for the pipeline checks: per run, activation, L1 and pre-training, the
     network selected on validation."""
-    from sweeps import common
 
     cells = []
     for run, args in train_runs(runs, full_scale=False):
         for row in common.best_by_validation(run["rows"], ["activation", "l1", "pretrain_epochs"]):
             label = (f"{row['activation']}, {'with' if row['pretrain_epochs'] else 'without'} pre-training, "
                      f"lr {row['lr']:g}, L1 {row['l1']:g} ({run['folder']})")
-            cells.append(common.cell("train", REDUCED_TRAIN, args.dataset, label, "test_error", row["test_error"],
+            cells.append(experiment.cell("train", REDUCED_TRAIN, args.dataset, label, "test_error", row["test_error"],
                                      None, n_test=(run["sizes"] or {}).get("n_test")))
     return cells
 
@@ -345,14 +339,12 @@ def number(value, sd=None, scale: float = 1.0, signed: bool = False, digits: int
 
 def metric_scale(metric: str) -> tuple[str, float]:
     """(label, scale): error rates and sparsities in %, RMSEs as they are."""
-    from sweeps import common
 
     return (f"{metric} (%)", 100.0) if common.percent_metric(metric) else (metric, 1.0)
 
 
 def compared_row(cell: dict) -> dict:
     """A cell of a paper-scale section: ours (± our sd), the paper's (± its sd), the difference."""
-    from sweeps import paper_numbers
 
     label, scale = metric_scale(cell["metric"])
     paper = paper_numbers.lookup(cell.get("paper_key"))
@@ -389,7 +381,6 @@ COLUMNS = {
 def cells_block(experiment: str, cells: list[dict], section: str) -> list[str]:
     """``### experiment`` and the table of its cells in ``section``; a pipeline check leaves out the
     cells that could not be run (listed with their reason under "Could not be run")."""
-    from deep_sparse import results_io
 
     if section == PIPELINE:
         cells = [c for c in cells if c.get("ours") is not None or not str(c.get("note", "")).startswith("not run")]
@@ -407,7 +398,6 @@ def cells_block(experiment: str, cells: list[dict], section: str) -> list[str]:
 def figure3_block(run: dict, folder: str, out_dir: str) -> list[str]:
     """A paper-scale Figure 3 sweep: how many of its planned networks are recorded, the tables of
     ``sweeps.figure3.summarize`` and a link to its figure."""
-    from sweeps import figure3
 
     settings = run["preset_settings"]
     planned = len(settings.get("l1") or []) * int(settings.get("seeds") or 0)
@@ -440,10 +430,10 @@ def plot_against_paper(rows: list[dict], path: str, title: str) -> bool:
         return False
     figure, axes = plots.new_figure((5, 5))
     experiments = list(dict.fromkeys(r["_experiment"] for r in points))
-    for experiment, marker in zip(experiments, "os^Dvx+*<>"):
-        chosen = [r for r in points if r["_experiment"] == experiment]
+    for name, marker in zip(experiments, "os^Dvx+*<>"):
+        chosen = [r for r in points if r["_experiment"] == name]
         axes.scatter([r.get("_scale", 100.0) * r["_paper"] for r in chosen],
-                     [r.get("_scale", 100.0) * r["_ours"] for r in chosen], marker=marker, label=experiment)
+                     [r.get("_scale", 100.0) * r["_ours"] for r in chosen], marker=marker, label=name)
     values = [r.get("_scale", 100.0) * r[k] for r in points for k in ("_paper", "_ours")]
     axes.plot([min(values), max(values)], [min(values), max(values)], color="grey", linestyle="--", linewidth=1,
               label="ours = paper")
@@ -473,7 +463,6 @@ def pending_lines(runs: list[dict], cells: list[dict]) -> list[str]:
 
 def finished_networks_table(rows: list[dict]) -> str:
     """Every finished network of an unfinished sweep, in grid order (errors and zeros in %)."""
-    from deep_sparse import results_io
 
     table = [{"network": r["network"], "activation": r["activation"], "pre-training": r.get("pretrain_epochs") or 0,
               "lr": r["lr"], "L1": r["l1"], "valid %": 100 * r["valid_error"], "test %": 100 * r["test_error"],
@@ -499,12 +488,12 @@ def render_section(section: str, runs: list[dict], cells: list[dict], networks: 
     cells = [c for c in cells if section_of(c["preset"]) == section]
     out_dir = os.path.dirname(os.path.abspath(out_path))
     body, compared = [], []
-    for experiment in ordered([c["experiment"] for c in cells] + [r["experiment"] for r in runs]):
-        if experiment == "figure3" and section != PIPELINE:
+    for name in ordered([c["experiment"] for c in cells] + [r["experiment"] for r in runs]):
+        if name == "figure3" and section != PIPELINE:
             body += [line for r in runs if r["experiment"] == "figure3" and r["rows"]
                      for line in figure3_block(r, folder, out_dir)]
-        group = [c for c in cells if c["experiment"] == experiment]
-        body += cells_block(experiment, group, section)
+        group = [c for c in cells if c["experiment"] == name]
+        body += cells_block(name, group, section)
         compared += [compared_row(c) for c in group] if section != PIPELINE else []
     if section == OVERRIDES:
         body += train_block(networks)
@@ -528,7 +517,6 @@ def run_scale(run: dict) -> str:
 
 def runs_appendix(runs: list[dict]) -> list[str]:
     """Every results file: experiment, preset, scale, sizes, wall time, status, file; then the commands."""
-    from deep_sparse import results_io
 
     rows = [{"experiment": r["experiment"], "data set": r["dataset"], "preset": r["preset"] or "-",
              "scale": run_scale(r), "networks": r["networks"],
@@ -568,7 +556,6 @@ def render(folder: str, out_path: str) -> str:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    from sweeps import common
 
     if not os.path.isdir(args.folder):
         raise SystemExit(f"{args.folder}: no such folder")

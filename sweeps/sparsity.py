@@ -15,48 +15,71 @@ absent ones are reported as "not run".
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
+
+from deep_sparse import experiment, plots
+from deep_sparse.experiment import PAPER_LR_GRID, Generated, Subset
+from sweeps import common
+from sweeps import paper_numbers as pn
 
 NAME = "sparsity"
 MODULE = "sweeps.sparsity"
 DATASETS = ("mnist", "cifar10", "norb", "shapeset")
 L1_PAPER = 0.001
+# the preset's settings that --name options override (in the order labels list them)
+OVERRIDES = ("datasets", "epochs")
 
-PRESETS = {
-    "quick": dict(
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class SparsityPreset(experiment.DatasetPreset):
+    """A sparsity preset: the settings of every preset (architecture, epochs, patience, data sets and
+    their sizes) and lr: the lr grid, chosen on the validation error per activation and L1; seeds:
+    networks per setting; activations: the neuron types run (the rectifier with L1 0 and L1_PAPER)."""
+
+    known_datasets = DATASETS
+
+    lr: tuple[float, ...]
+    seeds: int
+    activations: tuple[str, ...]
+
+
+PRESETS = experiment.by_name(
+    SparsityPreset(
+        name="quick",
         description="REDUCED, for a CPU in minutes: 3 x 200 units, at most 5 epochs (patience 2), lr grid "
                     "{0.1, 0.01} (not the paper's four values), MNIST first 3,000/1,000/2,000 images, Shapeset "
                     "generated 2,000/1,000/2,000, CIFAR-10/NORB subsampled likewise when present",
-        hidden_sizes=(200, 200, 200), epochs=5, patience=2, lr=[0.1, 0.01], seeds=1,
-        activations=["rectifier", "softplus", "tanh"], datasets=list(DATASETS),
+        hidden_sizes=(200, 200, 200), epochs=5, patience=2, lr=(0.1, 0.01), seeds=1,
+        activations=("rectifier", "softplus", "tanh"), datasets=DATASETS,
         sizes={
-            "mnist": dict(train_size=3000, valid_size=1000, test_size=2000),
-            "cifar10": dict(train_size=3000, valid_size=1000, test_size=2000),
-            "norb": dict(train_size=3000, valid_size=1000, test_size=2000),
-            "shapeset": dict(n_train=2000, n_valid=1000, n_test=2000, seed=0),
+            "mnist": Subset(train_size=3000, valid_size=1000, test_size=2000),
+            "cifar10": Subset(train_size=3000, valid_size=1000, test_size=2000),
+            "norb": Subset(train_size=3000, valid_size=1000, test_size=2000),
+            "shapeset": Generated(n_train=2000, n_valid=1000, n_test=2000, seed=0),
         },
     ),
-    "paper": dict(
+    SparsityPreset(
+        name="paper",
         description="PAPER SCALE, for a GPU: 3 x 1000 units, full data (MNIST 50k/10k/10k, Shapeset 10k/10k/10k), "
                     "mini-batch 10, lr grid {0.1, 0.01, 0.001, 0.0001}, L1 in {0, 0.001}, at most 50 epochs "
                     "(patience 10)",
-        hidden_sizes=(1000, 1000, 1000), epochs=50, patience=10, lr=[0.1, 0.01, 0.001, 0.0001], seeds=1,
-        activations=["rectifier", "softplus", "tanh"], datasets=list(DATASETS),
-        sizes={"shapeset": dict(n_train=10_000, n_valid=10_000, n_test=10_000, seed=0)},
+        hidden_sizes=(1000, 1000, 1000), epochs=50, patience=10, lr=PAPER_LR_GRID, seeds=1,
+        activations=("rectifier", "softplus", "tanh"), datasets=DATASETS,
+        sizes={"shapeset": Generated(n_train=10_000, n_valid=10_000, n_test=10_000, seed=0)},
     ),
-    "tiny": dict(
+    SparsityPreset(
+        name="tiny",
         description="TESTS ONLY (tests/test_sweeps_modules.py): Shapeset 200/100/100, 3 x 16 rectifier units, "
                     "1 epoch, one lr; proves the plumbing, measures nothing",
-        hidden_sizes=(16, 16, 16), epochs=1, patience=None, lr=[0.1], seeds=1,
-        activations=["rectifier"], datasets=["shapeset"],
-        sizes={"shapeset": dict(n_train=200, n_valid=100, n_test=100, seed=0)},
+        hidden_sizes=(16, 16, 16), epochs=1, patience=None, lr=(0.1,), seeds=1,
+        activations=("rectifier",), datasets=("shapeset",),
+        sizes={"shapeset": Generated(n_train=200, n_valid=100, n_test=100, seed=0)},
     ),
-}
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from sweeps import common
-
     return common.dataset_parser(
         MODULE, __doc__, PRESETS, "one folder per data set (results.csv, results.json, cells.json), "
                                   "sparsity_layers.png and summary.md at the top.",
@@ -69,59 +92,64 @@ def neuron(row: dict) -> str:
     return row["activation"]
 
 
-def run_dataset(args, preset_name: str, preset: dict, dataset: str) -> list[dict]:
-    import deep_sparse as ds
-    from sweeps import common, paper_numbers as pn
+def sparsity_grid(preset: SparsityPreset) -> list[dict]:
+    """The workshop's four neuron types: the rectifier with and without L1, softplus and tanh without;
+    each x lr x seed."""
+    return [dict(activation=a, l1=l1, lr=lr, seed=s) for a in preset.activations
+            for l1 in ([0.0, L1_PAPER] if a == "rectifier" else [0.0]) for lr in preset.lr
+            for s in range(preset.seeds)]
 
-    base = ds.config.TrainConfig(dataset=dataset, hidden_sizes=tuple(preset["hidden_sizes"]),
-                                 activation=preset["activations"][0], batch_size=10, epochs=preset["epochs"],
-                                 patience=preset["patience"])
-    out_dir, config, data, reason = common.open_dataset(args, MODULE, NAME, preset_name, preset, dataset, base)
-    n_layers = len(preset["hidden_sizes"])
-    if reason is not None:
-        cells = [common.cell(NAME, preset_name, dataset, "average sparsity, rectifier + L1", "sparsity", None,
-                             pn.sparsity_key(dataset), note=reason)]
-        if dataset in ("mnist", "shapeset"):
-            cells += [common.cell(NAME, preset_name, dataset, f"test error, {pn.WORKSHOP_NEURONS[n]}", "test_error",
-                                  None, pn.workshop_error_key(dataset, n), note=reason) for n in pn.WORKSHOP_NEURONS]
-        if dataset == "mnist":
-            cells += [common.cell(NAME, preset_name, dataset, f"layer {k} zeros, {'with' if l1 else 'without'} L1",
-                                  "sparsity", None, pn.layer_sparsity_key(l1, k), note=reason)
-                      for l1 in (True, False) for k in range(1, 4)]
+
+def not_run_cells(run: experiment.Run, dataset: str, reason: str) -> list[dict]:
+    cells = [run.cell(dataset, "average sparsity, rectifier + L1", "sparsity", None, pn.sparsity_key(dataset),
+                      note=reason)]
+    if dataset in ("mnist", "shapeset"):
+        cells += [run.cell(dataset, f"test error, {pn.WORKSHOP_NEURONS[n]}", "test_error", None,
+                           pn.workshop_error_key(dataset, n), note=reason) for n in pn.WORKSHOP_NEURONS]
+    if dataset == "mnist":
+        cells += [run.cell(dataset, f"layer {k} zeros, {'with' if l1 else 'without'} L1", "sparsity", None,
+                           pn.layer_sparsity_key(l1, k), note=reason) for l1 in (True, False) for k in range(1, 4)]
+    return cells
+
+
+def selected_cells(run: experiment.Run, dataset: str, row: dict, n_layers: int, sizes: dict) -> list[dict]:
+    """The cells of one selected network: its test error, and for a rectifier its sparsity per layer
+    (and on average, with L1)."""
+    kind = neuron(row)
+    extra = dict(n_test=sizes["n_test"], n_train=sizes["n_train"], lr=row["lr"], l1=row["l1"],
+                 diverged=row["diverged"], sparsity_per_layer=[row.get(f"sparsity_layer_{k + 1}")
+                                                               for k in range(n_layers)])
+    cells = [run.cell(dataset, f"test error, {pn.WORKSHOP_NEURONS[kind]}", "test_error", row["test_error"],
+                      pn.workshop_error_key(dataset, kind) if dataset in ("mnist", "shapeset") else None, **extra)]
+    if row["activation"] != "rectifier":
         return cells
-    # rectifier with and without L1; softplus and tanh without L1 (the workshop's four neuron types)
-    grid = [dict(activation=a, l1=l1, lr=lr, seed=s) for a in preset["activations"]
-            for l1 in ([0.0, L1_PAPER] if a == "rectifier" else [0.0]) for lr in preset["lr"]
-            for s in range(preset["seeds"])]
-    rows = common.run_sweep(args, MODULE, NAME, preset_name, preset, config, grid, out_dir, data, dataset=dataset)
-    sizes = common.split_sizes(data)
-    cells = []
-    for row in common.selected(rows, ["activation", "l1"]):
-        kind = neuron(row)
-        extra = dict(n_test=sizes["n_test"], n_train=sizes["n_train"], lr=row["lr"], l1=row["l1"],
-                     diverged=row["diverged"], sparsity_per_layer=[row.get(f"sparsity_layer_{k + 1}")
-                                                                   for k in range(n_layers)])
-        cells.append(common.cell(NAME, preset_name, dataset, f"test error, {pn.WORKSHOP_NEURONS[kind]}", "test_error",
-                                 row["test_error"], pn.workshop_error_key(dataset, kind)
-                                 if dataset in ("mnist", "shapeset") else None, **extra))
-        if row["activation"] != "rectifier":
-            continue
-        if row["l1"] > 0:
-            cells.append(common.cell(NAME, preset_name, dataset, "average sparsity, rectifier + L1", "sparsity",
-                                     row["sparsity"], pn.sparsity_key(dataset), **extra))
-        for k in range(n_layers):
-            key = pn.layer_sparsity_key(row["l1"] > 0, k + 1) if dataset == "mnist" and n_layers == 3 else None
-            cells.append(common.cell(NAME, preset_name, dataset,
-                                     f"layer {k + 1} zeros, {'with' if row['l1'] > 0 else 'without'} L1", "sparsity",
-                                     row[f"sparsity_layer_{k + 1}"], key, **extra))
-    common.write_cells(out_dir, cells)
+    if row["l1"] > 0:
+        cells.append(run.cell(dataset, "average sparsity, rectifier + L1", "sparsity", row["sparsity"],
+                              pn.sparsity_key(dataset), **extra))
+    for k in range(n_layers):
+        key = pn.layer_sparsity_key(row["l1"] > 0, k + 1) if dataset == "mnist" and n_layers == 3 else None
+        cells.append(run.cell(dataset, f"layer {k + 1} zeros, {'with' if row['l1'] > 0 else 'without'} L1",
+                              "sparsity", row[f"sparsity_layer_{k + 1}"], key, **extra))
+    return cells
+
+
+def run_dataset(run: experiment.Run, dataset: str) -> list[dict]:
+    """Sweep one data set, select each neuron type's lr on validation; returns its cells."""
+    preset = run.preset
+    base = preset.train_config(dataset, activation=preset.activations[0])
+    folder, config, data, reason = run.open_dataset(dataset, base)
+    if reason is not None:
+        return not_run_cells(run, dataset, reason)
+    rows = run.sweep(config, sparsity_grid(preset), folder, data, dataset=dataset)
+    sizes = experiment.split_sizes(data)
+    cells = [cell for row in common.selected(rows, ["activation", "l1"])
+             for cell in selected_cells(run, dataset, row, len(preset.hidden_sizes), sizes)]
+    experiment.write_cells(folder, cells)
     return cells
 
 
 def plot_layers(cells: list[dict], path: str) -> None:
     """Bars: fraction of zeros per layer, with and without L1, per data set."""
-    from deep_sparse import plots
-
     layered = [c for c in cells if c["cell"].startswith("layer") and c["ours"] is not None]
     figure, axes = plots.new_figure((6.4, 4.0))
     labels = sorted({(c["dataset"], c["cell"].split(" zeros, ")[1]) for c in layered})
@@ -136,21 +164,18 @@ def plot_layers(cells: list[dict], path: str) -> None:
 
 
 def main(argv=None) -> int:
-    from sweeps import common
-
-    common.main_over_datasets(
-        argv, build_parser(), PRESETS, ["datasets", "epochs"], "Sparsity", run_dataset, summarize=summarize,
-        after_cells=lambda args, cells: plot_layers(cells, os.path.join(args.out, "sparsity_layers.png")))
+    """Each data set of the preset in turn, then the per-layer plot and the table beside the papers'."""
+    args = build_parser().parse_args(argv)
+    run = common.start(args, MODULE, NAME, PRESETS, OVERRIDES, "Sparsity")
+    cells = [cell for dataset in run.preset.datasets for cell in run_dataset(run, dataset)]
+    run.finish(cells, summarize(cells, run.preset.label, run.preset.description))
+    plot_layers(cells, os.path.join(args.out, "sparsity_layers.png"))
     return 0
 
 
 def summarize(cells: list[dict], preset: str, description: str) -> str:
-    from sweeps import common
-
     return common.cells_summary(f"Sparsity ({preset} preset)", cells, preset, description)
 
 
 if __name__ == "__main__":
-    from sweeps import common
-
     raise SystemExit(common.cli(main))

@@ -24,19 +24,59 @@ Data sets whose files are absent are reported as "not run: no files in DIR", nev
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import os
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+import deep_sparse as ds
+from deep_sparse import experiment, selection
+from deep_sparse.experiment import PAPER_LR_GRID, Generated, Subset
+from sweeps import common, paper_numbers
 
 NAME = "table1"
 MODULE = "sweeps.table1"
 ACTIVATIONS = ("half_negated_rectifier", "rectifier", "tanh", "softplus")
 L1_ACTIVATIONS = ("half_negated_rectifier", "rectifier")
 DATASETS = ("mnist", "cifar10", "norb", "shapeset")
-LR_GRID = [0.1, 0.01, 0.001, 0.0001]
 ALPHA = 0.05
+# the preset's settings that --name options override (in the order labels list them)
+OVERRIDES = ("datasets", "activations", "epochs", "pretrain_epochs", "lr", "patience")
 
-PRESETS = {
-    "quick": dict(
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Table1Preset(experiment.DatasetPreset):
+    """A Table 1 preset: the settings of every preset (architecture, epochs, patience, data sets and
+    their sizes) and
+
+    norb_hidden_sizes: the widths on NORB (the paper's 4000-2000); activations: the rows run;
+    pretrain_epochs: DAE epochs per layer of the pre-trained networks (0: only the networks without);
+    lr: the fine-tuning lr grid, chosen on the validation error; pretrain_lr: the pre-training lr grid,
+    chosen first on the reconstruction error; l1: the L1 penalty on the activations of the
+    ``l1_activations`` (the others train without); noise_level: the masking probability; seeds: networks
+    per setting.
+    """
+
+    known_datasets = DATASETS
+    known_activations = ACTIVATIONS
+
+    norb_hidden_sizes: tuple[int, ...]
+    activations: tuple[str, ...]
+    pretrain_epochs: int
+    lr: tuple[float, ...]
+    pretrain_lr: tuple[float, ...]
+    l1: float
+    l1_activations: tuple[str, ...]
+    noise_level: float
+    seeds: int
+
+
+PRESETS = experiment.by_name(
+    Table1Preset(
+        name="quick",
         description="REDUCED, for a CPU in a few minutes: 3 x 100 units, 1 pre-training epoch per layer, at most 3 "
                     "fine-tuning epochs (patience 2), lr grid {0.1, 0.01} in this preset only (the paper's grid is "
                     "{0.1, 0.01, 0.001, 0.0001}), pre-training lr 0.01 only; MNIST: first 1,000 train / 500 valid / "
@@ -45,16 +85,17 @@ PRESETS = {
                     "rectifier is left to the paper preset or --activations: on a CPU each activation's networks "
                     "cost mostly compile time)",
         hidden_sizes=(100, 100, 100), norb_hidden_sizes=(100, 100), epochs=3, patience=2, pretrain_epochs=1,
-        lr=[0.1, 0.01], pretrain_lr=[0.01], l1=0.001, l1_activations=L1_ACTIVATIONS, noise_level=0.25, seeds=1,
-        datasets=list(DATASETS), activations=["half_negated_rectifier", "tanh", "softplus"],
+        lr=(0.1, 0.01), pretrain_lr=(0.01,), l1=0.001, l1_activations=L1_ACTIVATIONS, noise_level=0.25, seeds=1,
+        datasets=DATASETS, activations=("half_negated_rectifier", "tanh", "softplus"),
         sizes={
-            "mnist": dict(train_size=1000, valid_size=500, test_size=1000),
-            "cifar10": dict(train_size=1000, valid_size=500, test_size=1000),
-            "norb": dict(train_size=1000, valid_size=500, test_size=1000),
-            "shapeset": dict(n_train=1000, n_valid=500, n_test=1000, seed=0),
+            "mnist": Subset(train_size=1000, valid_size=500, test_size=1000),
+            "cifar10": Subset(train_size=1000, valid_size=500, test_size=1000),
+            "norb": Subset(train_size=1000, valid_size=500, test_size=1000),
+            "shapeset": Generated(n_train=1000, n_valid=500, n_test=1000, seed=0),
         },
     ),
-    "paper": dict(
+    Table1Preset(
+        name="paper",
         description="PAPER SCALE: 3 x 1000 units (NORB 4000-2000), full data sets (MNIST 50k/10k/10k, "
                     "Shapeset 10k/10k/10k as in the workshop paper), mini-batch 10, lr and pre-training lr grids "
                     "{0.1, 0.01, 0.001, 0.0001}, L1 0.001 on the rectifier networks only (section 4.1), masking "
@@ -64,25 +105,23 @@ PRESETS = {
                     "cap, ends the runs that are done); the half-negated rectifier is the paper's Rectifier row, "
                     "the plain rectifier an extra row; the networks without pre-training run first",
         hidden_sizes=(1000, 1000, 1000), norb_hidden_sizes=(4000, 2000), epochs=50, patience=10,
-        pretrain_epochs=10, lr=LR_GRID, pretrain_lr=LR_GRID, l1=0.001, l1_activations=L1_ACTIVATIONS,
-        noise_level=0.25, seeds=1,
-        datasets=list(DATASETS), activations=list(ACTIVATIONS),
-        sizes={"shapeset": dict(n_train=10_000, n_valid=10_000, n_test=10_000, seed=0)},
+        pretrain_epochs=10, lr=PAPER_LR_GRID, pretrain_lr=PAPER_LR_GRID, l1=0.001, l1_activations=L1_ACTIVATIONS,
+        noise_level=0.25, seeds=1, datasets=DATASETS, activations=ACTIVATIONS,
+        sizes={"shapeset": Generated(n_train=10_000, n_valid=10_000, n_test=10_000, seed=0)},
     ),
-    "tiny": dict(
+    Table1Preset(
+        name="tiny",
         description="TESTS ONLY (tests/test_sweeps_modules.py): Shapeset 200/100/100, 3 x 16 units, 1 epoch, "
                     "rectifier only, one lr; proves the plumbing, measures nothing",
         hidden_sizes=(16, 16, 16), norb_hidden_sizes=(16, 16), epochs=1, patience=None, pretrain_epochs=1,
-        lr=[0.1], pretrain_lr=[0.01], l1=0.001, l1_activations=L1_ACTIVATIONS, noise_level=0.25, seeds=1,
-        datasets=["shapeset"], activations=["rectifier"],
-        sizes={"shapeset": dict(n_train=200, n_valid=100, n_test=100, seed=0)},
+        lr=(0.1,), pretrain_lr=(0.01,), l1=0.001, l1_activations=L1_ACTIVATIONS, noise_level=0.25, seeds=1,
+        datasets=("shapeset",), activations=("rectifier",),
+        sizes={"shapeset": Generated(n_train=200, n_valid=100, n_test=100, seed=0)},
     ),
-}
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from sweeps import common
-
     def extra(parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--activations", nargs="+", choices=ACTIVATIONS, default=None,
                             help="override the preset's activations")
@@ -109,8 +148,6 @@ def mcnemar_exact(wrong_a, wrong_b) -> dict:
     b: examples only A gets wrong, c: only B. Under H0 (equal error rates), b ~ Binomial(b + c, 1/2);
     p = min(1, 2 * P(X <= min(b, c))). Returns {"b", "c", "n", "p_value"}.
     """
-    import numpy as np
-
     wrong_a, wrong_b = np.asarray(wrong_a, bool), np.asarray(wrong_b, bool)
     if wrong_a.shape != wrong_b.shape:
         raise ValueError(f"paired errors need the same examples, got shapes {wrong_a.shape} and {wrong_b.shape}")
@@ -128,11 +165,6 @@ def mcnemar_exact(wrong_a, wrong_b) -> dict:
 
 def per_example_errors(config, row: dict, data):
     """Retrain the network of ``row`` alone and return (wrong on each test example, its test error)."""
-    import jax
-    import jax.numpy as jnp
-
-    import deep_sparse as ds
-
     hparams = ds.config.Hparams(**{name: (math.inf if row[name] is None else row[name])
                                    for name in ds.config.HPARAM_NAMES})
     trainer = ds.train.make_train(config)
@@ -142,17 +174,15 @@ def per_example_errors(config, row: dict, data):
     return wrong, float(result.test_error)
 
 
-def significance_tests(config, preset: dict, chosen: dict, data, path: str) -> dict:
+def significance_tests(config, preset: Table1Preset, chosen: dict, data, path: str) -> dict:
     """McNemar test of each activation's selected networks with and without pre-training, written to
     ``path``; a test already recorded there for the same two networks is reused (retraining them
     alone costs as much as training them: about 40 minutes per pair at paper scale on a CPU)."""
-    import deep_sparse as ds
-
     recorded = ds.results_io.read_json(path) if os.path.exists(path) else {}
     significance = {}
-    for activation in preset["activations"]:
+    for activation in preset.activations:
         pair = [chosen.get((activation, True)), chosen.get((activation, False))]
-        if preset["pretrain_epochs"] == 0:
+        if preset.pretrain_epochs == 0:
             significance[activation] = {"note": "not tested: --pretrain-epochs 0 trains no pre-trained network"}
             continue
         if any(r is None or r["diverged"] for r in pair):
@@ -182,102 +212,80 @@ def significance_tests(config, preset: dict, chosen: dict, data, path: str) -> d
 
 
 # ------------------------------------------------------------------------------ selection
-def reconstruction_error(row: dict) -> float:
-    """The pre-training selection criterion: the clean validation reconstruction error summed over
-    layers (``pretrain_reconstruction``, no noise, no L1 term); inf for a diverged network."""
-    value = row.get("pretrain_reconstruction")
-    return math.inf if row["diverged"] or value is None else float(value)
-
-
 def select(rows: list[dict]) -> dict:
-    """{(activation, pretrained): row}: pre-training lr by reconstruction error, then lr by validation."""
-    from sweeps import common
-
-    chosen = {}
-    for activation in dict.fromkeys(r["activation"] for r in rows):
-        for pretrained in (False, True):
-            group = [r for r in rows if r["activation"] == activation and (r["pretrain_epochs"] > 0) == pretrained]
-            if not group:
-                continue
-            if pretrained and len({r["pretrain_lr"] for r in group}) > 1:
-                best_plr = min({r["pretrain_lr"] for r in group},
-                               key=lambda p: min(reconstruction_error(r) for r in group if r["pretrain_lr"] == p))
-                group = [r for r in group if r["pretrain_lr"] == best_plr]
-            chosen[(activation, pretrained)] = common.selected(group, ["activation"])[0]
-    return chosen
+    """{(activation, pretrained): row}, by the rule of :mod:`deep_sparse.selection` (the pre-training lr
+    of lowest clean validation reconstruction error summed over layers, then the fine-tuning lr of
+    lowest validation error; never the test error), in the order activation, then without / with
+    pre-training."""
+    chosen = selection.select(rows, key=lambda r: (r["activation"], r["pretrain_epochs"] > 0))
+    order = [(activation, pretrained) for activation in dict.fromkeys(r["activation"] for r in rows)
+             for pretrained in (False, True)]
+    return {group: chosen[group] for group in order if group in chosen}
 
 
 # ------------------------------------------------------------------------------ main
-def table1_grid(preset: dict) -> list[dict]:
+def table1_grid(preset: Table1Preset) -> list[dict]:
     """The networks of one data set, those without pre-training first (so that a sweep stopped early
     has finished them): activation x fine-tuning lr x seed, and with pre-training also x pre-training
-    lr. The L1 penalty goes only to the activations in ``preset["l1_activations"]`` (the paper's
-    rectifier networks); the others train with L1 = 0."""
-    import deep_sparse as ds
-
+    lr. The L1 penalty goes only to the activations in ``preset.l1_activations`` (the paper's rectifier
+    networks); the others train with L1 = 0."""
     grid = []
-    for pretrain_epochs in sorted({0, preset["pretrain_epochs"]}):
+    for pretrain_epochs in sorted({0, preset.pretrain_epochs}):
         # a network without pre-training does not depend on the pre-training lr: keep one of them
-        pretrain_lrs = preset["pretrain_lr"] if pretrain_epochs else preset["pretrain_lr"][:1]
-        for activation in preset["activations"]:
-            l1 = preset["l1"] if activation in preset["l1_activations"] else 0.0
-            grid += ds.sweep.product(activation=[activation], pretrain_epochs=[pretrain_epochs], lr=preset["lr"],
-                               pretrain_lr=pretrain_lrs, l1=[l1], noise_level=[preset["noise_level"]],
-                               seed=range(preset["seeds"]))
+        pretrain_lrs = preset.pretrain_lr if pretrain_epochs else preset.pretrain_lr[:1]
+        for activation in preset.activations:
+            l1 = preset.l1 if activation in preset.l1_activations else 0.0
+            grid += ds.sweep.product(activation=[activation], pretrain_epochs=[pretrain_epochs], lr=preset.lr,
+                                     pretrain_lr=pretrain_lrs, l1=[l1], noise_level=[preset.noise_level],
+                                     seed=range(preset.seeds))
     return grid
 
 
-def run_dataset(args, preset_name: str, preset: dict, dataset: str) -> list[dict]:
-    """Sweep one data set; returns its cells (ours beside the paper's)."""
-    import deep_sparse as ds
-    from sweeps import common, paper_numbers
+def cell_label(activation: str, pretrained: bool) -> str:
+    return f"{activation}, {'with' if pretrained else 'without'} pre-training"
 
-    hidden = tuple(preset["norb_hidden_sizes"] if dataset == "norb" else preset["hidden_sizes"])
-    base = ds.config.TrainConfig(
-        dataset=dataset, hidden_sizes=hidden, activation=preset["activations"][0], batch_size=10,
-        epochs=preset["epochs"], patience=preset["patience"], corruption="mask",
-    )
-    out_dir, config, data, reason = common.open_dataset(args, MODULE, NAME, preset_name, preset, dataset, base)
+
+def run_dataset(run: experiment.Run, dataset: str, significance: bool = True) -> list[dict]:
+    """Sweep one data set, select each row's network, test the pairs; returns its cells (ours beside
+    the paper's)."""
+    preset = run.preset
+    base = preset.train_config(dataset, activation=preset.activations[0], corruption="mask")
+    folder, config, data, reason = run.open_dataset(dataset, base)
     if reason is not None:
-        return [common.cell(NAME, preset_name, dataset, f"{a}, {'with' if p else 'without'} pre-training",
-                            "test_error", None, paper_numbers.table1_key_for(dataset, a, p), note=reason)
-                for a in preset["activations"] for p in (True, False)]
-    grid = table1_grid(preset)
-    rows = common.run_sweep(args, MODULE, NAME, preset_name, preset, config, grid, out_dir, data, dataset=dataset)
+        return [run.cell(dataset, cell_label(a, p), "test_error", None, paper_numbers.table1_key_for(dataset, a, p),
+                         note=reason) for a in preset.activations for p in (True, False)]
+    rows = run.sweep(config, table1_grid(preset), folder, data, dataset=dataset)
     chosen = select(rows)
-    sizes = common.split_sizes(data)
-    significance = {}
-    if not args.no_significance:
-        significance = significance_tests(config, preset, chosen, data, os.path.join(out_dir, "significance.json"))
+    tests = significance_tests(config, preset, chosen, data, os.path.join(folder, "significance.json")) \
+        if significance else {}
+    sizes = experiment.split_sizes(data)
     cells = []
     for (activation, pretrained), row in chosen.items():
-        test = significance.get(activation, {})
-        cells.append(common.cell(
-            NAME, preset_name, dataset, f"{activation}, {'with' if pretrained else 'without'} pre-training",
-            "test_error", None if row["diverged"] else row["test_error"],
+        test = tests.get(activation, {})
+        cells.append(run.cell(
+            dataset, cell_label(activation, pretrained), "test_error", None if row["diverged"] else row["test_error"],
             paper_numbers.table1_key_for(dataset, activation, pretrained),
             n_test=sizes["n_test"], n_train=sizes["n_train"], networks=len(
                 [r for r in rows if r["activation"] == activation and (r["pretrain_epochs"] > 0) == pretrained]),
             lr=row["lr"], pretrain_lr=row["pretrain_lr"] if pretrained else None, sparsity=row["sparsity"],
             diverged=row["diverged"], equivalent=test.get("equivalent"), p_value=test.get("p_value"),
         ))
-    common.write_cells(out_dir, cells)
+    experiment.write_cells(folder, cells)
     return cells
 
 
 def main(argv=None) -> int:
-    from sweeps import common
-
-    common.main_over_datasets(argv, build_parser(), PRESETS,
-                              ["datasets", "activations", "epochs", "pretrain_epochs", "lr", "patience"],
-                              "Table 1", run_dataset, summarize=summarize)
+    """Table 1: each data set of the preset in turn, then the table beside the paper's."""
+    args = build_parser().parse_args(argv)
+    run = common.start(args, MODULE, NAME, PRESETS, OVERRIDES, "Table 1")
+    cells = [cell for dataset in run.preset.datasets
+             for cell in run_dataset(run, dataset, significance=not args.no_significance)]
+    run.finish(cells, summarize(cells, run.preset.label, run.preset.description))
     return 0
 
 
 def summarize(cells: list[dict], preset: str, description: str) -> str:
-    from deep_sparse import results_io
-    from sweeps import common, paper_numbers
-
+    """Table 1 beside the paper's, with the McNemar tests (``preset``: the preset's label)."""
     table = []
     for c in cells:
         paper = paper_numbers.lookup(c["paper_key"])
@@ -290,7 +298,7 @@ def summarize(cells: list[dict], preset: str, description: str) -> str:
             "lr": c.get("lr"), "n test": c.get("n_test"), "note": c.get("note", ""),
         })
     lines = [f"# Table 1 ({preset} preset)", "", common.preset_banner(preset), "", description, "",
-             results_io.format_table(table, list(table[0]) if table else ["data set"],
+             ds.results_io.format_table(table, list(table[0]) if table else ["data set"],
                                      {"ours %": ".2f", "paper %": ".2f", "p": ".3g", "sparsity %": ".1f", "lr": "g"}),
              "", "Equivalence: exact two-sided McNemar test on per-example test errors of the selected networks "
                  "with and without pre-training (p >= 0.05: statistically equivalent, bold in the paper)."]
@@ -298,6 +306,4 @@ def summarize(cells: list[dict], preset: str, description: str) -> str:
 
 
 if __name__ == "__main__":
-    from sweeps import common
-
     raise SystemExit(common.cli(main))

@@ -13,11 +13,14 @@ from __future__ import annotations
 import argparse
 import os
 
+import deep_sparse as ds
+from sweeps import common
+
+MODULE = "sweeps.train"
+
 
 def build_parser() -> argparse.ArgumentParser:
-    from sweeps import common
-
-    parser = argparse.ArgumentParser(prog="python -m sweeps.train", description=__doc__,
+    parser = argparse.ArgumentParser(prog=f"python -m {MODULE}", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     model = parser.add_argument_group("model and data")
     model.add_argument("--dataset", default="mnist", help="data set name (default: %(default)s)")
@@ -51,11 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    from sweeps import common
-
     common.initialize_distributed(args)
-    import deep_sparse as ds
-
     config = ds.config.TrainConfig(
         dataset=args.dataset, hidden_sizes=args.hidden_sizes, activation=args.activation[0],
         batch_size=args.batch_size, epochs=args.epochs, patience=args.patience or None,
@@ -67,7 +66,7 @@ def main(argv=None) -> int:
         config.replace(activation=activation)
     grid = ds.sweep.product(activation=args.activation, lr=args.lr, l1=args.l1, seed=args.seed,
                             pretrain_lr=args.pretrain_lr, noise_level=[args.noise_level])
-    rows = ds.sweep.run(config, grid, args.out, argv=common.command_line("sweeps.train"),
+    rows = ds.sweep.run(config, grid, args.out, argv=common.command_line(MODULE),
                         extra_metadata={"experiment": "train"}, **common.sweep_options(args))
     columns = ["activation", "lr", "l1", "seed", "valid_error", "test_error", "train_error", "sparsity",
                "epochs_run", "best_epoch", "diverged"]
@@ -84,6 +83,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    from sweeps import common
-
     raise SystemExit(common.cli(main))

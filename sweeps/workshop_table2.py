@@ -28,14 +28,19 @@ Only MNIST has paper numbers; the generated Shapeset is accepted for the tests a
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import itertools
 import statistics
 from typing import Sequence
 
+from deep_sparse import experiment, results_io
+from deep_sparse.experiment import PAPER_LR_GRID, Generated, Subset
+from sweeps import common
+from sweeps import paper_numbers as pn
+
 NAME = "workshop_table2"
 MODULE = "sweeps.workshop_table2"
 DATASETS = ("mnist", "shapeset")
-LR_GRID = [0.1, 0.01, 0.001, 0.0001]
 BEST = 5
 # The paper's rows (deep_sparse.activations names) and the squared-error reconstruction of each.
 ACTIVATION_OF_ROW = {"rectifier_l1": "rectifier", "tanh": "tanh"}
@@ -43,18 +48,42 @@ SQUARED_STRATEGY = {"rectifier": "rectifier_squared", "tanh": "linear_squared_af
 SILENT = ("the paper does not state the noise standard deviation, the pre-training and fine-tuning epochs, "
           "the grids, the batch size, the seeds, or whether its 5 best models differ by hyperparameters or by "
           "seed")
+# the preset's settings that --name options override (in the order labels list them)
+OVERRIDES = ("datasets", "epochs", "pretrain_epochs", "lr", "pretrain_lr", "l1", "noise_std")
 
-PRESETS = {
-    "quick": dict(
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class WorkshopTable2Preset(experiment.DatasetPreset):
+    """A workshop Table 2 preset: the settings of every preset (architecture, epochs, patience, data
+    sets and their sizes) and pretrain_epochs: DAE epochs per layer; lr, pretrain_lr: the fine-tuning
+    and pre-training lr grids; l1: the rectifier row's L1 grid (tanh trains without); noise_std: the
+    standard deviation of the Gaussian corruption; best: how many networks of lowest validation error
+    each row averages; seeds: networks per setting."""
+
+    known_datasets = DATASETS
+
+    pretrain_epochs: int
+    lr: tuple[float, ...]
+    pretrain_lr: tuple[float, ...]
+    l1: tuple[float, ...]
+    noise_std: float
+    best: int
+    seeds: int
+
+
+PRESETS = experiment.by_name(
+    WorkshopTable2Preset(
+        name="quick",
         description="REDUCED, for a CPU in minutes: MNIST first 2,000/1,000/1,000 images, 3 x 100 units, 1 "
                     "pre-training epoch per layer, at most 4 fine-tuning epochs (patience 2), lr {0.1, 0.01, 0.001}, "
                     "pre-training lr {0.01, 0.001}, rectifier L1 {0.0001, 0.001}, Gaussian noise std 0.25: 12 "
                     "rectifier and 6 tanh networks, mean and sd of the 5 best on validation",
-        hidden_sizes=(100, 100, 100), epochs=4, patience=2, pretrain_epochs=1, lr=[0.1, 0.01, 0.001],
-        pretrain_lr=[0.01, 0.001], l1=[0.0001, 0.001], noise_std=0.25, best=BEST, seeds=1, datasets=["mnist"],
-        sizes={"mnist": dict(train_size=2000, valid_size=1000, test_size=1000)},
+        hidden_sizes=(100, 100, 100), epochs=4, patience=2, pretrain_epochs=1, lr=(0.1, 0.01, 0.001),
+        pretrain_lr=(0.01, 0.001), l1=(0.0001, 0.001), noise_std=0.25, best=BEST, seeds=1, datasets=("mnist",),
+        sizes={"mnist": Subset(train_size=2000, valid_size=1000, test_size=1000)},
     ),
-    "paper": dict(
+    WorkshopTable2Preset(
+        name="paper",
         description="PAPER SCALE: MNIST 50k/10k/10k, 3 x 1000 units, mini-batch 10, fine-tuning lr and "
                     "pre-training lr grids {0.1, 0.01, 0.001, 0.0001}, rectifier L1 {0.0001, 0.001, 0.01}, tanh "
                     "without L1: 48 rectifier and 16 tanh networks, one seed each, ranked by validation error, "
@@ -65,24 +94,22 @@ PRESETS = {
                     "most 50 fine-tuning epochs with patience 10 (as the Table 1 paper preset), the AISTATS lr grid "
                     "for both learning rates, L1 a decade either side of AISTATS' 0.001 within Figure 3's range, "
                     "mini-batches of 10 (AISTATS), the 5 best taken over hyperparameter combinations",
-        hidden_sizes=(1000, 1000, 1000), epochs=50, patience=10, pretrain_epochs=10, lr=LR_GRID,
-        pretrain_lr=LR_GRID, l1=[0.0001, 0.001, 0.01], noise_std=0.25, best=BEST, seeds=1, datasets=["mnist"],
+        hidden_sizes=(1000, 1000, 1000), epochs=50, patience=10, pretrain_epochs=10, lr=PAPER_LR_GRID,
+        pretrain_lr=PAPER_LR_GRID, l1=(0.0001, 0.001, 0.01), noise_std=0.25, best=BEST, seeds=1, datasets=("mnist",),
         sizes={},
     ),
-    "tiny": dict(
+    WorkshopTable2Preset(
+        name="tiny",
         description="TESTS ONLY (tests/test_workshop_table2.py): Shapeset 200/100/100, 3 x 16 units, 1 epoch, "
                     "1 pre-training epoch, 6 networks per row; proves the plumbing, measures nothing",
-        hidden_sizes=(16, 16, 16), epochs=1, patience=None, pretrain_epochs=1, lr=[0.1, 0.05, 0.02],
-        pretrain_lr=[0.01, 0.001], l1=[0.001], noise_std=0.25, best=BEST, seeds=1, datasets=["shapeset"],
-        sizes={"shapeset": dict(n_train=200, n_valid=100, n_test=100, seed=0)},
+        hidden_sizes=(16, 16, 16), epochs=1, patience=None, pretrain_epochs=1, lr=(0.1, 0.05, 0.02),
+        pretrain_lr=(0.01, 0.001), l1=(0.001,), noise_std=0.25, best=BEST, seeds=1, datasets=("shapeset",),
+        sizes={"shapeset": Generated(n_train=200, n_valid=100, n_test=100, seed=0)},
     ),
-}
-OVERRIDES = ["datasets", "epochs", "pretrain_epochs", "lr", "pretrain_lr", "l1", "noise_std"]
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from sweeps import common
-
     def extra(parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--pretrain-epochs", type=int, default=None,
                             help="override the pre-training epochs per layer")
@@ -105,16 +132,15 @@ def row_of(network: dict) -> str:
     return "rectifier_l1" if network["activation"] == "rectifier" else network["activation"]
 
 
-def table2_grid(preset: dict) -> list[dict]:
+def table2_grid(preset: WorkshopTable2Preset) -> list[dict]:
     """One point per (row, L1, pre-training lr, fine-tuning lr, seed); L1 only on the rectifier row."""
     grid = []
     for row, activation in ACTIVATION_OF_ROW.items():
-        l1s = preset["l1"] if row == "rectifier_l1" else [0.0]
-        for l1, pretrain_lr, lr, seed in itertools.product(l1s, preset["pretrain_lr"], preset["lr"],
-                                                          range(preset["seeds"])):
+        l1s = preset.l1 if row == "rectifier_l1" else [0.0]
+        for l1, pretrain_lr, lr, seed in itertools.product(l1s, preset.pretrain_lr, preset.lr, range(preset.seeds)):
             grid.append(dict(activation=activation, pretrain_strategy=SQUARED_STRATEGY[activation],
-                             pretrain_epochs=preset["pretrain_epochs"], l1=float(l1), pretrain_lr=pretrain_lr,
-                             lr=lr, noise_level=preset["noise_std"], seed=seed))
+                             pretrain_epochs=preset.pretrain_epochs, l1=float(l1), pretrain_lr=pretrain_lr,
+                             lr=lr, noise_level=preset.noise_std, seed=seed))
     return grid
 
 
@@ -138,16 +164,15 @@ def selected_record(network: dict) -> dict:
 
 
 def row_cells(networks: Sequence[dict], row: str, preset_name: str, dataset: str, sizes: dict, k: int) -> list[dict]:
-    """The test and validation cells of one row: mean and sd over its ``k`` best networks on validation."""
-    from sweeps import common, paper_numbers as pn
-
+    """The test and validation cells of one row: mean and sd over its ``k`` best networks on validation
+    (``preset_name``: the preset's label)."""
     best = best_on_validation(networks, k)
     note = "" if len(best) == k else f"only {len(best)} of the row's networks did not diverge"
     sparsity, _ = mean_and_sd([n["sparsity"] for n in best])
     cells = []
     for split, metric in (("test", "test_error"), ("valid", "valid_error")):
         mean, sd = mean_and_sd([n[metric] for n in best])
-        cells.append(common.cell(
+        cells.append(experiment.cell(
             NAME, preset_name, dataset, f"{pn.WORKSHOP_NEURONS[row]}, {split} error, mean of the {k} best on "
             "validation", metric, mean, pn.workshop_pretrained_key(row, split) if dataset == "mnist" else None,
             sd=sd, models=len(best), networks=len(networks), sparsity=sparsity, note=note,
@@ -163,37 +188,29 @@ def table2_cells(networks: Sequence[dict], preset_name: str, dataset: str, sizes
 
 
 def not_run_cells(preset_name: str, dataset: str, reason: str) -> list[dict]:
-    from sweeps import common, paper_numbers as pn
-
-    return [common.cell(NAME, preset_name, dataset, f"{pn.WORKSHOP_NEURONS[row]}, {split} error", f"{split}_error",
-                        None, pn.workshop_pretrained_key(row, split) if dataset == "mnist" else None, note=reason)
+    return [experiment.cell(NAME, preset_name, dataset, f"{pn.WORKSHOP_NEURONS[row]}, {split} error",
+                            f"{split}_error", None,
+                            pn.workshop_pretrained_key(row, split) if dataset == "mnist" else None, note=reason)
             for row in ACTIVATION_OF_ROW for split in ("test", "valid")]
 
 
 # ------------------------------------------------------------------------------ main
-def run_dataset(args, preset_name: str, preset: dict, dataset: str) -> list[dict]:
+def run_dataset(run: experiment.Run, dataset: str) -> list[dict]:
     """Sweep one data set; returns its cells (ours beside the paper's)."""
-    import deep_sparse as ds
-    from sweeps import common
-
-    base = ds.config.TrainConfig(
-        dataset=dataset, hidden_sizes=tuple(preset["hidden_sizes"]), activation="rectifier", batch_size=10,
-        epochs=preset["epochs"], patience=preset["patience"], pretrain_epochs=preset["pretrain_epochs"],
-        pretrain_strategy=SQUARED_STRATEGY["rectifier"], corruption="gaussian")
-    out_dir, config, data, reason = common.open_dataset(args, MODULE, NAME, preset_name, preset, dataset, base)
+    preset = run.preset
+    base = preset.train_config(dataset, activation="rectifier", pretrain_epochs=preset.pretrain_epochs,
+                               pretrain_strategy=SQUARED_STRATEGY["rectifier"], corruption="gaussian")
+    folder, config, data, reason = run.open_dataset(dataset, base)
     if reason is not None:
-        return not_run_cells(preset_name, dataset, reason)
-    networks = common.run_sweep(args, MODULE, NAME, preset_name, preset, config, table2_grid(preset), out_dir, data,
-                                dataset=dataset)
-    cells = table2_cells(networks, preset_name, dataset, common.split_sizes(data), preset["best"])
-    common.write_cells(out_dir, cells)
+        return not_run_cells(preset.label, dataset, reason)
+    networks = run.sweep(config, table2_grid(preset), folder, data, dataset=dataset)
+    cells = table2_cells(networks, preset.label, dataset, experiment.split_sizes(data), preset.best)
+    experiment.write_cells(folder, cells)
     return cells
 
 
 def summarize(cells: list[dict], preset: str, description: str) -> str:
     """Table 2 beside the paper's (mean ± sd), then the networks behind each row."""
-    from deep_sparse import results_io
-    from sweeps import common, paper_numbers as pn
 
     def percent(value, sd):
         return "" if value is None else f"{100 * value:.2f}" + ("" if sd is None else f" ± {100 * sd:.2f}")
@@ -217,14 +234,13 @@ def summarize(cells: list[dict], preset: str, description: str) -> str:
 
 
 def main(argv=None) -> int:
-    from sweeps import common
-
-    common.main_over_datasets(argv, build_parser(), PRESETS, OVERRIDES, "Workshop Table 2", run_dataset,
-                              summarize=summarize)
+    """Each data set of the preset in turn, then Table 2 beside the paper's."""
+    args = build_parser().parse_args(argv)
+    run = common.start(args, MODULE, NAME, PRESETS, OVERRIDES, "Workshop Table 2")
+    cells = [cell for dataset in run.preset.datasets for cell in run_dataset(run, dataset)]
+    run.finish(cells, summarize(cells, run.preset.label, run.preset.description))
     return 0
 
 
 if __name__ == "__main__":
-    from sweeps import common
-
     raise SystemExit(common.cli(main))

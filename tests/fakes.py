@@ -1,14 +1,20 @@
 """Small fixed stand-ins shared by the experiment-module tests (fast, no data files)."""
+import os
+
 import numpy as np
 
-from sweeps import common
+from deep_sparse import data as data_lib
+from deep_sparse import results_io
+from deep_sparse.config import Hparams
+from deep_sparse.sweep import normalize_grid
 
 
 def fake_load_splits(name, data_dir, download=True, width=64, block=20, **options):
-    """``sweeps.common.load_splits`` for a fake Shapeset: three separable classes of ``width`` inputs in
-    [0, 1] (class k lifts inputs ``block * k`` to ``block * (k + 1)``); every other data set is "not run"."""
+    """``deep_sparse.experiment.load_splits`` for a fake Shapeset: three separable classes of ``width``
+    inputs in [0, 1] (class k lifts inputs ``block * k`` to ``block * (k + 1)``); every other data set is
+    "not run"."""
     if name != "shapeset":
-        return None, f"not run: no files in {common.default_data_dir(data_dir)} (test)"
+        return None, f"not run: no files in {data_lib.default_data_dir(data_dir)} (test)"
     rng = np.random.default_rng(options.get("seed", 0))
     splits = {}
     for split in ("train", "valid", "test"):
@@ -19,3 +25,22 @@ def fake_load_splits(name, data_dir, download=True, width=64, block=20, **option
             x[y == k, block * k:block * (k + 1)] += 0.6
         splits[split] = (np.clip(x, 0, 1), y)
     return splits, None
+
+
+def fake_sweep(calls: list):
+    """``deep_sparse.sweep.run`` that trains nothing: it records ``(config, grid, folder, options)`` in
+    ``calls``, claims ``folder`` as the sweep's store does, and returns one row per grid point, with
+    fixed errors (network k: validation error 0.5 - k / 100, test error 0.6 - k / 100, reconstruction
+    error 1 + k) and no divergence."""
+    def run(config, grid, folder, data=None, **options):
+        calls.append((config, grid, folder, dict(options, data=data)))
+        results_io.claim_output_folder(folder)
+        results_io.atomic_write_json(os.path.join(folder, "plan.json"), {"fake": True})
+        rows = []
+        for k, point in enumerate(normalize_grid(grid)):
+            row = {**Hparams()._asdict(), "activation": config.activation, "pretrain_epochs": config.pretrain_epochs,
+                   "labeled_fraction": config.labeled_fraction, **point}
+            rows.append(dict(row, network=k, diverged=False, valid_error=0.5 - k / 100, test_error=0.6 - k / 100,
+                             sparsity=0.7, pretrain_reconstruction=1.0 + k if row["pretrain_epochs"] else None))
+        return rows
+    return run

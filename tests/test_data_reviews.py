@@ -109,3 +109,52 @@ def test_vocabulary_comes_from_training_split_only(tmp_path):
     # 'onlyintest' is only in the test fold: not a feature; 'common' is in every review
     assert splits["train"][0].num_features == 1 + 16  # common + the 16 training-only words
     assert splits["test"][0].densify()[:, 0].tolist() == [1.0, 1.0]
+
+
+def test_unlabeled_reviews_in_both_formats_rating_absent_or_ignored(tmp_path):
+    """Issue 11.6: unlabeled reviews (section 4.2's 300,000) are read from the formats of labeled ones."""
+    (tmp_path / "u.csv").write_text('text\n"great food"\nslow service\n')
+    assert reviews.read_unlabeled_reviews(str(tmp_path / "u.csv")) == ["great food", "slow service"]
+    (tmp_path / "r.csv").write_text("text,rating\nfine,n/a\nok,\n")  # a rating column is ignored, even unusable
+    assert reviews.read_unlabeled_reviews(str(tmp_path / "r.csv")) == ["fine", "ok"]
+    (tmp_path / "u.jsonl").write_text('{"text": "tasty"}\n\n{"text": "cold", "rating": 9}\n')
+    assert reviews.read_unlabeled_reviews(str(tmp_path / "u.jsonl")) == ["tasty", "cold"]
+    (tmp_path / "bad.csv").write_text("body\nx\n")
+    with pytest.raises(ValueError, match=r"bad.csv, line 1: expected a CSV header with columns 'text'"):
+        reviews.read_unlabeled_reviews(str(tmp_path / "bad.csv"))
+    (tmp_path / "empty.jsonl").write_text('{"text": "x"}\n{"text": " "}\n')
+    with pytest.raises(ValueError, match=r"empty.jsonl, line 2: the review text is empty"):
+        reviews.read_unlabeled_reviews(str(tmp_path / "empty.jsonl"))
+    with pytest.raises(ValueError, match=r"u.csv, line 1: expected a CSV header with columns 'text' and 'rating'"):
+        reviews.read_reviews(str(tmp_path / "u.csv"))  # a labeled data set still needs its ratings
+
+
+def test_unlabeled_reviews_join_the_vocabulary_and_never_the_folds(tmp_path):
+    path = reviews.make_synthetic_reviews(str(tmp_path / "r.jsonl"), 60, seed=3)
+    (tmp_path / "u.csv").write_text("text\nunlabeledonly synthetic good\nunlabeledonly bland\nfresh\n")
+    plain = reviews.load_fold(path, fold=4, k=5000, dense=False)
+    joined = reviews.load_fold(path, fold=4, k=5000, dense=False, unlabeled=str(tmp_path / "u.csv"))
+    assert "unlabeled" not in plain and set(joined) == {"train", "valid", "test", "unlabeled"}
+    for split in ("train", "valid", "test"):  # the same reviews, labels and words present
+        assert len(joined[split][0]) == len(plain[split][0])
+        np.testing.assert_array_equal(joined[split][1], plain[split][1])
+        assert len(joined[split][0].indices) == len(plain[split][0].indices)
+    assert joined["train"][0].num_features == plain["train"][0].num_features + 1  # 'unlabeledonly'
+    x, labels = joined["unlabeled"]
+    assert labels is None and len(x) == 3 and x.num_features == joined["train"][0].num_features
+    assert x.densify()[:2].sum(axis=0).max() == 2  # the unlabeled-only word is a feature of both
+    dense = reviews.load_fold(path, fold=4, k=5000, unlabeled=str(tmp_path / "u.csv"))
+    np.testing.assert_array_equal(dense["unlabeled"][0], x.densify())
+
+
+def test_synthetic_unlabeled_reviews_have_no_rating(tmp_path):
+    for name in ("u.jsonl", "u.csv"):
+        path = reviews.make_synthetic_reviews(str(tmp_path / name), 30, seed=2, labeled=False)
+        assert "rating" not in open(path).read()
+        texts = reviews.read_unlabeled_reviews(path)
+        assert len(texts) == 30 and all(t.startswith("synthetic ") for t in texts)
+        with pytest.raises(ValueError, match="rating"):
+            reviews.read_reviews(path)
+    # the same reviews as a labeled file of that seed, without the ratings
+    labeled, _ = reviews.read_reviews(reviews.make_synthetic_reviews(str(tmp_path / "l.csv"), 30, seed=2))
+    assert labeled == texts

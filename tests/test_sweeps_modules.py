@@ -2,20 +2,26 @@
 
 The smoke runs call each module's ``main`` in-process with the test-only ``tiny`` preset. Table 1 and
 the sparsity module get their Shapeset from a small fake loader put in place of
-``sweeps.common.load_splits`` (fast and fixed, so these tests check the modules' plumbing, not the data
-generator, which the data tests cover); the sentiment module generates its own SYNTHETIC reviews file.
+``deep_sparse.experiment.load_splits`` (fast and fixed, so these tests check the modules' plumbing, not
+the data generator, which the data tests cover); the sentiment module generates its own SYNTHETIC
+reviews file. Figure 4 and the pre-training strategies run their quick presets on a fake sweep engine
+(``fakes.fake_sweep``): what they hand it and what they make of its rows, without training.
 """
+import dataclasses
 import importlib
 import json
+import os
 
 import numpy as np
 import pytest
 
+from deep_sparse import experiment
 from sweeps import common
 
-from fakes import fake_load_splits
+from fakes import fake_load_splits, fake_sweep
 
 MODULES = ["table1", "sparsity", "figure4", "softplus_alpha", "sentiment", "pretrain_strategies"]
+PRESET_MODULES = MODULES + ["figure3", "workshop_table2"]
 
 
 @pytest.fixture(autouse=True)
@@ -26,11 +32,10 @@ def offline(monkeypatch):
 
 @pytest.fixture
 def fake_data(monkeypatch):
-    monkeypatch.setattr(common, "load_splits", fake_load_splits)
-    monkeypatch.setattr(common, "num_classes", lambda name, splits: 3)
+    monkeypatch.setattr(experiment, "load_splits", fake_load_splits)
 
 
-@pytest.mark.parametrize("name", MODULES + ["report"])
+@pytest.mark.parametrize("name", PRESET_MODULES + ["report"])
 def test_help(name, capsys):
     module = importlib.import_module(f"sweeps.{name}")
     with pytest.raises(SystemExit) as exit_info:
@@ -40,25 +45,27 @@ def test_help(name, capsys):
     assert f"python -m sweeps.{name}" in text
     if name != "report":
         for preset in ("quick", "paper"):
-            assert " ".join(module.PRESETS[preset]["description"].split()) in " ".join(text.split())
+            assert " ".join(module.PRESETS[preset].description.split()) in " ".join(text.split())
+        assert "--checkpoint-seconds SECONDS" in text and "--checkpoint-every EPOCHS" in text
 
 
-@pytest.mark.parametrize("name", MODULES)
+@pytest.mark.parametrize("name", PRESET_MODULES)
 def test_presets_are_consistent(name):
     module = importlib.import_module(f"sweeps.{name}")
     assert {"quick", "paper"} <= set(module.PRESETS)
-    keys = set(module.PRESETS["paper"])
+    keys = set(module.PRESETS["paper"].settings())
     for preset_name, preset in module.PRESETS.items():
-        assert set(preset) == keys, f"{name}: preset {preset_name} has other settings than paper"
-        assert preset["description"]
-    assert "REDUCED" in module.PRESETS["quick"]["description"]
-    assert "PAPER SCALE" in module.PRESETS["paper"]["description"]
+        assert isinstance(preset, experiment.Preset) and type(preset) is type(module.PRESETS["paper"])
+        assert set(preset.settings()) == keys, f"{name}: preset {preset_name} has other settings than paper"
+        assert preset.name == preset_name and preset.label == preset_name and not preset.overrides
+    assert "REDUCED" in module.PRESETS["quick"].description
+    assert "PAPER SCALE" in module.PRESETS["paper"].description
     if "tiny" in module.PRESETS:
-        assert module.PRESETS["tiny"]["description"].startswith("TESTS ONLY")
-    paper = module.PRESETS["paper"]
+        assert module.PRESETS["tiny"].description.startswith("TESTS ONLY")
+    paper = module.PRESETS["paper"].settings()
     if "hidden_sizes" in paper:
         assert tuple(paper["hidden_sizes"]) == (1000, 1000, 1000)
-    if "lr" in paper:
+    if isinstance(paper.get("lr"), (list, tuple)):  # a grid (Figure 3 has one chosen lr)
         assert list(paper["lr"]) == [0.1, 0.01, 0.001, 0.0001]
     parser = module.build_parser()
     args = parser.parse_args(["--preset", "paper", "--out", "somewhere"])
@@ -66,6 +73,141 @@ def test_presets_are_consistent(name):
     assert parser.parse_args([]).preset == "quick"
     with pytest.raises(SystemExit):
         parser.parse_args(["--preset", "nonsense"])
+
+
+def test_paper_presets_hold_the_values_the_campaign_runs_with():
+    """sweeps.campaign resumes these presets from what results/ records: a changed value would mix
+    another experiment's networks into the recorded ones."""
+    from deep_sparse.experiment import Generated
+    from sweeps import figure3, sparsity, table1
+
+    grid = (0.1, 0.01, 0.001, 0.0001)
+    shapeset = {"shapeset": Generated(n_train=10_000, n_valid=10_000, n_test=10_000, seed=0)}
+    t1 = table1.PRESETS["paper"]
+    assert (t1.hidden_sizes, t1.norb_hidden_sizes, t1.epochs, t1.patience, t1.pretrain_epochs, t1.seeds) == (
+        (1000, 1000, 1000), (4000, 2000), 50, 10, 10, 1)
+    assert (t1.lr, t1.pretrain_lr, t1.l1, t1.l1_activations, t1.noise_level) == (
+        grid, grid, 0.001, ("half_negated_rectifier", "rectifier"), 0.25)
+    assert t1.activations == ("half_negated_rectifier", "rectifier", "tanh", "softplus") and t1.sizes == shapeset
+    assert len(table1.table1_grid(t1)) == 4 * 4 + 4 * 4 * 4
+    sp = sparsity.PRESETS["paper"]
+    assert (sp.hidden_sizes, sp.epochs, sp.patience, sp.lr, sp.seeds, sp.sizes) == (
+        (1000, 1000, 1000), 50, 10, grid, 1, shapeset)
+    f3 = figure3.PRESETS["paper"]
+    assert (f3.hidden_sizes, f3.epochs, f3.patience, f3.lr, f3.seeds) == ((1000, 1000, 1000), 50, 10, 0.01, 4)
+    assert f3.l1 == tuple(float(v) for v in np.linspace(0.0, 0.01, 50)) and f3.train_size is None
+    assert [(p["seed"], p["l1"]) for p in figure3.figure3_grid(f3)][49:51] == [(0, 0.01), (1, 0.0)]
+
+
+def test_the_paper_presets_of_figure4_pretrain_strategies_and_sentiment():
+    from deep_sparse.experiment import Generated
+    from sweeps import figure4, pretrain_strategies, sentiment
+
+    grid = (0.1, 0.01, 0.001, 0.0001)
+    f4 = figure4.PRESETS["paper"]
+    assert (f4.hidden_sizes, f4.norb_hidden_sizes, f4.epochs, f4.patience, f4.pretrain_epochs, f4.lr, f4.pretrain_lr,
+            f4.l1) == ((1000, 1000, 1000), (4000, 2000), 50, 10, 10, grid, grid, 0.001)
+    assert f4.fractions == (0.01, 0.05, 0.1, 0.2, 0.5, 1.0) and f4.datasets == ("norb", "mnist", "shapeset")
+    assert f4.activations == ("rectifier", "tanh")
+    assert f4.sizes == {"shapeset": Generated(n_train=10_000, n_valid=10_000, n_test=10_000, seed=0)}
+    ps = pretrain_strategies.PRESETS["paper"]
+    assert (ps.hidden_sizes, ps.epochs, ps.patience, ps.pretrain_epochs, ps.lr, ps.pretrain_lr, ps.l1, ps.datasets,
+            ps.sizes) == ((1000, 1000, 1000), 50, 10, 10, grid, grid, 0.001, ("mnist",), {})
+    st = sentiment.PRESETS["paper"]
+    assert (st.vocabulary, st.width, st.folds, st.run_folds, st.epochs, st.patience, st.pretrain_epochs) == (
+        5000, 5000, 10, 10, 50, 10, 10)
+    assert (st.lr, st.pretrain_lr, st.l1, st.noise_level, st.n_synthetic, st.n_synthetic_unlabeled) == (
+        grid, grid, 0.0001, (0.001, 0.01, 0.1, 0.25), None, None)
+    assert st.models == ("no_hidden", "rectifier_1", "rectifier_3", "tanh_3")
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("models", ("no_hidden", "rbm"), "models must be a non-empty list of models among no_hidden, rectifier_1"),
+    ("folds", 2, "folds must be a number of folds >= 3"),
+    ("n_synthetic", 0, "n_synthetic must be a positive number of reviews, or None"),
+    ("noise_level", (0.1, 1.5), "noise_level must be a masking probability"),
+])
+def test_a_sentiment_preset_checks_its_own_settings(field, value, message):
+    from sweeps import sentiment
+
+    with pytest.raises(ValueError, match=message):
+        dataclasses.replace(sentiment.PRESETS["tiny"], **{field: value})
+
+
+def test_the_dict_preset_adapter_is_gone():
+    """Every experiment module holds typed presets: sweeps.common keeps no dict-preset entry point."""
+    for name in ("resolve_preset", "open_dataset", "run_sweep", "dataset_data", "main_over_datasets", "load_splits",
+                 "split_sizes", "write_cells", "write_not_run", "default_data_dir", "description_of"):
+        assert not hasattr(common, name), name
+
+
+def test_checkpoint_seconds_is_a_run_option(capsys):
+    from sweeps import figure3
+
+    parser = figure3.build_parser()
+    assert common.sweep_options(parser.parse_args([]))["checkpoint_seconds"] == 0
+    assert common.sweep_options(parser.parse_args(["--checkpoint-seconds", "90"]))["checkpoint_seconds"] == 90.0
+    for bad in ("-1", "nan", "soon"):
+        with pytest.raises(SystemExit):
+            parser.parse_args(["--checkpoint-seconds", bad])
+    assert "expected a number of seconds >= 0, got 'soon'" in capsys.readouterr().err
+
+
+def test_figure4_sweeps_every_curve_point_of_its_preset(tmp_path, fake_data, monkeypatch):
+    from sweeps import figure4
+
+    calls = []
+    monkeypatch.setattr(experiment.sweep_lib, "run", fake_sweep(calls))
+    out = tmp_path / "figure4"
+    assert figure4.main(["--preset", "quick", "--datasets", "shapeset", "mnist", "--out", str(out),
+                         "--no-progress"]) == 0
+    (config, grid, folder, options), = calls  # MNIST is not run
+    assert folder == str(out / "shapeset") and config.hidden_sizes == (100, 100, 100)
+    assert (config.labeled_fraction, config.epochs, config.patience, config.batch_size) == (0.05, 4, 2, 10)
+    assert len(grid) == 2 * 3 * 2  # activation x labeled fraction x (with, without pre-training), one lr each
+    assert {(p["pretrain_epochs"], p["pretrain_lr"], p["lr"], p["l1"]) for p in grid} == {(1, 0.01, 0.1, 0.001),
+                                                                                          (0, 0.01, 0.1, 0.001)}
+    metadata = options["extra_metadata"]
+    assert (metadata["experiment"], metadata["preset"], metadata["dataset"]) == ("figure4", "quick", "shapeset")
+    assert metadata["sizes"] == {"n_train": 2000, "n_valid": 1000, "n_test": 1000}
+    assert metadata["preset_settings"] == figure4.PRESETS["quick"].with_overrides(
+        datasets=["shapeset", "mnist"]).settings()
+    cells = read(out / "cells.json")["cells"]
+    swept = [c for c in cells if c["dataset"] == "shapeset"]
+    assert len(swept) == 12 and {c["n_labeled"] for c in swept} == {100, 400, 2000}
+    assert {c["curve"] for c in swept} == {f"{a}, {w} pre-training" for a in ("rectifier", "tanh")
+                                           for w in ("with", "without")}
+    missing = [c for c in cells if c["dataset"] == "mnist"]
+    assert len(missing) == 4 and all(c["ours"] is None and c["note"].startswith("not run") for c in missing)
+    assert (out / "shapeset" / "figure4.png").stat().st_size > 0
+    assert "# Figure 4 (quick preset)" in (out / "summary.md").read_text()
+
+
+def test_pretrain_strategies_offline_reaches_the_loader_not_the_environment(tmp_path, monkeypatch):
+    from deep_sparse import dae
+    from sweeps import pretrain_strategies
+
+    monkeypatch.delenv("DEEP_SPARSE_OFFLINE")
+    loads, calls = [], []
+
+    def load(name, data_dir, download=True, **options):
+        loads.append((name, download))
+        return fake_load_splits(name, data_dir, download, **options)
+
+    monkeypatch.setattr(experiment, "load_splits", load)
+    monkeypatch.setattr(experiment.sweep_lib, "run", fake_sweep(calls))
+    out = tmp_path / "strategies"
+    argv = ["--preset", "quick", "--offline", "--checkpoint-seconds", "30", "--out", str(out), "--no-progress"]
+    assert pretrain_strategies.main(argv) == 0
+    assert loads == [("mnist", False), ("shapeset", False)] and "DEEP_SPARSE_OFFLINE" not in os.environ
+    (config, grid, folder, options), = calls
+    assert options["checkpoint_seconds"] == 30.0 and options["checkpoint_every"] == 1
+    assert options["download"] is False  # for sweeps that load their own data (figure3, train)
+    assert config.activation == "rectifier" and config.hidden_sizes == (100, 100, 100)
+    assert len(grid) == len(dae.STRATEGIES) + 1 and all(p["l1"] == 0.001 for p in grid)
+    cells = read(out / "cells.json")["cells"]
+    assert {c["cell"] for c in cells if c["dataset"] == "shapeset"} == {*dae.STRATEGIES, pretrain_strategies.BASELINE}
+    assert all(c["ours"] is None and c["note"].startswith("not run") for c in cells if c["dataset"] == "mnist")
 
 
 def test_mcnemar_exact():
@@ -133,8 +275,8 @@ def test_table1_and_sparsity_tiny_then_report(tmp_path, fake_data):
 def test_preset_label_names_every_override():
     from sweeps import common, report
 
-    assert common.preset_label("paper", {}) == "paper"
-    label = common.preset_label("paper", {"epochs": 30, "lr": [0.1, 0.01], "pretrain_epochs": 0})
+    assert experiment.preset_label("paper", {}) == "paper"
+    label = experiment.preset_label("paper", {"epochs": 30, "lr": [0.1, 0.01], "pretrain_epochs": 0})
     assert label == "paper [--epochs 30; --lr 0.1 0.01; --pretrain-epochs 0]"
     assert common.is_paper_scale("paper") and common.is_paper_scale(label)
     assert not common.is_paper_scale("quick") and not common.is_paper_scale("quick [--epochs 9]")
@@ -158,6 +300,19 @@ def test_table1_overrides_are_recorded_and_pretraining_zero_runs_one_arm(tmp_pat
     assert "--lr 0.05 0.02" in (out / "summary.md").read_text()
 
 
+def test_a_run_whose_data_sets_are_all_missing_says_not_run(tmp_path, fake_data):
+    """Only not-run folders under --out (no sweep's plan.json): the run still ends with its summary."""
+    from sweeps import table1
+
+    out = tmp_path / "table1"
+    assert table1.main(["--preset", "tiny", "--datasets", "mnist", "cifar10", "--out", str(out), "--no-progress"]) == 0
+    for dataset in ("mnist", "cifar10"):
+        assert read(out / dataset / "results.json")["not_run"].startswith("not run: no files in")
+    cells = read(out / "cells.json")["cells"]
+    assert len(cells) == 4 and all(c["ours"] is None and c["note"].startswith("not run") for c in cells)
+    assert "not run: no files in" in (out / "summary.md").read_text()
+
+
 def test_sentiment_tiny_is_labelled_synthetic(tmp_path):
     from sweeps import report, sentiment
 
@@ -171,6 +326,18 @@ def test_sentiment_tiny_is_labelled_synthetic(tmp_path):
     rmse = [c for c in cells if c["metric"] == "rmse"]
     assert len(rmse) == 2 and all(0.0 < c["ours"] < 4.0 and c["folds"] == 2 for c in rmse)
     assert all(c["paper_key"] is None and "SYNTHETIC" in c["note"] for c in cells)
+    # issue 11.6: unlabeled reviews for pre-training; noise and pre-training lr swept and selected
+    assert fold["n_unlabeled"] == 100 and (out / "synthetic_unlabeled_reviews.jsonl").exists()
+    assert fold["sizes"]["n_train"] == 160  # the supervised folds hold the labeled reviews only
+    pretrained = [r for r in fold["rows"] if r["pretrain_epochs"] > 0]
+    assert {(r["noise_level"], r["pretrain_lr"]) for r in pretrained} == {(0.05, 0.1), (0.05, 0.01), (0.2, 0.1),
+                                                                          (0.2, 0.01)}
+    rectifier = next(c for c in rmse if c["cell"].startswith("Rectifier"))
+    assert [s["fold"] for s in rectifier["selected"]] == [0, 1]
+    assert all(s["noise_level"] in (0.05, 0.2) and s["pretrain_lr"] in (0.1, 0.01) for s in rectifier["selected"])
+    # the network with no hidden layer reports the sparsity of its (binary bag-of-words) input
+    no_hidden = next(c for c in cells if c["cell"] == "No hidden layer, sparsity")
+    assert no_hidden["ours"] == pytest.approx(1.0 - fold["input_density"], abs=0.1) and no_hidden["ours"] > 0.5
     assert "SYNTHETIC" in (out / "summary.md").read_text()
     report_path = tmp_path / "report.md"
     report.main([str(tmp_path / "runs"), "--out", str(report_path)])
@@ -188,7 +355,9 @@ def test_sentiment_and_figure3_record_their_overrides_in_the_preset_label(tmp_pa
     with pytest.raises(SystemExit):
         sentiment.main(["--preset", "tiny", "--run-folds", "0", "--out", str(out)])
     args = figure3.build_parser().parse_args(["--preset", "quick", "--epochs", "1"])
-    assert common.resolve_preset(args, figure3.PRESETS, ["lr", "epochs", "seeds"])[1] == "quick [--epochs 1]"
+    preset = common.chosen_preset(args, figure3.PRESETS, figure3.OVERRIDES)
+    assert preset.label == "quick [--epochs 1]" and preset.epochs == 1
+    assert preset.description.endswith(" — OVERRIDDEN on the command line: --epochs 1")
 
 
 def test_sentiment_paper_preset_without_reviews_says_not_run(tmp_path):

@@ -6,7 +6,8 @@ import statistics
 import pytest
 
 import fakes
-from sweeps import common, paper_numbers, workshop_table2 as wt2
+from deep_sparse import experiment
+from sweeps import paper_numbers, workshop_table2 as wt2
 
 
 def network(index, valid, test, activation="rectifier", diverged=False, **extra):
@@ -66,8 +67,8 @@ def test_paper_grid_is_the_papers_rows_with_squared_error_strategies():
     assert {p["l1"] for p in tanh} == {0.0} and min(p["l1"] for p in rectifier) > 0
     assert {p["pretrain_strategy"] for p in rectifier} == {"rectifier_squared"}
     assert {p["pretrain_strategy"] for p in tanh} == {"linear_squared_after"}
-    assert {p["noise_level"] for p in grid} == {wt2.PRESETS["paper"]["noise_std"]}
-    assert {p["pretrain_epochs"] for p in grid} == {wt2.PRESETS["paper"]["pretrain_epochs"]} != {0}
+    assert {p["noise_level"] for p in grid} == {wt2.PRESETS["paper"].noise_std}
+    assert {p["pretrain_epochs"] for p in grid} == {wt2.PRESETS["paper"].pretrain_epochs} != {0}
 
 
 @pytest.mark.parametrize("activation", sorted(wt2.SQUARED_STRATEGY))
@@ -81,21 +82,20 @@ def test_each_strategy_is_a_squared_error_the_library_accepts(activation):
 
 
 def test_presets_and_help(capsys):
-    keys = set(wt2.PRESETS["paper"])
-    assert all(set(p) == keys for p in wt2.PRESETS.values())
-    assert "REDUCED" in wt2.PRESETS["quick"]["description"]
-    assert "PAPER SCALE" in wt2.PRESETS["paper"]["description"]
-    assert wt2.PRESETS["tiny"]["description"].startswith("TESTS ONLY")
+    assert all(type(p) is wt2.WorkshopTable2Preset for p in wt2.PRESETS.values())
+    assert "REDUCED" in wt2.PRESETS["quick"].description
+    assert "PAPER SCALE" in wt2.PRESETS["paper"].description
+    assert wt2.PRESETS["tiny"].description.startswith("TESTS ONLY")
     paper = wt2.PRESETS["paper"]
-    assert tuple(paper["hidden_sizes"]) == (1000, 1000, 1000) and paper["lr"] == [0.1, 0.01, 0.001, 0.0001]
-    assert paper["datasets"] == ["mnist"] and paper["sizes"] == {} and paper["best"] == 5
+    assert paper.hidden_sizes == (1000, 1000, 1000) and paper.lr == (0.1, 0.01, 0.001, 0.0001)
+    assert paper.datasets == ("mnist",) and paper.sizes == {} and paper.best == 5
     with pytest.raises(SystemExit) as exit_info:
         wt2.main(["--help"])
     assert exit_info.value.code == 0
     text = " ".join(capsys.readouterr().out.split())
     assert "python -m sweeps.workshop_table2" in text and "VALIDATION error" in text and "Gaussian" in text
     for preset in ("quick", "paper"):
-        assert " ".join(wt2.PRESETS[preset]["description"].split()) in text
+        assert " ".join(wt2.PRESETS[preset].description.split()) in text
 
 
 def fake_load_splits(name, data_dir, download=True, **options):
@@ -103,8 +103,7 @@ def fake_load_splits(name, data_dir, download=True, **options):
 
 
 def test_tiny_run_writes_cells_from_the_five_best_on_validation(tmp_path, monkeypatch):
-    monkeypatch.setattr(common, "load_splits", fake_load_splits)
-    monkeypatch.setattr(common, "num_classes", lambda name, splits: 3)
+    monkeypatch.setattr(experiment, "load_splits", fake_load_splits)
     out = tmp_path / "wt2"
     assert wt2.main(["--preset", "tiny", "--out", str(out), "--no-progress"]) == 0
     results = json.loads((out / "shapeset" / "results.json").read_text())

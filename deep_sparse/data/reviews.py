@@ -6,10 +6,13 @@ Input files:
 * JSON Lines (``.jsonl`` / ``.json``): one object ``{"text": ..., "rating": ...}`` per line.
 
 Ratings must be integers 1..5 (``4`` or ``"4"`` or ``4.0``); anything else is a ``ValueError`` naming
-the file, the line number and the value.
+the file, the line number and the value. Unlabeled reviews (section 4.2: 300,000 of them, for the
+unsupervised pre-training only) come in the same formats with the rating absent or ignored
+(:func:`read_unlabeled_reviews`).
 
 Features (as in the paper): a binary bag of words (presence/absence) over the ``k`` most frequent
-terms of the *training split* (``k = 5000`` by default; ties broken alphabetically), with a simple
+terms of the *training split* and the unlabeled reviews, never the validation or test folds
+(``k = 5000`` by default; ties broken alphabetically), with a simple
 tokenizer (:func:`tokenize`: lowercase, runs of ``[a-z0-9']``). The matrix is kept sparse in CSR form
 (:class:`SparseBinary`: ``indptr``, ``indices``; NumPy only) until :meth:`SparseBinary.densify` makes a
 float32 batch of some rows.
@@ -19,7 +22,8 @@ Splits: :func:`kfold_indices` gives 10-fold cross-validation folds (a seeded per
 :mod:`deep_sparse.ratings`. The binary-polarity variant (Amazon benchmark, Blitzer et al. 2007):
 ratings <= 2 are negative (label 0), >= 4 positive (label 1), and 3-star reviews are dropped.
 
-:func:`make_synthetic_reviews` writes a small, clearly synthetic labeled file for tests and smoke runs.
+:func:`make_synthetic_reviews` writes a small, clearly synthetic labeled (or unlabeled) file for tests
+and smoke runs.
 """
 from __future__ import annotations
 
@@ -37,7 +41,7 @@ import numpy as np
 
 from .download import atomic_write_bytes
 
-__all__ = ["read_reviews", "tokenize", "build_vocabulary", "SparseBinary", "bag_of_words", "kfold_indices",
+__all__ = ["read_reviews", "read_unlabeled_reviews", "tokenize", "build_vocabulary", "SparseBinary", "bag_of_words", "kfold_indices",
            "polarity", "make_synthetic_reviews", "load_fold", "DEFAULT_K"]
 
 DEFAULT_K = 5000
@@ -77,40 +81,61 @@ def _text(value: str, path: str, line: int) -> str:
     return value
 
 
-def read_reviews(path: str) -> tuple[list[str], np.ndarray]:
-    """``(texts, ratings int32 1..5)`` from a CSV (``text,rating`` header) or JSON Lines file."""
+def _json_records(f, path: str, keys: tuple[str, ...]):
+    """``(line number, record)`` of each non-blank JSON Lines line, a dict holding ``keys``."""
+    for number, line in enumerate(f, start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise ValueError(f"{path}, line {number}: not a JSON object ({error.msg})") from None
+        if not isinstance(record, dict) or not set(keys) <= set(record):
+            raise ValueError(f"{path}, line {number}: expected an object with keys {' and '.join(map(repr, keys))}")
+        if not isinstance(record["text"], str):
+            raise ValueError(f"{path}, line {number}: 'text' must be a string, got {record['text']!r}")
+        yield number, record
+
+
+def _csv_records(f, path: str, keys: tuple[str, ...]):
+    """``(line number, row)`` of each CSV row after a header holding the columns ``keys``."""
+    reader = csv.DictReader(f)
+    if reader.fieldnames is None or not set(keys) <= set(reader.fieldnames):
+        raise ValueError(f"{path}, line 1: expected a CSV header with columns {' and '.join(map(repr, keys))}, "
+                         f"got {reader.fieldnames}")
+    for row in reader:
+        if any(row.get(key) is None for key in keys):
+            raise ValueError(f"{path}, line {reader.line_num}: expected {' and '.join(keys)}, got {row}")
+        yield reader.line_num, row
+
+
+def _records(path: str, keys: tuple[str, ...]):
+    """``(line number, record)`` of every review of a CSV or JSON Lines file, each holding ``keys``, in
+    file order (so that a reader's error names the first bad line); a file with none is an error."""
     if not os.path.isfile(path):
         raise FileNotFoundError(f"reviews file {path} not found")
-    texts, ratings = [], []
+    count = 0
     with _utf8_text(path) as f:
-        if path.endswith((".jsonl", ".json", ".ndjson")):
-            for number, line in enumerate(f, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError as error:
-                    raise ValueError(f"{path}, line {number}: not a JSON object ({error.msg})") from None
-                if not isinstance(record, dict) or "text" not in record or "rating" not in record:
-                    raise ValueError(f"{path}, line {number}: expected an object with keys 'text' and 'rating'")
-                if not isinstance(record["text"], str):
-                    raise ValueError(f"{path}, line {number}: 'text' must be a string, got {record['text']!r}")
-                texts.append(_text(record["text"], path, number))
-                ratings.append(_rating(record["rating"], path, number))
-        else:
-            reader = csv.DictReader(f)
-            if reader.fieldnames is None or not {"text", "rating"} <= set(reader.fieldnames):
-                raise ValueError(f"{path}, line 1: expected a CSV header with columns 'text' and 'rating', "
-                                 f"got {reader.fieldnames}")
-            for row in reader:
-                number = reader.line_num
-                if row.get("text") is None or row.get("rating") is None:
-                    raise ValueError(f"{path}, line {number}: expected a text and a rating, got {row}")
-                texts.append(_text(row["text"], path, number))
-                ratings.append(_rating(row["rating"], path, number))
-    if not texts:
+        is_json = path.endswith((".jsonl", ".json", ".ndjson"))
+        for count, record in enumerate(_json_records(f, path, keys) if is_json else _csv_records(f, path, keys), 1):
+            yield record
+    if count == 0:
         raise ValueError(f"{path}: expected at least one review, found none")
+
+
+def read_reviews(path: str) -> tuple[list[str], np.ndarray]:
+    """``(texts, ratings int32 1..5)`` from a CSV (``text,rating`` header) or JSON Lines file."""
+    texts, ratings = [], []
+    for number, record in _records(path, ("text", "rating")):  # errors name the first bad line
+        texts.append(_text(record["text"], path, number))
+        ratings.append(_rating(record["rating"], path, number))
     return texts, np.asarray(ratings, np.int32)
+
+
+def read_unlabeled_reviews(path: str) -> list[str]:
+    """The texts of an unlabeled reviews file: the formats of :func:`read_reviews` (a CSV with a
+    ``text`` column, or JSON Lines objects with a ``text`` key); a rating, if present, is ignored."""
+    return [_text(record["text"], path, number) for number, record in _records(path, ("text",))]
 
 
 def build_vocabulary(texts: Sequence[str], k: int = DEFAULT_K) -> dict[str, int]:
@@ -186,13 +211,15 @@ def polarity(ratings) -> tuple[np.ndarray, np.ndarray]:
 
 
 def load_fold(path: str, fold: int = 0, n_folds: int = 10, seed: int = 0, k: int = DEFAULT_K,
-              binary_polarity: bool = False, dense: bool = True) -> dict:
+              binary_polarity: bool = False, dense: bool = True, unlabeled: str | None = None) -> dict:
     """Cross-validation fold ``fold`` of the reviews in ``path`` as ``{"train", "valid", "test"}`` splits.
 
     ``test`` is fold ``fold``, ``valid`` fold ``(fold + 1) % n_folds``, ``train`` the other folds; the
-    vocabulary (``k`` terms) is built from ``train`` only. Labels: ``rating - 1`` (0..4), or 0/1 with
-    ``binary_polarity`` (3-star reviews dropped before the folds are cut). With ``dense=False`` the
-    inputs are :class:`SparseBinary`; otherwise float32 arrays.
+    vocabulary (``k`` terms) is built from ``train`` (and the unlabeled reviews) only. Labels:
+    ``rating - 1`` (0..4), or 0/1 with ``binary_polarity`` (3-star reviews dropped before the folds
+    are cut). With ``dense=False`` the inputs are :class:`SparseBinary`; otherwise float32 arrays.
+    ``unlabeled``: a file of unlabeled reviews (:func:`read_unlabeled_reviews`), returned as the extra
+    split ``"unlabeled": (x, None)``, for pre-training only; it never enters the folds.
     """
     texts, ratings = read_reviews(path)
     if binary_polarity:
@@ -205,12 +232,16 @@ def load_fold(path: str, fold: int = 0, n_folds: int = 10, seed: int = 0, k: int
         raise ValueError(f"expected 0 <= fold < {n_folds}, got {fold}")
     test, valid = folds[fold], folds[(fold + 1) % n_folds]
     train = np.sort(np.concatenate([f for i, f in enumerate(folds) if i not in (fold, (fold + 1) % n_folds)]))
-    vocabulary = build_vocabulary([texts[i] for i in train], k)
+    extra = [] if unlabeled is None else read_unlabeled_reviews(unlabeled)
+    vocabulary = build_vocabulary([texts[i] for i in train] + extra, k)
     matrix = bag_of_words(texts, vocabulary)
     out = {}
     for name, rows in (("train", train), ("valid", valid), ("test", test)):
         x = matrix.take(rows)
         out[name] = (x.densify() if dense else x, labels[rows].astype(np.int32))
+    if unlabeled is not None:
+        x = bag_of_words(extra, vocabulary)
+        out["unlabeled"] = (x.densify() if dense else x, None)
     return out
 
 
@@ -224,12 +255,14 @@ _BY_RATING = {
 }
 
 
-def make_synthetic_reviews(path: str, n: int = 200, seed: int = 0) -> str:
-    """Write ``n`` SYNTHETIC labeled reviews to ``path`` (CSV, or JSON Lines if it ends in ``.jsonl``).
+def make_synthetic_reviews(path: str, n: int = 200, seed: int = 0, labeled: bool = True) -> str:
+    """Write ``n`` SYNTHETIC reviews to ``path`` (CSV, or JSON Lines if it ends in ``.jsonl``).
 
     Each review draws 8..20 words from a neutral vocabulary and a rating-dependent one (words typical of
     its star rating, with some from the neighbouring ratings), and starts with the marker word
-    ``synthetic``. Ratings are uniform on 1..5. Deterministic given ``seed``. Returns ``path``.
+    ``synthetic``. Ratings are uniform on 1..5. With ``labeled=False`` the file has no rating (column
+    or key): unlabeled reviews drawn the same way, for pre-training. Deterministic given ``seed``.
+    Returns ``path``.
     """
     rng = np.random.default_rng(seed)
     ratings = rng.integers(1, 6, n)
@@ -246,12 +279,14 @@ def make_synthetic_reviews(path: str, n: int = 200, seed: int = 0) -> str:
                 pool = _BY_RATING[near]
                 words.append(pool[rng.integers(len(pool))])
         rows.append((" ".join(words), int(r)))
+    columns = ("text", "rating") if labeled else ("text",)
+    rows = [row[: len(columns)] for row in rows]
     if path.endswith((".jsonl", ".json", ".ndjson")):
-        text = "".join(json.dumps({"text": t, "rating": r}) + "\n" for t, r in rows)
+        text = "".join(json.dumps(dict(zip(columns, row))) + "\n" for row in rows)
     else:
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(["text", "rating"])
+        writer.writerow(columns)
         writer.writerows(rows)
         text = buffer.getvalue()
     return atomic_write_bytes(path, text.encode("utf-8"))

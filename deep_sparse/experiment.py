@@ -1,0 +1,497 @@
+"""Experiments as data: typed presets, and what every experiment does with one.
+
+A preset is a frozen dataclass: one place lists what it holds (architecture, data sizes, grids, epochs,
+patience, selection settings). :class:`Preset` holds what every experiment has, :class:`NetworkPreset`
+adds the architecture, :class:`DatasetPreset` the data sets it runs on and their sizes, and each
+experiment subclasses one of them with its own fields (``sweeps.table1.Table1Preset``, ...). Every
+field is checked when a preset is made, by one rule per field name (:data:`RULES`), so a bad value is
+one error line naming the field and the value::
+
+    PRESETS = by_name(Table1Preset(name="quick", ...), Table1Preset(name="paper", ...))
+    preset = PRESETS["paper"].with_overrides(epochs=30)  # a new preset: label "paper [--epochs 30]",
+                                                         # its description says it was overridden
+    run = Run("table1", preset, out="runs/table1", argv=("-m", "sweeps.table1", "--epochs", "30"))
+    folder, config, data, reason = run.open_dataset("mnist", preset.train_config("mnist"))
+    rows = run.sweep(config, grid, folder, data, dataset="mnist")
+    run.finish(cells, summary)                           # cells.json and summary.md in run.out
+
+What several experiments share lives here too: opening a data set at a preset's size (a data set that
+cannot be had is a reason, never a crash), running a sweep with the metadata every result records,
+and the records of our numbers beside the paper's cells (:func:`cell`).
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import types
+from typing import Any, Callable, ClassVar, Mapping, NamedTuple, Optional, Sequence
+
+import numpy as np
+
+from deep_sparse import activations as activations_lib
+from deep_sparse import data as data_lib
+from deep_sparse import results_io
+from deep_sparse import sweep as sweep_lib
+from deep_sparse import train as train_lib
+from deep_sparse.config import TrainConfig
+
+__all__ = ["PAPER_LR_GRID", "PAPER_BATCH_SIZE", "CELL_SELECTORS", "Subset", "Generated", "Preset", "NetworkPreset",
+           "DatasetPreset",
+           "setting", "by_name", "preset_label", "is_paper_scale", "load_splits", "load_dataset", "split_sizes",
+           "cell", "write_cells", "write_not_run", "run_sweep", "OpenedDataset", "Run",
+           "positive_int", "optional_positive_int", "grid_of", "names_among"]
+
+# The papers' procedure (AISTATS section 4.1), shared by the experiments' presets.
+PAPER_LR_GRID = (0.1, 0.01, 0.001, 0.0001)  # fine-tuning and pre-training learning rates explored
+PAPER_BATCH_SIZE = 10  # mini-batches of SGD, pre-training and fine-tuning alike
+
+# Settings that choose which cells run, not how they are computed: overriding them keeps the label.
+CELL_SELECTORS = ("datasets", "activations")
+OVERRIDDEN = " — OVERRIDDEN on the command line: "
+
+
+# ------------------------------------------------------------------------------ data set sizes
+@dataclasses.dataclass(frozen=True)
+class Subset:
+    """The first n examples of each split of a stored data set (None: all of them)."""
+
+    train_size: Optional[int] = None
+    valid_size: Optional[int] = None
+    test_size: Optional[int] = None
+
+    def config_fields(self) -> dict:
+        """The ``TrainConfig`` fields that cut the splits (``prepare_data`` applies them)."""
+        return dataclasses.asdict(self)
+
+    def loader_options(self) -> dict:
+        return {}
+
+
+@dataclasses.dataclass(frozen=True)
+class Generated:
+    """The generator's options of a generated data set (Shapeset): examples per split and seed."""
+
+    n_train: int
+    n_valid: int
+    n_test: int
+    seed: int = 0
+
+    def config_fields(self) -> dict:
+        return {}
+
+    def loader_options(self) -> dict:
+        """Keyword arguments of ``deep_sparse.data.load_splits``."""
+        return dataclasses.asdict(self)
+
+
+# ------------------------------------------------------------------------------ validation rules
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and not math.isnan(value)
+
+
+def _positive_int(value) -> bool:
+    return _is_int(value) and value >= 1
+
+
+def _optional_positive_int(value) -> bool:
+    return value is None or _positive_int(value)
+
+
+def _text(value) -> bool:
+    return isinstance(value, str) and bool(value.strip())
+
+
+def _widths(value) -> bool:
+    return isinstance(value, tuple) and bool(value) and all(_positive_int(v) for v in value)
+
+
+def _number_or_grid(check: Callable[[Any], bool]) -> Callable[[Any], bool]:
+    """One number, or a non-empty grid of them, each passing ``check``."""
+    def rule(value) -> bool:
+        values = value if isinstance(value, tuple) else (value,)
+        return bool(values) and all(_is_number(v) and check(v) for v in values)
+    return rule
+
+
+# field name -> (rule, what the rule asks for); one rule per name for every experiment's presets
+RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "name": (_text, "a non-empty name"),
+    "description": (_text, "a non-empty description"),
+    "hidden_sizes": (_widths, "a non-empty sequence of positive layer widths"),
+    "norb_hidden_sizes": (_widths, "a non-empty sequence of positive layer widths"),
+    "epochs": (_positive_int, "a positive integer"),
+    "patience": (_optional_positive_int, "a positive integer, or None (no early stopping)"),
+    "pretrain_epochs": (lambda v: _is_int(v) and v >= 0, "an integer >= 0 (0: no pre-training)"),
+    "seeds": (_positive_int, "a positive integer"),
+    "best": (_positive_int, "a positive integer"),
+    "lr": (_number_or_grid(lambda v: v > 0), "a positive learning rate or a non-empty grid of them"),
+    "pretrain_lr": (_number_or_grid(lambda v: v > 0), "a positive learning rate or a non-empty grid of them"),
+    "alphas": (_number_or_grid(lambda v: v > 0), "a non-empty grid of positive alphas (inf allowed)"),
+    "l1": (_number_or_grid(lambda v: 0 <= v < math.inf), "an L1 coefficient >= 0 or a non-empty grid of them"),
+    "noise_level": (_number_or_grid(lambda v: 0 <= v <= 1), "a masking probability in [0, 1]"),
+    "noise_std": (_number_or_grid(lambda v: 0 <= v < math.inf), "a noise standard deviation >= 0"),
+    "train_size": (_optional_positive_int, "a positive number of examples, or None (all)"),
+    "valid_size": (_optional_positive_int, "a positive number of examples, or None (all)"),
+    "test_size": (_optional_positive_int, "a positive number of examples, or None (all)"),
+}
+
+
+def setting(rule: Callable[[Any], bool], what: str, **field_options) -> Any:
+    """A preset field of an experiment's own with its rule (``what``: what the rule asks for, for the
+    error message); fields whose name has a rule in :data:`RULES` need none."""
+    return dataclasses.field(metadata={"rule": (rule, what)}, **field_options)
+
+
+# rules for an experiment's own settings, to give with setting(rule, what)
+def positive_int(value) -> bool:
+    """An integer >= 1 (a bool is not one)."""
+    return _positive_int(value)
+
+
+def optional_positive_int(value) -> bool:
+    """An integer >= 1, or None."""
+    return _optional_positive_int(value)
+
+
+def grid_of(check: Callable[[Any], bool]) -> Callable[[Any], bool]:
+    """The rule of a grid: a non-empty sequence (a tuple, once frozen) of numbers that each pass ``check``."""
+    return lambda value: isinstance(value, tuple) and bool(value) and all(_is_number(v) and check(v) for v in value)
+
+
+def names_among(known: Sequence[str]) -> Callable[[Any], bool]:
+    """The rule of a choice of names: a non-empty sequence (a tuple, once frozen) of names among ``known``."""
+    return lambda value: isinstance(value, tuple) and bool(value) and all(v in tuple(known) for v in value)
+
+
+def _frozen(value):
+    """Lists (and ranges, tuples, arrays) as tuples, NumPy scalars as Python numbers, mappings read-only."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (list, tuple, range, np.ndarray)):
+        return tuple(_frozen(v) for v in value)
+    if isinstance(value, Mapping):
+        return types.MappingProxyType({k: _frozen(v) for k, v in value.items()})
+    return value
+
+
+def _plain(value):
+    """A setting as results record it (JSON-ready): mappings and data set sizes as dicts."""
+    if isinstance(value, (Subset, Generated)):
+        return dataclasses.asdict(value)
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def _shown(value) -> str:
+    return " ".join(map(str, value)) if isinstance(value, (list, tuple, range)) else str(value)
+
+
+def _options(overrides: Mapping[str, Any]) -> str:
+    """``"--epochs 30; --lr 0.1 0.01"``: the command-line options that gave ``overrides``."""
+    return "; ".join(f"--{k.replace('_', '-')} {_shown(v)}" for k, v in overrides.items())
+
+
+def preset_label(preset_name: str, overrides: Mapping[str, Any]) -> str:
+    """The preset's name as results record it: ``"paper"``, or ``"paper [--epochs 30; --lr 0.1 0.01]"``
+    when command-line options changed it, so that no overridden run passes for the preset itself."""
+    return f"{preset_name} [{_options(overrides)}]" if overrides else preset_name
+
+
+def is_paper_scale(label: Optional[str]) -> bool:
+    """The paper preset, with or without command-line overrides (which its label then lists)."""
+    return label == "paper" or str(label).startswith("paper [")
+
+
+# ------------------------------------------------------------------------------ presets
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Preset:
+    """What every experiment's preset holds; experiments subclass it (or :class:`NetworkPreset`,
+    :class:`DatasetPreset`) with their own fields.
+
+    name: "quick", "paper", "tiny", ...; description: what the preset is, printed and written in
+    summary.md; epochs: the most fine-tuning epochs; patience: early stopping after this many epochs
+    without a better validation error (None: never); overrides: the settings changed on the command
+    line, ``(field, value)`` in the order given, that the label and the description list (set by
+    :meth:`with_overrides`, never by hand).
+    """
+
+    known_activations: ClassVar[tuple[str, ...]] = tuple(activations_lib.ACTIVATIONS)
+
+    name: str
+    description: str
+    epochs: int
+    patience: Optional[int]
+    overrides: tuple[tuple[str, Any], ...] = ()
+
+    def __post_init__(self):
+        for field in dataclasses.fields(self):
+            object.__setattr__(self, field.name, _frozen(getattr(self, field.name)))
+        for field in dataclasses.fields(self):
+            self._check(field, getattr(self, field.name))
+
+    def _check(self, field: dataclasses.Field, value) -> None:
+        if field.name == "overrides":
+            return
+        if field.name in ("activations", "l1_activations"):
+            known = self.known_activations if field.name == "activations" else tuple(activations_lib.ACTIVATIONS)
+            self._require(field.name, value, isinstance(value, tuple) and bool(value) and set(value) <= set(known),
+                          f"a non-empty list of activations among {', '.join(known)}")
+            return
+        rule = field.metadata.get("rule") or RULES.get(field.name)
+        if rule is None:
+            raise TypeError(f"{type(self).__name__}.{field.name} has no validation rule: give it one with "
+                            "deep_sparse.experiment.setting(rule, what)")
+        self._require(field.name, value, rule[0](value), rule[1])
+
+    def _require(self, field: str, value, holds: bool, what: str) -> None:
+        if not holds:
+            shown = dict(value) if isinstance(value, Mapping) else value
+            raise ValueError(f"preset {self.label!r} ({type(self).__name__}): {field} must be {what}, got {shown!r}")
+
+    @property
+    def label(self) -> str:
+        """The name results record: ``"paper"``, or ``"paper [--epochs 30]"`` when overridden."""
+        return preset_label(self.name, dict(self.overrides))
+
+    def with_overrides(self, **given) -> "Preset":
+        """A new preset with the ``given`` settings (command-line options) in place of the preset's.
+
+        The settings that change how cells are computed are listed, in the order given, in its label
+        and at the end of its description (``" — OVERRIDDEN on the command line: --lr 0.1"``); the cell
+        selectors (:data:`CELL_SELECTORS`) only choose cells and leave both unchanged.
+        """
+        settable = [f.name for f in dataclasses.fields(self) if f.name not in ("name", "description", "overrides")]
+        for key in given:
+            if key not in settable:
+                raise ValueError(f"preset {self.label!r} ({type(self).__name__}) has no setting {key!r} to "
+                                 f"override; its settings: {', '.join(settable)}")
+        if not given:
+            return self
+        listed = {**dict(self.overrides), **{k: _frozen(v) for k, v in given.items() if k not in CELL_SELECTORS}}
+        description = self.description.partition(OVERRIDDEN)[0]
+        if listed:
+            description += OVERRIDDEN + _options(listed)
+        return dataclasses.replace(self, **given, description=description, overrides=tuple(listed.items()))
+
+    def settings(self) -> dict:
+        """The preset's values as results record them (``preset_settings``): every field but the name
+        and the overrides (the label holds them), data set sizes as dicts."""
+        return {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self)
+                if f.name not in ("name", "overrides")}
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class NetworkPreset(Preset):
+    """A preset whose networks share one architecture: hidden_sizes, the widths of the hidden layers
+    (an experiment with a NORB architecture of its own adds ``norb_hidden_sizes``)."""
+
+    hidden_sizes: tuple[int, ...]
+
+    def hidden_sizes_for(self, dataset: str) -> tuple[int, ...]:
+        """The hidden widths on ``dataset``: a preset's ``norb_hidden_sizes`` on NORB where it has them
+        (the paper's 4000-2000), else ``hidden_sizes``."""
+        norb = getattr(self, "norb_hidden_sizes", None)
+        return norb if dataset == "norb" and norb is not None else self.hidden_sizes
+
+    def train_config(self, dataset: str, **structure) -> TrainConfig:
+        """The ``TrainConfig`` of this preset on ``dataset``: its hidden widths there, epochs, patience
+        and the paper's mini-batches of 10; ``structure`` gives the rest (activation, corruption, ...)."""
+        return TrainConfig(dataset=dataset, hidden_sizes=self.hidden_sizes_for(dataset), batch_size=PAPER_BATCH_SIZE,
+                           epochs=self.epochs, patience=self.patience, **structure)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class DatasetPreset(NetworkPreset):
+    """A preset that runs its procedure on each of several data sets in turn.
+
+    datasets: the data sets run, in order (among the experiment's ``known_datasets``); sizes: the
+    subset of each data set (:class:`Subset`, :class:`Generated`; a data set not listed runs whole).
+    """
+
+    known_datasets: ClassVar[tuple[str, ...]] = data_lib.NAMES
+
+    datasets: tuple[str, ...]
+    sizes: Mapping[str, Subset | Generated] = dataclasses.field(default_factory=dict)
+
+    def _check(self, field: dataclasses.Field, value) -> None:
+        if field.name == "datasets":
+            self._require("datasets", value, isinstance(value, tuple) and bool(value)
+                          and set(value) <= set(self.known_datasets),
+                          f"a non-empty list of data sets among {', '.join(self.known_datasets)}")
+        elif field.name == "sizes":
+            self._require("sizes", value, isinstance(value, Mapping) and all(name in data_lib.NAMES for name in value),
+                          f"a mapping keyed by data sets among {', '.join(data_lib.NAMES)}")
+            for name, size in value.items():
+                self._require(f"sizes[{name!r}]", size, isinstance(size, (Subset, Generated)) and _valid_sizes(size),
+                              "a Subset (positive sizes or None) or Generated (positive sizes, seed >= 0)")
+        else:
+            super()._check(field, value)
+
+    def sizes_of(self, dataset: str) -> Subset | Generated:
+        return self.sizes.get(dataset, Subset())
+
+
+def _valid_sizes(size: Subset | Generated) -> bool:
+    if isinstance(size, Subset):
+        return all(_optional_positive_int(v) for v in dataclasses.astuple(size))
+    return all(_positive_int(v) for v in (size.n_train, size.n_valid, size.n_test)) and _is_int(size.seed) \
+        and size.seed >= 0
+
+
+def by_name(*presets: Preset) -> dict[str, Preset]:
+    """``{name: preset}`` of one experiment's presets (one class, distinct names), in the order given."""
+    named: dict[str, Preset] = {}
+    for preset in presets:
+        if type(preset) is not type(presets[0]):
+            raise TypeError(f"presets of one experiment share a class: {preset.name!r} is a {type(preset).__name__}, "
+                            f"{presets[0].name!r} a {type(presets[0]).__name__}")
+        if preset.name in named:
+            raise ValueError(f"two presets are named {preset.name!r}")
+        named[preset.name] = preset
+    return named
+
+
+# ------------------------------------------------------------------------------ data
+def load_splits(name: str, data_dir: Optional[str], download: bool = True, **options):
+    """``(splits, None)`` or ``(None, reason)``: a data set that cannot be had is a reason, not a crash.
+
+    Files that are absent give ``"not run: no files in DIR"``; any other failure of the loader is named
+    in the reason. ``download`` is passed on (the experiments download what they need unless offline).
+    """
+    directory = data_lib.default_data_dir(data_dir)
+    try:
+        return data_lib.load_splits(name, data_dir=data_dir, download=download, **options), None
+    except FileNotFoundError as error:
+        return None, f"not run: no files in {directory} ({error})"
+    except Exception as error:  # noqa: BLE001 - any loader failure becomes an honest line in the report
+        return None, f"not run: loading {name} from {directory} failed ({type(error).__name__}: {error})"
+
+
+def load_dataset(name: str, sizes: Subset | Generated, base: TrainConfig, data_dir: Optional[str] = None,
+                 download: bool = True):
+    """``(config, data, None)`` for data set ``name`` at ``sizes``, or ``(None, None, reason)``.
+
+    ``config`` is ``base`` on ``name``, with its number of classes (``deep_sparse.data.num_classes``)
+    and the subset of ``sizes`` (first n examples, applied by ``prepare_data``); a generated data set
+    gets the generator's options of ``sizes``. A missing data set is downloaded (pooch, checksums
+    verified) unless ``download`` is false.
+    """
+    splits, reason = load_splits(name, data_dir, download=download, **sizes.loader_options())
+    if reason is not None:
+        return None, None, reason
+    config = base.replace(dataset=name, num_classes=data_lib.num_classes(name), **sizes.config_fields())
+    try:
+        data = train_lib.prepare_data(config, splits)
+    except ValueError as error:
+        return None, None, f"not run: {name}: {error}"
+    return config, data, None
+
+
+def split_sizes(data) -> dict:
+    """Examples per split of a ``deep_sparse.train.Data`` (the sample sizes the report states)."""
+    return {"n_train": int(data.x_train.shape[0]), "n_valid": int(data.x_valid.shape[0]),
+            "n_test": int(data.x_test.shape[0])}
+
+
+# ------------------------------------------------------------------------------ records
+def cell(experiment: str, preset: str, dataset: str, label: str, metric: str, ours, paper_key=None, **extra) -> dict:
+    """One comparable number: ours (None if not run) beside the paper's cell ``paper_key``
+    (``sweeps.paper_numbers``); ``preset`` is the preset's label."""
+    record = {"experiment": experiment, "preset": preset, "dataset": dataset, "cell": label, "metric": metric,
+              "ours": None if ours is None else float(ours), "paper_key": paper_key}
+    record.update(extra)
+    return record
+
+
+def write_cells(folder: str, cells: Sequence[dict]) -> None:
+    """``cells.json``: each of our numbers with its paper cell id, for ``sweeps.report``."""
+    results_io.atomic_write_json(os.path.join(folder, "cells.json"), {"cells": list(cells)})
+
+
+def write_not_run(folder: str, reason: str, argv: Sequence[str], metadata: dict) -> None:
+    """A ``results.json`` with no rows that says why (read by ``sweeps.report``)."""
+    payload = results_io.provenance(argv)
+    payload.update(metadata)
+    payload.update({"complete": False, "not_run": reason, "rows": []})
+    results_io.claim_output_folder(folder)
+    results_io.atomic_write_json(os.path.join(folder, "results.json"), payload)
+
+
+def run_sweep(config: TrainConfig, grid, folder: str, data, *, argv: Sequence[str], metadata: dict,
+              **options) -> list[dict]:
+    """``deep_sparse.sweep.run`` recording ``metadata`` and the data's split sizes with the results;
+    ``options``: the sweep's run options (resume, chunk_size, deadline, ...)."""
+    extra = dict(metadata)
+    if data is not None:
+        extra["sizes"] = split_sizes(data)
+    return sweep_lib.run(config, grid, folder, data=data, argv=list(argv), extra_metadata=extra, **options)
+
+
+class OpenedDataset(NamedTuple):
+    """One data set of a run: its folder, and its config and data, or why it is not run."""
+
+    folder: str
+    config: Optional[TrainConfig]
+    data: Optional[train_lib.Data]
+    reason: Optional[str]
+
+
+@dataclasses.dataclass(frozen=True)
+class Run:
+    """One invocation of an experiment: which one, with which preset, writing where, how it sweeps.
+
+    experiment: the name results record ("table1"); out: the output folder (one subfolder per data
+    set); argv: the command as typed, recorded with every result; data_dir, download: where data sets
+    are and whether a missing one may be downloaded; sweep_options: the run options of
+    ``deep_sparse.sweep.run`` (resume, chunk_size, batching, checkpoint_every, checkpoint_seconds, deadline,
+    progress).
+    """
+
+    experiment: str
+    preset: Preset
+    out: str
+    argv: tuple[str, ...] = ()
+    data_dir: Optional[str] = None
+    download: bool = True
+    sweep_options: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    log: Callable[[str], None] = dataclasses.field(default=print, compare=False, repr=False)
+
+    def metadata(self, **more) -> dict:
+        """What every results file of the run records: experiment, preset label and settings, ``more``."""
+        return {"experiment": self.experiment, "preset": self.preset.label, "preset_settings": self.preset.settings(),
+                **more}
+
+    def open_dataset(self, dataset: str, base: TrainConfig) -> OpenedDataset:
+        """``dataset`` at the preset's size in ``base`` (:func:`load_dataset`), its folder ``out/dataset``
+        (created by the sweep once its inputs are checked); one that cannot be had is logged with its
+        reason and recorded as not run in its folder."""
+        folder = os.path.join(self.out, dataset)
+        config, data, reason = load_dataset(dataset, self.preset.sizes_of(dataset), base, self.data_dir,
+                                            self.download)
+        if reason is not None:
+            self.log(f"{dataset}: {reason}")
+            results_io.claim_output_folder(self.out)  # so that a run of only not-run data sets is ours
+            write_not_run(folder, reason, self.argv, self.metadata(dataset=dataset))
+        return OpenedDataset(folder, config, data, reason)
+
+    def sweep(self, config: TrainConfig, grid, folder: str, data, **more) -> list[dict]:
+        """:func:`run_sweep` with the run's options and metadata (``more`` added to it)."""
+        return run_sweep(config, grid, folder, data, argv=self.argv, metadata=self.metadata(**more),
+                         **self.sweep_options)
+
+    def cell(self, dataset: str, label: str, metric: str, ours, paper_key=None, **extra) -> dict:
+        """:func:`cell` of this run's experiment and preset."""
+        return cell(self.experiment, self.preset.label, dataset, label, metric, ours, paper_key, **extra)
+
+    def finish(self, cells: Sequence[dict], summary: str) -> None:
+        """``cells.json`` and ``summary.md`` in the output folder; the summary is logged too."""
+        results_io.claim_output_folder(self.out)
+        write_cells(self.out, cells)
+        results_io.atomic_write_text(os.path.join(self.out, "summary.md"), summary)
+        self.log(summary)
