@@ -277,7 +277,9 @@ def model_cells(run: experiment.Run, dataset: str, model: str, chosen: list, syn
     for metric, values in (("rmse", [row["test_error"] for _, row, _ in kept]), ("sparsity", [s for *_, s in kept])):
         paper_key = pn.sentiment_key(model, metric)
         if synthetic:
-            note = f"{SYNTHETIC} data: not comparable with the paper (paper: {pn.lookup(paper_key)['value']:g})"
+            paper = pn.lookup(paper_key)["value"]
+            shown = f"{100 * paper:g}%" if common.percent_metric(metric) else f"{paper:g}"
+            note = f"{SYNTHETIC} data: not comparable with the paper (paper: {shown})"
         else:
             note = f"{len(values)} of {run.preset.folds} folds, mean; sd {np.std(values):.3f}" if values else "diverged"
         cells.append(run.cell(

@@ -394,7 +394,7 @@ def test_signed_inputs_are_reconstructed_in_the_range_the_decoder_reaches(activa
     low, high = jnp.min(data.x_train), jnp.max(data.x_train)
     code, target = trainer.pretrain_input([], None, x, (low, high))
     np.testing.assert_allclose(np.asarray(target), (np.asarray(x) - float(low)) / float(high - low), rtol=1e-6)
-    result = jax.jit(trainer)(jax.random.PRNGKey(0), Hparams(pretrain_lr=0.1), data)
+    result = jax.jit(make_train(config))(jax.random.PRNGKey(0), Hparams(pretrain_lr=0.1), data)
     assert not bool(result.diverged)
     assert np.all(np.asarray(result.curves.pretrain_loss) >= 0)
     assert np.all(np.asarray(result.curves.pretrain_valid_loss) >= 0)
