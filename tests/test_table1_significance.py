@@ -20,7 +20,7 @@ def test_a_recorded_test_is_not_retrained(tmp_path, monkeypatch):
 
     row = {"diverged": False, "test_error": 0.1, "pretrain_epochs": 0}
     chosen = {("tanh", True): dict(row, network=5), ("tanh", False): dict(row, network=1)}
-    preset = {"activations": ["tanh"], "pretrain_epochs": 1}
+    preset = table1.PRESETS["tiny"].with_overrides(activations=["tanh"])
     path = str(tmp_path / "significance.json")
     first = table1.significance_tests(Config(), preset, chosen, None, path)
     assert calls == [5, 1] and first["tanh"]["networks"] == [5, 1]
