@@ -19,7 +19,7 @@ from deep_sparse import distributed
 from deep_sparse.checkpoints import ChunkCheckpoint
 from deep_sparse.config import HPARAM_NAMES, Hparams
 from deep_sparse.devices import (
-    MEMORY_HEADROOM, available_memory_bytes, batch_over_networks, compiled_memory_bytes,
+    MEMORY_HEADROOM, available_memory_bytes, batch_over_networks, compiled_memory_bytes, resolve_batching,
 )
 from deep_sparse.planner import Network
 from deep_sparse.train import Data, Stage, Train
@@ -97,10 +97,10 @@ class ChunkExecutor:
     """The compiled, sharded, batched functions of one group's :class:`Train`, and the loop that
     drives a chunk of its networks through them."""
 
-    def __init__(self, train: Train, data: Data, mesh: Mesh, batching: str = "vmap"):
+    def __init__(self, train: Train, data: Data, mesh: Mesh, batching: str = "auto"):
         self.train = train
         self.mesh = mesh
-        self.batching = batching
+        self.batching = resolve_batching(batching, mesh)
         self.n_devices = mesh.devices.size
         self.network_epochs = 0  # trained network-epochs (every slot of a chunk, stopped or not)
         self.train_seconds = 0.0

@@ -145,28 +145,28 @@ def prepare_data(config: TrainConfig, splits: dict) -> Data:
     return Data(*(jnp.asarray(a) for a in arrays))
 
 
-def _sum_over_chunks(fn: Callable, arrays: tuple, chunk: int):
-    """The sum of ``fn(*chunk_of_arrays)`` (a pytree) over consecutive chunks of ``chunk`` examples
-    (the last one shorter): a whole split is evaluated without holding all its activations at once."""
+def _reduce_over_chunks(fn: Callable, arrays: tuple, chunk: int, reduce: Callable, combine: Callable):
+    """``fn(*chunk_of_arrays)`` (a pytree) reduced over consecutive chunks of ``chunk`` examples (the last
+    one shorter; ``reduce`` over the stacked full chunks, ``combine`` with the last): a whole split is
+    evaluated without holding all its activations at once."""
     n = int(arrays[0].shape[0])
     chunk = min(chunk, n)
     n_full = n // chunk
     head = tuple(a[: n_full * chunk].reshape(n_full, chunk, *a.shape[1:]) for a in arrays)
-    total = jax.tree.map(lambda t: jnp.sum(t, axis=0), jax.lax.map(lambda xs: fn(*xs), head))
+    total = jax.tree.map(lambda t: reduce(t, axis=0), jax.lax.map(lambda xs: fn(*xs), head))
     if n % chunk:
-        total = jax.tree.map(jnp.add, total, fn(*(a[n_full * chunk:] for a in arrays)))
+        total = jax.tree.map(combine, total, fn(*(a[n_full * chunk:] for a in arrays)))
     return total
+
+
+def _sum_over_chunks(fn: Callable, arrays: tuple, chunk: int):
+    """The sum of ``fn(*chunk_of_arrays)`` (a pytree) over consecutive chunks of ``chunk`` examples."""
+    return _reduce_over_chunks(fn, arrays, chunk, jnp.sum, jnp.add)
 
 
 def _max_over_chunks(fn: Callable, x: Array, chunk: int) -> Array:
     """The largest of the scalars ``fn(chunk_of_x)`` over consecutive chunks of ``chunk`` examples."""
-    n = int(x.shape[0])
-    chunk = min(chunk, n)
-    n_full = n // chunk
-    top = jnp.max(jax.lax.map(fn, x[: n_full * chunk].reshape(n_full, chunk, *x.shape[1:])))
-    if n % chunk:
-        top = jnp.maximum(top, fn(x[n_full * chunk:]))
-    return top
+    return _reduce_over_chunks(fn, (x,), chunk, jnp.max, jnp.maximum)
 
 
 def _to_code_units(layer: dict, code_scale) -> dict:
