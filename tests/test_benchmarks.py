@@ -49,6 +49,23 @@ def test_markdown_keeps_other_sections(tmp_path):
     assert text.index("## A") < text.index("## B")
 
 
+def test_rounds_alternate_the_order_of_the_methods_and_pool_their_epochs():
+    assert cli.round_orders(["engine", "loop"], 3) == [["engine", "loop"], ["loop", "engine"], ["engine", "loop"]]
+    first = {"times": [1.0, 2.0], "compile_s": 1.0, "eval_compile_s": 0.1, "eval_s": 0.5, "maxrss_bytes": 10,
+             "xla_memory_bytes": None, "stopped": False, "worker_wall_s": 3.0, "process_wall_s": 4.0, "chunk_size": 4}
+    second = dict(first, times=[3.0, 4.0], compile_s=3.0, eval_s=0.7, maxrss_bytes=30, stopped=True)
+    third = dict(first, times=[5.0, 6.0], compile_s=2.0, eval_s=0.6, maxrss_bytes=20)
+    pooled = cli.pool_rounds([first, second, third])
+    assert pooled["times"] == [1.0, 2.0, 3.0, 4.0, 5.0, 6.0] and pooled["rounds"] == 3
+    assert pooled["round_times"] == [[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]
+    assert (pooled["compile_s"], pooled["eval_s"], pooled["maxrss_bytes"]) == (2.0, 0.6, 30)
+    assert pooled["stopped"] and pooled["process_wall_s"] == 12.0 and pooled["chunk_size"] == 4
+    assert pooled["xla_memory_bytes"] is None
+    assert cli.pool_rounds([first, {"error": "timed out"}]) == {"error": "timed out"}
+    row = report.summarize("loop", 2, pooled, {"hidden": [3], "steps": 5, "valid": 2}, None)
+    assert row["epoch_s_median"] == 3.5 and row["spread_pct"] == pytest.approx(100 * 5 / 3.5)
+
+
 def test_engine_worker_runs_the_engines_chunks_one_after_the_other():
     """5 networks on one CPU device: automatic chunk size 4, balanced into chunks of 3 and 2 (the last
     padded to 3), each through warm-up + repeats epochs in the engine's loop; the time of an epoch is
@@ -106,7 +123,8 @@ def test_tiny_run_end_to_end(tmp_path):
         assert "error" not in row, row
         assert row["k"] == 2
         assert row["network_steps_per_s"] > 0 and row["gflops"] > 0
-        assert len(payload["raw"][payload["rows"].index(row)]["times"]) == payload["spec"]["repeats"]
+        raw = payload["raw"][payload["rows"].index(row)]
+        assert len(raw["times"]) == payload["spec"]["repeats"] * payload["spec"]["rounds"] == 2 * raw["rounds"]
     assert payload["ceilings"]["peak_gflops"] > 0
     assert payload["provenance"]["versions"]["jax"]
     png = (results / "throughput_vs_k.png").read_bytes()

@@ -8,6 +8,7 @@ import copy
 import importlib.metadata
 import json
 import os
+import statistics
 import sys
 from typing import Callable, Optional, Sequence
 
@@ -24,11 +25,11 @@ DESCRIPTION = ("Throughput of K small networks trained side by side: the sweep e
                "``jax.vmap``, PyTorch, and the machine's own ceilings, all measured in one run (issue 6).")
 MODES = {  # the spec of each mode; options override steps, valid, repeats and ks
     "tiny": {"hidden": [32, 32], "steps": 4, "valid": 20, "repeats": 2, "square": 128,
-             "inner": 4, "copy_bytes": 4 << 20, "ks": [1, 2]},
+             "inner": 4, "copy_bytes": 4 << 20, "ks": [1, 2], "rounds": 1},
     "quick": {"hidden": list(PAPER_HIDDEN), "steps": 50, "valid": 100, "repeats": 3, "square": 2048,
-              "inner": 50, "copy_bytes": 256 << 20, "ks": [1, 8, 32]},
+              "inner": 50, "copy_bytes": 256 << 20, "ks": [1, 8, 32], "rounds": 2},
     "full": {"hidden": list(PAPER_HIDDEN), "steps": 200, "valid": 100, "repeats": 5, "square": 2048,
-             "inner": 200, "copy_bytes": 512 << 20, "ks": [1, 8, 32, 200]},
+             "inner": 200, "copy_bytes": 512 << 20, "ks": [1, 8, 32, 200], "rounds": 2},
 }
 
 
@@ -42,6 +43,11 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument("--valid", type=int, help="validation examples evaluated per epoch (default 100)")
     parser.add_argument("--repeats", type=int, help="timed epochs per method and K (default 5, --quick 3)")
     parser.add_argument("--warmup", type=int, default=1, help="untimed epochs after compilation (default 1)")
+    parser.add_argument("--rounds", type=int,
+                        help="times each method runs at each K, each time in a fresh process, the methods in "
+                             "alternating order (A B, B A, ...); the epochs of all rounds are pooled, so that a "
+                             "drift of the machine's speed (a shared VM) weighs on every method alike "
+                             "(default 2, --tiny 1)")
     parser.add_argument("--methods", nargs="+", choices=list(JAX_METHODS + TORCH_METHODS),
                         help="methods to run (default: all)")
     parser.add_argument("--no-torch", action="store_true", help="skip the PyTorch methods")
@@ -62,13 +68,13 @@ def mode_of(args: argparse.Namespace) -> str:
 def build_spec(args: argparse.Namespace) -> dict:
     """The mode's spec with the options' overrides, checked."""
     spec = copy.deepcopy(MODES[mode_of(args)])
-    for name in ("steps", "valid", "repeats"):
+    for name in ("steps", "valid", "repeats", "rounds"):
         if getattr(args, name) is not None:
             spec[name] = getattr(args, name)
     if args.k:
         spec["ks"] = sorted(set(args.k))
     spec["warmup"] = args.warmup
-    for name in ("steps", "valid", "repeats"):
+    for name in ("steps", "valid", "repeats", "rounds"):
         if spec[name] < 1:
             raise SystemExit(f"--{name} must be >= 1")
     if any(k < 1 for k in spec["ks"]):
@@ -110,13 +116,45 @@ def measure(spec: dict, methods: Sequence[str], timeout: float, log: Callable[[s
             f"(NumPy) GFLOP/s, copy {ceilings['copy_gb_per_s']:.1f} GB/s")
     raw, rows = [], []
     for k in spec["ks"]:
+        rounds = {method: [] for method in methods}
+        for order in round_orders(methods, spec["rounds"]):
+            for method in order:
+                rounds[method].append(spawn(method, dict(spec, k=k), timeout, log))
         for method in methods:
-            result = spawn(method, dict(spec, k=k), timeout, log)
+            result = pool_rounds(rounds[method])
             raw.append({"method": method, "k": k, **result})
             rows.append(summarize(method, k, result, spec, peak))
             log_row(log, rows[-1])
     add_ratios(rows)
     return ceilings, raw, rows
+
+
+def round_orders(methods: Sequence[str], rounds: int) -> list[list[str]]:
+    """The order of the methods in each round: as given, then reversed, alternately (A B, B A, A B, ...),
+    so that a drift of the machine's speed during one K's rounds weighs on every method alike."""
+    return [list(methods) if r % 2 == 0 else list(reversed(methods)) for r in range(rounds)]
+
+
+def pool_rounds(results: Sequence[dict]) -> dict:
+    """One method's worker results over its rounds as one result: the timed epochs of every round
+    together (the row's median and spread then span the rounds; ``round_times`` keeps them apart),
+    the median compile and validation seconds, the largest memory, the summed wall times. The first
+    failed round's error, if one failed."""
+    failed = [r for r in results if "error" in r]
+    if failed:
+        return failed[0]
+    pooled = dict(results[0])
+    pooled["times"] = [t for r in results for t in r["times"]]
+    for name in ("compile_s", "eval_compile_s", "eval_s"):
+        pooled[name] = statistics.median(r[name] for r in results)
+    for name in ("maxrss_bytes", "xla_memory_bytes"):
+        values = [r[name] for r in results if r.get(name) is not None]
+        pooled[name] = max(values) if values else None
+    for name in ("worker_wall_s", "process_wall_s"):
+        pooled[name] = sum(r.get(name, 0.0) for r in results)
+    pooled["stopped"] = any(r.get("stopped") for r in results)
+    pooled["rounds"], pooled["round_times"] = len(results), [r["times"] for r in results]
+    return pooled
 
 
 def write_outputs(out: str, payload: dict, machine_slug: str) -> None:

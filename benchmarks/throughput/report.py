@@ -20,8 +20,8 @@ FLOP count). One section per machine and mode; a run replaces only its own secti
 network-steps per second (one SGD step of mini-batch 10 of one network; each epoch also evaluates a
 small validation set, whose share of the time is `eval %`). `vs loop` is the ratio to the plain JAX loop
 at the same K; `% peak` is achieved GFLOP/s over the best fp32 square matrix product measured in the same
-run. Compile time is excluded from throughput and given separately. Times: median of the repetitions,
-spread = (max - min) / median.
+run. Compile time is excluded from throughput and given separately. Times: median of the repetitions
+(of every round, where a section says it ran several), spread = (max - min) / median.
 """
 COLUMNS = ["k", "method", "network_steps_per_s", "vs_loop", "gflops", "% peak", "% ceiling", "epoch_s_median",
            "spread_pct", "eval_pct", "compile_s", "maxrss_mib", "xla_memory_mib"]
@@ -121,9 +121,17 @@ def run_lines(payload: dict) -> list[str]:
         f"- versions: {versions}",
         f"- network {'-'.join(map(str, sizes))}, rectifier + L1 {L1}, SGD lr {LR}, "
         f"mini-batch {BATCH}, {spec['steps']} steps per epoch, {spec['valid']} validation examples, "
-        f"{spec['repeats']} repetitions after {spec['warmup']} warm-up epoch(s); "
+        f"{spec['repeats']} repetitions after {spec['warmup']} warm-up epoch(s)"
+        f"{rounds_text(spec.get('rounds', 1))}; "
         f"{flops_per_step(sizes) / 1e6:.1f} MFLOP per step",
     ]
+
+
+def rounds_text(rounds: int) -> str:
+    if rounds == 1:
+        return ""
+    return (f", in each of {rounds} rounds (the methods of a K in alternating order, A B then B A, each round a "
+            "fresh process; the epochs of all rounds pooled)")
 
 
 def ceiling_lines(ceilings: dict, ceiling: Optional[float]) -> list[str]:
