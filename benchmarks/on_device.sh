@@ -19,7 +19,7 @@ FIG3_PRESET=${FIG3_PRESET:-paper}
 FIG3_SECONDS=${FIG3_SECONDS:-270}
 FIG3_CHUNK=${FIG3_CHUNK:-50}
 BENCH_SECONDS=${BENCH_SECONDS:-180}
-BENCH_ARGS=${BENCH_ARGS:-"--k 1 8 32 200 --steps 100 --repeats 3 --methods engine loop --timeout 75"}
+BENCH_ARGS=${BENCH_ARGS:-"--k 1 8 32 200 --steps 100 --repeats 3 --methods engine loop --timeout 75 --rounds 1"}
 export PYTHONPATH="$PWD:$PWD/.device/pylib${PYTHONPATH:+:$PYTHONPATH}"
 export DEEP_SPARSE_DATA="$PWD/.device/data"
 mkdir -p "$OUT"
