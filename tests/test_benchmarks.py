@@ -62,6 +62,8 @@ def test_rounds_alternate_the_order_of_the_methods_and_pool_their_epochs():
     assert pooled["stopped"] and pooled["process_wall_s"] == 12.0 and pooled["chunk_size"] == 4
     assert pooled["xla_memory_bytes"] is None
     assert cli.pool_rounds([first, {"error": "timed out"}]) == {"error": "timed out"}
+    torch_like = {k: v for k, v in first.items() if k != "eval_compile_s"}
+    assert cli.pool_rounds([torch_like, torch_like])["eval_compile_s"] is None
     row = report.summarize("loop", 2, pooled, {"hidden": [3], "steps": 5, "valid": 2}, None)
     assert row["epoch_s_median"] == 3.5 and row["spread_pct"] == pytest.approx(100 * 5 / 3.5)
 

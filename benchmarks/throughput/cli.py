@@ -145,8 +145,9 @@ def pool_rounds(results: Sequence[dict]) -> dict:
         return failed[0]
     pooled = dict(results[0])
     pooled["times"] = [t for r in results for t in r["times"]]
-    for name in ("compile_s", "eval_compile_s", "eval_s"):
-        pooled[name] = statistics.median(r[name] for r in results)
+    for name in ("compile_s", "eval_compile_s", "eval_s"):  # the PyTorch workers report no eval_compile_s
+        values = [r[name] for r in results if r.get(name) is not None]
+        pooled[name] = statistics.median(values) if values else None
     for name in ("maxrss_bytes", "xla_memory_bytes"):
         values = [r[name] for r in results if r.get(name) is not None]
         pooled[name] = max(values) if values else None
