@@ -480,10 +480,13 @@ class Run:
             write_not_run(folder, reason, self.argv, self.metadata(dataset=dataset))
         return OpenedDataset(folder, config, data, reason)
 
-    def sweep(self, config: TrainConfig, grid, folder: str, data, **more) -> list[dict]:
-        """:func:`run_sweep` with the run's options and metadata (``more`` added to it)."""
+    def sweep(self, config: TrainConfig, grid, folder: str, data, *,
+              select_pretrain_lr: Optional[Sequence[str]] = None, **more) -> list[dict]:
+        """:func:`run_sweep` with the run's options and metadata (``more`` added to it);
+        ``select_pretrain_lr``: as in ``deep_sparse.sweep.run`` (the experiment's procedure, not a run
+        option)."""
         return run_sweep(config, grid, folder, data, argv=self.argv, metadata=self.metadata(**more),
-                         **self.sweep_options)
+                         select_pretrain_lr=select_pretrain_lr, **self.sweep_options)
 
     def cell(self, dataset: str, label: str, metric: str, ours, paper_key=None, **extra) -> dict:
         """:func:`cell` of this run's experiment and preset."""

@@ -121,8 +121,13 @@ class SweepStore:
 
     def write_results(self, rows_by_network: dict, metadata: dict, timings: dict, started: float,
                       complete: bool) -> None:
-        rows = [rows_by_network[k] for k in sorted(rows_by_network)]
+        """``results.csv`` and ``results.json``: the rows of the trained networks; the networks left
+        untrained because their pre-training lr was not selected go under ``not_finetuned``."""
+        recorded = [rows_by_network[k] for k in sorted(rows_by_network)]
+        rows = [row for row in recorded if row.get("finetuned", True)]
+        skipped = [row for row in recorded if not row.get("finetuned", True)]
         results_io.atomic_write_csv(os.path.join(self.out_dir, "results.csv"), rows, csv_columns(rows))
         timings = dict(timings, wall_seconds=time.perf_counter() - started)
-        results_io.atomic_write_json(os.path.join(self.out_dir, "results.json"),
-                                     {**metadata, "complete": complete, "timings": timings, "rows": rows})
+        results_io.atomic_write_json(os.path.join(self.out_dir, "results.json"), {
+            **metadata, "complete": complete, "timings": timings, "rows": rows,
+            **({"not_finetuned": skipped} if skipped else {})})

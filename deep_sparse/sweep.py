@@ -31,7 +31,7 @@ from typing import Any, Callable, Optional, Sequence
 import jax
 import numpy as np
 
-from deep_sparse import distributed, results_io
+from deep_sparse import distributed, results_io, selection
 from deep_sparse.checkpoints import ChunkCheckpoint
 from deep_sparse.config import HPARAM_NAMES, Hparams, TrainConfig
 from deep_sparse.devices import auto_chunk_size, compiled_memory_bytes, make_mesh, resolve_batching  # noqa: F401
@@ -45,15 +45,21 @@ from deep_sparse.train import Data, load_data, make_train
 
 
 # -------------------------------------------------------------------------------------- rows
+def _network_fields(group: Group, network: Network) -> dict:
+    """What a row says of the network itself: its place in the sweep, hyperparameters and structure."""
+    row = {"network": network.index, "group": group.index, "seed": network.seed}
+    row.update({name: getattr(network.hparams, name) for name in HPARAM_NAMES})
+    row["activation"] = group.config.activation
+    row["hidden_sizes"] = "-".join(str(n) for n in group.config.hidden_sizes)
+    row["pretrain_epochs"] = group.config.pretrain_epochs
+    row["labeled_fraction"] = group.config.labeled_fraction
+    return row
+
+
 def _rows_from_results(results, group: Group, networks: list[Network]) -> list[dict]:
     rows = []
     for position, network in enumerate(networks):
-        row = {"network": network.index, "group": group.index, "seed": network.seed}
-        row.update({name: getattr(network.hparams, name) for name in HPARAM_NAMES})
-        row["activation"] = group.config.activation
-        row["hidden_sizes"] = "-".join(str(n) for n in group.config.hidden_sizes)
-        row["pretrain_epochs"] = group.config.pretrain_epochs
-        row["labeled_fraction"] = group.config.labeled_fraction
+        row = _network_fields(group, network)
         for name in ("test_error", "valid_error", "train_error", "sparsity"):
             row[name] = float(getattr(results, name)[position])
         for layer, value in enumerate(results.sparsity_per_layer[position]):
@@ -138,6 +144,7 @@ def run(
     progress: bool = True,
     argv: Optional[Sequence[str]] = None,
     extra_metadata: Optional[dict] = None,
+    select_pretrain_lr: Optional[Sequence[str]] = None,
     log: Callable[[str], None] = print,
 ) -> list[dict]:
     """Train every network of ``grid`` and write ``results.csv`` / ``results.json`` in ``out_dir``.
@@ -155,8 +162,19 @@ def run(
     deadline: a ``time.time()`` value; the sweep raises :class:`DeadlineReached` at the first epoch
         boundary after which the running chunk could not finish in time (its worst case: every
         remaining epoch at the speed measured so far), after checkpointing it.
-    Returns the rows (one dict per network, in grid order).
+    select_pretrain_lr: None fine-tunes every network. A sequence of hyperparameter names (``()``
+        for none) selects the pre-training lr before fine-tuning, as the paper does (section 4.1:
+        "We select the model with the lowest reconstruction error"): once a group's stacks are
+        pre-trained, only the networks of the pre-training lr of lowest reconstruction error
+        (:func:`deep_sparse.selection.lowest_reconstruction`, per group and per combination of these
+        fields) are fine-tuned. The others are recorded as not fine-tuned (``not_finetuned`` in
+        ``results.json``, with their stack's reconstruction error) and left out of the rows, so that
+        the selection of :mod:`deep_sparse.selection` on the rows picks the same network as on a full
+        sweep, for a quarter of the fine-tuning on the paper's four pre-training lrs.
+    Returns the rows (one dict per fine-tuned network, in grid order).
     """
+    if select_pretrain_lr is not None:
+        select_pretrain_lr = _check_selection_fields(select_pretrain_lr)
     if checkpoint_every < 0:
         raise ValueError(f"checkpoint_every must be >= 0, got {checkpoint_every}")
     if not checkpoint_seconds >= 0:
@@ -206,20 +224,38 @@ def run(
             todo = [n for n in group.networks if n.index not in all_rows]
             if todo:
                 executor = ChunkExecutor(make_train(group.config), group_data[group.index], mesh, batching)
-                timings["groups"].append(
-                    _run_group(executor, group, todo, chunk_size, store, policy, report, chunk_finished))
+                finished = [row for row in all_rows.values() if row["group"] == group.index]
+                timings["groups"].append(_run_group(executor, group, todo, chunk_size, store, policy, report,
+                                                    chunk_finished, finished, select_pretrain_lr))
     finally:
         report.close()
     if distributed.is_primary():
         store.write_results(all_rows, metadata, timings, started, complete=True)
     distributed.barrier("deep_sparse results written")
-    return [all_rows[k] for k in sorted(all_rows)]
+    return [all_rows[k] for k in sorted(all_rows) if is_finetuned(all_rows[k])]
+
+
+def is_finetuned(row: dict) -> bool:
+    """Whether a recorded row is a trained network (not one whose pre-training lr was not selected)."""
+    return row.get("finetuned", True)
+
+
+def _check_selection_fields(fields: Sequence[str]) -> tuple[str, ...]:
+    fields = (fields,) if isinstance(fields, str) else tuple(fields)
+    allowed = [name for name in HPARAM_NAMES + ("seed",) if name not in ("lr", "pretrain_lr")]
+    unknown = [name for name in fields if name not in allowed]
+    if unknown:
+        raise ValueError(f"select_pretrain_lr: {', '.join(map(repr, unknown))} cannot tell settings apart; "
+                         f"expected names among {', '.join(allowed)}")
+    return fields
 
 
 def _run_group(executor: ChunkExecutor, group: Group, todo: list[Network], chunk_size: Optional[int],
                store: SweepStore, policy: ChunkPolicy, report: Progress,
-               chunk_finished: Callable[[str, list[dict]], None]) -> dict:
-    """Train the group's unfinished networks ``todo`` chunk after chunk; its timing record."""
+               chunk_finished: Callable[[str, list[dict]], None], finished: list[dict],
+               select_pretrain_lr: Optional[tuple[str, ...]]) -> dict:
+    """Train the group's unfinished networks ``todo`` chunk after chunk (``finished``: its rows
+    recorded before); its timing record."""
     started = time.perf_counter()
     mesh, n_devices = executor.mesh, executor.n_devices
     size = _chunk_size_for(store, group, chunk_size, executor, report.log)
@@ -229,6 +265,14 @@ def _run_group(executor: ChunkExecutor, group: Group, todo: list[Network], chunk
                f"networks to train in {len(chunks)} chunk(s) of {size} on {n_devices} "
                f"{mesh.devices.flat[0].platform} device(s), {executor.batching} within a device")
     stacks = _pretrained_stacks(executor, group, todo, size, store, policy, report)
+    if stacks is not None and select_pretrain_lr is not None:
+        kept, skipped = _select_stacks(group, todo, stacks, finished, select_pretrain_lr)
+        if skipped:
+            chunk_finished(skipped_name(group, skipped), skipped)
+            report.advance(group.config.epochs * len(skipped))
+            report.log(f"group {group.index}: {len(kept)} of {len(todo)} network(s) fine-tuned, those of the "
+                       "pre-training lr of lowest reconstruction error")
+        chunks = balanced_chunks(kept, size, n_devices) if kept else []
     for networks in chunks:
         chunk_finished(chunk_name(group, networks),
                        _run_chunk(executor, group, networks, size, stacks, store, policy, report))
@@ -255,6 +299,34 @@ def _run_chunk(executor: ChunkExecutor, group: Group, networks: list[Network], s
                                 checkpoint=_checkpoint(store.checkpoint_dir(chunk_name(group, networks)), policy),
                                 policy=policy, progress=report)
     return _rows_from_results(executor.results(state, networks, size), group, networks)
+
+
+def skipped_name(group: Group, rows: list[dict]) -> str:
+    """``group001_not_finetuned_00016-00031``: the record of the networks a group did not fine-tune."""
+    return f"group{group.index:03d}_not_finetuned_{rows[0]['network']:05d}-{rows[-1]['network']:05d}"
+
+
+def _stack_row(group: Group, network: Network, stack) -> dict:
+    """A row for ``network`` before fine-tuning: its hyperparameters and its pre-trained stack's
+    reconstruction error (``diverged``: pre-training gave no finite reconstruction error)."""
+    row = _network_fields(group, network)
+    valid_loss = np.asarray(stack.curves.pretrain_valid_loss)
+    row["pretrain_reconstruction"] = pretrain_reconstruction(valid_loss)
+    row.update(valid_error=None, diverged=not np.isfinite(row["pretrain_reconstruction"]), finetuned=False,
+               curves={"pretrain_loss": np.asarray(stack.curves.pretrain_loss).tolist(),
+                       "pretrain_valid_loss": valid_loss.tolist()})
+    return row
+
+
+def _select_stacks(group: Group, todo: list[Network], stacks: dict, finished: list[dict],
+                   within: tuple[str, ...]) -> tuple[list[Network], list[dict]]:
+    """The networks of ``todo`` whose pre-training lr has the lowest reconstruction error among the
+    group's stacks (those of ``todo`` and the rows ``finished`` before, per ``within`` setting), and
+    the rows of the others, marked not fine-tuned."""
+    candidates = [_stack_row(group, network, stacks[stack_signature(network)]) for network in todo]
+    everything = sorted(candidates + finished, key=lambda row: row["network"])  # ties go to the first in the grid
+    kept = {row["network"] for row in selection.lowest_reconstruction(everything, within)}
+    return [n for n in todo if n.index in kept], [row for row in candidates if row["network"] not in kept]
 
 
 def _checkpoint(directory: str, policy: ChunkPolicy) -> Optional[ChunkCheckpoint]:

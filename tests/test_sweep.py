@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from deep_sparse import executor as executor_module
-from deep_sparse import sweep
+from deep_sparse import selection, sweep
 from deep_sparse.executor import ChunkExecutor
 from deep_sparse.config import Hparams, TrainConfig
 from deep_sparse.train import make_train, prepare_data
@@ -367,7 +367,7 @@ SWEEP_SCRIPT = textwrap.dedent("""
     import sys
     sys.path.insert(0, {tests!r})
     from test_sweep import KILL_CONFIG, KILL_GRID, make_data
-    from deep_sparse import sweep
+    from deep_sparse import selection, sweep
     sweep.run(KILL_CONFIG, KILL_GRID, sys.argv[1], make_data(KILL_CONFIG), chunk_size=1, checkpoint_every=1,
               resume=sys.argv[2] == "resume", progress=False, argv=["kill-test"])
     print("SWEEP DONE")
@@ -523,6 +523,66 @@ def test_resume_reuses_a_finished_stack(data, tmp_path, monkeypatch, pretrain_sw
     assert [r["test_error"] for r in resumed] == [r["test_error"] for r in fresh]
 
 
+def _finetuned_lr(rows):
+    """The pre-training lr the paper's rule keeps on a full sweep's rows (checked to be one, no tie)."""
+    kept = {row["pretrain_lr"] for row in selection.lowest_reconstruction(rows)}
+    assert len(kept) == 1 and len({row["pretrain_reconstruction"] for row in rows}) == 2
+    return kept.pop()
+
+
+def test_selecting_the_pretraining_lr_first_finetunes_only_its_networks(data, tmp_path, pretrain_sweep):
+    full = pretrain_sweep[0]
+    kept_lr = _finetuned_lr(full)
+    messages = []
+    out_dir = str(tmp_path / "selected")
+    rows = sweep.run(PRETRAIN_CONFIG, PRETRAIN_GRID, out_dir, data, chunk_size=2, checkpoint_every=0,
+                     select_pretrain_lr=(), progress=False, log=messages.append)
+    assert [r["network"] for r in rows] == [r["network"] for r in full if r["pretrain_lr"] == kept_lr]
+    assert any("3 of 6 network(s) fine-tuned" in m for m in messages), messages
+    by_network = {r["network"]: r for r in full}
+    for row in rows:  # the same networks as in the full sweep, chunked otherwise
+        twin = by_network[row["network"]]
+        for name in ("valid_error", "test_error", "pretrain_reconstruction"):
+            np.testing.assert_allclose(row[name], twin[name], rtol=1e-5, atol=1e-6)
+    choose = dict(key=lambda r: r["activation"])
+    assert selection.select(rows, **choose)["rectifier"]["network"] == \
+        selection.select(full, **choose)["rectifier"]["network"]
+    with open(os.path.join(out_dir, "results.json")) as handle:
+        recorded = json.load(handle)
+    assert recorded["complete"] and len(recorded["rows"]) == 3 and len(read_csv(
+        os.path.join(out_dir, "results.csv"))) == 3
+    skipped = recorded["not_finetuned"]
+    assert sorted(r["network"] for r in skipped) == sorted(set(by_network) - {r["network"] for r in rows})
+    for row in skipped:
+        assert row["finetuned"] is False and row["pretrain_lr"] != kept_lr
+        np.testing.assert_allclose(row["pretrain_reconstruction"], by_network[row["network"]]["pretrain_reconstruction"],
+                                   rtol=1e-5)
+
+
+def test_a_resumed_selection_finetunes_only_what_is_missing(data, tmp_path):
+    out_dir = str(tmp_path / "selected")
+    options = dict(chunk_size=1, checkpoint_every=0, select_pretrain_lr=(), **QUIET)
+    first = sweep.run(PRETRAIN_CONFIG, PRETRAIN_GRID, out_dir, data, **options)
+    last = first[-1]["network"]
+    os.remove(os.path.join(out_dir, "chunks", f"group000_networks_{last:05d}-{last:05d}.json"))
+    trained = []
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        _spy_on_stages(monkeypatch, lambda executor, networks, names: trained.append(
+            ([n.index for n in networks], names[0])))
+        resumed = sweep.run(PRETRAIN_CONFIG, PRETRAIN_GRID, out_dir, data, resume=True, **options)
+    # one stack pre-trained again (it was local and is gone), then only the missing network fine-tuned
+    assert [(chunk, name.startswith("pretrain")) for chunk, name in trained] == [([last], True), ([last], False)]
+    assert [r["network"] for r in resumed] == [r["network"] for r in first]
+    assert [r["test_error"] for r in resumed] == [r["test_error"] for r in first]
+
+
+@pytest.mark.parametrize("fields", [("pretrain_lr",), ("lr",), ("activation",), "bogus"])
+def test_selection_fields_are_checked(data, tmp_path, fields):
+    with pytest.raises(ValueError, match="select_pretrain_lr: .* cannot tell settings apart; expected names among"):
+        sweep.run(PRETRAIN_CONFIG, PRETRAIN_GRID, str(tmp_path / "out"), data, select_pretrain_lr=fields, **QUIET)
+    assert not os.path.exists(tmp_path / "out")
+
+
 def test_a_tampered_chunk_file_is_refused(data, tmp_path):
     out_dir = str(tmp_path / "tampered")
     sweep.run(CONFIG, GRID, out_dir, data, chunk_size=4, checkpoint_every=0, **QUIET)
@@ -608,7 +668,7 @@ DEVICES_SCRIPT = textwrap.dedent("""
     import jax
     sys.path.insert(0, {tests!r})
     from test_sweep import CONFIG, PATIENT_CONFIG, PATIENT_GRID, SHARD_GRID, make_data
-    from deep_sparse import sweep
+    from deep_sparse import selection, sweep
     from deep_sparse.config import Hparams
     from deep_sparse.devices import make_mesh
     from deep_sparse.executor import ChunkExecutor
@@ -763,7 +823,7 @@ MULTIPROCESS_SCRIPT = textwrap.dedent("""
     jax.distributed.initialize(sys.argv[2], 2, int(sys.argv[3]))
     sys.path.insert(0, {tests!r})
     from test_sweep import PATIENT_CONFIG, PATIENT_GRID, make_data
-    from deep_sparse import sweep
+    from deep_sparse import selection, sweep
     assert jax.process_count() == 2 and len(jax.devices()) == 2
     rows = sweep.run(PATIENT_CONFIG, PATIENT_GRID, sys.argv[1], make_data(PATIENT_CONFIG), chunk_size=2,
                      progress=False, log=lambda m: None)
