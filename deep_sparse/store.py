@@ -92,6 +92,11 @@ class SweepStore:
         previous = results_io.read_json(path)
         return previous.get("previous_runs", []) + [{k: previous[k] for k in PROVENANCE_FIELDS if k in previous}]
 
+    def recorded_data_sha256(self) -> dict[str, str]:
+        """``{group: SHA-256 of its data}`` as the last invocation recorded it ({} before any)."""
+        path = os.path.join(self.out_dir, "results.json")
+        return results_io.read_json(path).get("data_sha256", {}) if os.path.exists(path) else {}
+
     def create(self, record: dict, started_before: bool) -> None:
         results_io.claim_output_folder(self.out_dir)
         if not started_before:

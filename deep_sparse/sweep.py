@@ -31,7 +31,7 @@ from typing import Any, Callable, Optional, Sequence
 import jax
 import numpy as np
 
-from deep_sparse import distributed, results_io, selection
+from deep_sparse import distributed, results_io, reuse, selection
 from deep_sparse.checkpoints import ChunkCheckpoint
 from deep_sparse.config import HPARAM_NAMES, Hparams, TrainConfig
 from deep_sparse.devices import auto_chunk_size, compiled_memory_bytes, make_mesh, resolve_batching  # noqa: F401
@@ -145,6 +145,7 @@ def run(
     argv: Optional[Sequence[str]] = None,
     extra_metadata: Optional[dict] = None,
     select_pretrain_lr: Optional[Sequence[str]] = None,
+    reuse_rows_from: Sequence[str] = (),
     log: Callable[[str], None] = print,
 ) -> list[dict]:
     """Train every network of ``grid`` and write ``results.csv`` / ``results.json`` in ``out_dir``.
@@ -171,6 +172,10 @@ def run(
         ``results.json``, with their stack's reconstruction error) and left out of the rows, so that
         the selection of :mod:`deep_sparse.selection` on the rows picks the same network as on a full
         sweep, for a quarter of the fine-tuning on the paper's four pre-training lrs.
+    reuse_rows_from: folders of other sweeps whose finished networks are taken instead of trained
+        where they are the same computation (:mod:`deep_sparse.reuse`: same data, seed, and
+        configuration and hyperparameters as far as the network reads them); each such row says
+        where it comes from (``reused_from``).
     Returns the rows (one dict per fine-tuned network, in grid order).
     """
     if select_pretrain_lr is not None:
@@ -205,6 +210,10 @@ def run(
     metadata.update(extra_metadata or {})
     metadata["batching"] = batching
     metadata["previous_runs"] = store.previous_runs() if started_before else []
+    metadata["data_sha256"] = _data_hashes(groups, group_data, data,
+                                           store.recorded_data_sha256() if started_before else {})
+    if reuse_rows_from:
+        metadata["reuse_rows_from"] = list(reuse_rows_from)
     timings: dict[str, Any] = {"groups": []}
     started = time.perf_counter()
     policy = ChunkPolicy(checkpoint_every, checkpoint_seconds, deadline, resume)
@@ -219,6 +228,8 @@ def run(
             store.write_results(all_rows, metadata, timings, started, complete=False)
         report.bar.set_description(f"{len(all_rows)}/{len(points)} networks done", refresh=True)
 
+    if reuse_rows_from:
+        _reuse_rows(groups, all_rows, reuse_rows_from, metadata["data_sha256"], chunk_finished, report)
     try:
         for group in groups:
             todo = [n for n in group.networks if n.index not in all_rows]
@@ -233,6 +244,34 @@ def run(
         store.write_results(all_rows, metadata, timings, started, complete=True)
     distributed.barrier("deep_sparse results written")
     return [all_rows[k] for k in sorted(all_rows) if is_finetuned(all_rows[k])]
+
+
+def _data_hashes(groups: list[Group], group_data: dict, data: Optional[Data], recorded: dict) -> dict[str, str]:
+    """``{group: SHA-256 of its data}``: ``recorded`` before, updated with the data at hand (``data``
+    for every group, else each group's loaded data), each array hashed once."""
+    hashes, by_object = dict(recorded), {}
+    at_hand = {g.index: data for g in groups} if data is not None else group_data
+    for index, group_arrays in at_hand.items():
+        if id(group_arrays) not in by_object:
+            by_object[id(group_arrays)] = reuse.data_sha256(group_arrays)
+        hashes[str(index)] = by_object[id(group_arrays)]
+    return hashes
+
+
+def _reuse_rows(groups: list[Group], all_rows: dict, folders: Sequence[str], hashes: dict,
+                chunk_finished: Callable[[str, list[dict]], None], report: Progress) -> None:
+    """Record, as finished chunks, the rows of the unfinished networks that the sweeps in ``folders``
+    computed already (:func:`deep_sparse.reuse.reused_rows`)."""
+    donors: dict = {}
+    for group in groups:
+        todo = [n for n in group.networks if n.index not in all_rows]
+        rows = reuse.reused_rows(folders, group, todo, hashes.get(str(group.index)), donors) if todo else []
+        if rows:
+            chunk_finished(f"group{group.index:03d}_reused_{rows[0]['network']:05d}-{rows[-1]['network']:05d}", rows)
+            report.advance(network_epochs(group.config) * len(rows))
+            report.log(f"group {group.index}: {len(rows)} of {len(todo)} network(s) taken from "
+                       f"{', '.join(sorted({r['reused_from'].rsplit(': network ', 1)[0] for r in rows}))} (the same "
+                       "computation: data, seed, and the settings they read)")
 
 
 def is_finetuned(row: dict) -> bool:

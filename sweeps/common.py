@@ -50,6 +50,11 @@ def add_run_arguments(parser: argparse.ArgumentParser, default_out: str) -> None
                        help="stop cleanly before this many minutes have passed: the running chunk stops at the "
                             "first epoch after which it could not finish in time (worst case at the measured "
                             "speed), is checkpointed, and --resume continues it; exit code 3")
+    group.add_argument("--reuse-rows-from", nargs="+", default=(), metavar="DIR",
+                       help="sweep folders (e.g. results/table1-paper/mnist) whose finished networks are taken "
+                            "instead of trained where they are the same computation: same data (SHA-256), seed, "
+                            "and the configuration and hyperparameters the network reads; each such row records "
+                            "where it comes from (reused_from); the folders are only read")
     group.add_argument("--no-progress", action="store_true", help="no progress bar")
     group.add_argument("--debug", action="store_true", help="on an error, print the Python traceback too")
     dist = parser.add_argument_group("multi-host (jax.distributed)")
@@ -87,7 +92,7 @@ def sweep_options(args: argparse.Namespace) -> dict:
     return dict(resume=args.resume, chunk_size=args.chunk_size, data_dir=args.data_dir, batching=args.batching,
                 download=not args.offline,
                 checkpoint_every=args.checkpoint_every, checkpoint_seconds=args.checkpoint_seconds,
-                deadline=deadline(args), progress=not args.no_progress)
+                deadline=deadline(args), progress=not args.no_progress, reuse_rows_from=tuple(args.reuse_rows_from))
 
 
 EXIT_ERROR, EXIT_DEADLINE, EXIT_INTERRUPTED = 1, 3, 130

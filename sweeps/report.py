@@ -124,6 +124,7 @@ def read_run(path: str, folder: str) -> dict:
         "sizes": payload.get("sizes") or {}, "wall_seconds": (payload.get("timings") or {}).get("wall_seconds"),
         "date": payload.get("date_utc"), "command": payload.get("command"),
         "synthetic": payload.get("synthetic", False), "rows": rows,
+        "not_finetuned": payload.get("not_finetuned", []),
     }
 
 
@@ -457,19 +458,34 @@ def pending_lines(runs: list[dict], cells: list[dict]) -> list[str]:
         lines += [f"- {r['experiment']} / {r['dataset'] or '-'} (`{r['preset']}`, {r['folder']}): {r['networks']} "
                   f"networks recorded{'' if r['complete'] else ', sweep not finished'}; the module writes its cells "
                   "when the data set's sweep ends. The networks finished so far (no selection made yet):", ""]
-        lines += [finished_networks_table(r["rows"]), ""]
+        lines += [finished_networks_table(sorted(r["rows"] + r["not_finetuned"], key=lambda row: row["network"])), ""]
     return lines
 
 
 def finished_networks_table(rows: list[dict]) -> str:
-    """Every finished network of an unfinished sweep, in grid order (errors and zeros in %)."""
+    """Every finished network of an unfinished sweep, in grid order (errors and zeros in %); with
+    pre-training, each stack's pre-training lr and reconstruction error, and the networks left
+    untrained because their pre-training lr was not selected."""
+    def percent(row, name):
+        return None if row.get(name) is None else 100 * row[name]
 
+    def flag(row):
+        if not row.get("finetuned", True):
+            return "not fine-tuned: pre-training lr not selected"
+        flags = ["diverged" if row["diverged"] else ("dead" if row.get("dead") else "")]
+        flags.append(f"from {row['reused_from']}" if row.get("reused_from") else "")
+        return "; ".join(f for f in flags if f)
+
+    pretrained = any(r.get("pretrain_epochs") for r in rows)
     table = [{"network": r["network"], "activation": r["activation"], "pre-training": r.get("pretrain_epochs") or 0,
-              "lr": r["lr"], "L1": r["l1"], "valid %": 100 * r["valid_error"], "test %": 100 * r["test_error"],
-              "zeros %": 100 * r["sparsity"], "best epoch": r.get("best_epoch"), "epochs": r.get("epochs_run"),
-              "flag": "diverged" if r["diverged"] else ("dead" if r.get("dead") else "")} for r in rows]
+              **({"pre-training lr": r["pretrain_lr"] if r.get("pretrain_epochs") else None,
+                  "reconstruction": r.get("pretrain_reconstruction")} if pretrained else {}),
+              "lr": r["lr"], "L1": r["l1"], "valid %": percent(r, "valid_error"), "test %": percent(r, "test_error"),
+              "zeros %": percent(r, "sparsity"), "best epoch": r.get("best_epoch"), "epochs": r.get("epochs_run"),
+              "flag": flag(r)} for r in rows]
     return results_io.format_table(table, list(table[0]), {"lr": "g", "L1": "g", "valid %": ".2f", "test %": ".2f",
-                                                          "zeros %": ".1f"})
+                                                          "zeros %": ".1f", "pre-training lr": "g",
+                                                          "reconstruction": ".4g"})
 
 
 def not_run_lines(runs: list[dict]) -> list[str]:

@@ -29,6 +29,8 @@ import argparse
 import dataclasses
 import math
 import os
+import time
+from typing import Optional
 
 import jax
 import jax.numpy as jnp
@@ -176,11 +178,40 @@ def per_example_errors(config, row: dict, data):
     return wrong, float(result.test_error)
 
 
-def significance_tests(config, preset: Table1Preset, chosen: dict, data, path: str) -> dict:
+def seconds_per_network_epoch(folder: str) -> Optional[float]:
+    """Training seconds per network-epoch over every invocation recorded in ``folder``'s
+    ``results.json`` (None when nothing was timed)."""
+    path = os.path.join(folder, "results.json")
+    if not os.path.exists(path):
+        return None
+    recorded = ds.results_io.read_json(path)
+    groups = [g for run in recorded.get("previous_runs", []) + [recorded]
+              for g in (run.get("timings") or {}).get("groups", [])]
+    epochs = sum(g.get("network_epochs", 0) for g in groups)
+    return sum(g.get("train_seconds", 0.0) for g in groups) / epochs if epochs else None
+
+
+def check_time_for(pair: list[dict], n_layers: int, deadline: Optional[float], speed: Optional[float]) -> None:
+    """Raise DeadlineReached when retraining ``pair`` (its epochs at ``speed`` seconds per
+    network-epoch) would not end before ``deadline``; a finished test is kept, so the next run
+    continues with this one."""
+    if deadline is None or speed is None:
+        return
+    needed = speed * sum(row["epochs_run"] + row["pretrain_epochs"] * n_layers for row in pair)
+    if time.time() + needed > deadline:
+        raise ds.sweep.DeadlineReached(
+            f"the significance test of networks {[row['network'] for row in pair]} needs about {needed / 60:.0f} "
+            "min of retraining, more than the time budget leaves")
+
+
+def significance_tests(config, preset: Table1Preset, chosen: dict, data, path: str,
+                       deadline: Optional[float] = None) -> dict:
     """McNemar test of each activation's selected networks with and without pre-training, written to
     ``path``; a test already recorded there for the same two networks is reused (retraining them
-    alone costs as much as training them: about 40 minutes per pair at paper scale on a CPU)."""
+    alone costs as much as training them: about 40 minutes per pair at paper scale on a CPU). A pair
+    that could not be retrained before ``deadline`` (at the speed the sweep recorded) is not started."""
     recorded = ds.results_io.read_json(path) if os.path.exists(path) else {}
+    speed = seconds_per_network_epoch(os.path.dirname(path))
     significance = {}
     for activation in preset.activations:
         pair = [chosen.get((activation, True)), chosen.get((activation, False))]
@@ -194,6 +225,7 @@ def significance_tests(config, preset: Table1Preset, chosen: dict, data, path: s
         if recorded.get(activation, {}).get("networks") == networks:
             significance[activation] = recorded[activation]
             continue
+        check_time_for(pair, len(config.hidden_sizes), deadline, speed)
         wrong, retrained = [], []
         for row in pair:
             group_config = config.replace(activation=activation, pretrain_epochs=row["pretrain_epochs"])
@@ -259,8 +291,8 @@ def run_dataset(run: experiment.Run, dataset: str, significance: bool = True) ->
     # the pre-training lr is chosen on reconstruction error before fine-tuning, as the paper does
     rows = run.sweep(config, table1_grid(preset), folder, data, select_pretrain_lr=(), dataset=dataset)
     chosen = select(rows)
-    tests = significance_tests(config, preset, chosen, data, os.path.join(folder, "significance.json")) \
-        if significance else {}
+    tests = significance_tests(config, preset, chosen, data, os.path.join(folder, "significance.json"),
+                               run.sweep_options.get("deadline")) if significance else {}
     sizes = experiment.split_sizes(data)
     cells = []
     for (activation, pretrained), row in chosen.items():

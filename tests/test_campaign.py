@@ -32,6 +32,20 @@ def test_a_fresh_clone_continues_from_the_committed_chunks(tmp_path):
     assert again["rows"][1]["test_error"] == first[1]["test_error"]  # the same program gives the same result
 
 
+@pytest.mark.integration
+def test_a_later_step_takes_the_identical_networks_of_an_earlier_one(tmp_path):
+    later = TINY._replace(name="tiny, lr 0.02 and 0.05", arguments=tuple(
+        "0.02" if a == "0.1" else a for a in TINY.arguments), out="results/later", reuse=("results/tiny",))
+    logs = []
+    assert campaign.run([TINY, later], budget_minutes=30, root=str(tmp_path), log=logs.append) == 0
+    first = json.loads((tmp_path / "results" / "tiny" / "results.json").read_text())["rows"]
+    taken = json.loads((tmp_path / "results" / "later" / "results.json").read_text())
+    assert [r["lr"] for r in taken["rows"]] == [0.02, 0.05]
+    assert taken["rows"][1]["reused_from"].endswith("results/tiny: network 1")
+    assert taken["rows"][1]["test_error"] == first[1]["test_error"]
+    assert taken["timings"]["groups"][0]["networks"] == 1  # only lr 0.02 was trained
+
+
 def test_no_step_starts_without_time_for_it(tmp_path):
     logs = []
     assert campaign.run([TINY], budget_minutes=campaign.MIN_STEP_MINUTES / 2, root=str(tmp_path),
@@ -45,3 +59,5 @@ def test_commands_resume_and_pass_the_budget_on():
     assert line[line.index("--out") + 1] == "/r/results/tiny"
     assert "--resume" in line and line[line.index("--budget-minutes") + 1] == "12.3"
     assert campaign.main(["--list"]) == 0
+    taking = campaign.command(TINY._replace(reuse=("results/a", "results/b")), None, python="python", root="/r")
+    assert taking[taking.index("--reuse-rows-from"):][:3] == ["--reuse-rows-from", "/r/results/a", "/r/results/b"]

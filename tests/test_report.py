@@ -178,3 +178,20 @@ def test_seed_summary_and_lr_choice_are_on_validation():
     summary = report.seed_summary(networks[2:])
     assert summary["pick"]["seed"] == 0 and summary["mean"] == pytest.approx(0.035)
     assert summary["sd"] == pytest.approx((2 * 0.005 ** 2) ** 0.5) and summary["seeds"] == [0, 1]
+
+
+def test_an_unfinished_sweep_lists_its_stacks_and_where_rows_come_from(tmp_path):
+    trained = dict(net(0, 0.01, 0.018, 0.019, network=4), pretrain_epochs=10, pretrain_lr=0.01,
+                   pretrain_reconstruction=41.5, reused_from="results/other: network 2")
+    skipped = {"network": 5, "activation": "rectifier", "lr": 0.01, "l1": 0.001, "seed": 0, "pretrain_epochs": 10,
+               "pretrain_lr": 0.1, "pretrain_reconstruction": 57.25, "diverged": False, "valid_error": None,
+               "finetuned": False}
+    write_run(tmp_path, "table1-paper/mnist", {"experiment": "table1", "preset": "paper", "dataset": "mnist",
+                                               "complete": False, "rows": [net(0, 0.1, 0.02, 0.021), trained],
+                                               "not_finetuned": [skipped]})
+    text = report.render(str(tmp_path), str(tmp_path / "report.md"))
+    lines = {line.split(" | ")[0].strip("| "): line for line in text.splitlines() if line.startswith("| ")}
+    assert "| pre-training lr | reconstruction |" in lines["network"]
+    assert "| 0.01 | 41.5 |" in lines["4"] and "from results/other: network 2" in lines["4"]
+    assert "| 0.1 | 57.25 |" in lines["5"] and "not fine-tuned: pre-training lr not selected" in lines["5"]
+    assert "| 1.90 | 1.90 |" not in lines["5"] and lines["0"].count("|  |") >= 2  # no pre-training: empty cells

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from deep_sparse import executor as executor_module
-from deep_sparse import selection, sweep
+from deep_sparse import reuse, selection, sweep
 from deep_sparse.executor import ChunkExecutor
 from deep_sparse.config import Hparams, TrainConfig
 from deep_sparse.train import make_train, prepare_data
@@ -367,7 +367,7 @@ SWEEP_SCRIPT = textwrap.dedent("""
     import sys
     sys.path.insert(0, {tests!r})
     from test_sweep import KILL_CONFIG, KILL_GRID, make_data
-    from deep_sparse import selection, sweep
+    from deep_sparse import sweep
     sweep.run(KILL_CONFIG, KILL_GRID, sys.argv[1], make_data(KILL_CONFIG), chunk_size=1, checkpoint_every=1,
               resume=sys.argv[2] == "resume", progress=False, argv=["kill-test"])
     print("SWEEP DONE")
@@ -555,8 +555,8 @@ def test_selecting_the_pretraining_lr_first_finetunes_only_its_networks(data, tm
     assert sorted(r["network"] for r in skipped) == sorted(set(by_network) - {r["network"] for r in rows})
     for row in skipped:
         assert row["finetuned"] is False and row["pretrain_lr"] != kept_lr
-        np.testing.assert_allclose(row["pretrain_reconstruction"], by_network[row["network"]]["pretrain_reconstruction"],
-                                   rtol=1e-5)
+        twin = by_network[row["network"]]
+        np.testing.assert_allclose(row["pretrain_reconstruction"], twin["pretrain_reconstruction"], rtol=1e-5)
 
 
 def test_a_resumed_selection_finetunes_only_what_is_missing(data, tmp_path):
@@ -581,6 +581,48 @@ def test_selection_fields_are_checked(data, tmp_path, fields):
     with pytest.raises(ValueError, match="select_pretrain_lr: .* cannot tell settings apart; expected names among"):
         sweep.run(PRETRAIN_CONFIG, PRETRAIN_GRID, str(tmp_path / "out"), data, select_pretrain_lr=fields, **QUIET)
     assert not os.path.exists(tmp_path / "out")
+
+
+# ------------------------------------------------------------------ rows reused from another sweep (issue 15)
+def test_identical_networks_are_taken_from_another_sweep(data, sweep_dirs, tmp_path, monkeypatch):
+    donor_dir, donor_rows = sweep_dirs[4]
+    # noise_level and pretrain_lr are read only by pre-training: lr 0.1 / l1 1e-3 / seed 1 is donor network
+    grid = {"lr": [0.1, 0.05], "l1": [1e-3], "seed": [1], "noise_level": [0.1], "pretrain_lr": [0.5]}
+    trained, messages = [], []
+    _spy_on_stages(monkeypatch, lambda executor, networks, names: trained.append([n.index for n in networks]))
+    out_dir = str(tmp_path / "taker")
+    rows = sweep.run(CONFIG, grid, out_dir, data, chunk_size=1, checkpoint_every=0, reuse_rows_from=[donor_dir],
+                     progress=False, log=messages.append)
+    assert trained == [[1]]  # only lr 0.05 is trained
+    twin = next(r for r in donor_rows if (r["lr"], r["l1"], r["seed"]) == (0.1, 1e-3, 1))
+    assert rows[0]["reused_from"] == f"{donor_dir}: network {twin['network']}"
+    assert rows[0]["curves"] == twin["curves"] and rows[0]["test_error"] == twin["test_error"]
+    assert (rows[0]["network"], rows[0]["noise_level"], rows[0]["pretrain_lr"]) == (0, 0.1, 0.5)  # ours
+    assert "reused_from" not in rows[1]
+    assert any("1 of 2 network(s) taken from" in m for m in messages), messages
+    # resumed, nothing is trained again; other data reuses nothing
+    trained.clear()
+    again = sweep.run(CONFIG, grid, out_dir, data, resume=True, reuse_rows_from=[donor_dir], **QUIET)
+    assert trained == [] and [r["test_error"] for r in again] == [r["test_error"] for r in rows]
+    sweep.run(CONFIG, grid, str(tmp_path / "other"), make_data(seed=1), chunk_size=2, checkpoint_every=0,
+              reuse_rows_from=[donor_dir], **QUIET)
+    assert trained == [[0, 1]]
+
+
+def test_a_reuse_folder_must_hold_a_sweep(data, tmp_path):
+    with pytest.raises(FileNotFoundError, match="no plan.json; --reuse-rows-from takes the folder of a sweep"):
+        sweep.run(CONFIG, GRID, str(tmp_path / "out"), data, reuse_rows_from=[str(tmp_path)], **QUIET)
+
+
+def test_the_computation_key_leaves_out_only_what_a_network_never_reads():
+    key = lambda config, **h: reuse.computation_key(config, sweep.Network(0, 0, Hparams(**h)))  # noqa: E731
+    assert key(CONFIG, noise_level=0.1, pretrain_lr=0.5, alpha=2.0) == key(CONFIG.replace(corruption="gaussian"))
+    assert key(CONFIG, lr=0.1) != key(CONFIG, lr=0.2) and key(CONFIG) != key(CONFIG.replace(epochs=4))
+    assert key(PRETRAIN_CONFIG, noise_level=0.1) != key(PRETRAIN_CONFIG)  # read by pre-training
+    assert key(PRETRAIN_CONFIG.replace(corruption="gaussian")) != key(PRETRAIN_CONFIG)
+    softplus = CONFIG.replace(activation="scaled_softplus")
+    assert key(softplus, alpha=2.0) != key(softplus)
+    assert reuse.computation_key(CONFIG, sweep.Network(0, 1, Hparams())) != key(CONFIG)  # the seed
 
 
 def test_a_tampered_chunk_file_is_refused(data, tmp_path):
@@ -668,7 +710,7 @@ DEVICES_SCRIPT = textwrap.dedent("""
     import jax
     sys.path.insert(0, {tests!r})
     from test_sweep import CONFIG, PATIENT_CONFIG, PATIENT_GRID, SHARD_GRID, make_data
-    from deep_sparse import selection, sweep
+    from deep_sparse import sweep
     from deep_sparse.config import Hparams
     from deep_sparse.devices import make_mesh
     from deep_sparse.executor import ChunkExecutor
@@ -823,7 +865,7 @@ MULTIPROCESS_SCRIPT = textwrap.dedent("""
     jax.distributed.initialize(sys.argv[2], 2, int(sys.argv[3]))
     sys.path.insert(0, {tests!r})
     from test_sweep import PATIENT_CONFIG, PATIENT_GRID, make_data
-    from deep_sparse import selection, sweep
+    from deep_sparse import sweep
     assert jax.process_count() == 2 and len(jax.devices()) == 2
     rows = sweep.run(PATIENT_CONFIG, PATIENT_GRID, sys.argv[1], make_data(PATIENT_CONFIG), chunk_size=2,
                      progress=False, log=lambda m: None)

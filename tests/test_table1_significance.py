@@ -1,6 +1,11 @@
 """Table 1's McNemar tests are recorded and reused for the same pair of selected networks."""
-import numpy as np
+import time
 
+import numpy as np
+import pytest
+
+from deep_sparse import results_io
+from deep_sparse.sweep import DeadlineReached
 from sweeps import table1
 
 
@@ -15,6 +20,8 @@ def test_a_recorded_test_is_not_retrained(tmp_path, monkeypatch):
     monkeypatch.setattr(table1, "per_example_errors", fake_errors)
 
     class Config:
+        hidden_sizes = (16, 16)
+
         def replace(self, **changes):
             return self
 
@@ -29,3 +36,32 @@ def test_a_recorded_test_is_not_retrained(tmp_path, monkeypatch):
     chosen[("tanh", False)] = dict(row, network=2)  # another selection: tested anew
     table1.significance_tests(Config(), preset, chosen, None, path)
     assert calls == [5, 1, 5, 2]
+
+
+def test_a_pair_is_not_started_without_time_to_retrain_it(tmp_path, monkeypatch):
+    calls = []
+    monkeypatch.setattr(table1, "per_example_errors", lambda config, row, data: (
+        calls.append(row["network"]) or (np.zeros(10, bool), 0.1)))
+    # the sweep recorded 10 s per network-epoch over two invocations
+    results_io.atomic_write_json(str(tmp_path / "results.json"), {
+        "timings": {"groups": [{"network_epochs": 50, "train_seconds": 400.0}]},
+        "previous_runs": [{"timings": {"groups": [{"network_epochs": 50, "train_seconds": 600.0}]}}]})
+    assert table1.seconds_per_network_epoch(str(tmp_path)) == 10.0
+
+    class Config:
+        hidden_sizes = (16, 16)
+
+        def replace(self, **changes):
+            return self
+
+    row = {"diverged": False, "test_error": 0.1, "epochs_run": 20}
+    # 20 + 20 + 2 layers x 5 pre-training epochs = 50 network-epochs: about 500 s
+    chosen = {("tanh", True): dict(row, network=5, pretrain_epochs=5), ("tanh", False): dict(row, network=1,
+                                                                                            pretrain_epochs=0)}
+    preset = table1.PRESETS["tiny"].with_overrides(activations=["tanh"])
+    path = str(tmp_path / "significance.json")
+    with pytest.raises(DeadlineReached, match=r"networks \[5, 1\] needs about 8 min"):
+        table1.significance_tests(Config(), preset, chosen, None, path, deadline=time.time() + 400)
+    assert calls == []
+    table1.significance_tests(Config(), preset, chosen, None, path, deadline=time.time() + 600)
+    assert calls == [5, 1]
