@@ -26,8 +26,12 @@ def rows_checksum(rows: list[dict]) -> str:
     return hashlib.sha256(json.dumps(results_io._jsonable(rows), sort_keys=True).encode()).hexdigest()
 
 
+# kept in results.json only: learning curves, and which test examples each network got wrong
+JSON_ONLY_FIELDS = ("curves", "test_wrong")
+
+
 def csv_columns(rows: list[dict]) -> list[str]:
-    return [k for k in dict.fromkeys(k for row in rows for k in row) if k != "curves"]
+    return [k for k in dict.fromkeys(k for row in rows for k in row) if k not in JSON_ONLY_FIELDS]
 
 
 def read_results(out_dir: str) -> list[dict]:

@@ -109,6 +109,9 @@ class Result(NamedTuple):
     # constant output), and per hidden layer the fraction of units that are zero on every example.
     top_class_share: Array
     silent_units_per_layer: Array
+    # Per test example: 1.0 where the prediction is wrong, else 0.0 (ratings: the squared error of the
+    # expected star value); what a paired test of two networks (McNemar, sweeps.table1) needs.
+    test_example_errors: Array
 
 
 def load_data(config: TrainConfig, data_dir: Optional[str] = None, download: bool = True) -> Data:
@@ -162,6 +165,12 @@ def _reduce_over_chunks(fn: Callable, arrays: tuple, chunk: int, reduce: Callabl
 def _sum_over_chunks(fn: Callable, arrays: tuple, chunk: int):
     """The sum of ``fn(*chunk_of_arrays)`` (a pytree) over consecutive chunks of ``chunk`` examples."""
     return _reduce_over_chunks(fn, arrays, chunk, jnp.sum, jnp.add)
+
+
+def _concat_over_chunks(fn: Callable, arrays: tuple, chunk: int) -> Array:
+    """``fn(*chunk_of_arrays)`` (one value per example) over consecutive chunks, concatenated."""
+    return _reduce_over_chunks(fn, arrays, chunk, lambda t, axis: t.reshape((-1,) + t.shape[2:]),
+                               lambda a, b: jnp.concatenate([a, b]))
 
 
 def _max_over_chunks(fn: Callable, x: Array, chunk: int) -> Array:
@@ -342,6 +351,21 @@ class Trainer:
         errors, zeros = _sum_over_chunks(chunk_sums, (x, y), self.config.eval_batch_size)
         metric = jnp.sqrt(errors / n) if self.config.task == "ratings" else errors / n
         return metric, zeros / (n * widths) if self.n_hidden else zeros
+
+    def example_errors(self, params, hparams: Hparams, x: Array, y: Array) -> Array:
+        """Per example of ``x``: 1.0 where the predicted class is wrong, else 0.0 (ratings: the squared
+        error of the expected star value); in chunks of ``eval_batch_size``."""
+        act = self.activation(hparams)
+
+        def chunk_errors(x_chunk, y_chunk):
+            logits, _ = mlp.apply(params, x_chunk, act)
+            if self.config.task == "ratings":
+                from deep_sparse import ratings
+
+                return (ratings.expected_rating(logits) - (y_chunk + 1).astype(jnp.float32)) ** 2
+            return (jnp.argmax(logits, axis=-1) != y_chunk).astype(jnp.float32)
+
+        return _concat_over_chunks(chunk_errors, (x, y), self.config.eval_batch_size)
 
     def activity(self, params, hparams: Hparams, x: Array) -> tuple[Array, Array]:
         """``(top_class_share, silent_units_per_layer)`` over all of ``x`` (in chunks of
@@ -612,6 +636,7 @@ class Trainer:
             diverged=state.diverged,
             top_class_share=top_class_share,
             silent_units_per_layer=silent_units,
+            test_example_errors=self.example_errors(best, hparams, data.x_test, data.y_test),
         )
 
 

@@ -14,8 +14,9 @@ the other pre-training lrs are not fine-tuned (``not_finetuned`` in ``results.js
 reconstruction errors), a quarter of the fine-tuning of the full grid for the same selected networks.
 
 Significance (the paper's bold cells): for each data set and activation, the selected networks with
-and without pre-training are retrained alone (``make_train(config)(PRNGKey(seed), hparams, data)``,
-the same computation as in the sweep) to get their per-example test predictions, and compared by an
+and without pre-training give their per-example test errors (recorded by the sweep in each row; a row
+recorded before it kept them is retrained alone, ``make_train(config)(PRNGKey(seed), hparams, data)``,
+the same computation as in the sweep), and are compared by an
 exact two-sided McNemar test on the examples where exactly one of the two is wrong: under the null
 hypothesis, each such disagreement favours either network with probability 1/2. p >= 0.05 means
 "statistically equivalent" (bold in the paper). The paper does not name its pairwise test; this is a
@@ -195,7 +196,7 @@ def check_time_for(pair: list[dict], n_layers: int, deadline: Optional[float], s
     """Raise DeadlineReached when retraining ``pair`` (its epochs at ``speed`` seconds per
     network-epoch) would not end before ``deadline``; a finished test is kept, so the next run
     continues with this one."""
-    if deadline is None or speed is None:
+    if deadline is None or speed is None or not pair:
         return
     needed = speed * sum(row["epochs_run"] + row["pretrain_epochs"] * n_layers for row in pair)
     if time.time() + needed > deadline:
@@ -207,9 +208,11 @@ def check_time_for(pair: list[dict], n_layers: int, deadline: Optional[float], s
 def significance_tests(config, preset: Table1Preset, chosen: dict, data, path: str,
                        deadline: Optional[float] = None) -> dict:
     """McNemar test of each activation's selected networks with and without pre-training, written to
-    ``path``; a test already recorded there for the same two networks is reused (retraining them
-    alone costs as much as training them: about 40 minutes per pair at paper scale on a CPU). A pair
-    that could not be retrained before ``deadline`` (at the speed the sweep recorded) is not started."""
+    ``path``; a test already recorded there for the same two networks is reused. A network's
+    per-example test errors come from its row (``test_wrong``, recorded by the sweep) or, for rows
+    recorded before the sweep kept them, from retraining it alone (as costly as training it: about 20
+    minutes per network at paper scale on a CPU); a pair that could not be retrained before
+    ``deadline`` (at the speed the sweep recorded) is not started."""
     recorded = ds.results_io.read_json(path) if os.path.exists(path) else {}
     speed = seconds_per_network_epoch(os.path.dirname(path))
     significance = {}
@@ -225,9 +228,13 @@ def significance_tests(config, preset: Table1Preset, chosen: dict, data, path: s
         if recorded.get(activation, {}).get("networks") == networks:
             significance[activation] = recorded[activation]
             continue
-        check_time_for(pair, len(config.hidden_sizes), deadline, speed)
+        check_time_for([row for row in pair if "test_wrong" not in row], len(config.hidden_sizes), deadline, speed)
         wrong, retrained = [], []
         for row in pair:
+            if "test_wrong" in row:  # recorded by the sweep: nothing to retrain
+                wrong.append(ds.sweep.unpack_wrong(row["test_wrong"]))
+                retrained.append(None)
+                continue
             group_config = config.replace(activation=activation, pretrain_epochs=row["pretrain_epochs"])
             w, error = per_example_errors(group_config, row, data)
             wrong.append(w)
@@ -236,6 +243,7 @@ def significance_tests(config, preset: Table1Preset, chosen: dict, data, path: s
         test.update({
             "test": "exact two-sided McNemar on per-example test errors", "networks": networks,
             "alpha": ALPHA, "equivalent": test["p_value"] >= ALPHA,
+            # None: the per-example errors were recorded in the sweep's row, not retrained
             "retrained_test_error": {"pretrained": retrained[0], "no_pretraining": retrained[1]},
             "sweep_test_error": {"pretrained": pair[0]["test_error"], "no_pretraining": pair[1]["test_error"]},
         })

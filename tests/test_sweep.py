@@ -12,6 +12,8 @@ import time
 import jax
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from deep_sparse import executor as executor_module
 from deep_sparse import reuse, selection, sweep
@@ -75,6 +77,14 @@ def assert_row_matches(row, result):
     assert row["epochs_run"] == int(result.epochs_run)
     assert row["best_epoch"] == int(result.best_epoch)
     assert row["diverged"] == bool(result.diverged)
+    np.testing.assert_array_equal(sweep.unpack_wrong(row["test_wrong"]), np.asarray(result.test_example_errors) > 0.5)
+
+
+@given(st.lists(st.booleans(), max_size=50))
+def test_wrong_examples_pack_and_unpack(wrong):
+    packed = sweep.pack_wrong(wrong)
+    assert packed["examples"] == len(wrong) and len(packed["packed_hex"]) == 2 * -(-len(wrong) // 8)
+    np.testing.assert_array_equal(sweep.unpack_wrong(json.loads(json.dumps(packed))), np.asarray(wrong, bool))
 
 
 def read_csv(path):

@@ -4,7 +4,7 @@ import time
 import numpy as np
 import pytest
 
-from deep_sparse import results_io
+from deep_sparse import results_io, sweep
 from deep_sparse.sweep import DeadlineReached
 from sweeps import table1
 
@@ -65,3 +65,27 @@ def test_a_pair_is_not_started_without_time_to_retrain_it(tmp_path, monkeypatch)
     assert calls == []
     table1.significance_tests(Config(), preset, chosen, None, path, deadline=time.time() + 600)
     assert calls == [5, 1]
+
+
+def test_rows_with_their_test_errors_are_not_retrained(tmp_path, monkeypatch):
+    monkeypatch.setattr(table1, "per_example_errors", lambda *args: pytest.fail("retrained"))
+
+    class Config:
+        hidden_sizes = (16, 16)
+
+        def replace(self, **changes):
+            return self
+
+    rng = np.random.default_rng(0)
+    a, b = rng.random(1000) < 0.1, rng.random(1000) < 0.2
+    row = {"diverged": False, "test_error": 0.1, "pretrain_epochs": 0, "epochs_run": 5}
+    chosen = {("tanh", True): dict(row, network=5, test_wrong=sweep.pack_wrong(a)),
+              ("tanh", False): dict(row, network=1, test_wrong=sweep.pack_wrong(b))}
+    preset = table1.PRESETS["tiny"].with_overrides(activations=["tanh"])
+    results_io.atomic_write_json(str(tmp_path / "results.json"),
+                                 {"timings": {"groups": [{"network_epochs": 10, "train_seconds": 100.0}]}})
+    test = table1.significance_tests(Config(), preset, chosen, None, str(tmp_path / "significance.json"),
+                                     deadline=time.time() - 1)  # no time left: none is needed
+    expected = table1.mcnemar_exact(a, b)
+    assert {k: test["tanh"][k] for k in expected} == expected and expected["b"] + expected["c"] > 100
+    assert test["tanh"]["retrained_test_error"] == {"pretrained": None, "no_pretraining": None}

@@ -291,6 +291,7 @@ def test_ratings_task_gives_a_sane_rmse():
     logits, _ = np_forward(result.params, splits["test"][0])
     predicted = np_softmax(logits) @ np.arange(1, 6)
     assert rmse == pytest.approx(np.sqrt(np.mean((predicted - stars) ** 2)), rel=1e-4)
+    np.testing.assert_allclose(np.asarray(result.test_example_errors), (predicted - stars) ** 2, rtol=1e-4, atol=1e-5)
 
 
 def test_sparsity_matches_a_numpy_forward_pass(data):
@@ -305,6 +306,11 @@ def test_sparsity_matches_a_numpy_forward_pass(data):
     # The test error too.
     logits, _ = np_forward(result.params, np.asarray(data.x_test))
     assert float(result.test_error) == pytest.approx(np.mean(np.argmax(logits, -1) != np.asarray(data.y_test)), abs=1e-6)
+    # and which examples are wrong, evaluated in chunks of 30 (the last one shorter)
+    chunked = run(small_config(eval_batch_size=30), Hparams(lr=0.1, l1=0.01), data)
+    wrong = (np.argmax(logits, -1) != np.asarray(data.y_test)).astype(np.float32)
+    np.testing.assert_array_equal(np.asarray(result.test_example_errors), wrong)
+    np.testing.assert_array_equal(np.asarray(chunked.test_example_errors), wrong)
 
 
 def test_traced_data_needs_num_classes(data):
