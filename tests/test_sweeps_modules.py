@@ -15,7 +15,7 @@ import os
 import numpy as np
 import pytest
 
-from deep_sparse import experiment
+from deep_sparse import experiment, sweep
 from sweeps import common
 
 from fakes import fake_load_splits, fake_sweep
@@ -243,10 +243,18 @@ def test_table1_and_sparsity_tiny_then_report(tmp_path, fake_data):
     assert {r["pretrain_epochs"] for r in results["rows"]} == {0, 1}
     significance = read(out1 / "shapeset" / "significance.json")["rectifier"]
     assert 0.0 <= significance["p_value"] <= 1.0
-    # the retrained networks are the sweep's networks
-    for which in ("pretrained", "no_pretraining"):
-        assert significance["retrained_test_error"][which] == pytest.approx(
-            significance["sweep_test_error"][which], abs=1e-6)
+    # the per-example errors come from the rows, and retraining a row (as for rows recorded without
+    # them) gives the same network
+    assert significance["retrained_test_error"] == {"pretrained": None, "no_pretraining": None}
+    preset = table1.PRESETS["tiny"]
+    base = preset.train_config("shapeset", activation="rectifier", corruption="mask")
+    config, data, _ = experiment.load_dataset("shapeset", preset.sizes_of("shapeset"), base, None, False)
+    rows = {r["network"]: r for r in results["rows"]}
+    for network in significance["networks"]:
+        row = rows[network]
+        wrong, error = table1.per_example_errors(config.replace(pretrain_epochs=row["pretrain_epochs"]), row, data)
+        np.testing.assert_array_equal(wrong, sweep.unpack_wrong(row["test_wrong"]))
+        assert error == pytest.approx(row["test_error"], abs=1e-6)
     missing = read(out1 / "mnist" / "results.json")
     assert missing["not_run"].startswith("not run: no files in") and missing["rows"] == []
     summary = (out1 / "summary.md").read_text()
