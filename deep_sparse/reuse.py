@@ -21,7 +21,7 @@ import numpy as np
 from deep_sparse import results_io
 from deep_sparse.config import HPARAM_NAMES, Hparams, TrainConfig
 from deep_sparse.planner import Group, Network, normalize_grid, plan
-from deep_sparse.store import SweepStore
+from deep_sparse.store import SweepStore, is_finetuned
 
 # read only by pre-training: a network that does not pre-train computes the same without them
 PRETRAINING_FIELDS = ("pretrain_strategy", "corruption", "first_layer_corruption")
@@ -70,11 +70,10 @@ def donor_rows(folder: str) -> dict[tuple[str, str], dict]:
     record = results_io.read_json(store.plan_path)
     groups = plan(TrainConfig(**record["config"]), normalize_grid(record["grid"]), Hparams(**record["base_hparams"]))
     expected = {n.index: (g.index, n.seed) for g in groups for n in g.networks}
-    results = os.path.join(folder, "results.json")
-    hashes = results_io.read_json(results).get("data_sha256", {}) if os.path.exists(results) else {}
+    hashes = store.recorded_data_sha256()
     keys = {n.index: computation_key(g.config, n) for g in groups for n in g.networks}
     return {(keys[index], hashes[str(row["group"])]): row for index, row in store.finished_rows(expected).items()
-            if str(row["group"]) in hashes and row.get("finetuned", True)}
+            if str(row["group"]) in hashes and is_finetuned(row)}
 
 
 def reused_rows(folders: Sequence[str], group: Group, networks: Sequence[Network], data_hash: Optional[str],

@@ -34,6 +34,11 @@ def csv_columns(rows: list[dict]) -> list[str]:
     return [k for k in dict.fromkeys(k for row in rows for k in row) if k not in JSON_ONLY_FIELDS]
 
 
+def is_finetuned(row: dict) -> bool:
+    """Whether a recorded row is a trained network (not one whose pre-training lr was not selected)."""
+    return row.get("finetuned", True)
+
+
 def read_results(out_dir: str) -> list[dict]:
     """Rows of a sweep's ``results.json`` (curves included)."""
     path = os.path.join(out_dir, "results.json")
@@ -133,8 +138,8 @@ class SweepStore:
         """``results.csv`` and ``results.json``: the rows of the trained networks; the networks left
         untrained because their pre-training lr was not selected go under ``not_finetuned``."""
         recorded = [rows_by_network[k] for k in sorted(rows_by_network)]
-        rows = [row for row in recorded if row.get("finetuned", True)]
-        skipped = [row for row in recorded if not row.get("finetuned", True)]
+        rows = [row for row in recorded if is_finetuned(row)]
+        skipped = [row for row in recorded if not is_finetuned(row)]
         results_io.atomic_write_csv(os.path.join(self.out_dir, "results.csv"), rows, csv_columns(rows))
         timings = dict(timings, wall_seconds=time.perf_counter() - started)
         results_io.atomic_write_json(os.path.join(self.out_dir, "results.json"), {

@@ -40,7 +40,9 @@ from deep_sparse.planner import (  # noqa: F401 - the sweep's public names
     GRID_NAMES, STRUCTURAL_NAMES, Group, Network, balanced_chunks, check_hparams, chunk_name, network_epochs,
     normalize_grid, plan, product, stack_representatives, stack_signature, stacks_name,
 )
-from deep_sparse.store import SweepStore, csv_columns, read_results, rows_checksum  # noqa: F401 - public here too
+from deep_sparse.store import (  # noqa: F401 - public here too
+    SweepStore, csv_columns, is_finetuned, read_results, rows_checksum,
+)
 from deep_sparse.train import Data, load_data, make_train
 
 
@@ -287,11 +289,6 @@ def _reuse_rows(groups: list[Group], all_rows: dict, folders: Sequence[str], has
             report.log(f"group {group.index}: {len(rows)} of {len(todo)} network(s) taken from "
                        f"{', '.join(sorted({r['reused_from'].rsplit(': network ', 1)[0] for r in rows}))} (the same "
                        "computation: data, seed, and the settings they read)")
-
-
-def is_finetuned(row: dict) -> bool:
-    """Whether a recorded row is a trained network (not one whose pre-training lr was not selected)."""
-    return row.get("finetuned", True)
 
 
 def _check_selection_fields(fields: Sequence[str]) -> tuple[str, ...]:

@@ -337,13 +337,7 @@ class Trainer:
 
         def chunk_sums(x_chunk, y_chunk):
             logits, hidden = mlp.apply(params, x_chunk, act)
-            if self.config.task == "ratings":
-                from deep_sparse import ratings
-
-                predicted = ratings.expected_rating(logits)
-                errors = jnp.sum((predicted - (y_chunk + 1).astype(jnp.float32)) ** 2)
-            else:
-                errors = jnp.sum(jnp.argmax(logits, axis=-1) != y_chunk).astype(jnp.float32)
+            errors = jnp.sum(self._errors_of(logits, y_chunk))
             zeros = jnp.stack([jnp.sum(h == 0).astype(jnp.float32) for h in hidden]) if hidden else jnp.zeros((0,))
             return errors, zeros
 
@@ -358,14 +352,18 @@ class Trainer:
         act = self.activation(hparams)
 
         def chunk_errors(x_chunk, y_chunk):
-            logits, _ = mlp.apply(params, x_chunk, act)
-            if self.config.task == "ratings":
-                from deep_sparse import ratings
-
-                return (ratings.expected_rating(logits) - (y_chunk + 1).astype(jnp.float32)) ** 2
-            return (jnp.argmax(logits, axis=-1) != y_chunk).astype(jnp.float32)
+            return self._errors_of(mlp.apply(params, x_chunk, act)[0], y_chunk)
 
         return _concat_over_chunks(chunk_errors, (x, y), self.config.eval_batch_size)
+
+    def _errors_of(self, logits: Array, y: Array) -> Array:
+        """Per example: 1.0 where ``argmax(logits)`` is not ``y``, else 0.0; for ratings the squared
+        error of the expected star value against ``y + 1`` stars."""
+        if self.config.task == "ratings":
+            from deep_sparse import ratings
+
+            return (ratings.expected_rating(logits) - (y + 1).astype(jnp.float32)) ** 2
+        return (jnp.argmax(logits, axis=-1) != y).astype(jnp.float32)
 
     def activity(self, params, hparams: Hparams, x: Array) -> tuple[Array, Array]:
         """``(top_class_share, silent_units_per_layer)`` over all of ``x`` (in chunks of
