@@ -92,6 +92,15 @@ class SweepStore:
                 rows[key] = row
         return rows
 
+    def standing(self) -> tuple[int, int]:
+        """(networks recorded under ``chunks/``, networks planned): where a sweep stands, read without
+        checking checksums (for a listing; resuming checks them)."""
+        planned = len(results_io.read_json(self.plan_path)["grid"])
+        names = sorted(os.listdir(self.chunks_dir)) if os.path.isdir(self.chunks_dir) else []
+        recorded = {row.get("network") for name in names if name.endswith(".json")
+                    for row in results_io.read_json(os.path.join(self.chunks_dir, name))["rows"]}
+        return len(recorded), planned
+
     def previous_runs(self) -> list[dict]:
         """The provenance of every earlier invocation (command, code version, machine, timings), oldest
         first: rows finished on a GPU and resumed on a CPU say where each part ran."""

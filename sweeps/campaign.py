@@ -21,6 +21,8 @@ import sys
 import time
 from typing import NamedTuple, Sequence
 
+from deep_sparse.store import SweepStore
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXIT_DEADLINE = 3
 # Below this, no step is started: compiling and loading MNIST alone take a minute or two.
@@ -63,6 +65,19 @@ def command(step: Step, budget_minutes: float | None, python: str = sys.executab
     return line
 
 
+def standing(step: Step, root: str = "") -> str:
+    """Where ``step`` stands: networks recorded of those planned, per sweep folder (the step's folder,
+    or one per data set under it)."""
+    out = os.path.join(root or REPO, step.out)
+    folders = [out] + ([os.path.join(out, name) for name in sorted(os.listdir(out))] if os.path.isdir(out) else [])
+    parts = []
+    for folder in (f for f in folders if os.path.isfile(os.path.join(f, "plan.json"))):
+        recorded, planned = SweepStore(folder).standing()
+        parts.append(f"{os.path.relpath(folder, out) if folder != out else step.out}: "
+                     f"{recorded} of {planned} networks recorded")
+    return "; ".join(parts) if parts else "not started"
+
+
 def run(steps: Sequence[Step], budget_minutes: float, chunk_size: int | None = None, root: str = "",
         log=print) -> int:
     """Run ``steps`` in order until one fails, the budget runs out, or all are done."""
@@ -99,7 +114,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="write each step's folder under DIR instead of the repository root (on a lent "
                              "machine: copy results/ to $OUT/results first, so that the steps resume from "
                              "what is committed and what they add comes back)")
-    parser.add_argument("--list", action="store_true", help="print the steps and their commands, run nothing")
+    parser.add_argument("--list", action="store_true",
+                        help="print the steps, their commands and where each stands (networks recorded under "
+                             "results/ of those planned, a pre-trained network whose pre-training lr was not "
+                             "selected counting as recorded), run nothing")
     return parser
 
 
@@ -108,7 +126,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.list:
         for step in STEPS:
-            print(f"{step.name}\n  {' '.join(command(step, None, 'python')[0:])}")
+            print(f"{step.name}\n  {' '.join(command(step, None, 'python'))}\n  stands: {standing(step)}")
         return 0
     if args.budget_minutes is None or not args.budget_minutes > 0:
         parser.error("--budget-minutes must be given and > 0")

@@ -22,10 +22,12 @@ def test_a_fresh_clone_continues_from_the_committed_chunks(tmp_path):
     assert campaign.run([TINY], budget_minutes=30, root=str(tmp_path), log=logs.append) == 0
     out = tmp_path / "results" / "tiny"
     first = json.loads((out / "results.json").read_text())["rows"]
+    assert campaign.standing(TINY, str(tmp_path)) == "results/tiny: 2 of 2 networks recorded"
     assert [r["lr"] for r in first] == [0.1, 0.05]
     # What a fresh clone holds: no checkpoints (git ignores them), and here the second network unfinished.
     shutil.rmtree(out / "checkpoints", ignore_errors=True)
     os.remove(out / "chunks" / "group000_networks_00001-00001.json")
+    assert campaign.standing(TINY, str(tmp_path)) == "results/tiny: 1 of 2 networks recorded"
     assert campaign.run([TINY], budget_minutes=30, root=str(tmp_path), log=logs.append) == 0
     again = json.loads((out / "results.json").read_text())
     assert again["timings"]["groups"][0]["networks"] == 1  # only the unfinished network was trained
@@ -48,6 +50,7 @@ def test_no_step_starts_without_time_for_it(tmp_path):
     assert campaign.run([TINY], budget_minutes=campaign.MIN_STEP_MINUTES / 2, root=str(tmp_path),
                         log=logs.append) == campaign.EXIT_DEADLINE
     assert not (tmp_path / "results").exists() and "not starting" in logs[0]
+    assert campaign.standing(TINY, str(tmp_path)) == "not started"
 
 
 def test_commands_resume_and_pass_the_budget_on():
@@ -58,3 +61,16 @@ def test_commands_resume_and_pass_the_budget_on():
     assert campaign.main(["--list"]) == 0
     taking = campaign.command(TINY._replace(reuse=("results/a", "results/b")), None, python="python", root="/r")
     assert taking[taking.index("--reuse-rows-from"):][:3] == ["--reuse-rows-from", "/r/results/a", "/r/results/b"]
+
+
+def test_standing_counts_each_data_sets_recorded_networks(tmp_path):
+    step = TINY._replace(out="results/table")
+    for dataset, recorded in (("mnist", [0, 1]), ("shapeset", [])):
+        folder = tmp_path / "results" / "table" / dataset
+        (folder / "chunks").mkdir(parents=True)
+        (folder / "plan.json").write_text(json.dumps({"grid": [{"lr": 0.1}, {"lr": 0.01}, {"lr": 0.001}]}))
+        for network in recorded:
+            (folder / "chunks" / f"group000_networks_{network:05d}-{network:05d}.json").write_text(
+                json.dumps({"rows": [{"network": network}]}))
+    assert campaign.standing(step, str(tmp_path)) == ("mnist: 2 of 3 networks recorded; "
+                                                      "shapeset: 0 of 3 networks recorded")
