@@ -197,10 +197,7 @@ def run(
     """
     if select_pretrain_lr is not None:
         select_pretrain_lr = _check_selection_fields(select_pretrain_lr)
-    if checkpoint_every < 0:
-        raise ValueError(f"checkpoint_every must be >= 0, got {checkpoint_every}")
-    if not checkpoint_seconds >= 0:
-        raise ValueError(f"checkpoint_seconds must be >= 0, got {checkpoint_seconds}")
+    _check_checkpointing(checkpoint_every, checkpoint_seconds)
     base_hparams = base_hparams or Hparams()
     points = normalize_grid(grid)
     groups = plan(config, points, base_hparams)
@@ -223,14 +220,10 @@ def run(
         store.create(record, started_before)
     distributed.barrier("deep_sparse plan written")
 
-    metadata = results_io.provenance(argv)
-    metadata.update(extra_metadata or {})
-    metadata["batching"] = batching
-    metadata["previous_runs"] = store.previous_runs() if started_before else []
-    metadata["data_sha256"] = _data_hashes(groups, group_data, data,
-                                           store.recorded_data_sha256() if started_before else {})
-    if reuse_rows_from:
-        metadata["reuse_rows_from"] = list(reuse_rows_from)
+    metadata = _run_metadata(argv, extra_metadata, batching, store if started_before else None,
+                             _data_hashes(groups, group_data, data,
+                                          store.recorded_data_sha256() if started_before else {}),
+                             reuse_rows_from)
     timings: dict[str, Any] = {"groups": []}
     started = time.perf_counter()
     policy = ChunkPolicy(checkpoint_every, checkpoint_seconds, deadline, resume)
@@ -299,6 +292,27 @@ def _check_selection_fields(fields: Sequence[str]) -> tuple[str, ...]:
         raise ValueError(f"select_pretrain_lr: {', '.join(map(repr, unknown))} cannot tell settings apart; "
                          f"expected names among {', '.join(allowed)}")
     return fields
+
+
+def _check_checkpointing(checkpoint_every: int, checkpoint_seconds: float) -> None:
+    if checkpoint_every < 0:
+        raise ValueError(f"checkpoint_every must be >= 0, got {checkpoint_every}")
+    if not checkpoint_seconds >= 0:
+        raise ValueError(f"checkpoint_seconds must be >= 0, got {checkpoint_seconds}")
+
+
+def _run_metadata(argv: Optional[Sequence[str]], extra_metadata: Optional[dict], batching: str,
+                  previous: Optional[SweepStore], data_sha256: dict, reuse_rows_from: Sequence[str]) -> dict:
+    """What ``results.json`` records of this invocation: its provenance, the earlier invocations of a
+    resumed sweep (``previous``: its store, None for a new sweep) and the data it trained on."""
+    metadata = results_io.provenance(argv)
+    metadata.update(extra_metadata or {})
+    metadata["batching"] = batching
+    metadata["previous_runs"] = previous.previous_runs() if previous is not None else []
+    metadata["data_sha256"] = data_sha256
+    if reuse_rows_from:
+        metadata["reuse_rows_from"] = list(reuse_rows_from)
+    return metadata
 
 
 def _run_group(executor: ChunkExecutor, group: Group, todo: list[Network], chunk_size: Optional[int],
