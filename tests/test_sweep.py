@@ -340,6 +340,9 @@ def test_bad_chunk_size_and_checkpoint_every(data, tmp_path):
         sweep.run(CONFIG, GRID, str(tmp_path / "a"), data, chunk_size=0, **QUIET)
     with pytest.raises(ValueError, match="checkpoint_every"):
         sweep.run(CONFIG, GRID, str(tmp_path / "b"), data, checkpoint_every=-1, **QUIET)
+    with pytest.raises(ValueError, match="checkpoint_seconds must be >= 0, got nan"):
+        sweep.run(CONFIG, GRID, str(tmp_path / "c"), data, checkpoint_seconds=float("nan"), **QUIET)
+    assert not any((tmp_path / name).exists() for name in "abc")  # refused before writing anything
 
 
 # ---------------------------------------------------------------------------------- memory
