@@ -29,12 +29,19 @@ import statistics
 import subprocess
 import sys
 import time
+from typing import NamedTuple
 
+import jax
+import jax.numpy as jnp
 import numpy as np
+
+from benchmarks.throughput.problem import flops_per_step
+from deep_sparse import results_io
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SIZES = (784, 1000, 1000, 1000, 10)
 B, LR, L1 = 10, 0.01, 0.001
+STEP_FLOPS = flops_per_step(SIZES, B)
 FLAG_SETS = [
     "--xla_cpu_use_thunk_runtime=false",
     "--xla_cpu_use_xnnpack=true",
@@ -55,9 +62,6 @@ def median_time(fn, repeats):
 
 
 def objective_single(params, x, y):
-    import jax
-    import jax.numpy as jnp
-
     h, l1 = x, 0.0
     for w, b in params[:-1]:
         h = jax.nn.relu(h @ w + b)
@@ -68,146 +72,160 @@ def objective_single(params, x, y):
 
 
 def make_params(k, rng):
-    import jax.numpy as jnp
-
     params = []
     for a, b in zip(SIZES[:-1], SIZES[1:]):
         limit = np.sqrt(6 / (a + b))
-        params.append((jnp.asarray(rng.uniform(-limit, limit, (k, a, b)).astype(np.float32)), jnp.zeros((k, b), jnp.float32)))
+        weights = jnp.asarray(rng.uniform(-limit, limit, (k, a, b)).astype(np.float32))
+        params.append((weights, jnp.zeros((k, b), jnp.float32)))
     return params
 
 
-def experiments(k, steps, repeats, only_vmap=False):
-    import jax
-    import jax.numpy as jnp
+def sgd(params, grads):
+    return jax.tree.map(lambda p, g: p - LR * g, params, grads)
 
-    rng = np.random.default_rng(0)
-    x_train = jnp.asarray(rng.random((steps * B, SIZES[0]), dtype=np.float32))
-    y_train = jnp.asarray(rng.integers(0, 10, steps * B).astype(np.int32))
-    order = jnp.asarray(np.stack([rng.permutation(steps * B).reshape(steps, B) for _ in range(k)]))  # (k, steps, B)
-    stacked = make_params(k, rng)
-    single = [jax.tree.map(lambda a, i=i: a[i], stacked) for i in range(k)]
-    flops = 4 * B * sum(a * b for a, b in zip(SIZES[:-1], SIZES[1:])) + 2 * B * sum(
-        a * b for a, b in zip(SIZES[1:-1], SIZES[2:])) + 2 * sum(a * b + b for a, b in zip(SIZES[:-1], SIZES[1:]))
-    out = {}
 
-    def sgd(params, grads):
-        return jax.tree.map(lambda p, g: p - LR * g, params, grads)
+def hlo_ops(compiled) -> dict:
+    text = compiled.as_text()
+    return {op: text.count(f" {op}(") for op in ("dot", "transpose", "copy", "fusion", "custom-call")}
 
-    def scan_one(params, batches):
+
+class Bench(NamedTuple):
+    """One measurement's inputs (K networks, their mini-batch orders) and its results ``out``."""
+    k: int
+    steps: int
+    repeats: int
+    x_train: jax.Array
+    y_train: jax.Array
+    order: jax.Array  # (k, steps, B)
+    stacked: list
+    single: list
+    out: dict
+
+    def scan_one(self, params, batches):
         def step(p, idx):
-            loss, g = jax.value_and_grad(objective_single)(p, x_train[idx], y_train[idx])
+            loss, g = jax.value_and_grad(objective_single)(p, self.x_train[idx], self.y_train[idx])
             return sgd(p, g), loss
         return jax.lax.scan(step, params, batches)
 
-    def record(name, seconds, compile_s):
-        med, lo, hi = seconds
-        out[name] = {"epoch_s": med, "min_s": lo, "max_s": hi, "compile_s": compile_s,
-                     "network_steps_per_s": k * steps / med, "gflops": k * steps * flops / med / 1e9}
-        print(f"{name:14s} {k * steps / med:9.1f} net-steps/s {out[name]['gflops']:7.1f} GFLOP/s  "
+    def time(self, name, fn, lower_args, call):
+        """Compile ``fn`` for ``lower_args``, time ``call(compiled)`` and record it under ``name``."""
+        t = time.perf_counter()
+        compiled = jax.jit(fn).lower(*lower_args).compile()
+        compile_s = time.perf_counter() - t
+        med, lo, hi = median_time(lambda: jax.block_until_ready(call(compiled)), self.repeats)
+        self.out[name] = {"epoch_s": med, "min_s": lo, "max_s": hi, "compile_s": compile_s,
+                          "network_steps_per_s": self.k * self.steps / med,
+                          "gflops": self.k * self.steps * STEP_FLOPS / med / 1e9}
+        print(f"{name:14s} {self.k * self.steps / med:9.1f} net-steps/s {self.out[name]['gflops']:7.1f} GFLOP/s  "
               f"(epoch {med:.3f} s, {lo:.3f}-{hi:.3f}; compile {compile_s:.1f} s)", flush=True)
+        return compiled
 
-    # loop
-    t = time.perf_counter()
-    loop_fn = jax.jit(scan_one).lower(single[0], order[0]).compile()
-    compile_s = time.perf_counter() - t
-    record("loop", median_time(lambda: jax.block_until_ready([loop_fn(single[i], order[i]) for i in range(k)]), repeats), compile_s)
 
-    # vmap
-    t = time.perf_counter()
-    vmap_fn = jax.jit(jax.vmap(scan_one)).lower(stacked, order).compile()
-    compile_s = time.perf_counter() - t
-    record("vmap", median_time(lambda: jax.block_until_ready(vmap_fn(stacked, order)), repeats), compile_s)
-    hlo = vmap_fn.as_text()
-    out["vmap_hlo_ops"] = {op: hlo.count(f" {op}(") for op in ("dot", "transpose", "copy", "fusion", "custom-call")}
+def make_bench(k, steps, repeats, rng) -> Bench:
+    x_train = jnp.asarray(rng.random((steps * B, SIZES[0]), dtype=np.float32))
+    y_train = jnp.asarray(rng.integers(0, 10, steps * B).astype(np.int32))
+    order = jnp.asarray(np.stack([rng.permutation(steps * B).reshape(steps, B) for _ in range(k)]))
+    stacked = make_params(k, rng)
+    single = [jax.tree.map(lambda a, i=i: a[i], stacked) for i in range(k)]
+    return Bench(k, steps, repeats, x_train, y_train, order, stacked, single, {})
+
+
+def time_loop_and_vmap(bench: Bench, only_vmap: bool) -> None:
+    """``loop``, ``vmap``, and unless ``only_vmap`` ``vmap1_loop`` and ``lax_map``, with their HLO op counts."""
+    k, order, single, stacked = bench.k, bench.order, bench.single, bench.stacked
+    loop_fn = bench.time("loop", bench.scan_one, (single[0], order[0]),
+                         lambda f: [f(single[i], order[i]) for i in range(k)])
+    vmap_fn = bench.time("vmap", jax.vmap(bench.scan_one), (stacked, order), lambda f: f(stacked, order))
+    bench.out["vmap_hlo_ops"] = hlo_ops(vmap_fn)
     if only_vmap:
-        return out
-
+        return
     # what the CPU engine ran when this was measured: vmap over a chunk of 1 network, called K times
-    chunks = [jax.tree.map(lambda a, i=i: a[i : i + 1], stacked) for i in range(k)]
-    t = time.perf_counter()
-    vmap1_fn = jax.jit(jax.vmap(scan_one)).lower(chunks[0], order[:1]).compile()
-    compile_s = time.perf_counter() - t
-    record("vmap1_loop", median_time(
-        lambda: jax.block_until_ready([vmap1_fn(chunks[i], order[i : i + 1]) for i in range(k)]), repeats), compile_s)
-    hlo1 = vmap1_fn.as_text()
-    out["vmap1_hlo_ops"] = {op: hlo1.count(f" {op}(") for op in ("dot", "transpose", "copy", "fusion", "custom-call")}
-    out["loop_hlo_ops"] = {op: loop_fn.as_text().count(f" {op}(") for op in ("dot", "transpose", "copy", "fusion", "custom-call")}
+    chunks = [jax.tree.map(lambda a, i=i: a[i: i + 1], stacked) for i in range(k)]
+    vmap1_fn = bench.time("vmap1_loop", jax.vmap(bench.scan_one), (chunks[0], order[:1]),
+                          lambda f: [f(chunks[i], order[i: i + 1]) for i in range(k)])
+    bench.out["vmap1_hlo_ops"] = hlo_ops(vmap1_fn)
+    bench.out["loop_hlo_ops"] = hlo_ops(loop_fn)
+    bench.time("lax_map", lambda p, o: jax.lax.map(lambda po: bench.scan_one(*po), (p, o)), (stacked, order),
+               lambda f: f(stacked, order))
 
-    # lax.map
-    t = time.perf_counter()
-    map_fn = jax.jit(lambda p, o: jax.lax.map(lambda po: scan_one(*po), (p, o))).lower(stacked, order).compile()
-    compile_s = time.perf_counter() - t
-    record("lax_map", median_time(lambda: jax.block_until_ready(map_fn(stacked, order)), repeats), compile_s)
 
-    # unrolled: K separate products per layer in one program, shared mini-batch order
+def time_unrolled(bench: Bench) -> None:
+    """K separate products per layer in one program, shared mini-batch order."""
     def unrolled_scan(params_list, batches):
         def step(ps, idx):
-            x, y = x_train[idx], y_train[idx]
+            x, y = bench.x_train[idx], bench.y_train[idx]
             loss, g = jax.value_and_grad(lambda qs: sum(objective_single(q, x, y) for q in qs))(ps)
             return sgd(ps, g), loss
         return jax.lax.scan(step, params_list, batches)
 
-    t = time.perf_counter()
-    unrolled_fn = jax.jit(unrolled_scan).lower(single, order[0]).compile()
-    compile_s = time.perf_counter() - t
-    record("unrolled", median_time(lambda: jax.block_until_ready(unrolled_fn(single, order[0])), repeats), compile_s)
+    bench.time("unrolled", unrolled_scan, (bench.single, bench.order[0]), lambda f: f(bench.single, bench.order[0]))
 
-    # wide first layer: W1 stored as (784, K, 1000), shared mini-batch order
-    def wide_objective(params, x, y):
-        (w1, b1), rest = params[0], params[1:]
-        z = (x @ w1.reshape(SIZES[0], -1)).reshape(B, k, SIZES[1]) + b1  # (B, K, 1000)
-        h = jax.nn.relu(z)
-        l1 = jnp.sum(jnp.mean(jnp.sum(jnp.abs(h), -1), 0))
-        for index, (w, b) in enumerate(rest):
-            z = jnp.einsum("bki,kio->bko", h, w) + b
-            if index < len(rest) - 1:
-                h = jax.nn.relu(z)
-                l1 = l1 + jnp.sum(jnp.mean(jnp.sum(jnp.abs(h), -1), 0))
-        logp = jax.nn.log_softmax(z)  # (B, K, 10)
-        nll = -jnp.sum(jnp.mean(jnp.take_along_axis(logp, y[:, None, None], -1), 0))
-        return nll + L1 * l1
 
+def wide_objective(params, x, y, k):
+    """The K networks' summed objective with W1 stored as (784, K, 1000): one wide first-layer product."""
+    (w1, b1), rest = params[0], params[1:]
+    z = (x @ w1.reshape(SIZES[0], -1)).reshape(B, k, SIZES[1]) + b1  # (B, K, 1000)
+    h = jax.nn.relu(z)
+    l1 = jnp.sum(jnp.mean(jnp.sum(jnp.abs(h), -1), 0))
+    for index, (w, b) in enumerate(rest):
+        z = jnp.einsum("bki,kio->bko", h, w) + b
+        if index < len(rest) - 1:
+            h = jax.nn.relu(z)
+            l1 = l1 + jnp.sum(jnp.mean(jnp.sum(jnp.abs(h), -1), 0))
+    logp = jax.nn.log_softmax(z)  # (B, K, 10)
+    nll = -jnp.sum(jnp.mean(jnp.take_along_axis(logp, y[:, None, None], -1), 0))
+    return nll + L1 * l1
+
+
+def time_wide_first(bench: Bench) -> None:
+    """W1 stored as (784, K, 1000), shared mini-batch order."""
     def wide_scan(params, batches):
         def step(p, idx):
-            loss, g = jax.value_and_grad(wide_objective)(p, x_train[idx], y_train[idx])
+            loss, g = jax.value_and_grad(wide_objective)(p, bench.x_train[idx], bench.y_train[idx], bench.k)
             return sgd(p, g), loss
         return jax.lax.scan(step, params, batches)
 
-    wide_params = [(jnp.transpose(stacked[0][0], (1, 0, 2)), stacked[0][1])] + stacked[1:]
-    t = time.perf_counter()
-    wide_fn = jax.jit(wide_scan).lower(wide_params, order[0]).compile()
-    compile_s = time.perf_counter() - t
-    record("wide_first", median_time(lambda: jax.block_until_ready(wide_fn(wide_params, order[0])), repeats), compile_s)
+    wide_params = [(jnp.transpose(bench.stacked[0][0], (1, 0, 2)), bench.stacked[0][1])] + bench.stacked[1:]
+    bench.time("wide_first", wide_scan, (wide_params, bench.order[0]), lambda f: f(wide_params, bench.order[0]))
 
-    # primitives: one layer's forward product, K networks
+
+def primitive_gflops(k, repeats, rng, n_in, n_out, inner=20) -> dict:
+    """GFLOP/s of one layer's forward product for K networks, batched, separate and wide, and of the
+    batched weight gradient (each repeated ``inner`` times in one program)."""
+    x = jnp.asarray(rng.random((k, B, n_in), dtype=np.float32))
+    w = jnp.asarray(rng.random((k, n_in, n_out), dtype=np.float32))
+    d = jnp.asarray(rng.random((k, B, n_out), dtype=np.float32))
+
+    def repeated(f, shape):
+        return jax.jit(lambda a, b: jax.lax.fori_loop(
+            0, inner, lambda i, acc: acc + f(a + i.astype(jnp.float32), b), jnp.zeros(shape, jnp.float32)))
+
+    cases = {
+        "batched_dot": (repeated(lambda a, b: jnp.einsum("kbi,kio->kbo", a, b), (k, B, n_out)), (x, w)),
+        "separate_dots": (repeated(lambda a, b: jnp.stack([a[i] @ b[i] for i in range(k)]), (k, B, n_out)), (x, w)),
+        "wide_dot": (repeated(lambda a, b: a @ b, (B, k * n_out)), (x[0], w.transpose(1, 0, 2).reshape(n_in, -1))),
+        "batched_dW": (repeated(lambda a, b: jnp.einsum("kbi,kbo->kio", a, b), (k, n_in, n_out)), (x, d)),
+    }
+    flops = 2 * k * B * n_in * n_out * inner
+    return {name: flops / median_time(lambda: jax.block_until_ready(fn(*args)), repeats)[0] / 1e9
+            for name, (fn, args) in cases.items()}
+
+
+def experiments(k, steps, repeats, only_vmap=False):
+    rng = np.random.default_rng(0)
+    bench = make_bench(k, steps, repeats, rng)
+    time_loop_and_vmap(bench, only_vmap)
+    if only_vmap:
+        return bench.out
+    time_unrolled(bench)
+    time_wide_first(bench)
     prims = {}
     for label, (n_in, n_out) in (("784x1000", (784, 1000)), ("1000x1000", (1000, 1000))):
-        x = jnp.asarray(rng.random((k, B, n_in), dtype=np.float32))
-        w = jnp.asarray(rng.random((k, n_in, n_out), dtype=np.float32))
-        inner = 20
-        def rep(f):
-            return jax.jit(lambda x, w: jax.lax.fori_loop(0, inner, lambda i, acc: acc + f(x + i.astype(jnp.float32), w),
-                                                          jnp.zeros((k, B, n_out), jnp.float32)))
-        batched = rep(lambda x, w: jnp.einsum("kbi,kio->kbo", x, w))
-        separate = rep(lambda x, w: jnp.stack([x[i] @ w[i] for i in range(k)]))
-        wide_w = w.transpose(1, 0, 2).reshape(n_in, k * n_out)
-        wide = jax.jit(lambda x, w: jax.lax.fori_loop(0, inner, lambda i, acc: acc + (x + i.astype(jnp.float32)) @ w,
-                                                      jnp.zeros((B, k * n_out), jnp.float32)))
-        dw_batched = jax.jit(lambda x, d: jax.lax.fori_loop(
-            0, inner, lambda i, acc: acc + jnp.einsum("kbi,kbo->kio", x + i.astype(jnp.float32), d),
-            jnp.zeros((k, n_in, n_out), jnp.float32)))
-        d = jnp.asarray(rng.random((k, B, n_out), dtype=np.float32))
-        f = 2 * k * B * n_in * n_out * inner
-        row = {}
-        for name, fn, args in (("batched_dot", batched, (x, w)), ("separate_dots", separate, (x, w)),
-                               ("wide_dot", wide, (x[0], wide_w)), ("batched_dW", dw_batched, (x, d))):
-            med = median_time(lambda: jax.block_until_ready(fn(*args)), repeats)[0]
-            row[name] = f / med / 1e9
-        prims[label] = row
-        print(f"primitive {label} fwd, K={k}: " + ", ".join(f"{n} {v:.1f} GFLOP/s" for n, v in row.items()), flush=True)
-    out["primitives_gflops"] = prims
-    return out
+        prims[label] = primitive_gflops(k, repeats, rng, n_in, n_out)
+        print(f"primitive {label} fwd, K={k}: " + ", ".join(f"{n} {v:.1f} GFLOP/s" for n, v in prims[label].items()),
+              flush=True)
+    bench.out["primitives_gflops"] = prims
+    return bench.out
 
 
 def main(argv=None):
@@ -222,8 +240,6 @@ def main(argv=None):
     if args.only_vmap:
         print(json.dumps(experiments(args.k, args.steps, args.repeats, only_vmap=True)))
         return
-    from deep_sparse import results_io
-
     result = {"provenance": results_io.provenance(["-m", "benchmarks.vmap_cpu", *(argv or sys.argv[1:])]),
               "k": args.k, "steps": args.steps, "default": experiments(args.k, args.steps, args.repeats)}
     if args.flags:

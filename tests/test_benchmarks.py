@@ -13,6 +13,7 @@ import sys
 
 import pytest
 
+from benchmarks import vmap_cpu
 from benchmarks.throughput import cli, problem, report
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -137,3 +138,12 @@ def test_tiny_run_end_to_end(tmp_path):
     # --render rewrites the same section from the raw numbers alone
     cli.main(["--render", str(json_path), "--out", str(tmp_path / "again")])
     assert (tmp_path / "again" / "BENCHMARKS.md").read_text() == markdown
+
+
+def test_vmap_cpu_diagnostic_times_every_formulation(tmp_path):
+    vmap_cpu.main(["--k", "2", "--steps", "2", "--repeats", "1", "--out", str(tmp_path)])
+    measured = json.loads((tmp_path / "benchmarks" / "results" / "vmap_cpu.json").read_text())["default"]
+    for name in ("loop", "vmap", "vmap1_loop", "lax_map", "unrolled", "wide_first"):
+        assert measured[name]["network_steps_per_s"] > 0 and measured[name]["epoch_s"] > 0, name
+    assert measured["vmap_hlo_ops"]["dot"] > 0
+    assert set(measured["primitives_gflops"]["1000x1000"]) == {"batched_dot", "separate_dots", "wide_dot", "batched_dW"}
