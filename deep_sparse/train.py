@@ -404,56 +404,65 @@ class Trainer:
         A stopped run (early stop, divergence or last epoch done) passes through unchanged.
         """
         data = self._data(data)
-        config = self.config
-        n_labeled = self.n_labeled(data)
 
         def run(state: TrainState) -> TrainState:
             key, batch_key = jax.random.split(state.key)
-            batches = self._minibatches(batch_key, n_labeled)
-            optimizer = sgd(hparams.lr)
-
-            def step(carry, indices):
-                params, opt_state = carry
-                loss, grads = jax.value_and_grad(self.finetune_objective)(
-                    params, hparams, data.x_train[indices], data.y_train[indices]
-                )
-                updates, opt_state = optimizer.update(grads, opt_state, params)
-                return (optax.apply_updates(params, updates), opt_state), loss
-
-            (params, opt_state), losses = jax.lax.scan(step, (state.params, state.opt_state), batches)
-            train_loss = jnp.mean(losses)
+            params, opt_state, train_loss = self._sgd_epoch(state, hparams, data, batch_key)
             valid_error, valid_sparsity = self.evaluate(params, hparams, data.x_valid, data.y_valid)
-            diverged = ~(jnp.isfinite(train_loss) & _all_finite(params) & jnp.isfinite(valid_error))
-            epoch = state.epoch + 1
-            improved = ~diverged & (valid_error < state.best_valid)
-            bad_epochs = jnp.where(improved, 0, state.bad_epochs + 1)
-            patience_over = bad_epochs >= config.patience if config.patience is not None else jnp.bool_(False)
-            index = state.epoch
-            curves = state.curves._replace(
-                train_loss=state.curves.train_loss.at[index].set(train_loss),
-                # The diverged epoch's validation numbers were measured on non-finite parameters.
-                valid_error=state.curves.valid_error.at[index].set(jnp.where(diverged, jnp.nan, valid_error)),
-                valid_sparsity=state.curves.valid_sparsity.at[index].set(
-                    jnp.mean(valid_sparsity) if self.n_hidden else jnp.float32(0.0)
-                ),
-            )
-            return state._replace(
-                # A diverged network keeps its last finite parameters, so it costs no NaN arithmetic
-                # from here on and can never leak non-finite values into a batched computation.
-                params=_tree_where(diverged, state.params, params),
-                opt_state=_tree_where(diverged, state.opt_state, opt_state),
-                key=key,
-                epoch=epoch,
-                best_params=_tree_where(improved, params, state.best_params),
-                best_valid=jnp.where(improved, valid_error, state.best_valid),
-                best_epoch=jnp.where(improved, epoch, state.best_epoch),
-                bad_epochs=bad_epochs,
-                stopped=diverged | patience_over | (epoch >= config.epochs),
-                diverged=diverged,
-                curves=curves,
-            )
+            return self._select_and_stop(state._replace(key=key), params, opt_state, train_loss,
+                                         valid_error, valid_sparsity)
 
         return jax.lax.cond(state.stopped, lambda s: s, run, state)
+
+    def _sgd_epoch(self, state: TrainState, hparams: Hparams, data: Data, batch_key):
+        """One pass of minibatch SGD on the supervised objective; returns (params, opt_state, mean loss)."""
+        batches = self._minibatches(batch_key, self.n_labeled(data))
+        optimizer = sgd(hparams.lr)
+
+        def step(carry, indices):
+            params, opt_state = carry
+            loss, grads = jax.value_and_grad(self.finetune_objective)(
+                params, hparams, data.x_train[indices], data.y_train[indices]
+            )
+            updates, opt_state = optimizer.update(grads, opt_state, params)
+            return (optax.apply_updates(params, updates), opt_state), loss
+
+        (params, opt_state), losses = jax.lax.scan(step, (state.params, state.opt_state), batches)
+        return params, opt_state, jnp.mean(losses)
+
+    def _select_and_stop(self, state: TrainState, params, opt_state, train_loss: Array, valid_error: Array,
+                         valid_sparsity: Array) -> TrainState:
+        """Record a finished epoch: its curves, the best-validation parameters, and the stopping rule
+        (divergence, patience, last epoch)."""
+        config = self.config
+        diverged = ~(jnp.isfinite(train_loss) & _all_finite(params) & jnp.isfinite(valid_error))
+        epoch = state.epoch + 1
+        improved = ~diverged & (valid_error < state.best_valid)
+        bad_epochs = jnp.where(improved, 0, state.bad_epochs + 1)
+        patience_over = bad_epochs >= config.patience if config.patience is not None else jnp.bool_(False)
+        index = state.epoch
+        curves = state.curves._replace(
+            train_loss=state.curves.train_loss.at[index].set(train_loss),
+            # The diverged epoch's validation numbers were measured on non-finite parameters.
+            valid_error=state.curves.valid_error.at[index].set(jnp.where(diverged, jnp.nan, valid_error)),
+            valid_sparsity=state.curves.valid_sparsity.at[index].set(
+                jnp.mean(valid_sparsity) if self.n_hidden else jnp.float32(0.0)
+            ),
+        )
+        return state._replace(
+            # A diverged network keeps its last finite parameters, so it costs no NaN arithmetic
+            # from here on and can never leak non-finite values into a batched computation.
+            params=_tree_where(diverged, state.params, params),
+            opt_state=_tree_where(diverged, state.opt_state, opt_state),
+            epoch=epoch,
+            best_params=_tree_where(improved, params, state.best_params),
+            best_valid=jnp.where(improved, valid_error, state.best_valid),
+            best_epoch=jnp.where(improved, epoch, state.best_epoch),
+            bad_epochs=bad_epochs,
+            stopped=diverged | patience_over | (epoch >= config.epochs),
+            diverged=diverged,
+            curves=curves,
+        )
 
     def pretrain_input(self, below: list, act, x: Array, input_range=None,
                        code_scale=None) -> tuple[Array, Optional[Array]]:
@@ -558,58 +567,74 @@ class Trainer:
 
         def run(state: TrainState) -> TrainState:
             key, batch_key, noise_key = jax.random.split(state.key, 3)
-            batches = self._minibatches(batch_key, int(x_pretrain.shape[0]))
-            noise_keys = jax.random.split(noise_key, batches.shape[0])
-            optimizer = sgd(hparams.pretrain_lr)
             below = state.params[:layer_index]
             input_range = (jnp.min(x_pretrain), jnp.max(x_pretrain))
             code_scale = self.code_scale(below, act, x_pretrain)
-
-            def step(carry, inputs):
-                layer_and_bias, opt_state = carry
-                indices, step_key = inputs
-                code, target = self.pretrain_input(below, act, x_pretrain[indices], input_range, code_scale)
-                loss, grads = jax.value_and_grad(self.pretrain_objective)(
-                    layer_and_bias, hparams, step_key, code, layer_index, target
-                )
-                updates, opt_state = optimizer.update(grads, opt_state, layer_and_bias)
-                return (optax.apply_updates(layer_and_bias, updates), opt_state), loss
-
             start = (_to_code_units(state.params[layer_index], code_scale), state.decoder_biases[layer_index])
-            ((layer, decoder_bias), opt_state), losses = jax.lax.scan(
-                step, (start, state.pretrain_opt_states[layer_index]), (batches, noise_keys)
-            )
-            mean_loss = jnp.mean(losses)
+            (layer, decoder_bias), opt_state, mean_loss = self._dae_epoch(
+                start, state.pretrain_opt_states[layer_index], hparams, below, act, x_pretrain,
+                (input_range, code_scale), (batch_key, noise_key), layer_index)
             # every reconstruction cost is >= 0: a negative one left its valid range (an error, kept
             # out like a divergence, never a number to select on)
             diverged = ~(jnp.isfinite(mean_loss) & (mean_loss >= 0) & _all_finite((layer, decoder_bias)))
             layer, decoder_bias = _tree_where(diverged, start, (layer, decoder_bias))
             valid_loss = self.pretrain_valid_loss(below, layer, decoder_bias, hparams, data.x_valid, input_range,
                                                   code_scale)
-            params = list(state.params)
-            params[layer_index] = _tree_where(diverged, state.params[layer_index], _from_code_units(layer, code_scale))
-            decoder_biases = list(state.decoder_biases)
-            decoder_biases[layer_index] = decoder_bias
-            opt_states = list(state.pretrain_opt_states)
-            opt_states[layer_index] = opt_state
-            epoch_index = state.pretrain_epoch[layer_index]
-            curves = state.curves._replace(
-                pretrain_loss=state.curves.pretrain_loss.at[layer_index, epoch_index].set(mean_loss),
-                pretrain_valid_loss=state.curves.pretrain_valid_loss.at[layer_index, epoch_index].set(valid_loss),
-            )
-            return state._replace(
-                params=params,
-                best_params=params,  # fine-tuning starts from the pre-trained parameters
-                decoder_biases=decoder_biases,
-                pretrain_opt_states=opt_states,
-                key=key,
-                pretrain_epoch=state.pretrain_epoch.at[layer_index].add(1),
-                stopped=diverged,
-                diverged=diverged,
-                curves=curves,
-            )
+            layer = _tree_where(diverged, state.params[layer_index], _from_code_units(layer, code_scale))
+            return self._record_pretrain_epoch(state._replace(key=key), layer_index, layer, decoder_bias, opt_state,
+                                               mean_loss, valid_loss, diverged)
 
         return jax.lax.cond(state.stopped, lambda s: s, run, state)
+
+    def _dae_epoch(self, start, opt_state, hparams: Hparams, below: list, act, x_pretrain: Array, scales, keys,
+                   layer_index: int):
+        """One pass of minibatch SGD on the auto-encoder of layer ``layer_index``, from ``start`` =
+        (layer in code units, decoder bias); ``scales`` = (input range, code scale), ``keys`` = (minibatch
+        key, corruption key). Returns ((layer, decoder bias), opt_state, mean loss)."""
+        input_range, code_scale = scales
+        batch_key, noise_key = keys
+        batches = self._minibatches(batch_key, int(x_pretrain.shape[0]))
+        noise_keys = jax.random.split(noise_key, batches.shape[0])
+        optimizer = sgd(hparams.pretrain_lr)
+
+        def step(carry, inputs):
+            layer_and_bias, opt_state = carry
+            indices, step_key = inputs
+            code, target = self.pretrain_input(below, act, x_pretrain[indices], input_range, code_scale)
+            loss, grads = jax.value_and_grad(self.pretrain_objective)(
+                layer_and_bias, hparams, step_key, code, layer_index, target
+            )
+            updates, opt_state = optimizer.update(grads, opt_state, layer_and_bias)
+            return (optax.apply_updates(layer_and_bias, updates), opt_state), loss
+
+        (layer_and_bias, opt_state), losses = jax.lax.scan(step, (start, opt_state), (batches, noise_keys))
+        return layer_and_bias, opt_state, jnp.mean(losses)
+
+    @staticmethod
+    def _record_pretrain_epoch(state: TrainState, layer_index: int, layer: dict, decoder_bias: Array, opt_state,
+                               mean_loss: Array, valid_loss: Array, diverged: Array) -> TrainState:
+        """Store layer ``layer_index``'s auto-encoder after an epoch, its curves, and the stop on divergence."""
+        params = list(state.params)
+        params[layer_index] = layer
+        decoder_biases = list(state.decoder_biases)
+        decoder_biases[layer_index] = decoder_bias
+        opt_states = list(state.pretrain_opt_states)
+        opt_states[layer_index] = opt_state
+        epoch_index = state.pretrain_epoch[layer_index]
+        curves = state.curves._replace(
+            pretrain_loss=state.curves.pretrain_loss.at[layer_index, epoch_index].set(mean_loss),
+            pretrain_valid_loss=state.curves.pretrain_valid_loss.at[layer_index, epoch_index].set(valid_loss),
+        )
+        return state._replace(
+            params=params,
+            best_params=params,  # fine-tuning starts from the pre-trained parameters
+            decoder_biases=decoder_biases,
+            pretrain_opt_states=opt_states,
+            pretrain_epoch=state.pretrain_epoch.at[layer_index].add(1),
+            stopped=diverged,
+            diverged=diverged,
+            curves=curves,
+        )
 
     # ----------------------------------------------------------------- result
     def finalize(self, state: TrainState, hparams: Hparams, data: Optional[Data] = None) -> Result:
