@@ -116,6 +116,8 @@ def read_run(path: str, folder: str) -> dict:
 
     payload = results_io.read_json(path)
     rows = payload.get("rows", [])
+    plan_path = os.path.join(os.path.dirname(path), "plan.json")
+    grid = results_io.read_json(plan_path)["grid"] if os.path.exists(plan_path) else None
     return {
         "path": os.path.relpath(path, folder), "folder": os.path.relpath(os.path.dirname(path), folder),
         "experiment": payload.get("experiment", "unknown"), "preset": payload.get("preset"),
@@ -124,7 +126,7 @@ def read_run(path: str, folder: str) -> dict:
         "sizes": payload.get("sizes") or {}, "wall_seconds": (payload.get("timings") or {}).get("wall_seconds"),
         "date": payload.get("date_utc"), "command": payload.get("command"),
         "synthetic": payload.get("synthetic", False), "rows": rows,
-        "not_finetuned": payload.get("not_finetuned", []),
+        "not_finetuned": payload.get("not_finetuned", []), "grid": grid,
     }
 
 
@@ -446,8 +448,9 @@ def ordered(experiments) -> list[str]:
     return sorted(set(experiments), key=lambda e: (ORDER.index(e) if e in ORDER else len(ORDER), e))
 
 
-def pending_lines(runs: list[dict], cells: list[dict]) -> list[str]:
-    """Runs with recorded networks but no cells yet (a sweep still running or stopped early)."""
+def pending_lines(runs: list[dict], cells: list[dict], section: str) -> list[str]:
+    """Runs with recorded networks but no cells yet (a sweep still running or stopped early): their
+    settled Table 1 cells, then every network finished so far."""
     with_cells = {(c["experiment"], c["preset"], c["dataset"]) for c in cells}
     pending = [r for r in runs if r["rows"] and r["experiment"] not in ("figure3", "train")
                and (r["experiment"], r["preset"], r["dataset"]) not in with_cells]
@@ -457,9 +460,34 @@ def pending_lines(runs: list[dict], cells: list[dict]) -> list[str]:
     for r in pending:
         lines += [f"- {r['experiment']} / {r['dataset'] or '-'} (`{r['preset']}`, {r['folder']}): {r['networks']} "
                   f"networks recorded{'' if r['complete'] else ', sweep not finished'}; the module writes its cells "
-                  "when the data set's sweep ends. The networks finished so far (no selection made yet):", ""]
-        lines += [finished_networks_table(sorted(r["rows"] + r["not_finetuned"], key=lambda row: row["network"])), ""]
+                  "when the data set's sweep ends.", ""]
+        lines += settled_lines(r, section)
+        lines += ["The networks finished so far:", "",
+                  finished_networks_table(sorted(r["rows"] + r["not_finetuned"], key=lambda row: row["network"])), ""]
     return lines
+
+
+def settled_lines(run: dict, section: str) -> list[str]:
+    """The cells of an unfinished Table 1 sweep whose networks are all recorded (``table1.settled``:
+    the selection is the finished sweep's), beside the paper's numbers outside the pipeline checks."""
+    if run["experiment"] != table1.NAME or not run["grid"]:
+        return []
+    chosen = table1.settled(run["grid"], run["rows"], run["not_finetuned"])
+    if not chosen:
+        return []
+    cells = []
+    for (activation, pretrained), (row, networks) in chosen.items():
+        key = paper_numbers.table1_key_for(run["dataset"], activation, pretrained)
+        lrs = f"pre-training lr {row['pretrain_lr']:g}, lr {row['lr']:g}" if pretrained else f"lr {row['lr']:g}"
+        cells.append(experiment.cell(
+            run["experiment"], run["preset"], run["dataset"], table1.cell_label(activation, pretrained), "test_error",
+            None if row["diverged"] else row["test_error"],
+            key, n_test=run["sizes"].get("n_test"),
+            note=("" if paper_numbers.lookup(key) else "no paper number for this cell; ") + f"selected on validation among {networks} networks: {lrs}, valid {100 * row['valid_error']:.2f}%, "
+                 f"zeros {100 * row['sparsity']:.1f}%; no significance test until the sweep ends"))
+    table = [pipeline_row(c) if section == PIPELINE else compared_row(c) for c in cells]
+    return ["Cells whose networks are all recorded (selected by the module's rule; the selection of a cell reads "
+            "only its own networks, so it is final):", "", results_io.format_table(table, COLUMNS[section]), ""]
 
 
 def finished_networks_table(rows: list[dict]) -> str:
@@ -514,7 +542,7 @@ def render_section(section: str, runs: list[dict], cells: list[dict], networks: 
     if section == OVERRIDES:
         body += train_block(networks)
         compared += train_setting_rows(networks)
-    body += pending_lines(runs, cells) + not_run_lines(runs)
+    body += pending_lines(runs, cells, section) + not_run_lines(runs)
     image = f"{os.path.splitext(os.path.basename(out_path))[0]}_{section}.png"
     if section != PIPELINE and plot_against_paper(compared, os.path.join(out_dir, image),
                                                   f"{SECTION_TITLES[section]}: ours against the paper"):

@@ -27,6 +27,7 @@ Data sets whose files are absent are reported as "not run: no files in DIR", nev
 from __future__ import annotations
 
 import argparse
+import collections
 import dataclasses
 import math
 import os
@@ -265,6 +266,23 @@ def select(rows: list[dict]) -> dict:
     return {group: chosen[group] for group in order if group in chosen}
 
 
+def cell_key(row: dict) -> tuple[str, bool]:
+    """The Table 1 cell a network or grid point belongs to: (activation, pre-trained)."""
+    return row["activation"], row["pretrain_epochs"] > 0
+
+
+def settled(grid: list[dict], rows: list[dict], not_finetuned: list[dict]) -> dict:
+    """{(activation, pretrained): (selected row, networks fine-tuned)} for the cells of an unfinished
+    sweep whose planned networks (``grid``) are all recorded, fine-tuned (``rows``) or left out by the
+    reconstruction-error selection (``not_finetuned``): :func:`select` on a cell uses that cell's rows
+    only, so its choice there is the one the finished sweep makes."""
+    planned = collections.Counter(map(cell_key, grid))
+    recorded = collections.Counter(map(cell_key, rows + not_finetuned))
+    done = [row for row in rows if recorded[cell_key(row)] == planned[cell_key(row)]]
+    fine_tuned = collections.Counter(map(cell_key, done))
+    return {key: (row, fine_tuned[key]) for key, row in select(done).items()}
+
+
 # ------------------------------------------------------------------------------ main
 def table1_grid(preset: Table1Preset) -> list[dict]:
     """The networks of one data set, those without pre-training first (so that a sweep stopped early
@@ -308,8 +326,8 @@ def run_dataset(run: experiment.Run, dataset: str, significance: bool = True) ->
         cells.append(run.cell(
             dataset, cell_label(activation, pretrained), "test_error", None if row["diverged"] else row["test_error"],
             paper_numbers.table1_key_for(dataset, activation, pretrained),
-            n_test=sizes["n_test"], n_train=sizes["n_train"], networks=len(
-                [r for r in rows if r["activation"] == activation and (r["pretrain_epochs"] > 0) == pretrained]),
+            n_test=sizes["n_test"], n_train=sizes["n_train"],
+            networks=sum(cell_key(r) == (activation, pretrained) for r in rows),
             lr=row["lr"], pretrain_lr=row["pretrain_lr"] if pretrained else None, sparsity=row["sparsity"],
             diverged=row["diverged"], equivalent=test.get("equivalent"), p_value=test.get("p_value"),
         ))

@@ -195,3 +195,33 @@ def test_an_unfinished_sweep_lists_its_stacks_and_where_rows_come_from(tmp_path)
     assert "| 0.01 | 41.5 |" in lines["4"] and "from results/other: network 2" in lines["4"]
     assert "| 0.1 | 57.25 |" in lines["5"] and "not fine-tuned: pre-training lr not selected" in lines["5"]
     assert "| 1.90 | 1.90 |" not in lines["5"] and lines["0"].count("|  |") >= 2  # no pre-training: empty cells
+
+
+def test_an_unfinished_table1_sweep_shows_the_cells_whose_networks_are_all_recorded(tmp_path):
+    def point(activation, pretrain_epochs, lr, pretrain_lr=0.1):
+        return {"activation": activation, "pretrain_epochs": pretrain_epochs, "lr": lr, "pretrain_lr": pretrain_lr}
+
+    grid = ([point("half_negated_rectifier", 0, lr) for lr in (0.1, 0.01)] + [point("tanh", 0, lr) for lr in (0.1, 0.01)]
+            + [point("half_negated_rectifier", 10, lr, plr) for plr in (0.1, 0.01) for lr in (0.1, 0.01)])
+    # the half-negated rectifier without pre-training: both recorded, lr 0.1 has the better test error but
+    # the worse validation error; tanh: one of two recorded (not settled)
+    rows = [dict(net(0, 0.1, 0.020, 0.012, "half_negated_rectifier", network=0), pretrain_lr=0.1),
+            dict(net(0, 0.01, 0.018, 0.0167, "half_negated_rectifier", network=1), pretrain_lr=0.1),
+            dict(net(0, 0.1, 0.019, 0.019, "tanh", l1=0.0, network=2), pretrain_lr=0.1)]
+    # with pre-training: the stacks of pre-training lr 0.01 were selected, both fine-tuned
+    rows += [dict(net(0, lr, valid, 0.015, "half_negated_rectifier", network=n), pretrain_epochs=10, pretrain_lr=0.01,
+                  pretrain_reconstruction=40.0) for n, lr, valid in [(6, 0.1, 0.0170), (7, 0.01, 0.0175)]]
+    skipped = [{"network": n, "activation": "half_negated_rectifier", "lr": lr, "l1": 0.001, "seed": 0,
+                "pretrain_epochs": 10, "pretrain_lr": 0.1, "pretrain_reconstruction": 57.0, "diverged": False,
+                "valid_error": None, "finetuned": False} for n, lr in [(4, 0.1), (5, 0.01)]]
+    write_run(tmp_path, "table1-paper/mnist", {"experiment": "table1", "preset": "paper", "dataset": "mnist",
+                                               "complete": False, "sizes": {"n_test": 10_000}, "rows": rows,
+                                               "not_finetuned": skipped})
+    results_io.atomic_write_json(str(tmp_path / "table1-paper/mnist/plan.json"), {"grid": grid})
+    paper = sections(report.render(str(tmp_path), str(tmp_path / "r.md")))["Paper scale"]
+    settled = {line.split(" | ")[1]: line for line in paper.splitlines() if line.startswith("| mnist | ")}
+    without = settled["half_negated_rectifier, without pre-training"]
+    assert "| 1.670 | 1.430 | +0.240 |" in without and "among 2 networks: lr 0.01, valid 1.80%" in without
+    assert "among 2 networks: pre-training lr 0.01, lr 0.1, valid 1.70%" in settled[
+        "half_negated_rectifier, with pre-training"]
+    assert not any(label.startswith("tanh") for label in settled)
