@@ -43,7 +43,7 @@ from deep_sparse.planner import (  # noqa: F401 - the sweep's public names
 from deep_sparse.store import (  # noqa: F401 - public here too
     SweepStore, csv_columns, is_finetuned, read_results, rows_checksum,
 )
-from deep_sparse.train import Data, load_data, make_train
+from deep_sparse.train import Data, Train, Trainer, load_data, make_train
 
 
 # -------------------------------------------------------------------------------------- rows
@@ -244,7 +244,8 @@ def run(
         for group in groups:
             todo = [n for n in group.networks if n.index not in all_rows]
             if todo:
-                executor = ChunkExecutor(make_train(group.config), group_data[group.index], mesh, batching)
+                executor = ChunkExecutor(_compiled_train(group.config, group_data[group.index]), group_data[group.index],
+                                         mesh, batching)
                 finished = [row for row in all_rows.values() if row["group"] == group.index]
                 timings["groups"].append(_run_group(executor, group, todo, chunk_size, store, policy, report,
                                                     chunk_finished, finished, select_pretrain_lr))
@@ -443,6 +444,15 @@ def _group_data(group: Group, data: Optional[Data], data_dir: Optional[str], dow
         data = cache[key]
     make_train(group.config).check_data(data)
     return data
+
+
+def _compiled_train(config: TrainConfig, data: Data) -> Train:
+    """The group's :class:`~deep_sparse.train.Train`, its number of classes read from the data when the
+    config leaves it unset (``TrainConfig.num_classes=None``): the compiled sweep traces the data, which
+    can then no longer be read."""
+    if config.num_classes is None and config.task == "classification":
+        config = config.replace(num_classes=Trainer(config).num_classes(data))
+    return make_train(config)
 
 
 def _chunk_size_for(store: SweepStore, group: Group, chunk_size: Optional[int], executor: ChunkExecutor, log) -> int:
