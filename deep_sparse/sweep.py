@@ -195,26 +195,20 @@ def run(
         where it comes from (``reused_from``).
     Returns the rows (one dict per fine-tuned network, in grid order).
     """
-    if select_pretrain_lr is not None:
-        select_pretrain_lr = _check_selection_fields(select_pretrain_lr)
-    _check_checkpointing(checkpoint_every, checkpoint_seconds)
+    mesh = make_mesh(devices)
+    select_pretrain_lr = _check_options(select_pretrain_lr, checkpoint_every, checkpoint_seconds, chunk_size,
+                                        mesh.devices.size)
     base_hparams = base_hparams or Hparams()
     points = normalize_grid(grid)
     groups = plan(config, points, base_hparams)
-    mesh = make_mesh(devices)
     batching = resolve_batching(batching, mesh)
-    n_devices = mesh.devices.size
-    if chunk_size is not None and (chunk_size < 1 or chunk_size % n_devices):
-        raise ValueError(f"chunk_size must be a positive multiple of the {n_devices} devices, got {chunk_size}")
     record = _plan_record(config, points, base_hparams)
     store = SweepStore(out_dir)
     started_before = store.holds(record, resume)
     expected = {n.index: (g.index, n.seed) for g in groups for n in g.networks}
     all_rows: dict[int, dict] = store.finished_rows(expected) if started_before else {}
     # every input is checked (and the data loaded) before the first file is written
-    cache: dict = {}
-    group_data = {g.index: _group_data(g, data, data_dir, download, cache) for g in groups
-                  if any(n.index not in all_rows for n in g.networks)}
+    group_data = _unfinished_groups_data(groups, all_rows, data, data_dir, download)
     distributed.barrier("deep_sparse inputs checked")  # every process has read the folder before any writes it
     if distributed.is_primary():
         store.create(record, started_before)
@@ -295,11 +289,16 @@ def _check_selection_fields(fields: Sequence[str]) -> tuple[str, ...]:
     return fields
 
 
-def _check_checkpointing(checkpoint_every: int, checkpoint_seconds: float) -> None:
+def _check_options(select_pretrain_lr: Optional[Sequence[str]], checkpoint_every: int, checkpoint_seconds: float,
+                   chunk_size: Optional[int], n_devices: int) -> Optional[tuple[str, ...]]:
+    """Refuse bad run options with one line each; returns the pre-training selection's fields."""
     if checkpoint_every < 0:
         raise ValueError(f"checkpoint_every must be >= 0, got {checkpoint_every}")
     if not checkpoint_seconds >= 0:
         raise ValueError(f"checkpoint_seconds must be >= 0, got {checkpoint_seconds}")
+    if chunk_size is not None and (chunk_size < 1 or chunk_size % n_devices):
+        raise ValueError(f"chunk_size must be a positive multiple of the {n_devices} devices, got {chunk_size}")
+    return None if select_pretrain_lr is None else _check_selection_fields(select_pretrain_lr)
 
 
 def _run_metadata(argv: Optional[Sequence[str]], extra_metadata: Optional[dict], batching: str,
@@ -431,6 +430,14 @@ def _pretrained_stacks(executor: ChunkExecutor, group: Group, todo: list[Network
             stacks[stack_signature(network)] = jax.tree.map(lambda a: a[position], host)
     report.log(f"group {group.index}: {len(representatives)} pre-trained stack(s) shared by {len(todo)} network(s)")
     return stacks
+
+
+def _unfinished_groups_data(groups: list[Group], finished: dict, data: Optional[Data], data_dir: Optional[str],
+                            download: bool) -> dict[int, Data]:
+    """``{group: its data}`` for the groups with networks not yet ``finished``, each data set loaded once."""
+    cache: dict = {}
+    return {g.index: _group_data(g, data, data_dir, download, cache) for g in groups
+            if any(n.index not in finished for n in g.networks)}
 
 
 def _group_data(group: Group, data: Optional[Data], data_dir: Optional[str], download: bool, cache: dict) -> Data:
