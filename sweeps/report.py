@@ -456,7 +456,7 @@ def pending_lines(runs: list[dict], cells: list[dict], section: str) -> list[str
                and (r["experiment"], r["preset"], r["dataset"]) not in with_cells]
     if not pending:
         return []
-    lines = ["### Recorded, no cells yet", ""]
+    lines = ["### Sweeps not finished (no cells.json yet)", ""]
     for r in pending:
         lines += [f"- {r['experiment']} / {r['dataset'] or '-'} (`{r['preset']}`, {r['folder']}): {r['networks']} "
                   f"networks recorded{'' if r['complete'] else ', sweep not finished'}; the module writes its cells "
