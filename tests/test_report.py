@@ -225,3 +225,13 @@ def test_an_unfinished_table1_sweep_shows_the_cells_whose_networks_are_all_recor
     assert "among 2 networks: pre-training lr 0.01, lr 0.1, valid 1.70%" in settled[
         "half_negated_rectifier, with pre-training"]
     assert not any(label.startswith("tanh") for label in settled)
+
+
+def test_a_damaged_results_file_is_one_line_naming_it(tmp_path, capsys):
+    from sweeps import common
+    (tmp_path / "results" / "x").mkdir(parents=True)
+    (tmp_path / "results" / "x" / "results.json").write_text('{"rows": [')
+    assert common.cli(report.main, [str(tmp_path / "results"), "--out", str(tmp_path / "r.md")]) == common.EXIT_ERROR
+    error = capsys.readouterr().err.strip()
+    assert len(error.splitlines()) == 1 and "x/results.json: not valid JSON" in error
+    assert not (tmp_path / "r.md").exists()
