@@ -478,16 +478,25 @@ def settled_lines(run: dict, section: str) -> list[str]:
     cells = []
     for (activation, pretrained), (row, networks) in chosen.items():
         key = paper_numbers.table1_key_for(run["dataset"], activation, pretrained)
-        lrs = f"pre-training lr {row['pretrain_lr']:g}, lr {row['lr']:g}" if pretrained else f"lr {row['lr']:g}"
         cells.append(experiment.cell(
             run["experiment"], run["preset"], run["dataset"], table1.cell_label(activation, pretrained), "test_error",
-            None if row["diverged"] else row["test_error"],
-            key, n_test=run["sizes"].get("n_test"),
-            note=("" if paper_numbers.lookup(key) else "no paper number for this cell; ") + f"selected on validation among {networks} networks: {lrs}, valid {100 * row['valid_error']:.2f}%, "
-                 f"zeros {100 * row['sparsity']:.1f}%; no significance test until the sweep ends"))
+            None if row["diverged"] else row["test_error"], key, n_test=run["sizes"].get("n_test"),
+            note=("" if paper_numbers.lookup(key) else "no paper number for this cell; ")
+            + settled_note(row, networks, pretrained)))
     table = [pipeline_row(c) if section == PIPELINE else compared_row(c) for c in cells]
     return ["Cells whose networks are all recorded (selected by the module's rule; the selection of a cell reads "
             "only its own networks, so it is final):", "", results_io.format_table(table, COLUMNS[section]), ""]
+
+
+def settled_note(row: dict, networks: int, pretrained: bool) -> str:
+    """What a settled cell's network is: how it was chosen, its lrs, validation error and zeros."""
+    def percent(name):
+        return "-" if row.get(name) is None else f"{100 * row[name]:.{1 if name == 'sparsity' else 2}f}%"
+
+    lrs = f"pre-training lr {row['pretrain_lr']:g}, lr {row['lr']:g}" if pretrained else f"lr {row['lr']:g}"
+    return (f"selected on validation among {networks} networks: {lrs}, valid {percent('valid_error')}, "
+            f"zeros {percent('sparsity')}{'; diverged' if row['diverged'] else ''}; no significance test until the "
+            "sweep ends")
 
 
 def finished_networks_table(rows: list[dict]) -> str:
