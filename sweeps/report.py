@@ -467,22 +467,28 @@ def pending_lines(runs: list[dict], cells: list[dict], section: str) -> list[str
     return lines
 
 
-def settled_lines(run: dict, section: str) -> list[str]:
+def settled_cells(run: dict) -> list[dict]:
     """The cells of an unfinished Table 1 sweep whose networks are all recorded (``table1.settled``:
-    the selection is the finished sweep's), beside the paper's numbers outside the pipeline checks."""
-    if run["experiment"] != table1.NAME or not run["grid"]:
-        return []
-    chosen = table1.settled(run["grid"], run["rows"], run["not_finetuned"])
-    if not chosen:
+    the selection is the finished sweep's); none for other runs."""
+    if run["experiment"] != table1.NAME or not run["grid"] or run["complete"]:
         return []
     cells = []
-    for (activation, pretrained), (row, networks) in chosen.items():
+    for (activation, pretrained), (row, networks) in table1.settled(run["grid"], run["rows"],
+                                                                    run["not_finetuned"]).items():
         key = paper_numbers.table1_key_for(run["dataset"], activation, pretrained)
         cells.append(experiment.cell(
             run["experiment"], run["preset"], run["dataset"], table1.cell_label(activation, pretrained), "test_error",
             None if row["diverged"] else row["test_error"], key, n_test=run["sizes"].get("n_test"),
             note=("" if paper_numbers.lookup(key) else "no paper number for this cell; ")
             + settled_note(row, networks, pretrained)))
+    return cells
+
+
+def settled_lines(run: dict, section: str) -> list[str]:
+    """:func:`settled_cells`' table, beside the paper's numbers outside the pipeline checks."""
+    cells = settled_cells(run)
+    if not cells:
+        return []
     table = [pipeline_row(c) if section == PIPELINE else compared_row(c) for c in cells]
     return ["Cells whose networks are all recorded (selected by the module's rule; the selection of a cell reads "
             "only its own networks, so it is final):", "", results_io.format_table(table, COLUMNS[section]), ""]
@@ -552,6 +558,7 @@ def render_section(section: str, runs: list[dict], cells: list[dict], networks: 
         body += train_block(networks)
         compared += train_setting_rows(networks)
     body += pending_lines(runs, cells, section) + not_run_lines(runs)
+    compared += [compared_row(c) for r in runs for c in settled_cells(r)] if section != PIPELINE else []
     image = f"{os.path.splitext(os.path.basename(out_path))[0]}_{section}.png"
     if section != PIPELINE and plot_against_paper(compared, os.path.join(out_dir, image),
                                                   f"{SECTION_TITLES[section]}: ours against the paper"):

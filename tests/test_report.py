@@ -225,6 +225,7 @@ def test_an_unfinished_table1_sweep_shows_the_cells_whose_networks_are_all_recor
     assert "among 2 networks: pre-training lr 0.01, lr 0.1, valid 1.70%" in settled[
         "half_negated_rectifier, with pre-training"]
     assert not any(label.startswith("tanh") for label in settled)
+    assert "![Paper scale: ours against the paper](r_paper.png)" in paper and (tmp_path / "r_paper.png").exists()
 
 
 def test_a_damaged_results_file_is_one_line_naming_it(tmp_path, capsys):
