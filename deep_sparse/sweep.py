@@ -373,11 +373,13 @@ def skipped_name(group: Group, rows: list[dict]) -> str:
 
 def _stack_row(group: Group, network: Network, stack) -> dict:
     """A row for ``network`` before fine-tuning: its hyperparameters and its pre-trained stack's
-    reconstruction error (``diverged``: pre-training gave no finite reconstruction error)."""
+    reconstruction error (``diverged``: pre-training diverged in some layer, or gave no finite
+    reconstruction error; either way the stack scores inf in the selection)."""
     row = _network_fields(group, network)
     valid_loss = np.asarray(stack.curves.pretrain_valid_loss)
     row["pretrain_reconstruction"] = pretrain_reconstruction(valid_loss)
-    row.update(valid_error=None, diverged=not np.isfinite(row["pretrain_reconstruction"]), finetuned=False,
+    diverged = bool(stack.diverged) or not np.isfinite(row["pretrain_reconstruction"])
+    row.update(valid_error=None, diverged=diverged, finetuned=False,
                curves={"pretrain_loss": np.asarray(stack.curves.pretrain_loss).tolist(),
                        "pretrain_valid_loss": valid_loss.tolist()})
     return row

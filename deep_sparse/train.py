@@ -580,6 +580,9 @@ class Trainer:
             layer, decoder_bias = _tree_where(diverged, start, (layer, decoder_bias))
             valid_loss = self.pretrain_valid_loss(below, layer, decoder_bias, hparams, data.x_valid, input_range,
                                                   code_scale)
+            # measured on the parameters from before the diverged epoch: not this epoch's number, and never
+            # a reconstruction error to select a stack on
+            valid_loss = jnp.where(diverged, jnp.nan, valid_loss)
             layer = _tree_where(diverged, state.params[layer_index], _from_code_units(layer, code_scale))
             return self._record_pretrain_epoch(state._replace(key=key), layer_index, layer, decoder_bias, opt_state,
                                                mean_loss, valid_loss, diverged)

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import types
 
 import jax
 import numpy as np
@@ -580,6 +581,25 @@ def test_selecting_the_pretraining_lr_first_finetunes_only_its_networks(data, tm
         assert row["finetuned"] is False and row["pretrain_lr"] != kept_lr
         twin = by_network[row["network"]]
         np.testing.assert_allclose(row["pretrain_reconstruction"], twin["pretrain_reconstruction"], rtol=1e-5)
+
+
+def test_a_stack_that_diverged_in_its_last_layer_is_never_selected():
+    # measured at paper scale: the half-negated rectifier's stack of pre-training lr 0.01 diverged in
+    # layer 3's first epoch; its layers 1-2 had finite curves, so a sum of "last finite values" gave it
+    # the lowest reconstruction error (735.7 against 918.7) and every network fine-tuned from it was dead
+    group = sweep.plan(PRETRAIN_CONFIG, sweep.product(lr=[0.1], pretrain_lr=[0.01, 0.05], seed=[0]))[0]
+    finite, diverged = group.networks
+
+    def stack(valid_loss, has_diverged):
+        curves = types.SimpleNamespace(pretrain_valid_loss=np.asarray(valid_loss, np.float32),
+                                       pretrain_loss=np.asarray(valid_loss, np.float32))
+        return types.SimpleNamespace(curves=curves, diverged=np.bool_(has_diverged))
+
+    stacks = {sweep.stack_signature(finite): stack([[9.0], [30.0]], False),
+              sweep.stack_signature(diverged): stack([[7.0], [20.0]], True)}  # lower, but diverged
+    kept, skipped = sweep._select_stacks(group, group.networks, stacks, [], ())
+    assert kept == [finite] and [row["network"] for row in skipped] == [diverged.index]
+    assert skipped[0]["diverged"] and selection.reconstruction_error(skipped[0]) == float("inf")
 
 
 def test_a_resumed_selection_finetunes_only_what_is_missing(data, tmp_path):

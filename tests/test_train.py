@@ -191,6 +191,8 @@ def test_huge_learning_rate_is_reported_as_diverged(data, hparams):
 def test_huge_pretraining_learning_rate_is_reported_as_diverged(data):
     result = run(PRETRAIN_CONFIG, Hparams(lr=0.05, pretrain_lr=1e4), data)
     assert bool(result.diverged)
+    # the diverged epoch's reconstruction error is not a number (it would be the pre-divergence one)
+    assert np.all(np.isnan(np.asarray(result.curves.pretrain_valid_loss)))
     for leaf in jax.tree.leaves(result.params):
         assert np.all(np.isfinite(np.asarray(leaf)))
     assert int(result.epochs_run) == 0
