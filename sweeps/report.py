@@ -514,7 +514,8 @@ def finished_networks_table(rows: list[dict]) -> str:
 
     def flag(row):
         if not row.get("finetuned", True):
-            return "not fine-tuned: pre-training lr not selected"
+            return ("not fine-tuned: pre-training diverged" if row["diverged"]
+                    else "not fine-tuned: pre-training lr not selected")
         flags = ["diverged" if row["diverged"] else ("dead" if row.get("dead") else "")]
         flags.append(f"from {row['reused_from']}" if row.get("reused_from") else "")
         return "; ".join(f for f in flags if f)
