@@ -238,7 +238,7 @@ def run(
         for group in groups:
             todo = [n for n in group.networks if n.index not in all_rows]
             if todo:
-                executor = ChunkExecutor(_compiled_train(group.config, group_data[group.index]), group_data[group.index],
+                executor = ChunkExecutor(_group_train(group.config, group_data[group.index]), group_data[group.index],
                                          mesh, batching)
                 finished = [row for row in all_rows.values() if row["group"] == group.index]
                 timings["groups"].append(_run_group(executor, group, todo, chunk_size, store, policy, report,
@@ -455,10 +455,10 @@ def _group_data(group: Group, data: Optional[Data], data_dir: Optional[str], dow
     return data
 
 
-def _compiled_train(config: TrainConfig, data: Data) -> Train:
-    """The group's :class:`~deep_sparse.train.Train`, its number of classes read from the data when the
-    config leaves it unset (``TrainConfig.num_classes=None``): the compiled sweep traces the data, which
-    can then no longer be read."""
+def _group_train(config: TrainConfig, data: Data) -> Train:
+    """The group's :class:`~deep_sparse.train.Train` (nothing compiled yet), its number of classes read from
+    the data when the config leaves it unset (``TrainConfig.num_classes=None``): the sweep traces the data,
+    which can then no longer be read."""
     if config.num_classes is None and config.task == "classification":
         config = config.replace(num_classes=Trainer(config).num_classes(data))
     return make_train(config)
