@@ -260,7 +260,7 @@ def select(rows: list[dict]) -> dict:
     of lowest clean validation reconstruction error summed over layers, then the fine-tuning lr of
     lowest validation error; never the test error), in the order activation, then without / with
     pre-training."""
-    chosen = selection.select(rows, key=lambda r: (r["activation"], r["pretrain_epochs"] > 0))
+    chosen = selection.select(rows, key=cell_key)
     order = [(activation, pretrained) for activation in dict.fromkeys(r["activation"] for r in rows)
              for pretrained in (False, True)]
     return {group: chosen[group] for group in order if group in chosen}

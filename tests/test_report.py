@@ -186,14 +186,16 @@ def test_an_unfinished_sweep_lists_its_stacks_and_where_rows_come_from(tmp_path)
     skipped = {"network": 5, "activation": "rectifier", "lr": 0.01, "l1": 0.001, "seed": 0, "pretrain_epochs": 10,
                "pretrain_lr": 0.1, "pretrain_reconstruction": 57.25, "diverged": False, "valid_error": None,
                "finetuned": False}
+    broken = dict(skipped, network=6, pretrain_lr=1.0, pretrain_reconstruction=None, diverged=True)
     write_run(tmp_path, "table1-paper/mnist", {"experiment": "table1", "preset": "paper", "dataset": "mnist",
                                                "complete": False, "rows": [net(0, 0.1, 0.02, 0.021), trained],
-                                               "not_finetuned": [skipped]})
+                                               "not_finetuned": [skipped, broken]})
     text = report.render(str(tmp_path), str(tmp_path / "report.md"))
     lines = {line.split(" | ")[0].strip("| "): line for line in text.splitlines() if line.startswith("| ")}
     assert "| pre-training lr | reconstruction |" in lines["network"]
     assert "| 0.01 | 41.5 |" in lines["4"] and "from results/other: network 2" in lines["4"]
     assert "| 0.1 | 57.25 |" in lines["5"] and "not fine-tuned: pre-training lr not selected" in lines["5"]
+    assert "not fine-tuned: pre-training diverged" in lines["6"]
     assert "| 1.90 | 1.90 |" not in lines["5"] and lines["0"].count("|  |") >= 2  # no pre-training: empty cells
 
 
