@@ -123,15 +123,13 @@ def row_is_dead(row: dict, num_classes: int) -> bool:
 
 def pretrain_reconstruction(valid_loss) -> Optional[float]:
     """Sum over layers of the clean validation reconstruction error after each layer's last
-    pre-training epoch; None without pre-training, inf when a layer has no finite value (diverged)."""
+    pre-training epoch; None without pre-training, inf when pre-training diverged (a diverged epoch
+    records NaN and pre-training stops there, so some layer's last epoch is then NaN)."""
     valid_loss = np.asarray(valid_loss, np.float64)
     if valid_loss.size == 0:
         return None
-    total = 0.0
-    for layer in valid_loss:
-        finite = layer[np.isfinite(layer)]
-        total += float(finite[-1]) if finite.size else np.inf
-    return total
+    total = float(valid_loss[:, -1].sum())
+    return total if np.isfinite(total) else np.inf
 
 
 def _plan_record(config: TrainConfig, grid: list[dict], base_hparams: Hparams) -> dict:

@@ -602,6 +602,17 @@ def test_a_stack_that_diverged_in_its_last_layer_is_never_selected():
     assert skipped[0]["diverged"] and selection.reconstruction_error(skipped[0]) == float("inf")
 
 
+def test_pretrain_reconstruction_is_the_sum_of_each_layers_last_epoch_and_inf_once_diverged():
+    nan = np.nan
+    curves = np.array([[30.0, 20.0, 10.0], [9.0, 8.0, 7.5]])
+    assert sweep.pretrain_reconstruction(curves) == pytest.approx(10.0 + 7.5)
+    # diverged in layer 2's third epoch: its earlier epochs are finite, but the stack is not
+    assert sweep.pretrain_reconstruction(np.array([[30.0, 20.0, 10.0], [9.0, 8.0, nan]])) == np.inf
+    # diverged in layer 1: the layers after it never ran
+    assert sweep.pretrain_reconstruction(np.array([[30.0, nan, nan], [nan, nan, nan]])) == np.inf
+    assert sweep.pretrain_reconstruction(np.zeros((0, 0))) is None
+
+
 def test_a_resumed_selection_finetunes_only_what_is_missing(data, tmp_path):
     out_dir = str(tmp_path / "selected")
     options = dict(chunk_size=1, checkpoint_every=0, select_pretrain_lr=(), **QUIET)
