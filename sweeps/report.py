@@ -54,6 +54,7 @@ TRAIN_PRESET = "train"  # cells of `python -m sweeps.train` runs: their own sett
 TRAIN_FULL_SCALE = "full-scale run of sweeps.train"
 FULL_SCALE_HIDDEN = (1000, 1000, 1000)
 DATA_DIR = "DATA_DIR"
+NOTE_FILE = "NOTE.md"  # a note written by hand beside a run's results, quoted in the report
 _DATA_DIR_PATH = re.compile(r"(?<![\w.:/~\-…])(?:~|/[^\s`'\"()|]*?)/\.cache/deep_sparse(?![\w.\-])")
 _ABSOLUTE_PATH = re.compile(r"(?<![\w.:/~\-…])~?/[\w.+~\-]+(?:/[\w.+~\-]+)*/?")
 _PAPER_MENTION = re.compile(r"\s*\(paper: [^)]*\)")
@@ -540,10 +541,33 @@ def not_run_lines(runs: list[dict]) -> list[str]:
         f"- {r['experiment']} / {r['dataset'] or '-'} ({r['preset']} preset): {r['not_run']}" for r in not_run] + [""]
 
 
+def note_paths(runs: list[dict], folder: str) -> list[str]:
+    """The developers' notes on ``runs`` (``NOTE.md`` in a run's folder or in the folder above it, an
+    experiment's ``--out`` folder holding one folder per data set), each once, relative to ``folder``."""
+    paths = []
+    for run in runs:
+        for where in (run["folder"], os.path.dirname(run["folder"])):
+            path = os.path.join(where, NOTE_FILE)
+            if where and path not in paths and os.path.isfile(os.path.join(folder, path)):
+                paths.append(path)
+    return paths
+
+
+def notes_lines(runs: list[dict], folder: str) -> list[str]:
+    """The notes of :func:`note_paths`, quoted: what the developers found out about these runs (a miss
+    explained, a run stopped by hand), written by hand beside the results."""
+    lines = []
+    for path in note_paths(runs, folder):
+        with open(os.path.join(folder, path), encoding="utf-8") as file:
+            text = file.read().strip()
+        lines += [f"### Developers' note: `{path}`", ""] + [f"> {line}".rstrip() for line in text.splitlines()] + [""]
+    return lines
+
+
 def render_section(section: str, runs: list[dict], cells: list[dict], networks: list[dict], folder: str,
                    out_path: str) -> list[str]:
     """One of the three sections: its experiments' tables, Figure 3 sweeps, sweeps.train runs (with
-    the overrides), runs without cells, runs that could not be run, and its plot."""
+    the overrides), runs without cells, runs that could not be run, the developers' notes, and its plot."""
     runs = [r for r in runs if r["experiment"] != "train" and section_of(r["preset"]) == section]
     cells = [c for c in cells if section_of(c["preset"]) == section]
     out_dir = os.path.dirname(os.path.abspath(out_path))
@@ -558,7 +582,7 @@ def render_section(section: str, runs: list[dict], cells: list[dict], networks: 
     if section == OVERRIDES:
         body += train_block(networks)
         compared += train_setting_rows(networks)
-    body += pending_lines(runs, cells, section) + not_run_lines(runs)
+    body += pending_lines(runs, cells, section) + not_run_lines(runs) + notes_lines(runs, folder)
     compared += [compared_row(c) for r in runs for c in settled_cells(r)] if section != PIPELINE else []
     image = f"{os.path.splitext(os.path.basename(out_path))[0]}_{section}.png"
     if section != PIPELINE and plot_against_paper(compared, os.path.join(out_dir, image),

@@ -230,6 +230,19 @@ def test_an_unfinished_table1_sweep_shows_the_cells_whose_networks_are_all_recor
     assert "![Paper scale: ours against the paper](r_paper.png)" in paper and (tmp_path / "r_paper.png").exists()
 
 
+def test_a_note_beside_the_results_is_quoted_in_its_runs_section_only(results):
+    (results / "table1-paper" / "NOTE.md").write_text("# Why tanh misses\n\nNot the epoch cap: flat for 15 epochs.\n")
+    (results / "table1-quick" / "mnist" / "NOTE.md").write_text("quick run note\n")
+    (results / "NOTE.md").write_text("a note on everything\n")  # no run's folder: not shown
+    text = render(results)
+    parts = sections(text)
+    paper, pipeline = parts["Paper scale"], parts["Pipeline checks (reduced presets)"]
+    assert "### Developers' note: `table1-paper/NOTE.md`\n\n> # Why tanh misses\n>\n> Not the epoch cap" in paper
+    assert "quick run note" not in paper and "> quick run note" in pipeline
+    assert "Why tanh" not in pipeline and "a note on everything" not in text
+    assert text.count("Developers' note") == 2
+
+
 def test_a_damaged_results_file_is_one_line_naming_it(tmp_path, capsys):
     from sweeps import common
     (tmp_path / "results" / "x").mkdir(parents=True)
