@@ -204,3 +204,39 @@ def test_jit_and_vmap_over_stacked_networks():
     assert logits.shape == (3, 5, SIZES[-1]) and hidden[0].shape == (3, 5, SIZES[1])
     for n, k in enumerate(keys):
         np.testing.assert_allclose(logits[n], mlp.apply(mlp.init(k, SIZES), x)[0], rtol=1e-5, atol=1e-6)
+
+
+def signs_moved_into_next_layer(params):
+    """``params`` with the rows of each layer's weights that read a negated unit of the half-negated
+    rectifier (units ``ceil(n/2)..n-1`` of the layer below) multiplied by -1: an involution."""
+    moved = [dict(layer) for layer in params]
+    for below, layer in zip(params[:-1], moved[1:]):
+        n_units = below["w"].shape[1]
+        signs = np.where(np.arange(n_units) < (n_units + 1) // 2, 1.0, -1.0).astype(np.float32)
+        layer["w"] = layer["w"] * signs[:, None]
+    return moved
+
+
+@settings(max_examples=12, deadline=None)
+@given(hidden=st.lists(st.integers(1, 7), min_size=1, max_size=3), l1=st.sampled_from([0.0, 0.001, 0.1]),
+       seed=st.integers(0, 2**16))
+def test_a_half_negated_rectifier_network_is_a_rectifier_network_with_its_signs_in_the_next_layer(hidden, l1, seed):
+    # Section 4.1's half-negated units: the same objective at P as the plain rectifier's at P with the
+    # signs moved into the next layer's rows, and gradients that move the same way, so one SGD step
+    # (and so every step) keeps the correspondence; the uniform initialization is sign-symmetric. Only
+    # what breaks the symmetry (the DAE's tied decoder and softplus reconstruction) tells them apart.
+    key_params, key_bias, key_x, key_y = jax.random.split(jax.random.PRNGKey(seed), 4)
+    params = mlp.init(key_params, (5, *hidden, 3))
+    params = [dict(layer, b=jax.random.normal(k, layer["b"].shape)) for layer, k in
+              zip(params, jax.random.split(key_bias, len(params)))]
+    x, y = jax.random.normal(key_x, (8, 5)), jax.random.randint(key_y, (8,), 0, 3)
+
+    def objective(p, activation):
+        logits, hidden_codes = mlp.apply(p, x, activation)
+        return mlp.softmax_nll(logits, y) + mlp.l1_penalty(hidden_codes, l1)
+
+    loss, grads = jax.value_and_grad(objective)(params, "half_negated_rectifier")
+    plain_loss, plain_grads = jax.value_and_grad(objective)(signs_moved_into_next_layer(params), "rectifier")
+    np.testing.assert_allclose(loss, plain_loss, rtol=1e-6, atol=1e-7)
+    for got, want in zip(jax.tree.leaves(grads), jax.tree.leaves(signs_moved_into_next_layer(plain_grads))):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-7)
