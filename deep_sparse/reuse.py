@@ -22,6 +22,7 @@ from deep_sparse import results_io
 from deep_sparse.config import HPARAM_NAMES, Hparams, TrainConfig
 from deep_sparse.planner import Group, Network, normalize_grid, plan
 from deep_sparse.store import SweepStore, is_finetuned
+from deep_sparse.train import DATA_ARRAYS
 
 # read only by pre-training: a network that does not pre-train computes the same without them
 PRETRAINING_FIELDS = ("pretrain_strategy", "corruption", "first_layer_corruption")
@@ -50,7 +51,8 @@ def computation_key(config: TrainConfig, network: Network) -> str:
 def data_sha256(data) -> str:
     """SHA-256 of a :class:`~deep_sparse.train.Data`'s arrays (dtype, shape and bytes of each field)."""
     digest = hashlib.sha256()
-    for name, array in zip(data._fields, data):
+    for name in DATA_ARRAYS:
+        array = getattr(data, name)
         digest.update(name.encode())
         if array is None:
             digest.update(b"None")

@@ -10,7 +10,7 @@ then up to ``epochs`` epochs of supervised fine-tuning with SGD on mini-batches.
 ``lax.scan`` over mini-batches; model selection (best validation epoch, early stopping with a
 patience) and divergence handling are array operations inside the compiled function, so that
 ``jax.vmap(train, in_axes=(0, 0, None))`` trains many networks at once. ``make_train`` returns a
-:class:`Train`, a NamedTuple of the run's pure functions (``init``, the stages, ``start_finetuning``,
+:class:`Train`, a frozen dataclass of the run's pure functions (``init``, the stages, ``start_finetuning``,
 ``finalize``): its call is the single compiled run, and the sweep engine drives the same functions
 from Python to checkpoint and stop between epochs. :class:`Trainer` holds the math they are made of.
 
@@ -37,11 +37,21 @@ from deep_sparse.config import Hparams, TrainConfig
 Array = jax.Array
 
 
-class Data(NamedTuple):
+# Data's array fields, in order (what a data fingerprint hashes)
+DATA_ARRAYS = ("x_train", "y_train", "x_valid", "y_valid", "x_test", "y_test", "x_pretrain")
+
+
+@functools.partial(jax.tree_util.register_dataclass, data_fields=DATA_ARRAYS, meta_fields=("num_classes",))
+@dataclasses.dataclass(frozen=True)
+class Data:
     """The three splits as arrays (float32 inputs, int32 labels; ratings as classes 0..4), and the
     inputs of the unsupervised pre-training when they are not ``x_train`` (``x_pretrain``, None: they
     are): section 4.2 pre-trains on the labeled training reviews and 300,000 unlabeled ones, which
-    fine-tuning and evaluation never see."""
+    fine-tuning and evaluation never see.
+
+    ``num_classes`` (the softmax width when ``TrainConfig.num_classes`` is None) is static, not an
+    array: it survives ``jax.jit`` and ``vmap``, where the labels can no longer be read; None lets a
+    run read it from concrete labels."""
 
     x_train: Array
     y_train: Array
@@ -50,11 +60,16 @@ class Data(NamedTuple):
     x_test: Array
     y_test: Array
     x_pretrain: Optional[Array] = None
+    num_classes: Optional[int] = None
 
     @property
     def pretrain_inputs(self) -> Array:
         """What pre-training trains on: ``x_pretrain``, or ``x_train`` when it is None."""
         return self.x_train if self.x_pretrain is None else self.x_pretrain
+
+    def replace(self, **fields) -> "Data":
+        """A copy with ``fields`` replaced."""
+        return dataclasses.replace(self, **fields)
 
 
 class Curves(NamedTuple):
@@ -127,7 +142,8 @@ def prepare_data(config: TrainConfig, splits: dict) -> Data:
 
     Applies the ``*_size`` subsets (first n examples) and, when ``labeled_fraction < 1``, shuffles the
     training set once with ``labeled_seed`` so that its first ``n_labeled`` rows are a random labeled
-    subset (the rest is used, unlabeled, by pre-training only).
+    subset (the rest is used, unlabeled, by pre-training only). ``Data.num_classes`` is
+    ``TrainConfig.num_classes``, or 1 + the largest label of the three splits.
     """
     arrays = []
     for split, size in (("train", config.train_size), ("valid", config.valid_size), ("test", config.test_size)):
@@ -145,7 +161,13 @@ def prepare_data(config: TrainConfig, splits: dict) -> Data:
             order = np.random.default_rng(config.labeled_seed).permutation(x.shape[0])
             x, y = x[order], y[order]
         arrays += [x, y]
-    return Data(*(jnp.asarray(a) for a in arrays))
+    num_classes = config.num_classes or labels_span(*arrays[1::2])
+    return Data(*(jnp.asarray(a) for a in arrays), num_classes=num_classes)
+
+
+def labels_span(*labels) -> int:
+    """1 + the largest of the (concrete) ``labels``: the classes a softmax needs to score them all."""
+    return int(max(np.max(y) for y in labels)) + 1
 
 
 def _reduce_over_chunks(fn: Callable, arrays: tuple, chunk: int, reduce: Callable, combine: Callable):
@@ -237,11 +259,16 @@ class Trainer:
         return (int(data.x_train.shape[-1]), *self.config.hidden_sizes, n_classes)
 
     def num_classes(self, data: Data) -> int:
+        """The softmax width: ``TrainConfig.num_classes``, else ``data.num_classes``, else read from
+        concrete labels (1 + the largest)."""
         if self.config.num_classes is not None:
             return self.config.num_classes
+        if data.num_classes is not None:
+            return data.num_classes
         if isinstance(data.y_train, jax.core.Tracer):
-            raise ValueError("TrainConfig.num_classes must be set when the data is traced (passed through jit/vmap)")
-        return int(max(np.max(data.y_train), np.max(data.y_valid), np.max(data.y_test))) + 1
+            raise ValueError("TrainConfig.num_classes or Data.num_classes must be set when the data is traced "
+                             "(passed through jit/vmap); load_data sets Data.num_classes")
+        return labels_span(data.y_train, data.y_valid, data.y_test)
 
     def n_labeled(self, data: Data) -> int:
         n_train = int(data.x_train.shape[0])

@@ -246,7 +246,7 @@ def fold_data(config: TrainConfig, sparse: dict):
     if "unlabeled" not in sparse:
         return data
     unlabeled = jnp.asarray(sparse["unlabeled"][0].densify())
-    return data._replace(x_pretrain=jnp.concatenate([data.x_train, unlabeled]))
+    return data.replace(x_pretrain=jnp.concatenate([data.x_train, unlabeled]))
 
 
 def run_fold(run: experiment.Run, files: ReviewFiles, fold: int, reviews: dict) -> dict:

@@ -31,7 +31,7 @@ def run():
     here), and data whose pre-training inputs are the training inputs and as many others."""
     trainer = Trainer(CONFIG)
     data = prepare_data(CONFIG, binary_splits())
-    data = data._replace(x_pretrain=jnp.concatenate([data.x_train, jnp.asarray(binary_splits(seed=1)["train"][0])]))
+    data = data.replace(x_pretrain=jnp.concatenate([data.x_train, jnp.asarray(binary_splits(seed=1)["train"][0])]))
     return dict(trainer=trainer, data=data, init=jax.jit(trainer.init), finetune_epoch=jax.jit(trainer.finetune_epoch),
                 pretrain_epoch=jax.jit(trainer.pretrain_epoch, static_argnames="layer_index"))
 
@@ -44,18 +44,18 @@ def assert_trees_close(a, b, equal=True):
 # ------------------------------------------------------------------ (a) unlabeled reviews, pre-training only
 def test_pretraining_trains_on_x_pretrain_and_fine_tuning_never_reads_it(run):
     trainer, data = run["trainer"], run["data"]
-    assert data._replace(x_pretrain=None).pretrain_inputs is data.x_train  # the default
+    assert data.replace(x_pretrain=None).pretrain_inputs is data.x_train  # the default
     start = run["init"](KEY, HPARAMS, data)
     state = run["pretrain_epoch"](start, HPARAMS, data, layer_index=0)
     n_train = data.x_train.shape[0]
-    other = data._replace(x_pretrain=data.x_pretrain.at[n_train:].set(1.0 - data.x_pretrain[n_train:]))
+    other = data.replace(x_pretrain=data.x_pretrain.at[n_train:].set(1.0 - data.x_pretrain[n_train:]))
     # other inputs beside the training ones: another pre-trained layer
     assert_trees_close(state.params, run["pretrain_epoch"](start, HPARAMS, other, layer_index=0).params, equal=False)
     # fine-tuning, validation and test never read them: the same epoch with either
     assert_trees_close(run["finetune_epoch"](state, HPARAMS, data).params,
                        run["finetune_epoch"](state, HPARAMS, other).params)
     with pytest.raises(ValueError, match="x_pretrain has width 5, x_train has 12"):
-        trainer.check_data(data._replace(x_pretrain=jnp.zeros((20, 5))))
+        trainer.check_data(data.replace(x_pretrain=jnp.zeros((20, 5))))
 
 
 def test_the_fold_pretrains_on_its_training_reviews_and_the_unlabeled_ones(tmp_path):

@@ -172,9 +172,11 @@ def test_every_row_equals_a_single_run(sweep_dirs, single_runs, chunk_size):
 def test_the_number_of_classes_is_read_from_the_data_when_the_config_leaves_it_unset(data, sweep_dirs, single_runs,
                                                                                       tmp_path):
     # the README's ds.sweep.run(config, grid, out_dir): TrainConfig.num_classes defaults to None, and the
-    # compiled sweep traces the data, where the classes can no longer be counted
+    # compiled sweep traces the data, where the classes can no longer be counted; data built by hand
+    # may not carry Data.num_classes either
     points = sweep.product(**GRID)[:2]
-    rows = sweep.run(CONFIG.replace(num_classes=None), points, str(tmp_path / "unset"), data, chunk_size=2, **QUIET)
+    rows = sweep.run(CONFIG.replace(num_classes=None), points, str(tmp_path / "unset"), data.replace(num_classes=None),
+                     chunk_size=2, **QUIET)
     for row, point in zip(rows, points):
         assert_row_matches(row, single_runs[(point["lr"], point["l1"], point["seed"])])
 

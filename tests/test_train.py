@@ -239,12 +239,12 @@ def test_semi_supervised_fine_tunes_on_the_labeled_part_only():
     # The labels of the unlabeled part are never read: scrambling them changes nothing.
     y = np.asarray(data.y_train).copy()
     y[n_labeled:] = (y[n_labeled:] + 1) % N_CLASSES
-    scrambled = data._replace(y_train=jnp.asarray(y))
+    scrambled = data.replace(y_train=jnp.asarray(y))
     leaves_equal(result, run(config, hparams, scrambled))
     # ... but pre-training reads the inputs of the unlabeled part.
     x = np.asarray(data.x_train).copy()
     x[n_labeled:] *= -1.0
-    changed = run(config, hparams, data._replace(x_train=jnp.asarray(x)))
+    changed = run(config, hparams, data.replace(x_train=jnp.asarray(x)))
     assert not np.allclose(np.asarray(result.curves.pretrain_loss), np.asarray(changed.curves.pretrain_loss))
     # A run with every label differs.
     full = run(config.replace(labeled_fraction=1.0), hparams, data)
@@ -315,10 +315,24 @@ def test_sparsity_matches_a_numpy_forward_pass(data):
     np.testing.assert_array_equal(np.asarray(chunked.test_example_errors), wrong)
 
 
-def test_traced_data_needs_num_classes(data):
+def test_traced_data_carries_its_number_of_classes(data):
+    # prepare_data records the class count as static data, which jax.jit keeps: no config needs it
     config = small_config(epochs=1, num_classes=None)
-    with pytest.raises(ValueError, match="num_classes"):
-        jax.jit(make_train(config))(KEY, Hparams(), data)
+    assert data.num_classes == small_config().num_classes
+    result = jax.jit(make_train(config))(KEY, Hparams(), data)
+    assert result.params[-1]["w"].shape[-1] == data.num_classes
+    expected = run(small_config(epochs=1), Hparams(), data)
+    np.testing.assert_array_equal(np.asarray(result.test_example_errors), np.asarray(expected.test_example_errors))
+    # data built without it cannot tell its classes once traced: one line naming both places to set them
+    with pytest.raises(ValueError, match="TrainConfig.num_classes or Data.num_classes must be set"):
+        jax.jit(make_train(config))(KEY, Hparams(), data.replace(num_classes=None))
+
+
+def test_prepared_data_counts_classes_from_its_labels_unless_the_config_names_them():
+    splits = {name: (np.zeros((4, 3), np.float32), np.array(labels, np.int32))
+              for name, labels in (("train", [0, 1, 0, 1]), ("valid", [0, 0, 0, 0]), ("test", [4, 0, 0, 0]))}
+    assert prepare_data(TrainConfig(num_classes=None), splits).num_classes == 5  # the test split's 4
+    assert prepare_data(TrainConfig(num_classes=7), splits).num_classes == 7
 
 
 @pytest.mark.parametrize("eval_batch_size", [1000, 7])  # one chunk; 4 chunks of 7 and a rest of 2
