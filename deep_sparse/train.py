@@ -167,7 +167,10 @@ def prepare_data(config: TrainConfig, splits: dict) -> Data:
 
 def labels_span(*labels) -> int:
     """1 + the largest of the (concrete) ``labels``: the classes a softmax needs to score them all."""
-    return int(max(np.max(y) for y in labels)) + 1
+    largest = [int(np.max(y)) for y in labels if np.size(y)]
+    if not largest:
+        raise ValueError("no labels to count the classes from: every split is empty; set TrainConfig.num_classes")
+    return max(largest) + 1
 
 
 def _reduce_over_chunks(fn: Callable, arrays: tuple, chunk: int, reduce: Callable, combine: Callable):

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from deep_sparse.config import Hparams, TrainConfig
-from deep_sparse.train import Trainer, make_train, prepare_data
+from deep_sparse.train import Trainer, labels_span, make_train, prepare_data
 
 N_TRAIN, N_VALID, N_TEST, N_IN, N_CLASSES = 300, 100, 100, 20, 3
 KEY = jax.random.PRNGKey(0)
@@ -333,6 +333,10 @@ def test_prepared_data_counts_classes_from_its_labels_unless_the_config_names_th
               for name, labels in (("train", [0, 1, 0, 1]), ("valid", [0, 0, 0, 0]), ("test", [4, 0, 0, 0]))}
     assert prepare_data(TrainConfig(num_classes=None), splits).num_classes == 5  # the test split's 4
     assert prepare_data(TrainConfig(num_classes=7), splits).num_classes == 7
+    splits["valid"] = (np.zeros((0, 3), np.float32), np.zeros((0,), np.int32))  # an empty split counts nothing
+    assert prepare_data(TrainConfig(num_classes=None), splits).num_classes == 5
+    with pytest.raises(ValueError, match="every split is empty"):
+        labels_span(np.zeros((0,), np.int32))
 
 
 @pytest.mark.parametrize("eval_batch_size", [1000, 7])  # one chunk; 4 chunks of 7 and a rest of 2
