@@ -43,7 +43,7 @@ from deep_sparse.planner import (  # noqa: F401 - the sweep's public names
 from deep_sparse.store import (  # noqa: F401 - public here too
     SweepStore, csv_columns, is_finetuned, read_results, rows_checksum,
 )
-from deep_sparse.train import Data, Train, Trainer, load_data, make_train
+from deep_sparse.train import Data, Trainer, load_data, make_train
 
 
 # -------------------------------------------------------------------------------------- rows
@@ -236,7 +236,7 @@ def run(
         for group in groups:
             todo = [n for n in group.networks if n.index not in all_rows]
             if todo:
-                executor = ChunkExecutor(_group_train(group.config, group_data[group.index]), group_data[group.index],
+                executor = ChunkExecutor(make_train(group.config), group_data[group.index],
                                          mesh, batching)
                 finished = [row for row in all_rows.values() if row["group"] == group.index]
                 timings["groups"].append(_run_group(executor, group, todo, chunk_size, store, policy, report,
@@ -442,7 +442,8 @@ def _unfinished_groups_data(groups: list[Group], finished: dict, data: Optional[
 
 def _group_data(group: Group, data: Optional[Data], data_dir: Optional[str], download: bool, cache: dict) -> Data:
     """The group's data (``data``, or its data set loaded and subset once per sweep, kept in
-    ``cache``), checked against the group's network."""
+    ``cache``), checked against the group's network, with its number of classes counted from the labels
+    when neither the data nor the config gives it."""
     if data is None:
         key = (group.config.dataset, group.config.train_size, group.config.valid_size, group.config.test_size,
                group.config.labeled_fraction, group.config.labeled_seed)
@@ -450,16 +451,10 @@ def _group_data(group: Group, data: Optional[Data], data_dir: Optional[str], dow
             cache[key] = load_data(group.config, data_dir=data_dir, download=download)
         data = cache[key]
     make_train(group.config).check_data(data)
+    if data.num_classes is None and group.config.task == "classification":
+        # counted here, while the labels are concrete: the sweep traces the data
+        data = data.replace(num_classes=Trainer(group.config).num_classes(data))
     return data
-
-
-def _group_train(config: TrainConfig, data: Data) -> Train:
-    """The group's :class:`~deep_sparse.train.Train` (nothing compiled yet), its number of classes read from
-    the data when the config leaves it unset (``TrainConfig.num_classes=None``): the sweep traces the data,
-    which can then no longer be read."""
-    if config.num_classes is None and config.task == "classification":
-        config = config.replace(num_classes=Trainer(config).num_classes(data))
-    return make_train(config)
 
 
 def _chunk_size_for(store: SweepStore, group: Group, chunk_size: Optional[int], executor: ChunkExecutor, log) -> int:

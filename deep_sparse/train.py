@@ -37,11 +37,6 @@ from deep_sparse.config import Hparams, TrainConfig
 Array = jax.Array
 
 
-# Data's array fields, in order (what a data fingerprint hashes)
-DATA_ARRAYS = ("x_train", "y_train", "x_valid", "y_valid", "x_test", "y_test", "x_pretrain")
-
-
-@functools.partial(jax.tree_util.register_dataclass, data_fields=DATA_ARRAYS, meta_fields=("num_classes",))
 @dataclasses.dataclass(frozen=True)
 class Data:
     """The three splits as arrays (float32 inputs, int32 labels; ratings as classes 0..4), and the
@@ -70,6 +65,12 @@ class Data:
     def replace(self, **fields) -> "Data":
         """A copy with ``fields`` replaced."""
         return dataclasses.replace(self, **fields)
+
+
+# Data's array fields, in order (what a data fingerprint hashes); the class count is static metadata.
+# Listed explicitly for register_dataclass: jax infers them only after our minimum version 0.4.35.
+DATA_ARRAYS = tuple(field.name for field in dataclasses.fields(Data) if field.name != "num_classes")
+jax.tree_util.register_dataclass(Data, data_fields=DATA_ARRAYS, meta_fields=("num_classes",))
 
 
 class Curves(NamedTuple):
