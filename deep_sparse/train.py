@@ -534,13 +534,15 @@ class Trainer:
         ``below`` onto [0, 1], for a ``sigmoid_cross_entropy`` auto-encoder on non-negative codes
         (section 4.2: "when a new layer is stacked, activation values of the previous layer are scaled
         within the interval [0, 1]"): low 0, span the largest code value over the pre-training inputs
-        ``x``. A fixed map is absorbed by the encoder's weights (:func:`_to_code_units`), so that the
-        fine-tuned network, which sees ``h``, computes exactly the encoder the auto-encoder trained.
-        None where codes are not scaled so: the first layer, other strategies, and tanh codes (mapped
-        by ``(h + 1) / 2`` in pre-training only, the behaviour Table 1's tanh networks were run with).
+        ``x``; tanh codes: low -1, span 2 (``u = (h + 1) / 2``). A fixed map is absorbed by the encoder's
+        weights (:func:`_to_code_units`), so that the fine-tuned network, which sees ``h``, computes
+        exactly the encoder the auto-encoder trained. None where codes are not scaled: the first layer
+        and other strategies.
         """
-        if self.pretrain_strategy != "sigmoid_cross_entropy" or not below or self.config.activation == "tanh":
+        if self.pretrain_strategy != "sigmoid_cross_entropy" or not below:
             return None
+        if self.config.activation == "tanh":
+            return jnp.float32(-1.0), jnp.float32(2.0)
 
         def chunk_max(x_chunk):
             code = x_chunk

@@ -428,3 +428,23 @@ def test_signed_inputs_are_reconstructed_in_the_range_the_decoder_reaches(activa
     unit = jnp.asarray(rng.random((10, 12), np.float32))
     _, same = trainer.pretrain_input([], None, unit, (jnp.float32(0.0), jnp.float32(1.0)))
     assert np.array_equal(np.asarray(same), np.asarray(unit))
+
+
+def test_a_pretrained_tanh_layer_is_the_encoder_its_autoencoder_trained(data):
+    """Tanh codes h reach layer 2's auto-encoder as u = (h + 1) / 2 (cross-entropy needs targets in
+    [0, 1]). The recorded clean reconstruction error is that of an auto-encoder whose encoder is exactly
+    the fine-tuned network's layer 2 on h (in u's units: weights 2 W2, bias b2 - sum_rows W2), with the
+    tied decoder 2 W2^T: what pre-training trained is what fine-tuning starts from."""
+    config = small_config(activation="tanh", epochs=1, pretrain_epochs=1)
+    hparams = Hparams(lr=0.05, pretrain_lr=0.01, l1=0.0)
+    train = make_train(config)
+    state = jax.jit(train.init)(KEY, hparams, data)
+    for _, _, epoch_fn in train.pretrain:
+        state = jax.jit(epoch_fn)(state, hparams, data)
+    (w1, b1), (w2, b2) = [(np.asarray(p["w"], np.float64), np.asarray(p["b"], np.float64)) for p in state.params[:2]]
+    h = np.tanh(np.asarray(data.x_valid, np.float64) @ w1 + b1)
+    code = np.tanh(h @ w2 + b2)  # what the fine-tuned network computes
+    logits = code @ (2.0 * w2).T + np.asarray(state.decoder_biases[1], np.float64)
+    target = (h + 1.0) / 2.0
+    expected = np.mean(np.sum(np.logaddexp(0.0, logits) - target * logits, axis=1))
+    np.testing.assert_allclose(float(state.curves.pretrain_valid_loss[1, 0]), expected, rtol=1e-4)
