@@ -69,8 +69,12 @@ class Data:
 
 # Data's array fields, in order (what a data fingerprint hashes); the class count is static metadata.
 # Listed explicitly for register_dataclass: jax infers them only after our minimum version 0.4.35.
-DATA_ARRAYS = tuple(field.name for field in dataclasses.fields(Data) if field.name != "num_classes")
-jax.tree_util.register_dataclass(Data, data_fields=DATA_ARRAYS, meta_fields=("num_classes",))
+DATA_STATIC = ("num_classes",)
+DATA_ARRAYS = tuple(field.name for field in dataclasses.fields(Data) if field.name not in DATA_STATIC)
+jax.tree_util.register_dataclass(Data, data_fields=DATA_ARRAYS, meta_fields=DATA_STATIC)
+
+# (low, span) of the map u = (h - low) / span of tanh codes onto [0, 1], the cross-entropy targets' range
+TANH_CODE_SCALE = (-1.0, 2.0)
 
 
 class Curves(NamedTuple):
@@ -519,14 +523,13 @@ class Trainer:
         if self.pretrain_strategy == "linear_squared_before" and pre_activation is not None:
             return code, pre_activation
         if self.pretrain_strategy == "sigmoid_cross_entropy" and below:
+            if code_scale is None and self.config.activation == "tanh":
+                code_scale = TANH_CODE_SCALE
             if code_scale is not None:
                 low, span = code_scale
                 scaled = (code - low) / span
                 return scaled, jnp.clip(scaled, 0.0, 1.0)
-            if self.config.activation == "tanh":
-                code = dae.scale_to_unit_interval(code, min_value=-1.0, max_value=1.0)
-            else:
-                code = dae.scale_to_unit_interval(code)
+            code = dae.scale_to_unit_interval(code)
         return code, None
 
     def code_scale(self, below: list, act, x: Array) -> Optional[tuple[Array, Array]]:
@@ -542,7 +545,7 @@ class Trainer:
         if self.pretrain_strategy != "sigmoid_cross_entropy" or not below:
             return None
         if self.config.activation == "tanh":
-            return jnp.float32(-1.0), jnp.float32(2.0)
+            return tuple(jnp.float32(value) for value in TANH_CODE_SCALE)
 
         def chunk_max(x_chunk):
             code = x_chunk
