@@ -450,10 +450,11 @@ def _group_data(group: Group, data: Optional[Data], data_dir: Optional[str], dow
         if key not in cache:
             cache[key] = load_data(group.config, data_dir=data_dir, download=download)
         data = cache[key]
-    make_train(group.config).check_data(data)
+    trainer = Trainer(group.config)
+    trainer.check_data(data)
     if data.num_classes is None and group.config.task == "classification":
         # counted here, while the labels are concrete: the sweep traces the data
-        data = data.replace(num_classes=Trainer(group.config).num_classes(data))
+        data = data.replace(num_classes=trainer.num_classes(data))
     return data
 
 
