@@ -413,7 +413,10 @@ def _pretrained_stacks(executor: ChunkExecutor, group: Group, todo: list[Network
     """
     if not executor.train.pretrain:
         return None
-    representatives = stack_representatives(todo)
+    # named by the group's first network of each stack, whatever is left to train: a resumed sweep
+    # with fewer networks to fine-tune still finds the stacks it finished
+    needed = {stack_signature(network) for network in todo}
+    representatives = [n for n in stack_representatives(group.networks) if stack_signature(n) in needed]
     # the last epoch is always saved: that checkpoint is the finished stack a resumed sweep reuses
     stack_policy = dataclasses.replace(policy, resume=True, save_last=True)
     stacks: dict = {}

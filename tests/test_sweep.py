@@ -626,10 +626,38 @@ def test_a_resumed_selection_finetunes_only_what_is_missing(data, tmp_path):
         _spy_on_stages(monkeypatch, lambda executor, networks, names: trained.append(
             ([n.index for n in networks], names[0])))
         resumed = sweep.run(PRETRAIN_CONFIG, PRETRAIN_GRID, out_dir, data, resume=True, **options)
-    # one stack pre-trained again (it was local and is gone), then only the missing network fine-tuned
-    assert [(chunk, name.startswith("pretrain")) for chunk, name in trained] == [([last], True), ([last], False)]
+    # one stack pre-trained again (it was local and is gone; its chunk is named by the group's first
+    # network of that stack), then only the missing network fine-tuned
+    stack = min(r["network"] for r in first if r["pretrain_lr"] == first[-1]["pretrain_lr"])
+    assert [(chunk, name.startswith("pretrain")) for chunk, name in trained] == [([stack], True), ([last], False)]
     assert [r["network"] for r in resumed] == [r["network"] for r in first]
     assert [r["test_error"] for r in resumed] == [r["test_error"] for r in first]
+
+
+def test_a_resume_with_fewer_networks_left_finds_the_finished_stack(data, tmp_path, monkeypatch):
+    # measured at paper scale: stopped during the selected stack's last fine-tuning, the resumed sweep
+    # pre-trained that stack again, because its folder was named by the networks then left to train
+    out_dir = str(tmp_path / "out")
+    options = dict(chunk_size=1, checkpoint_every=0, **QUIET)
+    finetuned = []
+
+    def stop_at_the_second_finetuning(executor, networks, names):
+        if not names[0].startswith("pretrain"):
+            finetuned.append(networks[0].index)
+            if len(finetuned) == 2:
+                raise KeyboardInterrupt
+
+    with pytest.MonkeyPatch.context() as patch:
+        _spy_on_stages(patch, stop_at_the_second_finetuning)
+        with pytest.raises(KeyboardInterrupt):
+            sweep.run(PRETRAIN_CONFIG, PRETRAIN_GRID, out_dir, data, **options)
+    calls = []
+    _spy_on_stages(monkeypatch, lambda executor, networks, names: calls.append(
+        (names[0].startswith("pretrain"), [n.index for n in networks], executor.network_epochs)))
+    sweep.run(PRETRAIN_CONFIG, PRETRAIN_GRID, out_dir, data, resume=True, **options)
+    first_finetuning = next(i for i, call in enumerate(calls) if not call[0])
+    assert first_finetuning >= 1  # the stacks come first: restored, not one epoch trained
+    assert [epochs for _, _, epochs in calls[:first_finetuning + 1]] == [0] * (first_finetuning + 1)
 
 
 @pytest.mark.parametrize("fields", [("pretrain_lr",), ("lr",), ("activation",), "bogus"])
