@@ -638,7 +638,7 @@ def test_a_resume_with_fewer_networks_left_finds_the_finished_stack(data, tmp_pa
     # measured at paper scale: stopped during the selected stack's last fine-tuning, the resumed sweep
     # pre-trained that stack again, because its folder was named by the networks then left to train
     out_dir = str(tmp_path / "out")
-    options = dict(chunk_size=1, checkpoint_every=0, **QUIET)
+    options = dict(chunk_size=1, checkpoint_every=0, select_pretrain_lr=(), **QUIET)
     finetuned = []
 
     def stop_at_the_second_finetuning(executor, networks, names):
