@@ -413,8 +413,9 @@ def _pretrained_stacks(executor: ChunkExecutor, group: Group, todo: list[Network
     """
     if not executor.train.pretrain:
         return None
-    # named by the group's first network of each stack, whatever is left to train: a resumed sweep
-    # with fewer networks to fine-tune still finds the stacks it finished
+    # named by the group's first network of each stack, not by the networks left to train, so that a
+    # resumed sweep with fewer networks to fine-tune finds the stacks it finished (exact for chunks of
+    # one; a larger chunk size shrinks with the networks left on resume: see issue 15's note)
     needed = {stack_signature(network) for network in todo}
     representatives = [n for n in stack_representatives(group.networks) if stack_signature(n) in needed]
     # the last epoch is always saved: that checkpoint is the finished stack a resumed sweep reuses
