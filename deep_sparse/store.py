@@ -15,9 +15,12 @@ import json
 import os
 import shutil
 import time
+from typing import Optional
 
 from deep_sparse import results_io
 
+# kept beside the stacks it describes, so that a resume chunks them as they were trained
+STACK_CHUNK_SIZE = "stack_chunk_size.json"
 PROVENANCE_FIELDS = ("command", "date_utc", "versions", "git_commit", "machine", "batching", "timings")
 
 
@@ -138,6 +141,16 @@ class SweepStore:
 
     def pretrained_dir(self, group_index: int, name: str = "") -> str:
         return os.path.join(self.out_dir, "pretrained", f"group{group_index:03d}", name)
+
+    def stack_chunk_size(self, group_index: int) -> Optional[int]:
+        """The chunk size the group's pre-trained stacks were trained in, if recorded with them."""
+        path = os.path.join(self.pretrained_dir(group_index), STACK_CHUNK_SIZE)
+        return results_io.read_json(path)["chunk_size"] if os.path.exists(path) else None
+
+    def record_stack_chunk_size(self, group_index: int, size: int) -> None:
+        os.makedirs(self.pretrained_dir(group_index), exist_ok=True)
+        results_io.atomic_write_json(os.path.join(self.pretrained_dir(group_index), STACK_CHUNK_SIZE),
+                                     {"chunk_size": size})
 
     def discard_pretrained(self, group_index: int) -> None:
         shutil.rmtree(self.pretrained_dir(group_index), ignore_errors=True)

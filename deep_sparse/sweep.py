@@ -321,13 +321,13 @@ def _run_group(executor: ChunkExecutor, group: Group, todo: list[Network], chunk
     recorded before); its timing record."""
     started = time.perf_counter()
     mesh, n_devices = executor.mesh, executor.n_devices
-    size = _chunk_size_for(store, group, chunk_size, executor, report.log)
-    chunks = balanced_chunks(todo, size, n_devices)
+    group_size = _chunk_size_for(store, group, chunk_size, executor, report.log)
+    chunks = balanced_chunks(todo, group_size, n_devices)
     size = len(chunks[0]) + (-len(chunks[0]) % n_devices)
     report.log(f"group {group.index} {group.structure or '(base config)'}: {len(todo)} of {len(group.networks)} "
                f"networks to train in {len(chunks)} chunk(s) of {size} on {n_devices} "
                f"{mesh.devices.flat[0].platform} device(s), {executor.batching} within a device")
-    stacks = _pretrained_stacks(executor, group, todo, size, store, policy, report)
+    stacks = _pretrained_stacks(executor, group, todo, group_size, store, policy, report)
     if stacks is not None and select_pretrain_lr is not None:
         kept, skipped = _select_stacks(group, todo, stacks, finished, select_pretrain_lr)
         if skipped:
@@ -407,26 +407,31 @@ def _pretrained_stacks(executor: ChunkExecutor, group: Group, todo: list[Network
     shared by every fine-tuning learning rate (section 4.1's grid); None for a group without
     pre-training.
 
-    Stacks are pre-trained in chunks like networks; a finished chunk of stacks stays in
-    ``out_dir/pretrained`` (local, like checkpoints) until its group is done, so that a resumed sweep
-    does not pre-train it again.
+    Stacks are pre-trained in chunks of at most ``size`` (the group's chunk size); a finished chunk of
+    stacks stays in ``out_dir/pretrained`` (local, like checkpoints) until its group is done, so that a
+    resumed sweep does not pre-train it again.
     """
     if not executor.train.pretrain:
         return None
-    # named by the group's first network of each stack, not by the networks left to train, so that a
-    # resumed sweep with fewer networks to fine-tune finds the stacks it finished (exact for chunks of
-    # one; a larger chunk size shrinks with the networks left on resume: see issue 15's note)
+    if not policy.resume:  # a sweep started anew never picks up a stack left in its folder
+        store.discard_pretrained(group.index)
+    # the group's stacks are chunked as they were first trained, so that a resume with fewer networks left
+    # to fine-tune finds the folders of the stacks it finished (named by each chunk's first and last
+    # network); a resume asked for smaller chunks (memory) gets them, and pre-trains those stacks again
+    size = min(size, store.stack_chunk_size(group.index) or size)
+    if not distributed.is_multiprocess():  # where stacks are kept (see _checkpoint)
+        store.record_stack_chunk_size(group.index, size)
     needed = {stack_signature(network) for network in todo}
-    representatives = [n for n in stack_representatives(group.networks) if stack_signature(n) in needed]
+    representatives = stack_representatives(group.networks)
     # the last epoch is always saved: that checkpoint is the finished stack a resumed sweep reuses
     stack_policy = dataclasses.replace(policy, resume=True, save_last=True)
     stacks: dict = {}
-    for first in range(0, len(representatives), size):
-        chunk = representatives[first: first + size]
+    for chunk in balanced_chunks(representatives, size, executor.n_devices):
+        if needed.isdisjoint(stack_signature(network) for network in chunk):
+            continue
+        slots = len(chunk) + (-len(chunk) % executor.n_devices)
         directory = store.pretrained_dir(group.index, stacks_name(group, chunk))
-        if not policy.resume:  # a sweep started anew never picks up a stack left in its folder
-            shutil.rmtree(directory, ignore_errors=True)
-        state = executor.run_stages(executor.initial_state(chunk, size), chunk, size, executor.train.pretrain,
+        state = executor.run_stages(executor.initial_state(chunk, slots), chunk, slots, executor.train.pretrain,
                                     label=f"group {group.index}", checkpoint=_checkpoint(directory, stack_policy),
                                     policy=stack_policy, progress=report)
         host = distributed.to_host(state)

@@ -634,11 +634,13 @@ def test_a_resumed_selection_finetunes_only_what_is_missing(data, tmp_path):
     assert [r["test_error"] for r in resumed] == [r["test_error"] for r in first]
 
 
-def test_a_resume_with_fewer_networks_left_finds_the_finished_stack(data, tmp_path, monkeypatch):
+@pytest.mark.parametrize("chunk_size", [1, 2])
+def test_a_resume_with_fewer_networks_left_finds_the_finished_stack(data, tmp_path, monkeypatch, chunk_size):
     # measured at paper scale: stopped during the selected stack's last fine-tuning, the resumed sweep
-    # pre-trained that stack again, because its folder was named by the networks then left to train
+    # pre-trained that stack again, because its folder was named by the networks then left to train;
+    # with chunks of two, the chunk size shrank to the one network left and named the stacks otherwise
     out_dir = str(tmp_path / "out")
-    options = dict(chunk_size=1, checkpoint_every=0, select_pretrain_lr=(), **QUIET)
+    options = dict(chunk_size=chunk_size, checkpoint_every=0, select_pretrain_lr=(), **QUIET)
     finetuned = []
 
     def stop_at_the_second_finetuning(executor, networks, names):
@@ -658,6 +660,25 @@ def test_a_resume_with_fewer_networks_left_finds_the_finished_stack(data, tmp_pa
     first_finetuning = next(i for i, call in enumerate(calls) if not call[0])
     assert first_finetuning >= 1  # the stacks come first: restored, not one epoch trained
     assert [epochs for _, _, epochs in calls[:first_finetuning + 1]] == [0] * (first_finetuning + 1)
+
+
+def test_a_resume_asked_for_smaller_chunks_pretrains_its_stacks_in_them(data, tmp_path, monkeypatch):
+    # the stacks keep their first chunking on resume, unless the resume asks for smaller chunks (memory)
+    out_dir = str(tmp_path / "out")
+
+    def stop_at_finetuning(executor, networks, names):
+        if not names[0].startswith("pretrain"):
+            raise KeyboardInterrupt
+
+    with pytest.MonkeyPatch.context() as patch:
+        _spy_on_stages(patch, stop_at_finetuning)
+        with pytest.raises(KeyboardInterrupt):
+            sweep.run(PRETRAIN_CONFIG, PRETRAIN_GRID, out_dir, data, chunk_size=2, checkpoint_every=0, **QUIET)
+    stack_chunks = []
+    _spy_on_stages(monkeypatch, lambda executor, networks, names: names[0].startswith("pretrain") and
+                   stack_chunks.append(len(networks)))
+    sweep.run(PRETRAIN_CONFIG, PRETRAIN_GRID, out_dir, data, chunk_size=1, checkpoint_every=0, resume=True, **QUIET)
+    assert stack_chunks == [1, 1]
 
 
 @pytest.mark.parametrize("fields", [("pretrain_lr",), ("lr",), ("activation",), "bogus"])
