@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import shutil
 import time
 from typing import Any, Callable, Optional, Sequence
 
@@ -437,7 +436,7 @@ def _pretrained_stacks(executor: ChunkExecutor, group: Group, todo: list[Network
         host = distributed.to_host(state)
         for position, network in enumerate(chunk):
             stacks[stack_signature(network)] = jax.tree.map(lambda a: a[position], host)
-    report.log(f"group {group.index}: {len(representatives)} pre-trained stack(s) shared by {len(todo)} network(s)")
+    report.log(f"group {group.index}: {len(stacks)} pre-trained stack(s) shared by {len(todo)} network(s)")
     return stacks
 
 

@@ -491,6 +491,22 @@ def _spy_on_stages(monkeypatch, before):
     monkeypatch.setattr(ChunkExecutor, "run_stages", spy)
 
 
+def _stop_at_finetuning(out_dir, data, nth=1, **options):
+    """Run the pre-training sweep until its ``nth`` fine-tuning chunk starts, and kill it there."""
+    started = []
+
+    def stop(executor, networks, names):
+        if not names[0].startswith("pretrain"):
+            started.append(networks)
+            if len(started) == nth:
+                raise KeyboardInterrupt
+
+    with pytest.MonkeyPatch.context() as patch:
+        _spy_on_stages(patch, stop)
+        with pytest.raises(KeyboardInterrupt):
+            sweep.run(PRETRAIN_CONFIG, PRETRAIN_GRID, out_dir, data, checkpoint_every=0, **options, **QUIET)
+
+
 @pytest.fixture(scope="module")
 def pretrain_sweep(data, tmp_path_factory):
     """One sweep of PRETRAIN_GRID in chunks of 2: its rows, the stages each chunk ran, its messages."""
@@ -527,15 +543,7 @@ def test_pretrained_stacks_are_shared_by_the_finetuning_grid(data, pretrain_swee
 
 def test_resume_reuses_a_finished_stack(data, tmp_path, monkeypatch, pretrain_sweep):
     out_dir = str(tmp_path / "out")
-
-    def stop_at_first_finetuning(executor, networks, names):
-        if not names[0].startswith("pretrain"):
-            raise KeyboardInterrupt
-
-    with pytest.MonkeyPatch.context() as patch:
-        _spy_on_stages(patch, stop_at_first_finetuning)
-        with pytest.raises(KeyboardInterrupt):
-            sweep.run(PRETRAIN_CONFIG, PRETRAIN_GRID, out_dir, data, chunk_size=2, checkpoint_every=0, **QUIET)
+    _stop_at_finetuning(out_dir, data, chunk_size=2)
     stacks_dir = os.path.join(out_dir, "pretrained", "group000", "group000_stacks_00000-00001")
     # the finished stack (2 layers x 1 epoch) is kept for the resume
     assert [name for name in os.listdir(stacks_dir) if name.isdigit()] == ["2"]
@@ -640,23 +648,12 @@ def test_a_resume_with_fewer_networks_left_finds_the_finished_stack(data, tmp_pa
     # pre-trained that stack again, because its folder was named by the networks then left to train;
     # with chunks of two, the chunk size shrank to the one network left and named the stacks otherwise
     out_dir = str(tmp_path / "out")
-    options = dict(chunk_size=chunk_size, checkpoint_every=0, select_pretrain_lr=(), **QUIET)
-    finetuned = []
-
-    def stop_at_the_second_finetuning(executor, networks, names):
-        if not names[0].startswith("pretrain"):
-            finetuned.append(networks[0].index)
-            if len(finetuned) == 2:
-                raise KeyboardInterrupt
-
-    with pytest.MonkeyPatch.context() as patch:
-        _spy_on_stages(patch, stop_at_the_second_finetuning)
-        with pytest.raises(KeyboardInterrupt):
-            sweep.run(PRETRAIN_CONFIG, PRETRAIN_GRID, out_dir, data, **options)
+    _stop_at_finetuning(out_dir, data, nth=2, chunk_size=chunk_size, select_pretrain_lr=())
     calls = []
     _spy_on_stages(monkeypatch, lambda executor, networks, names: calls.append(
         (names[0].startswith("pretrain"), [n.index for n in networks], executor.network_epochs)))
-    sweep.run(PRETRAIN_CONFIG, PRETRAIN_GRID, out_dir, data, resume=True, **options)
+    sweep.run(PRETRAIN_CONFIG, PRETRAIN_GRID, out_dir, data, chunk_size=chunk_size, checkpoint_every=0,
+              select_pretrain_lr=(), resume=True, **QUIET)
     first_finetuning = next(i for i, call in enumerate(calls) if not call[0])
     assert first_finetuning >= 1  # the stacks come first: restored, not one epoch trained
     assert [epochs for _, _, epochs in calls[:first_finetuning + 1]] == [0] * (first_finetuning + 1)
@@ -665,15 +662,7 @@ def test_a_resume_with_fewer_networks_left_finds_the_finished_stack(data, tmp_pa
 def test_a_resume_asked_for_smaller_chunks_pretrains_its_stacks_in_them(data, tmp_path, monkeypatch):
     # the stacks keep their first chunking on resume, unless the resume asks for smaller chunks (memory)
     out_dir = str(tmp_path / "out")
-
-    def stop_at_finetuning(executor, networks, names):
-        if not names[0].startswith("pretrain"):
-            raise KeyboardInterrupt
-
-    with pytest.MonkeyPatch.context() as patch:
-        _spy_on_stages(patch, stop_at_finetuning)
-        with pytest.raises(KeyboardInterrupt):
-            sweep.run(PRETRAIN_CONFIG, PRETRAIN_GRID, out_dir, data, chunk_size=2, checkpoint_every=0, **QUIET)
+    _stop_at_finetuning(out_dir, data, chunk_size=2)
     stack_chunks = []
     _spy_on_stages(monkeypatch, lambda executor, networks, names: names[0].startswith("pretrain") and
                    stack_chunks.append(len(networks)))
