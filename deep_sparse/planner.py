@@ -127,6 +127,12 @@ def balanced_chunks(networks: list, size: int, n_devices: int = 1) -> list[list]
     return [networks[i: i + per_chunk] for i in range(0, len(networks), per_chunk)]
 
 
+def chunk_slots(chunks: list[list], n_devices: int = 1) -> int:
+    """The slots every chunk of ``chunks`` (from :func:`balanced_chunks`) is computed in: its first
+    (largest) chunk's size, padded to a multiple of ``n_devices``, so that all compile once."""
+    return len(chunks[0]) + (-len(chunks[0]) % n_devices)
+
+
 def chunk_name(group: Group, networks: list[Network]) -> str:
     """``group000_networks_00004-00007``: a chunk is named by the networks it holds, so that a sweep
     resumed with another chunk size keeps every finished network and its checkpoints cannot be

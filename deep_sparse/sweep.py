@@ -36,8 +36,8 @@ from deep_sparse.config import HPARAM_NAMES, Hparams, TrainConfig
 from deep_sparse.devices import auto_chunk_size, compiled_memory_bytes, make_mesh, resolve_batching  # noqa: F401
 from deep_sparse.executor import ChunkExecutor, ChunkPolicy, DeadlineReached, Progress, fit_chunk_size  # noqa: F401
 from deep_sparse.planner import (  # noqa: F401 - the sweep's public names
-    GRID_NAMES, STRUCTURAL_NAMES, Group, Network, balanced_chunks, check_hparams, chunk_name, network_epochs,
-    normalize_grid, plan, product, stack_representatives, stack_signature, stacks_name,
+    GRID_NAMES, STRUCTURAL_NAMES, Group, Network, balanced_chunks, check_hparams, chunk_name, chunk_slots,
+    network_epochs, normalize_grid, plan, product, stack_representatives, stack_signature, stacks_name,
 )
 from deep_sparse.store import (  # noqa: F401 - public here too
     SweepStore, csv_columns, is_finetuned, read_results, rows_checksum,
@@ -322,7 +322,7 @@ def _run_group(executor: ChunkExecutor, group: Group, todo: list[Network], chunk
     mesh, n_devices = executor.mesh, executor.n_devices
     group_size = _chunk_size_for(store, group, chunk_size, executor, report.log)
     chunks = balanced_chunks(todo, group_size, n_devices)
-    size = len(chunks[0]) + (-len(chunks[0]) % n_devices)
+    size = chunk_slots(chunks, n_devices)
     report.log(f"group {group.index} {group.structure or '(base config)'}: {len(todo)} of {len(group.networks)} "
                f"networks to train in {len(chunks)} chunk(s) of {size} on {n_devices} "
                f"{mesh.devices.flat[0].platform} device(s), {executor.batching} within a device")
@@ -425,10 +425,11 @@ def _pretrained_stacks(executor: ChunkExecutor, group: Group, todo: list[Network
     # the last epoch is always saved: that checkpoint is the finished stack a resumed sweep reuses
     stack_policy = dataclasses.replace(policy, resume=True, save_last=True)
     stacks: dict = {}
-    for chunk in balanced_chunks(representatives, size, executor.n_devices):
+    chunks = balanced_chunks(representatives, size, executor.n_devices)
+    slots = chunk_slots(chunks, executor.n_devices)
+    for chunk in chunks:
         if needed.isdisjoint(stack_signature(network) for network in chunk):
             continue
-        slots = len(chunk) + (-len(chunk) % executor.n_devices)
         directory = store.pretrained_dir(group.index, stacks_name(group, chunk))
         state = executor.run_stages(executor.initial_state(chunk, slots), chunk, slots, executor.train.pretrain,
                                     label=f"group {group.index}", checkpoint=_checkpoint(directory, stack_policy),

@@ -802,6 +802,9 @@ def test_balanced_chunks():
     assert [len(c) for c in sweep.balanced_chunks(list(range(9)), 8, n_devices=4)] == [8, 1]
     chunks = sweep.balanced_chunks(networks, 64, n_devices=8)
     assert sum(chunks, []) == networks and all(len(c) % 8 == 0 for c in chunks[:-1])
+    # every chunk computes in its first chunk's slots, padded to the devices
+    assert sweep.chunk_slots(sweep.balanced_chunks(list(range(9)), 8, n_devices=4)) == 8
+    assert sweep.chunk_slots([[0, 1, 2], [3, 4]], n_devices=2) == 4
 
 
 def test_padding_slots_are_never_trained(data, tmp_path, monkeypatch):
