@@ -9,7 +9,9 @@
 # Installs nothing: the machine's python3 has jax, flax, optax, orbax, matplotlib. MNIST is read from
 # .device/data/mnist (the four gzipped IDX files, ~11 MB; prepare it with `benchmarks/prepare_device.sh`
 # and carry `.device`). Everything is written under $OUT; a step that fails or runs out of time leaves
-# what it finished and the next step still runs.
+# what it finished and the next step still runs. A device call brings back at most 8 files, none
+# deeper than $OUT/a/b/: the script ends by packing all of $OUT into $OUT/on_device.tgz, leaving only
+# it and the top-level logs (unpack it here and copy its folders into results/).
 #
 #   OUT=/tmp/od FIG3_PRESET=quick FIG3_SECONDS=60 BENCH_ARGS="--tiny --k 1 2" bash benchmarks/on_device.sh
 set -u
@@ -55,3 +57,8 @@ echo "benchmark: exit $? after $(( $(date +%s) - started )) s" | tee -a "$OUT/be
 tail -25 "$OUT/bench.log"
 # the raw numbers sit three folders down, deeper than what comes back from a device call: lift them
 cp "$OUT"/bench/benchmarks/results/*.json "$OUT"/bench/benchmarks/results/*.png "$OUT/bench/" 2>/dev/null
+# a call brings back 8 files at most (the 2026-11-29 call lost its results.json and chunks that way):
+# everything goes into one archive, and only it and the top-level logs stay in $OUT
+tar -czf /tmp/on_device.tgz -C "$OUT" . && find "$OUT" -mindepth 1 -maxdepth 1 ! -name '*.log' \
+  ! -name environment.txt -exec rm -rf {} + && mv /tmp/on_device.tgz "$OUT/on_device.tgz"
+ls -la "$OUT"
