@@ -145,7 +145,14 @@ class SweepStore:
     def stack_chunk_size(self, group_index: int) -> Optional[int]:
         """The chunk size the group's pre-trained stacks were trained in, if recorded with them."""
         path = os.path.join(self.pretrained_dir(group_index), STACK_CHUNK_SIZE)
-        return results_io.read_json(path)["chunk_size"] if os.path.exists(path) else None
+        if not os.path.exists(path):
+            return None
+        recorded = results_io.read_json(path)
+        size = recorded.get("chunk_size") if isinstance(recorded, dict) else None
+        if not isinstance(size, int) or isinstance(size, bool) or size < 1:
+            raise ValueError(f"{path}: expected {{\"chunk_size\": a positive integer}}, got {recorded!r}; "
+                             "delete the group's pretrained/ folder to pre-train its stacks again")
+        return size
 
     def record_stack_chunk_size(self, group_index: int, size: int) -> None:
         os.makedirs(self.pretrained_dir(group_index), exist_ok=True)

@@ -1,0 +1,26 @@
+"""The sweep store's record of the chunk size its pre-trained stacks were trained in."""
+import json
+import os
+
+import pytest
+
+from deep_sparse.store import STACK_CHUNK_SIZE, SweepStore
+
+
+def test_the_stack_chunk_size_is_read_back_as_recorded(tmp_path):
+    store = SweepStore(str(tmp_path))
+    assert store.stack_chunk_size(3) is None
+    store.record_stack_chunk_size(3, 4)
+    assert store.stack_chunk_size(3) == 4
+    assert store.stack_chunk_size(2) is None
+
+
+@pytest.mark.parametrize("content", [{}, {"chunk_size": "4"}, {"chunk_size": 0}, {"chunk_size": True}, [4]])
+def test_a_malformed_stack_chunk_size_file_is_named_in_one_line(tmp_path, content):
+    store = SweepStore(str(tmp_path))
+    store.record_stack_chunk_size(0, 2)
+    path = os.path.join(store.pretrained_dir(0), STACK_CHUNK_SIZE)
+    with open(path, "w", encoding="utf-8") as handle:
+        json.dump(content, handle)
+    with pytest.raises(ValueError, match=r"stack_chunk_size\.json: expected"):
+        store.stack_chunk_size(0)
