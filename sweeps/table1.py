@@ -254,6 +254,17 @@ def significance_tests(config, preset: Table1Preset, chosen: dict, data, path: s
     return significance
 
 
+def retrained_copy_note(test: dict) -> str:
+    """A warning for a McNemar test whose retrained network did not reproduce the sweep's test error
+    (XLA's CPU results depend on the number of threads, so a retrain on another core count can follow
+    another trajectory): the test then compares the retrained copy, not the network in the table."""
+    retrained, recorded = test.get("retrained_test_error") or {}, test.get("sweep_test_error") or {}
+    differing = [f"{side.replace('_', ' ')} {100 * recorded[side]:.2f}% in the sweep, {100 * value:.2f}% retrained"
+                 for side, value in retrained.items() if value is not None and value != recorded.get(side)]
+    return ("McNemar on a retrained copy that did not reproduce the sweep's network: " + "; ".join(differing)
+            if differing else "")
+
+
 # ------------------------------------------------------------------------------ selection
 def select(rows: list[dict]) -> dict:
     """{(activation, pretrained): row}, by the rule of :mod:`deep_sparse.selection` (the pre-training lr
@@ -330,6 +341,7 @@ def run_dataset(run: experiment.Run, dataset: str, significance: bool = True) ->
             networks=sum(cell_key(r) == (activation, pretrained) for r in rows),
             lr=row["lr"], pretrain_lr=row["pretrain_lr"] if pretrained else None, sparsity=row["sparsity"],
             diverged=row["diverged"], equivalent=test.get("equivalent"), p_value=test.get("p_value"),
+            **({"note": note} if (note := retrained_copy_note(test)) else {}),
         ))
     experiment.write_cells(folder, cells)
     return cells

@@ -89,3 +89,15 @@ def test_rows_with_their_test_errors_are_not_retrained(tmp_path, monkeypatch):
     expected = table1.mcnemar_exact(a, b)
     assert {k: test["tanh"][k] for k in expected} == expected and expected["b"] + expected["c"] > 100
     assert test["tanh"]["retrained_test_error"] == {"pretrained": None, "no_pretraining": None}
+
+
+def test_a_retrained_copy_that_misses_the_sweep_is_named_in_the_cell_note():
+    test = {"retrained_test_error": {"pretrained": None, "no_pretraining": 0.0188},
+            "sweep_test_error": {"pretrained": 0.0199, "no_pretraining": 0.0178}}
+    note = table1.retrained_copy_note(test)
+    assert "no pretraining 1.78% in the sweep, 1.88% retrained" in note
+    assert "pretrained 1.99%" not in note
+    reproduced = {"retrained_test_error": {"pretrained": None, "no_pretraining": 0.0167},
+                  "sweep_test_error": {"pretrained": 0.0206, "no_pretraining": 0.0167}}
+    assert table1.retrained_copy_note(reproduced) == ""
+    assert table1.retrained_copy_note({"note": "not tested"}) == ""
