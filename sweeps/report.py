@@ -347,13 +347,22 @@ def metric_scale(metric: str) -> tuple[str, float]:
     return (f"{metric} (%)", 100.0) if common.percent_metric(metric) else (metric, 1.0)
 
 
+def mcnemar_note(cell: dict) -> str:
+    """Table 1's pairing of a cell with and without pre-training (the paper's bold cells), if tested."""
+    if cell.get("p_value") is None:
+        return ""
+    verdict = "statistically equivalent" if cell.get("equivalent") else "different"
+    return f"with vs without pre-training: McNemar p = {cell['p_value']:.2g}, {verdict}"
+
+
 def compared_row(cell: dict) -> dict:
     """A cell of a paper-scale section: ours (± our sd), the paper's (± its sd), the difference."""
 
     label, scale = metric_scale(cell["metric"])
     paper = paper_numbers.lookup(cell.get("paper_key"))
     ours, theirs = cell.get("ours"), None if paper is None else paper["value"]
-    note = cell.get("note") or ("" if paper is not None else "no paper number for this cell")
+    note = "; ".join(part for part in (
+        "" if paper is not None else "no paper number for this cell", mcnemar_note(cell), cell.get("note") or "") if part)
     return {"data set": cell["dataset"], "cell": cell["cell"], "metric": label,
             "ours": number(ours, cell.get("sd"), scale) if ours is not None else "",
             "paper": "" if paper is None else number(theirs, paper.get("sd"), scale),

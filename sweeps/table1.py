@@ -259,9 +259,11 @@ def retrained_copy_note(test: dict) -> str:
     (XLA's CPU results depend on the number of threads, so a retrain on another core count can follow
     another trajectory): the test then compares the retrained copy, not the network in the table."""
     retrained, recorded = test.get("retrained_test_error") or {}, test.get("sweep_test_error") or {}
-    differing = [f"{side.replace('_', ' ')} {100 * recorded[side]:.2f}% in the sweep, {100 * value:.2f}% retrained"
-                 for side, value in retrained.items() if value is not None and value != recorded.get(side)]
-    return ("McNemar on a retrained copy that did not reproduce the sweep's network: " + "; ".join(differing)
+    sides = {"pretrained": "with", "no_pretraining": "without"}
+    differing = [f"the network {sides[side]} pre-training gave {100 * recorded[side]:.2f}% in the sweep and "
+                 f"{100 * value:.2f}% retrained" for side, value in retrained.items()
+                 if value is not None and value != recorded.get(side)]
+    return ("the McNemar test used a retrained copy that did not reproduce the sweep's network: " + "; ".join(differing)
             if differing else "")
 
 

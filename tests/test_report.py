@@ -251,3 +251,15 @@ def test_a_damaged_results_file_is_one_line_naming_it(tmp_path, capsys):
     error = capsys.readouterr().err.strip()
     assert len(error.splitlines()) == 1 and "x/results.json: not valid JSON" in error
     assert not (tmp_path / "r.md").exists()
+
+
+def test_a_table1_cell_shows_its_mcnemar_test_and_its_own_note():
+    cell = {"dataset": "mnist", "cell": "tanh, with pre-training", "metric": "test_error", "ours": 0.0147,
+            "paper_key": None, "preset": "paper", "experiment": "table1", "p_value": 0.000126,
+            "equivalent": False, "note": "a note"}
+    assert report.compared_row(cell)["note"] == ("no paper number for this cell; with vs without pre-training: "
+                                                 "McNemar p = 0.00013, different; a note")
+    cell.update(p_value=0.44, equivalent=True, note="")
+    assert report.compared_row(cell)["note"].endswith("McNemar p = 0.44, statistically equivalent")
+    del cell["p_value"]
+    assert report.compared_row(cell)["note"] == "no paper number for this cell"

@@ -95,8 +95,8 @@ def test_a_retrained_copy_that_misses_the_sweep_is_named_in_the_cell_note():
     test = {"retrained_test_error": {"pretrained": None, "no_pretraining": 0.0188},
             "sweep_test_error": {"pretrained": 0.0199, "no_pretraining": 0.0178}}
     note = table1.retrained_copy_note(test)
-    assert "no pretraining 1.78% in the sweep, 1.88% retrained" in note
-    assert "pretrained 1.99%" not in note
+    assert "the network without pre-training gave 1.78% in the sweep and 1.88% retrained" in note
+    assert "1.99%" not in note
     reproduced = {"retrained_test_error": {"pretrained": None, "no_pretraining": 0.0167},
                   "sweep_test_error": {"pretrained": 0.0206, "no_pretraining": 0.0167}}
     assert table1.retrained_copy_note(reproduced) == ""
