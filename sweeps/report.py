@@ -477,6 +477,20 @@ def pending_lines(runs: list[dict], cells: list[dict], section: str) -> list[str
     return lines
 
 
+def grid_lines(runs: list[dict], cells: list[dict]) -> list[str]:
+    """Every network of the finished paper-scale sweeps: the grid their cells were selected from
+    (validation error, never test error, chose them; the test errors of the rest are shown for the record)."""
+    with_cells = {(c["experiment"], c["preset"], c["dataset"]) for c in cells}
+    finished = [r for r in runs if r["rows"] and r["experiment"] not in ("figure3", "train")
+                and (r["experiment"], r["preset"], r["dataset"]) in with_cells]
+    lines = ["### The networks behind the cells", ""] if finished else []
+    for r in finished:
+        lines += [f"Every network of {r['experiment']} / {r['dataset'] or '-'} ({r['folder']}), the grid its cells "
+                  "were selected from on validation error:", "",
+                  finished_networks_table(sorted(r["rows"] + r["not_finetuned"], key=lambda row: row["network"])), ""]
+    return lines
+
+
 def settled_cells(run: dict) -> list[dict]:
     """The cells of an unfinished Table 1 sweep whose networks are all recorded (``table1.settled``:
     the selection is the finished sweep's); none for other runs."""
@@ -591,6 +605,7 @@ def render_section(section: str, runs: list[dict], cells: list[dict], networks: 
     if section == OVERRIDES:
         body += train_block(networks)
         compared += train_setting_rows(networks)
+    body += grid_lines(runs, cells) if section == PAPER else []
     body += pending_lines(runs, cells, section) + not_run_lines(runs) + notes_lines(runs, folder)
     compared += [compared_row(c) for r in runs for c in settled_cells(r)] if section != PIPELINE else []
     image = f"{os.path.splitext(os.path.basename(out_path))[0]}_{section}.png"

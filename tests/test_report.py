@@ -263,3 +263,15 @@ def test_a_table1_cell_shows_its_mcnemar_test_and_its_own_note():
     assert report.compared_row(cell)["note"].endswith("McNemar p = 0.44, statistically equivalent")
     del cell["p_value"]
     assert report.compared_row(cell)["note"] == "no paper number for this cell"
+
+
+def test_the_paper_section_lists_every_network_of_a_finished_sweep():
+    row = {"network": 0, "activation": "tanh", "pretrain_epochs": 0, "pretrain_lr": 0.01, "lr": 0.1, "l1": 0.0,
+           "valid_error": 0.02, "test_error": 0.021, "sparsity": 0.0, "best_epoch": 3, "epochs_run": 5,
+           "diverged": False}
+    run = {"experiment": "table1", "preset": "paper", "dataset": "mnist", "folder": "t/mnist", "rows": [row],
+           "not_finetuned": []}
+    cell = {"experiment": "table1", "preset": "paper", "dataset": "mnist"}
+    lines = report.grid_lines([run], [cell])
+    assert lines[0] == "### The networks behind the cells" and any("| 0 | tanh |" in line for line in lines)
+    assert report.grid_lines([run], []) == []  # unfinished: listed with the pending sweeps instead
