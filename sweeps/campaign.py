@@ -46,6 +46,12 @@ STEPS = (
          reuse=("results/table1-paper/mnist",)),
     Step("Figure 3: 200 rectifier networks, L1 in [0, 0.01], seed after seed", "sweeps.figure3",
          ("--preset", "paper"), "results/figure3-paper"),
+    Step("Figure 4, MNIST stand-in for the paper's NORB: test error against the labeled fraction, rectifier and "
+         "tanh, with and without pre-training", "sweeps.figure4", ("--preset", "paper", "--datasets", "mnist"),
+         "results/figure4-paper-mnist", reuse=("results/table1-paper/mnist",)),
+    Step("Rescaled softplus (alpha), MNIST stand-in for the paper's NORB: test error and sparsity against alpha",
+         "sweeps.softplus_alpha", ("--preset", "paper", "--datasets", "mnist"), "results/softplus_alpha-paper-mnist",
+         reuse=("results/table1-paper/mnist",)),
     Step("Extra, no paper numbers: Table 1's procedure on Shapeset (generated), with and without pre-training",
          "sweeps.table1", ("--preset", "paper", "--datasets", "shapeset"), "results/table1-paper-shapeset"),
 )
