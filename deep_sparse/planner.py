@@ -151,6 +151,14 @@ def stack_signature(network: Network) -> tuple:
     return (network.seed,) + tuple(getattr(network.hparams, name) for name in HPARAM_NAMES if name != "lr")
 
 
+def pretraining_key(config: TrainConfig) -> tuple[TrainConfig, bool]:
+    """What a group's pre-training depends on besides each stack's :func:`stack_signature`: its config,
+    but of the labeled fraction only whether it is below 1. Pre-training reads every training input,
+    labeled or not, and a fraction below 1 only shuffles the training set once, the same way for every
+    fraction (``labeled_seed``), so Figure 4's fractions below 1 pre-train identical stacks."""
+    return dataclasses.replace(config, labeled_fraction=1.0), config.labeled_fraction < 1.0
+
+
 def stack_representatives(networks: list[Network]) -> list[Network]:
     """The first network of each distinct pre-trained stack, in grid order."""
     return list({stack_signature(n): n for n in reversed(networks)}.values())[::-1]

@@ -22,6 +22,7 @@ atomically with a checksum, and ``resume=True`` continues from them. Results go 
 """
 from __future__ import annotations
 
+import collections
 import dataclasses
 import json
 import time
@@ -37,7 +38,8 @@ from deep_sparse.devices import auto_chunk_size, compiled_memory_bytes, make_mes
 from deep_sparse.executor import ChunkExecutor, ChunkPolicy, DeadlineReached, Progress, fit_chunk_size  # noqa: F401
 from deep_sparse.planner import (  # noqa: F401 - the sweep's public names
     GRID_NAMES, STRUCTURAL_NAMES, Group, Network, balanced_chunks, check_hparams, chunk_name, chunk_slots,
-    network_epochs, normalize_grid, plan, product, stack_representatives, stack_signature, stacks_name,
+    network_epochs, normalize_grid, plan, pretraining_key, product, stack_representatives, stack_signature,
+    stacks_name,
 )
 from deep_sparse.store import (  # noqa: F401 - public here too
     SweepStore, csv_columns, is_finetuned, read_results, rows_checksum,
@@ -231,6 +233,7 @@ def run(
 
     if reuse_rows_from:
         _reuse_rows(groups, all_rows, reuse_rows_from, metadata["data_sha256"], chunk_finished, report)
+    shared = SharedStacks([g for g in groups if any(n.index not in all_rows for n in g.networks)])
     try:
         for group in groups:
             todo = [n for n in group.networks if n.index not in all_rows]
@@ -239,7 +242,7 @@ def run(
                                          mesh, batching)
                 finished = [row for row in all_rows.values() if row["group"] == group.index]
                 timings["groups"].append(_run_group(executor, group, todo, chunk_size, store, policy, report,
-                                                    chunk_finished, finished, select_pretrain_lr))
+                                                    chunk_finished, finished, select_pretrain_lr, shared))
     finally:
         report.close()
     if distributed.is_primary():
@@ -315,7 +318,7 @@ def _run_metadata(argv: Optional[Sequence[str]], extra_metadata: Optional[dict],
 def _run_group(executor: ChunkExecutor, group: Group, todo: list[Network], chunk_size: Optional[int],
                store: SweepStore, policy: ChunkPolicy, report: Progress,
                chunk_finished: Callable[[str, list[dict]], None], finished: list[dict],
-               select_pretrain_lr: Optional[tuple[str, ...]]) -> dict:
+               select_pretrain_lr: Optional[tuple[str, ...]], shared: "SharedStacks") -> dict:
     """Train the group's unfinished networks ``todo`` chunk after chunk (``finished``: its rows
     recorded before); its timing record."""
     started = time.perf_counter()
@@ -326,7 +329,7 @@ def _run_group(executor: ChunkExecutor, group: Group, todo: list[Network], chunk
     report.log(f"group {group.index} {group.structure or '(base config)'}: {len(todo)} of {len(group.networks)} "
                f"networks to train in {len(chunks)} chunk(s) of {size} on {n_devices} "
                f"{mesh.devices.flat[0].platform} device(s), {executor.batching} within a device")
-    stacks = _pretrained_stacks(executor, group, todo, group_size, store, policy, report)
+    stacks = _pretrained_stacks(executor, group, todo, group_size, store, policy, report, shared)
     if stacks is not None and select_pretrain_lr is not None:
         kept, skipped = _select_stacks(group, todo, stacks, finished, select_pretrain_lr)
         if skipped:
@@ -400,15 +403,34 @@ def _checkpoint(directory: str, policy: ChunkPolicy) -> Optional[ChunkCheckpoint
     return None
 
 
+class SharedStacks:
+    """Pre-trained stacks kept in memory for a later group of the sweep that pre-trains the same way
+    (:func:`deep_sparse.planner.pretraining_key`: Figure 4's labeled fractions below 1); only the stacks
+    of groups that share their pre-training with another are kept."""
+
+    def __init__(self, groups: list[Group]):
+        keys = collections.Counter(pretraining_key(g.config) for g in groups if g.config.pretrain_epochs)
+        self.wanted = {key for key, count in keys.items() if count > 1}
+        self.stacks: dict = {}
+
+    def get(self, config: TrainConfig, signature: tuple):
+        return self.stacks.get((pretraining_key(config), signature))
+
+    def keep(self, config: TrainConfig, signature: tuple, stack) -> None:
+        if pretraining_key(config) in self.wanted:
+            self.stacks[(pretraining_key(config), signature)] = stack
+
+
 def _pretrained_stacks(executor: ChunkExecutor, group: Group, todo: list[Network], size: int, store: SweepStore,
-                       policy: ChunkPolicy, report: Progress) -> Optional[dict]:
+                       policy: ChunkPolicy, report: Progress, shared: SharedStacks) -> Optional[dict]:
     """``{stack signature: state of one network}`` after pre-training, each stack pre-trained once and
     shared by every fine-tuning learning rate (section 4.1's grid); None for a group without
     pre-training.
 
     Stacks are pre-trained in chunks of at most ``size`` (the group's chunk size); a finished chunk of
     stacks stays in ``out_dir/pretrained`` (local, like checkpoints) until its group is done, so that a
-    resumed sweep does not pre-train it again.
+    resumed sweep does not pre-train it again. A chunk whose stacks an earlier group of this run
+    pre-trained the same way (``shared``) is taken from it.
     """
     if not executor.train.pretrain:
         return None
@@ -427,8 +449,14 @@ def _pretrained_stacks(executor: ChunkExecutor, group: Group, todo: list[Network
     stacks: dict = {}
     chunks = balanced_chunks(representatives, size, executor.n_devices)
     slots = chunk_slots(chunks, executor.n_devices)
+    taken = 0
     for chunk in chunks:
         if needed.isdisjoint(stack_signature(network) for network in chunk):
+            continue
+        earlier = [shared.get(group.config, stack_signature(network)) for network in chunk]
+        if all(stack is not None for stack in earlier):
+            stacks.update((stack_signature(network), stack) for network, stack in zip(chunk, earlier))
+            taken += len(chunk)
             continue
         directory = store.pretrained_dir(group.index, stacks_name(group, chunk))
         state = executor.run_stages(executor.initial_state(chunk, slots), chunk, slots, executor.train.pretrain,
@@ -437,7 +465,9 @@ def _pretrained_stacks(executor: ChunkExecutor, group: Group, todo: list[Network
         host = distributed.to_host(state)
         for position, network in enumerate(chunk):
             stacks[stack_signature(network)] = jax.tree.map(lambda a: a[position], host)
-    report.log(f"group {group.index}: {len(stacks)} pre-trained stack(s) shared by {len(todo)} network(s)")
+            shared.keep(group.config, stack_signature(network), stacks[stack_signature(network)])
+    report.log(f"group {group.index}: {len(stacks)} pre-trained stack(s) shared by {len(todo)} network(s)"
+               + (f", {taken} of them taken from an earlier group that pre-trained them the same way" if taken else ""))
     return stacks
 
 

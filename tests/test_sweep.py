@@ -541,6 +541,26 @@ def test_pretrained_stacks_are_shared_by_the_finetuning_grid(data, pretrain_swee
     assert all(len(values) == 1 for values in by_plr.values()) and len(by_plr) == 2
 
 
+def test_labeled_fractions_below_one_share_their_pretrained_stacks(data, tmp_path, monkeypatch):
+    # Figure 4's grid: pre-training reads every training input whatever the labeled fraction, and every
+    # fraction below 1 shuffles them the same way, so their groups pre-train identical stacks
+    grid = {"labeled_fraction": [0.5, 0.8, 1.0], "lr": [0.1, 0.03], "pretrain_lr": [0.01], "l1": [1e-3]}
+    pretrained_by_group, messages = [], []
+    _spy_on_stages(monkeypatch, lambda executor, networks, names: pretrained_by_group.append(
+        executor.train.config.labeled_fraction) if names[0].startswith("pretrain") else None)
+    rows = sweep.run(PRETRAIN_CONFIG, grid, str(tmp_path / "all"), data, checkpoint_every=0, progress=False,
+                     log=messages.append)
+    assert pretrained_by_group == [0.5, 1.0]  # not again for 0.8
+    assert any("1 of them taken from an earlier group" in m for m in messages)
+    monkeypatch.undo()
+    alone = sweep.run(PRETRAIN_CONFIG, dict(grid, labeled_fraction=[0.8]), str(tmp_path / "alone"), data,
+                      checkpoint_every=0, **QUIET)
+    shared = [row for row in rows if row["labeled_fraction"] == 0.8]
+    for mine, theirs in zip(shared, alone, strict=True):
+        for name in ("valid_error", "test_error", "pretrain_reconstruction"):
+            np.testing.assert_allclose(mine[name], theirs[name], rtol=1e-5)
+
+
 def test_resume_reuses_a_finished_stack(data, tmp_path, monkeypatch, pretrain_sweep):
     out_dir = str(tmp_path / "out")
     _stop_at_finetuning(out_dir, data, chunk_size=2)
