@@ -79,7 +79,7 @@ def test_paper_presets_hold_the_values_the_campaign_runs_with():
     """sweeps.campaign resumes these presets from what results/ records: a changed value would mix
     another experiment's networks into the recorded ones."""
     from deep_sparse.experiment import Generated
-    from sweeps import figure3, sparsity, table1
+    from sweeps import figure3, figure4, softplus_alpha, sparsity, table1
 
     grid = (0.1, 0.01, 0.001, 0.0001)
     shapeset = {"shapeset": Generated(n_train=10_000, n_valid=10_000, n_test=10_000, seed=0)}
@@ -97,6 +97,14 @@ def test_paper_presets_hold_the_values_the_campaign_runs_with():
     assert (f3.hidden_sizes, f3.epochs, f3.patience, f3.lr, f3.seeds) == ((1000, 1000, 1000), 50, 10, 0.01, 4)
     assert f3.l1 == tuple(float(v) for v in np.linspace(0.0, 0.01, 50)) and f3.train_size is None
     assert [(p["seed"], p["l1"]) for p in figure3.figure3_grid(f3)][49:51] == [(0, 0.01), (1, 0.0)]
+    f4 = figure4.PRESETS["paper"]
+    assert (f4.hidden_sizes, f4.epochs, f4.patience, f4.pretrain_epochs, f4.lr, f4.pretrain_lr, f4.l1) == (
+        (1000, 1000, 1000), 50, 10, 10, grid, grid, 0.001)
+    assert f4.fractions == (0.01, 0.05, 0.1, 0.2, 0.5, 1.0) and f4.activations == ("rectifier", "tanh")
+    alpha = softplus_alpha.PRESETS["paper"]
+    assert (alpha.hidden_sizes, alpha.epochs, alpha.patience, alpha.lr, alpha.l1) == (
+        (1000, 1000, 1000), 50, 10, grid, 0.001)
+    assert tuple(alpha.alphas) == (1, 1.3, 2, 3, 6, float("inf"))
 
 
 def test_the_paper_presets_of_figure4_pretrain_strategies_and_sentiment():
