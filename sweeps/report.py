@@ -262,8 +262,13 @@ def runs_note(networks: list[dict]) -> str:
     folders: dict = {}
     for network in networks:
         folders.setdefault(network["folder"], []).append(network)
-    return "; ".join(f"{folder} (seed {', '.join(str(n['seed']) for n in group)}: at most {group[0]['max_epochs']} "
-                     f"epochs, patience {group[0]['patience']})" for folder, group in sorted(folders.items()))
+    def pretraining(network: dict) -> str:
+        epochs = network.get("pretrain_epochs") or 0
+        return f"{epochs} pre-training epochs per layer, " if epochs else ""
+
+    return "; ".join(f"{folder} (seed {', '.join(str(n['seed']) for n in group)}: {pretraining(group[0])}at most "
+                     f"{group[0]['max_epochs']} epochs, patience {group[0]['patience']})"
+                     for folder, group in sorted(folders.items()))
 
 
 def train_setting_rows(networks: list[dict]) -> list[dict]:
