@@ -466,9 +466,7 @@ def ordered(experiments) -> list[str]:
 def pending_lines(runs: list[dict], cells: list[dict], section: str) -> list[str]:
     """Runs with recorded networks but no cells yet (a sweep still running or stopped early): their
     settled Table 1 cells, then every network finished so far."""
-    with_cells = {(c["experiment"], c["preset"], c["dataset"]) for c in cells}
-    pending = [r for r in runs if r["rows"] and r["experiment"] not in ("figure3", "train")
-               and (r["experiment"], r["preset"], r["dataset"]) not in with_cells]
+    pending = sweeps_with_cells(runs, cells, False)
     if not pending:
         return []
     lines = ["### Sweeps not finished (no cells.json yet)", ""]
@@ -477,23 +475,32 @@ def pending_lines(runs: list[dict], cells: list[dict], section: str) -> list[str
                   f"networks recorded{'' if r['complete'] else ', sweep not finished'}; the module writes its cells "
                   "when the data set's sweep ends.", ""]
         lines += settled_lines(r, section)
-        lines += ["The networks finished so far:", "",
-                  finished_networks_table(sorted(r["rows"] + r["not_finetuned"], key=lambda row: row["network"])), ""]
+        lines += ["The networks finished so far:", "", every_network_table(r), ""]
     return lines
 
 
 def grid_lines(runs: list[dict], cells: list[dict]) -> list[str]:
     """Every network of the finished paper-scale sweeps: the grid their cells were selected from
     (validation error, never test error, chose them; the test errors of the rest are shown for the record)."""
-    with_cells = {(c["experiment"], c["preset"], c["dataset"]) for c in cells}
-    finished = [r for r in runs if r["rows"] and r["experiment"] not in ("figure3", "train")
-                and (r["experiment"], r["preset"], r["dataset"]) in with_cells]
+    finished = sweeps_with_cells(runs, cells, True)
     lines = ["### The networks behind the cells", ""] if finished else []
     for r in finished:
         lines += [f"Every network of {r['experiment']} / {r['dataset'] or '-'} ({r['folder']}), the grid its cells "
-                  "were selected from on validation error:", "",
-                  finished_networks_table(sorted(r["rows"] + r["not_finetuned"], key=lambda row: row["network"])), ""]
+                  "were selected from on validation error:", "", every_network_table(r), ""]
     return lines
+
+
+def sweeps_with_cells(runs: list[dict], cells: list[dict], with_cells: bool) -> list[dict]:
+    """The sweeps with recorded networks (not Figure 3 nor sweeps.train) whose module has written its
+    cells (``with_cells``), or has not yet."""
+    written = {(c["experiment"], c["preset"], c["dataset"]) for c in cells}
+    return [r for r in runs if r["rows"] and r["experiment"] not in ("figure3", "train")
+            and ((r["experiment"], r["preset"], r["dataset"]) in written) == with_cells]
+
+
+def every_network_table(run: dict) -> str:
+    """A sweep's networks, fine-tuned or left out by the pre-training selection, in network order."""
+    return finished_networks_table(sorted(run["rows"] + run["not_finetuned"], key=lambda row: row["network"]))
 
 
 def settled_cells(run: dict) -> list[dict]:
