@@ -22,6 +22,7 @@ import time
 from typing import NamedTuple, Sequence
 
 from deep_sparse.store import SweepStore
+from sweeps import diagnostics
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXIT_DEADLINE = 3
@@ -55,6 +56,17 @@ STEPS = (
     Step("Extra, no paper numbers: Table 1's procedure on Shapeset (generated), with and without pre-training",
          "sweeps.table1", ("--preset", "paper", "--datasets", "shapeset"), "results/table1-paper-shapeset"),
 )
+
+# The labelled diagnostics of Table 1's gap (never Table 1 cells): ``--diagnostics``.
+DIAGNOSTIC_STEPS = tuple(
+    Step(f"Diagnostic {d.name}: {d.question} Change: {d.change}", "sweeps.train", diagnostics.train_arguments(d),
+         diagnostics.folder(d), reuse=(diagnostics.TABLE1_MNIST,))
+    for d in diagnostics.DIAGNOSTICS)
+
+
+def step_key(step: Step) -> str:
+    """The name ``--only`` selects a step by: its folder's name."""
+    return os.path.basename(step.out)
 
 
 def command(step: Step, budget_minutes: float | None, python: str = sys.executable,
@@ -110,7 +122,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m sweeps.campaign", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="Steps, in order:\n" + "\n".join(f"  {i + 1}. {s.name}\n     python -m {s.module} {' '.join(s.arguments)} "
-                                                f"--out {s.out}" for i, s in enumerate(STEPS)))
+                                                f"--out {s.out}" for i, s in enumerate(STEPS))
+        + "\n\nDiagnostics (--diagnostics): " + ", ".join(step_key(s) for s in DIAGNOSTIC_STEPS))
     parser.add_argument("--budget-minutes", type=float, help="stop cleanly before this many minutes have passed")
     parser.add_argument("--chunk-size", type=int, default=None,
                         help="networks per chunk, passed on to every step (a run option, not a preset value: "
@@ -120,6 +133,13 @@ def build_parser() -> argparse.ArgumentParser:
                         help="write each step's folder under DIR instead of the repository root (on a lent "
                              "machine: copy results/ to $OUT/results first, so that the steps resume from "
                              "what is committed and what they add comes back)")
+    parser.add_argument("--diagnostics", action="store_true",
+                        help="run the labelled diagnostics of Table 1's gap to the paper (sweeps/diagnostics.py; "
+                             "each the paper preset changed in one named way, under results/diagnostics/) "
+                             "instead of the paper's experiments")
+    parser.add_argument("--only", nargs="+", default=None, metavar="STEP",
+                        help="run only these steps, named by their folder (e.g. table1-paper, seeds-tanh): two "
+                             "processes pinned to one core each, each with its own steps, train faster than one")
     parser.add_argument("--list", action="store_true",
                         help="print the steps, their commands and where each stands (networks recorded under "
                              "results/ of those planned, a pre-trained network whose pre-training lr was not "
@@ -130,14 +150,21 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    steps = DIAGNOSTIC_STEPS if args.diagnostics else STEPS
+    if args.only is not None:
+        known = {step_key(step): step for step in steps}
+        unknown = [name for name in args.only if name not in known]
+        if unknown:
+            parser.error(f"--only: unknown step {', '.join(unknown)}; the steps are {', '.join(known)}")
+        steps = tuple(known[name] for name in args.only)
     if args.list:
-        for step in STEPS:
+        for step in steps:
             print(f"{step.name}\n  {' '.join(command(step, None, 'python'))}\n  stands: {standing(step)}")
         return 0
     if args.budget_minutes is None or not args.budget_minutes > 0:
         parser.error("--budget-minutes must be given and > 0")
     root = os.path.abspath(args.root) if args.root else ""
-    return run(STEPS, args.budget_minutes, args.chunk_size, root, log=lambda message: print(message, flush=True))
+    return run(steps, args.budget_minutes, args.chunk_size, root, log=lambda message: print(message, flush=True))
 
 
 if __name__ == "__main__":

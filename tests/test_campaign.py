@@ -74,3 +74,24 @@ def test_standing_counts_each_data_sets_recorded_networks(tmp_path):
                 json.dumps({"rows": [{"network": network}]}))
     assert campaign.standing(step, str(tmp_path)) == ("mnist: 2 of 3 networks recorded; "
                                                       "shapeset: 0 of 3 networks recorded")
+
+
+def test_diagnostics_follow_the_table1_paper_preset_but_for_their_named_change():
+    # A diagnostic is Table 1's network with one change: its supervised procedure must be the preset's.
+    from sweeps import diagnostics, table1, train
+    paper = table1.PRESETS["paper"]
+    for step in campaign.DIAGNOSTIC_STEPS:
+        args = train.build_parser().parse_args([*step.arguments, "--out", step.out])
+        assert (args.dataset, args.hidden_sizes, args.batch_size, args.epochs, args.patience, args.pretrain_epochs) \
+            == ("mnist", paper.hidden_sizes, 10, paper.epochs, paper.patience, 0), step.name
+        assert step.out.startswith(diagnostics.FOLDER + "/") and step.reuse == (diagnostics.TABLE1_MNIST,)
+    assert len({campaign.step_key(step) for step in campaign.DIAGNOSTIC_STEPS}) == len(campaign.DIAGNOSTIC_STEPS)
+
+
+def test_only_selects_steps_by_folder_and_refuses_an_unknown_one(capsys):
+    assert campaign.main(["--diagnostics", "--only", "seeds-tanh", "--list"]) == 0
+    listed = capsys.readouterr().out
+    assert "results/diagnostics/seeds-tanh" in listed and "seeds-softplus" not in listed
+    with pytest.raises(SystemExit):
+        campaign.main(["--diagnostics", "--only", "no-such-step", "--list"])
+    assert "unknown step no-such-step" in capsys.readouterr().err
