@@ -8,10 +8,11 @@ softplus alpha. They are traced values, so ``jax.vmap`` runs many of them in one
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import NamedTuple, Optional
 
 from deep_sparse import activations as activations_lib
-from deep_sparse import dae
+from deep_sparse import dae, mlp
 from deep_sparse.dae import CORRUPTIONS
 
 TASKS = ("classification", "ratings")
@@ -60,6 +61,9 @@ class TrainConfig:
         the expected star value, the metric is RMSE; section 4.2).
     num_classes: width of the softmax output (None: 1 + the largest label in the data, which needs
         concrete data; set it when the data is an argument of a jitted function).
+    hidden_bias_init: the constant every hidden bias starts at (0: the paper's initialization).
+    output_layer_init: "uniform" (the paper's) or "zeros" (the softmax layer starts at W = 0, b = 0); see
+        ``deep_sparse.mlp.init``.
     eval_batch_size: examples per forward pass when evaluating (memory only, no effect on results).
     train_size, valid_size, test_size: use only the first n examples of each split (None: all).
     """
@@ -77,6 +81,8 @@ class TrainConfig:
     labeled_fraction: float = 1.0
     labeled_seed: int = 0
     task: str = "classification"
+    hidden_bias_init: float = 0.0
+    output_layer_init: str = "uniform"
     eval_batch_size: int = 1000
     num_classes: Optional[int] = None
     train_size: Optional[int] = None
@@ -120,6 +126,11 @@ def validate(config: TrainConfig) -> None:
         raise ValueError(f"TrainConfig.pretrain_epochs must be an integer >= 0, got {config.pretrain_epochs!r}")
     if not (0.0 < config.labeled_fraction <= 1.0):
         raise ValueError(f"TrainConfig.labeled_fraction must be in (0, 1], got {config.labeled_fraction!r}")
+    if not isinstance(config.hidden_bias_init, (int, float)) or not math.isfinite(config.hidden_bias_init):
+        raise ValueError(f"TrainConfig.hidden_bias_init must be a finite number, got {config.hidden_bias_init!r}")
+    if config.output_layer_init not in mlp.OUTPUT_LAYER_INITS:
+        raise ValueError(f"TrainConfig.output_layer_init must be one of {mlp.OUTPUT_LAYER_INITS}, "
+                         f"got {config.output_layer_init!r}")
     if config.task not in TASKS:
         raise ValueError(f"TrainConfig.task must be one of {TASKS}, got {config.task!r}")
     for field in ("corruption", "first_layer_corruption"):

@@ -42,7 +42,11 @@ def glorot_uniform_limit(fan_in: int, fan_out: int) -> float:
     return float(np.sqrt(6.0 / (fan_in + fan_out)))
 
 
-def init(key: Array, layer_sizes: Sequence[int], activation: str = "rectifier") -> Params:
+OUTPUT_LAYER_INITS = ("uniform", "zeros")
+
+
+def init(key: Array, layer_sizes: Sequence[int], activation: str = "rectifier", hidden_bias: float = 0.0,
+         output_layer: str = "uniform") -> Params:
     """Initialize an MLP with ``W ~ U[-r, r]``, ``r = sqrt(6 / (fan_in + fan_out))``, and ``b = 0``.
 
     This is the normalized uniform initialization of Bengio & Glorot (2010), the "uniform
@@ -50,9 +54,17 @@ def init(key: Array, layer_sizes: Sequence[int], activation: str = "rectifier") 
     biases and weights symmetric around 0, each rectifier unit is zero on about half of the inputs,
     which gives the ~50% initial sparsity the paper states. For sigmoid units the range is multiplied
     by 4, as Bengio & Glorot (2010) recommend; every other activation uses the plain range.
+
+    Two departures, for testing what the papers leave unsaid: ``hidden_bias`` is the constant every
+    hidden bias starts at (a positive one makes more rectifier units active at the start), and
+    ``output_layer="zeros"`` starts the softmax layer at ``W = 0, b = 0``, the convention of the
+    logistic regression of the LISA lab's tutorials of the time. Neither changes the random draws of
+    the other layers: the keys are split the same way whatever the options.
     """
     sizes = check_layer_sizes(layer_sizes)
     activations_lib.get(activation)  # fail early on an unknown name
+    if output_layer not in OUTPUT_LAYER_INITS:
+        raise ValueError(f"output_layer must be one of {OUTPUT_LAYER_INITS}, got {output_layer!r}")
     gain = 4.0 if activation == "sigmoid" else 1.0
     keys = jax.random.split(key, len(sizes) - 1)
     params = []
@@ -61,7 +73,10 @@ def init(key: Array, layer_sizes: Sequence[int], activation: str = "rectifier") 
         is_output = index == len(sizes) - 2
         limit = glorot_uniform_limit(fan_in, fan_out) * (1.0 if is_output else gain)
         w = jax.random.uniform(layer_key, (fan_in, fan_out), jnp.float32, -limit, limit)
-        params.append({"w": w, "b": jnp.zeros((fan_out,), jnp.float32)})
+        if is_output and output_layer == "zeros":
+            w = jnp.zeros_like(w)
+        bias = 0.0 if is_output else hidden_bias
+        params.append({"w": w, "b": jnp.full((fan_out,), bias, jnp.float32)})
     return params
 
 

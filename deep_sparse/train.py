@@ -329,7 +329,8 @@ class Trainer:
         key = _raw_key(key)
         init_key, run_key = jax.random.split(key)
         sizes = self.layer_sizes(data)
-        params = mlp.init(init_key, sizes, self.config.activation)
+        params = mlp.init(init_key, sizes, self.config.activation, self.config.hidden_bias_init,
+                          self.config.output_layer_init)
         decoder_biases = [jnp.zeros((n,), jnp.float32) for n in sizes[: self.n_hidden]]
         pretrain_optimizer = sgd(hparams.pretrain_lr)
         nan = jnp.float32(jnp.nan)

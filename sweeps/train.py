@@ -31,6 +31,11 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument("--train-size", type=int, default=None, help="use the first N training examples")
     model.add_argument("--valid-size", type=int, default=None, help="use the first N validation examples")
     model.add_argument("--test-size", type=int, default=None, help="use the first N test examples")
+    model.add_argument("--hidden-bias-init", type=float, default=0.0,
+                       help="the constant every hidden bias starts at (default: 0, the paper's initialization)")
+    model.add_argument("--output-layer-init", choices=ds.mlp.OUTPUT_LAYER_INITS, default="uniform",
+                       help="the softmax layer's initial weights: uniform (the paper's) or zeros (the LISA lab "
+                            "tutorials' logistic regression) (default: %(default)s)")
     opt = parser.add_argument_group("training (section 4.1)")
     opt.add_argument("--lr", type=float, nargs="+", default=[0.1, 0.01, 0.001, 0.0001],
                      help="learning rate(s); the best on validation is reported (default: the paper's grid)")
@@ -61,6 +66,7 @@ def main(argv=None) -> int:
         pretrain_epochs=args.pretrain_epochs, pretrain_strategy=args.pretrain_strategy,
         labeled_fraction=args.labeled_fraction, train_size=args.train_size, valid_size=args.valid_size,
         test_size=args.test_size, num_classes=ds.data.num_classes(args.dataset),
+        hidden_bias_init=args.hidden_bias_init, output_layer_init=args.output_layer_init,
     )
     for activation in args.activation:  # every structural choice is checked before anything runs
         config.replace(activation=activation)

@@ -240,3 +240,26 @@ def test_a_half_negated_rectifier_network_is_a_rectifier_network_with_its_signs_
     np.testing.assert_allclose(loss, plain_loss, rtol=1e-6, atol=1e-7)
     for got, want in zip(jax.tree.leaves(grads), jax.tree.leaves(signs_moved_into_next_layer(plain_grads))):
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-7)
+
+
+def test_init_options_change_only_what_they_name():
+    key = jax.random.PRNGKey(3)
+    sizes = [6, 5, 4, 3]
+    plain = mlp.init(key, sizes, "rectifier")
+    varied = mlp.init(key, sizes, "rectifier", hidden_bias=0.1, output_layer="zeros")
+    for layer, (p, v) in enumerate(zip(plain[:-1], varied[:-1])):
+        np.testing.assert_array_equal(np.asarray(v["w"]), np.asarray(p["w"]), err_msg=f"layer {layer}")
+        np.testing.assert_array_equal(np.asarray(v["b"]), np.full(sizes[layer + 1], 0.1, np.float32))
+    np.testing.assert_array_equal(np.asarray(varied[-1]["w"]), np.zeros((4, 3), np.float32))
+    np.testing.assert_array_equal(np.asarray(varied[-1]["b"]), np.zeros(3, np.float32))
+    assert np.abs(np.asarray(plain[-1]["w"])).max() > 0
+    with pytest.raises(ValueError, match="output_layer must be one of"):
+        mlp.init(key, sizes, output_layer="normal")
+
+
+def test_train_config_refuses_bad_init_options():
+    from deep_sparse.config import TrainConfig
+    with pytest.raises(ValueError, match="TrainConfig.output_layer_init"):
+        TrainConfig(output_layer_init="ones")
+    with pytest.raises(ValueError, match="TrainConfig.hidden_bias_init"):
+        TrainConfig(hidden_bias_init=float("nan"))

@@ -448,3 +448,12 @@ def test_a_pretrained_tanh_layer_is_the_encoder_its_autoencoder_trained(data):
     target = (h + 1.0) / 2.0
     expected = np.mean(np.sum(np.logaddexp(0.0, logits) - target * logits, axis=1))
     np.testing.assert_allclose(float(state.curves.pretrain_valid_loss[1, 0]), expected, rtol=1e-4)
+
+
+def test_the_run_starts_from_the_configured_initialization(data):
+    config = small_config(hidden_bias_init=0.1, output_layer_init="zeros")
+    state = Trainer(config).init(KEY, Hparams(), data)
+    plain = Trainer(small_config()).init(KEY, Hparams(), data)
+    np.testing.assert_array_equal(np.asarray(state.params[-1]["w"]), 0.0)
+    np.testing.assert_array_equal(np.asarray(state.params[0]["b"]), np.float32(0.1))
+    np.testing.assert_array_equal(np.asarray(state.params[0]["w"]), np.asarray(plain.params[0]["w"]))
