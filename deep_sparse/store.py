@@ -10,6 +10,7 @@ non-empty folder that deep-sparse did not write.
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -18,6 +19,7 @@ import time
 from typing import Optional
 
 from deep_sparse import results_io
+from deep_sparse.config import Hparams, TrainConfig
 
 # kept beside the stacks it describes, so that a resume chunks them as they were trained
 STACK_CHUNK_SIZE = "stack_chunk_size.json"
@@ -50,6 +52,17 @@ def read_results(out_dir: str) -> list[dict]:
     return results_io.read_json(path)["rows"]
 
 
+def with_new_defaults(plan: dict) -> dict:
+    """``plan`` with the configuration fields and hyperparameters added to the code since it was
+    written set to their defaults: the defaults are what the code that wrote it computed, so such a
+    sweep is still the same sweep."""
+    plan = dict(plan)
+    for field, defaults in (("config", dataclasses.asdict(TrainConfig())), ("base_hparams", Hparams()._asdict())):
+        if isinstance(plan.get(field), dict):
+            plan[field] = {**{k: v for k, v in defaults.items() if k not in plan[field]}, **plan[field]}
+    return plan
+
+
 class SweepStore:
     """The files of one sweep in ``out_dir``. Reading methods write nothing; ``create`` is called once
     every input is checked."""
@@ -68,7 +81,7 @@ class SweepStore:
         if not resume:
             raise FileExistsError(f"{self.out_dir} already holds a sweep (plan.json); pass resume=True (--resume) "
                                   "to continue it or choose another output directory")
-        existing = results_io.read_json(self.plan_path)
+        existing = with_new_defaults(results_io.read_json(self.plan_path))
         for field in ("config", "grid", "base_hparams"):
             if existing.get(field) != record[field]:
                 raise ValueError(f"{self.plan_path}: the {field} of the sweep there differs from the one asked for "

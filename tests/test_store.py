@@ -1,9 +1,12 @@
-"""The sweep store's record of the chunk size its pre-trained stacks were trained in."""
+"""The sweep store: the chunk size its pre-trained stacks were trained in, and which recorded plan is
+the sweep asked for."""
+import dataclasses
 import json
 import os
 
 import pytest
 
+from deep_sparse.config import Hparams, TrainConfig
 from deep_sparse.store import STACK_CHUNK_SIZE, SweepStore
 
 
@@ -24,3 +27,17 @@ def test_a_malformed_stack_chunk_size_file_is_named_in_one_line(tmp_path, conten
         json.dump(content, handle)
     with pytest.raises(ValueError, match=r"stack_chunk_size\.json: expected"):
         store.stack_chunk_size(0)
+
+
+def test_a_sweep_recorded_before_a_config_field_existed_is_still_the_same_sweep(tmp_path):
+    # Every recorded folder predates the newest fields; its networks computed with their defaults.
+    record = {"config": dataclasses.asdict(TrainConfig()), "grid": {"lr": [0.1]}, "base_hparams": Hparams()._asdict()}
+    record = json.loads(json.dumps(record))
+    old = json.loads(json.dumps(record))
+    del old["config"]["output_layer_init"], old["base_hparams"]["alpha"]
+    (tmp_path / "plan.json").write_text(json.dumps(old))
+    assert SweepStore(str(tmp_path)).holds(record, resume=True)
+    changed = json.loads(json.dumps(record))
+    changed["config"]["output_layer_init"] = "zeros"
+    with pytest.raises(ValueError, match="the config of the sweep there differs"):
+        SweepStore(str(tmp_path)).holds(changed, resume=True)
