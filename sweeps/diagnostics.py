@@ -27,6 +27,17 @@ class Diagnostic(NamedTuple):
     change: str  # the one way the paper preset is changed
     arguments: tuple[str, ...]  # sweeps.train flags besides PAPER_PROCEDURE, --out and run options
 
+    @property
+    def seeds_only(self) -> bool:
+        """Whether it measures the seed spread of a Table 1 cell rather than a change."""
+        return self.name.startswith("seeds-")
+
+    @property
+    def cell(self) -> tuple[str, bool]:
+        """The Table 1 cell it concerns: (activation, pre-trained)."""
+        activation = self.arguments[self.arguments.index("--activation") + 1]
+        return activation, "--pretrain-epochs" in self.arguments
+
 
 def _network(activation: str, lr: str, l1: str, seeds: tuple[str, ...] = ("0",)) -> tuple[str, ...]:
     return ("--activation", activation, "--lr", lr, "--l1", l1, "--seed", *seeds)

@@ -1,0 +1,257 @@
+"""The papers' tables and figures with our numbers, for the report: each laid out as the paper lays it
+out, from the rows and cells the runs recorded at the unmodified ``paper`` preset, never from any
+other run.
+
+A cell's mark uses one rule for both signs: the paper's number p on n test examples has the 95%
+interval p +- 1.96 sqrt(p (1 - p) / n); ours inside it is marked "within", outside it by the signed
+miss in points. With 3 seeds or more the mark is the seed mean's, else the selected network's.
+"""
+from __future__ import annotations
+
+import math
+import os
+import statistics
+from typing import NamedTuple, Optional
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402  (after the backend is chosen)
+
+from deep_sparse import results_io  # noqa: E402
+from deep_sparse.sweep import row_is_dead  # noqa: E402
+from sweeps import diagnostics, paper_numbers  # noqa: E402
+
+# folders under the results folder
+TABLE1 = "table1-paper"
+SPARSITY = "sparsity-paper"
+FIGURE3 = "figure3-paper"
+WORKSHOP_TABLE2 = "workshop_table2-paper"
+STAND_INS = (("Figure 4 (semi-supervised), MNIST stand-in for NORB", "figure4-paper-mnist"),
+             ("Rescaled softplus (alpha), MNIST stand-in for NORB", "softplus_alpha-paper-mnist"))
+NOT_OBTAINABLE = "not run: data not obtainable here"
+PAPER_ROWS = (("Rectifier", "half_negated_rectifier"), ("Tanh", "tanh"), ("Softplus", "softplus"))
+SEEDS_FOR_MEAN = 3
+
+
+class Spread(NamedTuple):
+    mean: float
+    sd: float
+    n: int
+
+
+def in_results(path: str) -> str:
+    """A folder named relative to the repository (``results/x``) as relative to the results folder."""
+    return path.removeprefix("results/")
+
+
+def read(root: str, path: str) -> Optional[dict]:
+    """The JSON file ``path`` under the results folder ``root``, or None when there is none."""
+    full = os.path.join(root, path)
+    return results_io.read_json(full) if os.path.exists(full) else None
+
+
+def interval(paper: float, n_test: int) -> float:
+    """Half-width of the 95% binomial interval of an error rate ``paper`` on ``n_test`` examples."""
+    return 1.96 * math.sqrt(paper * (1.0 - paper) / n_test)
+
+
+def mark(ours: Optional[float], paper: Optional[float], n_test: int) -> str:
+    if ours is None or paper is None:
+        return ""
+    miss = ours - paper
+    return "within" if abs(miss) <= interval(paper, n_test) else f"{100 * miss:+.2f}"
+
+
+def pct(value: Optional[float], digits: int = 2) -> str:
+    return "" if value is None else f"{100 * value:.{digits}f}"
+
+
+def spread_text(spread: Optional[Spread]) -> str:
+    return "" if spread is None else f"{100 * spread.mean:.2f} ± {100 * spread.sd:.2f} (n={spread.n})"
+
+
+# ------------------------------------------------------------------------------ recorded data
+def live_rows(rows: list[dict], num_classes: int = 10) -> list[dict]:
+    """The networks that trained: not diverged, dead or collapsed (left out of every mean)."""
+    return [r for r in rows if not r.get("diverged") and not r.get("collapsed") and not row_is_dead(r, num_classes)]
+
+
+def table1_cells(root: str) -> dict[tuple[str, str, bool], dict]:
+    """Table 1's cells at the unmodified paper preset: {(dataset, activation, pre-trained): cell}."""
+    record = read(root, f"{TABLE1}/cells.json") or {"cells": []}
+    cells = {}
+    for cell in record["cells"]:
+        if cell.get("preset") == "paper" and cell.get("ours") is not None:
+            activation, arm = cell["cell"].split(", ", 1)
+            cells[(cell["dataset"], activation, arm == "with pre-training")] = cell
+    return cells
+
+
+def table1_selected(root: str) -> dict[tuple[str, bool], dict]:
+    """The row of each MNIST Table 1 cell's selected network: {(activation, pre-trained): row}."""
+    record = read(root, f"{TABLE1}/mnist/results.json") or {"rows": []}
+    selected = {}
+    for (dataset, activation, pretrained), cell in table1_cells(root).items():
+        for row in record["rows"]:
+            if (dataset == "mnist" and row["activation"] == activation and (row["pretrain_epochs"] > 0) == pretrained
+                    and row["lr"] == cell["lr"] and (not pretrained or row["pretrain_lr"] == cell["pretrain_lr"])
+                    and row.get("finetuned", True)):
+                selected[(activation, pretrained)] = row
+    return selected
+
+
+def seed_spreads(root: str) -> dict[tuple[str, bool], Spread]:
+    """The test error over seeds of each cell's selected configuration (the seeds diagnostics)."""
+    spreads = {}
+    for diagnostic in diagnostics.DIAGNOSTICS:
+        record = read(root, f"{in_results(diagnostics.folder(diagnostic))}/results.json")
+        if not diagnostic.seeds_only or record is None:
+            continue
+        errors = [row["test_error"] for row in record["rows"] if row.get("test_error") is not None]
+        if len(errors) >= 2:
+            spreads[diagnostic.cell] = Spread(statistics.mean(errors), statistics.stdev(errors), len(errors))
+    return spreads
+
+
+# ------------------------------------------------------------------------------ the tables
+def aistats_table1(root: str) -> tuple[list[str], list[dict]]:
+    """AISTATS Table 1 as the paper lays it out (MNIST filled in, the other data sets not obtainable)."""
+    cells, spreads = table1_cells(root), seed_spreads(root)
+    lines = [f"Ours: the network selected on validation (seed 0), and the same configuration's test error over seeds "
+             f"(mean ± s.d., n). CIFAR10, NISTP, NORB: the paper's number / ours {NOT_OBTAINABLE}.", "",
+             "| Neuron | MNIST: paper | ours (selected) | ours over seeds | mark | CIFAR10 | NISTP | NORB |",
+             "|---|---|---|---|---|---|---|---|"]
+    records = []
+    for pretrained in (True, False):
+        lines.append(f"| **{'With' if pretrained else 'Without'} unsupervised pre-training** | | | | | | | |")
+        for label, activation in PAPER_ROWS + (("Rectifier, not half-negated (extra row)", "rectifier"),):
+            cell = cells.get(("mnist", activation, pretrained))
+            key = paper_numbers.table1_key_for("mnist", activation, pretrained)
+            paper = paper_numbers.lookup(key)
+            spread = spreads.get((activation, pretrained))
+            ours = None if cell is None else cell["ours"]
+            judged = spread.mean if spread is not None and spread.n >= SEEDS_FOR_MEAN else ours
+            row_name = paper_numbers.TABLE1_ROW_OF_ACTIVATION.get(activation)
+            others = [f"{pct(paper_numbers.AISTATS_TABLE1[(d, pretrained, row_name)][0])} / not run"
+                      if row_name else "" for d in ("cifar10", "nistp", "norb")]
+            paper_text = f"{pct(paper['value'])}{' (bold)' if paper['bold'] else ''}" if paper else "—"
+            lines.append(f"| {label} | {paper_text} | {pct(ours) if cell else 'not recorded'} | {spread_text(spread)} | "
+                         f"{mark(judged, paper['value'] if paper else None, 10_000)} | {' | '.join(others)} |")
+            records.append({"table": "aistats.table1", "dataset": "mnist", "activation": activation,
+                            "pretrained": pretrained, "paper": paper["value"] if paper else None, "ours": ours,
+                            "seeds": spread._asdict() if spread else None,
+                            "mark": mark(judged, paper["value"] if paper else None, 10_000)})
+    lines += ["", "Bold (the paper): with and without pre-training statistically equivalent (p = 0.05). Ours, exact "
+              "McNemar test of the two selected networks on the 10,000 test images:", ""]
+    lines += mcnemar_lines(cells)
+    return lines, records
+
+
+def mcnemar_lines(cells: dict) -> list[str]:
+    lines = ["| Neuron | paper | ours: p | ours |", "|---|---|---|---|"]
+    for label, activation in PAPER_ROWS + (("Rectifier, not half-negated", "rectifier"),):
+        cell = cells.get(("mnist", activation, True)) or cells.get(("mnist", activation, False))
+        if cell is None or cell.get("p_value") is None:
+            continue
+        row_name = paper_numbers.TABLE1_ROW_OF_ACTIVATION.get(activation)
+        bold = [paper_numbers.AISTATS_TABLE1[("mnist", arm, row_name)][1] for arm in (True, False)] if row_name else []
+        paper_text = "" if not bold else ("equivalent" if all(bold) else "different")
+        note = f" ({cell['note']})" if cell.get("note") else ""
+        lines.append(f"| {label} | {paper_text} | {cell['p_value']:.2g} | "
+                     f"{'equivalent' if cell['equivalent'] else 'different'}{note} |")
+    return lines
+
+
+def workshop_table1(root: str) -> tuple[list[str], list[dict]]:
+    """The workshop's Table 1: sparsity per layer (MNIST) and test error (Shapeset, MNIST)."""
+    record = read(root, f"{SPARSITY}/cells.json") or {"cells": []}
+    ours = {c["paper_key"]: c for c in record["cells"] if c.get("preset") == "paper" and c.get("paper_key")}
+    lines = ["Left: fraction of zeros per layer, rectifier, MNIST, no pre-training.", "",
+             "| Layer | with L1: paper | ours | mark | w/o L1: paper | ours | mark |", "|---|---|---|---|---|---|---|"]
+    records = []
+    for layer in (1, 2, 3):
+        parts = []
+        for with_l1 in (True, False):
+            key = paper_numbers.layer_sparsity_key(with_l1, layer)
+            paper, cell = paper_numbers.PAPER[key]["value"], ours.get(key)
+            value = None if cell is None else cell["ours"]
+            parts.append(f"{pct(paper)} | {pct(value)} | {'' if value is None else f'{100 * (value - paper):+.1f}'}")
+            records.append({"table": "workshop.table1.left", "key": key, "paper": paper, "ours": value})
+        lines.append(f"| Layer {layer} | {' | '.join(parts)} |")
+    lines += ["", "(Sparsity has no sampling interval here: the mark is the signed difference in points.)", "",
+              "Right: test error without pre-training. Shapeset is our generated set, not the paper's.", "",
+              "| Neuron type | Shapeset: paper | ours | mark | MNIST: paper | ours | mark |",
+              "|---|---|---|---|---|---|---|"]
+    for neuron, label in paper_numbers.WORKSHOP_NEURONS.items():
+        parts = []
+        for dataset in ("shapeset", "mnist"):
+            key = paper_numbers.workshop_error_key(dataset, neuron)
+            paper, cell = paper_numbers.PAPER[key]["value"], ours.get(key)
+            value = None if cell is None else cell["ours"]
+            parts.append(f"{pct(paper)} | {pct(value)} | {mark(value, paper, 10_000)}")
+            records.append({"table": "workshop.table1.right", "key": key, "paper": paper, "ours": value,
+                            "mark": mark(value, paper, 10_000)})
+        lines.append(f"| {label} | {' | '.join(parts)} |")
+    return lines, records
+
+
+def pending_experiment(root: str, title: str, folder: str, command: str) -> list[str]:
+    record = read(root, f"{folder}/cells.json")
+    if record is None:
+        return [f"**{title}**: not run at the paper preset yet (`{command}`)."]
+    return [f"**{title}**: recorded in [{os.path.basename(folder)}]({os.path.basename(folder)}/summary.md)."]
+
+
+# ------------------------------------------------------------------------------ figures
+def figure3_lines(root: str, out_dir: str) -> list[str]:
+    """Figure 3 as the paper's: test error against the fraction of exact zeros, the paper's reading
+    (no loss until about 85% zeros) marked."""
+    record = read(root, f"{FIGURE3}/results.json")
+    if record is None:
+        return ["Figure 3: not run at the paper preset yet."]
+    live = live_rows(record["rows"])
+    left_out = [r for r in record["rows"] if r not in live]
+    figure, axis = plt.subplots(figsize=(6, 4))
+    axis.scatter([100 * r["sparsity"] for r in live], [100 * r["test_error"] for r in live], s=10)
+    axis.axvline(85, color="grey", linestyle="--", label="the paper: no loss until about 85% zeros")
+    axis.set(xlabel="fraction of exact zeros (%)", ylabel="test error (%)",
+             title=f"Figure 3, ours: {len(live)} networks, L1 from 0 to 0.01")
+    axis.legend(loc="upper left")
+    path = os.path.join(out_dir, "report_figure3.png")
+    figure.savefig(path, dpi=100, bbox_inches="tight")
+    plt.close(figure)
+    lines = [f"![Figure 3, ours]({os.path.relpath(path, out_dir)})", "",
+             f"{len(record['rows'])} networks recorded; {len(left_out)} left out as dead or diverged"
+             + (f" (L1 {min(r['l1'] for r in left_out):g} to {max(r['l1'] for r in left_out):g})" if left_out else "")
+             + ". Mean test error by fraction of zeros:", "",
+             "| zeros | networks | mean test error % | min | max |", "|---|---|---|---|---|"]
+    for low, high in ((0.0, 0.85), (0.85, 0.90), (0.90, 0.95), (0.95, 1.01)):
+        band = [r["test_error"] for r in live if low <= r["sparsity"] < high]
+        if band:
+            lines.append(f"| {100 * low:.0f}-{min(100, 100 * high):.0f}% | {len(band)} | {pct(statistics.mean(band))} | "
+                         f"{pct(min(band))} | {pct(max(band))} |")
+    return lines
+
+
+def curves_figure(selected: dict[tuple[str, bool], dict], path: str) -> bool:
+    """Validation error and sparsity per epoch of each selected network (one figure)."""
+    if not selected:
+        return False
+    figure, (error_axis, sparsity_axis) = plt.subplots(1, 2, figsize=(11, 4))
+    for (activation, pretrained), row in sorted(selected.items()):
+        label = f"{activation}, {'pre-trained' if pretrained else 'no pre-training'}"
+        curves = row.get("curves") or {}
+        valid = [v for v in curves.get("valid_error", []) if v is not None and not math.isnan(v)]
+        error_axis.plot(range(1, len(valid) + 1), [100 * v for v in valid], label=label)
+        zeros = [v for v in curves.get("valid_sparsity", []) if v is not None and not math.isnan(v)]
+        if zeros and activation != "tanh" and activation != "softplus":
+            sparsity_axis.plot(range(1, len(zeros) + 1), [100 * v for v in zeros], label=label)
+    error_axis.set(xlabel="fine-tuning epoch", ylabel="validation error (%)", ylim=(0.8, 4.0),
+                   title="Table 1 (MNIST): selected networks")
+    sparsity_axis.set(xlabel="fine-tuning epoch", ylabel="exact zeros on validation (%)", title="rectifiers' sparsity")
+    error_axis.legend(fontsize=7)
+    sparsity_axis.legend(fontsize=7)
+    figure.savefig(path, dpi=100, bbox_inches="tight")
+    plt.close(figure)
+    return True
