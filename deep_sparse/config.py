@@ -51,6 +51,9 @@ class TrainConfig:
     pretrain_epochs: epochs of greedy layer-wise DAE pre-training per hidden layer (0: none).
     pretrain_strategy: reconstruction strategy of section 3.2 (None: the paper's pairing for the
         activation, see ``deep_sparse.dae.default_strategy``).
+    tied_decoder: whether each auto-encoder's decoder weights are its encoder's transposed (the
+        workshop paper's "forced to be the transpose of each other") or a matrix of their own (section
+        3.2 of the AISTATS paper writes the parameters as (W_enc, b_enc, W_dec, b_dec)).
     corruption: DAE corruption of every layer's input ("mask" in the paper's image experiments).
     first_layer_corruption: corruption of the first layer's input if different (the text experiments
         use "salt_and_pepper" on binary bag-of-words inputs).
@@ -76,6 +79,7 @@ class TrainConfig:
     patience: Optional[int] = 5
     pretrain_epochs: int = 0
     pretrain_strategy: Optional[str] = None
+    tied_decoder: bool = True
     corruption: str = "mask"
     first_layer_corruption: Optional[str] = None
     labeled_fraction: float = 1.0
@@ -128,6 +132,8 @@ def validate(config: TrainConfig) -> None:
         raise ValueError(f"TrainConfig.labeled_fraction must be in (0, 1], got {config.labeled_fraction!r}")
     if not isinstance(config.hidden_bias_init, (int, float)) or not math.isfinite(config.hidden_bias_init):
         raise ValueError(f"TrainConfig.hidden_bias_init must be a finite number, got {config.hidden_bias_init!r}")
+    if not isinstance(config.tied_decoder, bool):
+        raise ValueError(f"TrainConfig.tied_decoder must be True or False, got {config.tied_decoder!r}")
     if config.output_layer_init not in mlp.OUTPUT_LAYER_INITS:
         raise ValueError(f"TrainConfig.output_layer_init must be one of {mlp.OUTPUT_LAYER_INITS}, "
                          f"got {config.output_layer_init!r}")

@@ -158,6 +158,9 @@ def _check_layer(layer: dict, decoder_bias: Array | None, x: Array | None) -> No
         )
     if x is not None and x.shape[-1] != w.shape[0]:
         raise ValueError(f"input has width {x.shape[-1]}, but the layer expects {w.shape[0]} inputs")
+    if "w_dec" in layer and tuple(layer["w_dec"].shape) != (w.shape[1], w.shape[0]):
+        raise ValueError(f"layer['w_dec'] has shape {tuple(layer['w_dec'].shape)}, expected "
+                         f"({w.shape[1]}, {w.shape[0]}) = (units, inputs)")
 
 
 def encode(layer: dict, x: Array, activation: str | Callable = "rectifier", **activation_params) -> Array:
@@ -168,13 +171,16 @@ def encode(layer: dict, x: Array, activation: str | Callable = "rectifier", **ac
 
 
 def reconstruct_preactivation(layer: dict, decoder_bias: Array, code: Array) -> Array:
-    """Linear reconstruction with tied weights (section 3.2): ``f = c W^T + b_dec``.
+    """Linear reconstruction (section 3.2): ``f = c W_dec + b_dec``.
 
-    The decoder weights are the encoder's transposed, ``W_dec = W_enc^T``, so only ``b_dec`` is extra.
+    Tied weights (the workshop paper's, and the default): ``W_dec = W_enc^T``, so only ``b_dec`` is
+    extra. A decoder of its own, ``(W_enc, b_enc, W_dec, b_dec)`` as section 3.2 of the AISTATS paper
+    writes the parameters, is ``layer["w_dec"]`` of shape (units, inputs) when present.
     """
     if code.shape[-1] != layer["w"].shape[-1]:
         raise ValueError(f"code has width {code.shape[-1]}, but the layer has {layer['w'].shape[-1]} units")
-    return code @ layer["w"].T + decoder_bias
+    w_dec = layer["w_dec"] if "w_dec" in layer else layer["w"].T
+    return code @ w_dec + decoder_bias
 
 
 def scale_to_unit_interval(

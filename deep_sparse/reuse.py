@@ -25,7 +25,7 @@ from deep_sparse.store import SweepStore, is_finetuned
 from deep_sparse.train import DATA_ARRAYS
 
 # read only by pre-training: a network that does not pre-train computes the same without them
-PRETRAINING_FIELDS = ("pretrain_strategy", "corruption", "first_layer_corruption")
+PRETRAINING_FIELDS = ("pretrain_strategy", "tied_decoder", "corruption", "first_layer_corruption")
 PRETRAINING_HPARAMS = ("pretrain_lr", "noise_level")
 
 

@@ -94,6 +94,7 @@ class TrainState(NamedTuple):
 
     params: list
     decoder_biases: list
+    decoder_weights: list  # per hidden layer: None with tied weights, else W_dec (units, inputs)
     opt_state: optax.OptState
     pretrain_opt_states: list
     key: Array  # raw uint32 key data, shape (2,)
@@ -227,6 +228,17 @@ def _from_code_units(layer: dict, code_scale) -> dict:
     return dict(layer, w=w, b=layer["b"] - low * jnp.sum(w, axis=0))
 
 
+def _with_decoder(layer: dict, decoder_weights) -> dict:
+    """The auto-encoder's parameters of ``layer``: with its decoder's own weights when it has them."""
+    return layer if decoder_weights is None else dict(layer, w_dec=decoder_weights)
+
+
+def _without_decoder(layer: dict) -> tuple[dict, Optional[Array]]:
+    """The inverse of :func:`_with_decoder`: (the network's layer, the decoder's weights or None)."""
+    layer = dict(layer)
+    return layer, layer.pop("w_dec", None)
+
+
 def _tree_where(condition, if_true, if_false):
     return jax.tree.map(lambda a, b: jnp.where(condition, a, b), if_true, if_false)
 
@@ -332,14 +344,17 @@ class Trainer:
         params = mlp.init(init_key, sizes, self.config.activation, self.config.hidden_bias_init,
                           self.config.output_layer_init)
         decoder_biases = [jnp.zeros((n,), jnp.float32) for n in sizes[: self.n_hidden]]
+        decoder_weights = self.init_decoder_weights(init_key, sizes)
         pretrain_optimizer = sgd(hparams.pretrain_lr)
         nan = jnp.float32(jnp.nan)
         epochs, pretrain_epochs = self.config.epochs, self.config.pretrain_epochs
         return TrainState(
             params=params,
             decoder_biases=decoder_biases,
+            decoder_weights=decoder_weights,
             opt_state=sgd(hparams.lr).init(params),
-            pretrain_opt_states=[pretrain_optimizer.init((params[i], decoder_biases[i])) for i in range(self.n_hidden)],
+            pretrain_opt_states=[pretrain_optimizer.init((_with_decoder(params[i], decoder_weights[i]), decoder_biases[i]))
+                                 for i in range(self.n_hidden)],
             key=run_key,
             epoch=jnp.int32(0),
             pretrain_epoch=jnp.zeros((self.n_hidden,), jnp.int32),
@@ -590,6 +605,16 @@ class Trainer:
         # in chunks, like the evaluation: a whole split's codes at once would not fit a chunk of networks
         return _sum_over_chunks(chunk_total, (x,), self.config.eval_batch_size) / x.shape[0]
 
+    def init_decoder_weights(self, init_key, sizes: tuple[int, ...]) -> list:
+        """None per hidden layer with tied weights; else each decoder ``W_dec`` (units, inputs) drawn from
+        the same normalized uniform range as its encoder, from keys of its own (the encoders' draws are
+        those of the tied network)."""
+        if self.config.tied_decoder:
+            return [None] * self.n_hidden
+        return [jax.random.uniform(jax.random.fold_in(init_key, 1 + i), (n_out, n_in), jnp.float32,
+                                   -mlp.glorot_uniform_limit(n_in, n_out), mlp.glorot_uniform_limit(n_in, n_out))
+                for i, (n_in, n_out) in enumerate(zip(sizes[: self.n_hidden], sizes[1: self.n_hidden + 1]))]
+
     def pretrain_epoch(self, state: TrainState, hparams: Hparams, data: Optional[Data], layer_index: int) -> TrainState:
         """One epoch of denoising auto-encoder training of hidden layer ``layer_index`` (section 3.2).
 
@@ -607,7 +632,8 @@ class Trainer:
             below = state.params[:layer_index]
             input_range = (jnp.min(x_pretrain), jnp.max(x_pretrain))
             code_scale = self.code_scale(below, act, x_pretrain)
-            start = (_to_code_units(state.params[layer_index], code_scale), state.decoder_biases[layer_index])
+            start = (_with_decoder(_to_code_units(state.params[layer_index], code_scale),
+                                   state.decoder_weights[layer_index]), state.decoder_biases[layer_index])
             (layer, decoder_bias), opt_state, mean_loss = self._dae_epoch(
                 start, state.pretrain_opt_states[layer_index], hparams, below, act, x_pretrain,
                 (input_range, code_scale), (batch_key, noise_key), layer_index)
@@ -620,9 +646,11 @@ class Trainer:
             # measured on the parameters from before the diverged epoch: not this epoch's number, and never
             # a reconstruction error to select a stack on
             valid_loss = jnp.where(diverged, jnp.nan, valid_loss)
+            layer, decoder_weights = _without_decoder(layer)
             layer = _tree_where(diverged, state.params[layer_index], _from_code_units(layer, code_scale))
-            return self._record_pretrain_epoch(state._replace(key=key), layer_index, layer, decoder_bias, opt_state,
-                                               mean_loss, valid_loss, diverged)
+            return self._record_pretrain_epoch(state._replace(key=key), layer_index, layer,
+                                               (decoder_bias, decoder_weights), opt_state, mean_loss, valid_loss,
+                                               diverged)
 
         return jax.lax.cond(state.stopped, lambda s: s, run, state)
 
@@ -651,13 +679,14 @@ class Trainer:
         return layer_and_bias, opt_state, jnp.mean(losses)
 
     @staticmethod
-    def _record_pretrain_epoch(state: TrainState, layer_index: int, layer: dict, decoder_bias: Array, opt_state,
+    def _record_pretrain_epoch(state: TrainState, layer_index: int, layer: dict, decoder: tuple, opt_state,
                                mean_loss: Array, valid_loss: Array, diverged: Array) -> TrainState:
-        """Store layer ``layer_index``'s auto-encoder after an epoch, its curves, and the stop on divergence."""
+        """Store layer ``layer_index``'s auto-encoder after an epoch (``decoder`` = its (bias, weights or
+        None)), its curves, and the stop on divergence."""
         params = list(state.params)
         params[layer_index] = layer
-        decoder_biases = list(state.decoder_biases)
-        decoder_biases[layer_index] = decoder_bias
+        decoder_biases, decoder_weights = list(state.decoder_biases), list(state.decoder_weights)
+        decoder_biases[layer_index], decoder_weights[layer_index] = decoder
         opt_states = list(state.pretrain_opt_states)
         opt_states[layer_index] = opt_state
         epoch_index = state.pretrain_epoch[layer_index]
@@ -669,6 +698,7 @@ class Trainer:
             params=params,
             best_params=params,  # fine-tuning starts from the pre-trained parameters
             decoder_biases=decoder_biases,
+            decoder_weights=decoder_weights,
             pretrain_opt_states=opt_states,
             pretrain_epoch=state.pretrain_epoch.at[layer_index].add(1),
             stopped=diverged,

@@ -82,8 +82,9 @@ def test_diagnostics_follow_the_table1_paper_preset_but_for_their_named_change()
     paper = table1.PRESETS["paper"]
     for step in campaign.DIAGNOSTIC_STEPS:
         args = train.build_parser().parse_args([*step.arguments, "--out", step.out])
-        assert (args.dataset, args.hidden_sizes, args.batch_size, args.epochs, args.patience, args.pretrain_epochs) \
-            == ("mnist", paper.hidden_sizes, 10, paper.epochs, paper.patience, 0), step.name
+        assert (args.dataset, args.hidden_sizes, args.batch_size, args.epochs, args.patience) \
+            == ("mnist", paper.hidden_sizes, 10, paper.epochs, paper.patience), step.name
+        assert args.pretrain_epochs in (0, paper.pretrain_epochs) and args.noise_level == paper.noise_level
         assert step.out.startswith(diagnostics.FOLDER + "/") and step.reuse == (diagnostics.TABLE1_MNIST,)
     assert len({campaign.step_key(step) for step in campaign.DIAGNOSTIC_STEPS}) == len(campaign.DIAGNOSTIC_STEPS)
 

@@ -257,3 +257,17 @@ def test_vmap_over_l1_and_level_equals_loop(l1s, levels):
         np.testing.assert_allclose(grads[0]["w"][k], grad[0]["w"], rtol=1e-4, atol=1e-6)
         np.testing.assert_allclose(grads[1][k], grad[1], rtol=1e-4, atol=1e-6)
         assert np.all(np.isfinite(grads[0]["w"][k]))
+
+
+def test_a_decoder_of_its_own_reconstructs_with_its_weights():
+    rng = np.random.default_rng(0)
+    layer = {"w": jnp.asarray(rng.normal(size=(5, 3)), jnp.float32), "b": jnp.zeros(3, jnp.float32)}
+    w_dec = rng.normal(size=(3, 5)).astype(np.float32)
+    code = rng.random((4, 3)).astype(np.float32)
+    b_dec = rng.normal(size=5).astype(np.float32)
+    untied = dae.reconstruct_preactivation(dict(layer, w_dec=jnp.asarray(w_dec)), jnp.asarray(b_dec), code)
+    np.testing.assert_allclose(np.asarray(untied), code.astype(np.float64) @ w_dec + b_dec, rtol=1e-5, atol=1e-6)
+    tied = dae.reconstruct_preactivation(layer, jnp.asarray(b_dec), code)
+    np.testing.assert_allclose(np.asarray(tied), code @ np.asarray(layer["w"]).T + b_dec, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match=r"layer\['w_dec'\] has shape \(5, 3\), expected \(3, 5\)"):
+        dae.reconstruction_loss(dict(layer, w_dec=jnp.zeros((5, 3))), jnp.asarray(b_dec), code @ w_dec, code @ w_dec)

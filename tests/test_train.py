@@ -457,3 +457,32 @@ def test_the_run_starts_from_the_configured_initialization(data):
     np.testing.assert_array_equal(np.asarray(state.params[-1]["w"]), 0.0)
     np.testing.assert_array_equal(np.asarray(state.params[0]["b"]), np.float32(0.1))
     np.testing.assert_array_equal(np.asarray(state.params[0]["w"]), np.asarray(plain.params[0]["w"]))
+
+
+def test_an_untied_decoder_learns_weights_of_its_own_and_is_the_one_reconstructing():
+    """Section 3.2 of the AISTATS paper: (W_enc, b_enc, W_dec, b_dec); the recorded clean validation
+    reconstruction error uses W_dec, checked against NumPy; the tied network's encoder draws are kept."""
+    rng = np.random.default_rng(3)
+    splits = {name: (rng.random((n, 12), np.float32), rng.integers(0, 3, n).astype(np.int32))
+              for name, n in (("train", 40), ("valid", 30), ("test", 20))}
+    tied = TrainConfig(num_classes=3, hidden_sizes=(8, 6), batch_size=10, epochs=1, pretrain_epochs=1)
+    untied = tied.replace(tied_decoder=False)
+    data = prepare_data(tied, splits)
+    hparams = Hparams(l1=0.0, noise_level=0.25, pretrain_lr=0.05)
+    start = Trainer(untied).init(jax.random.PRNGKey(0), hparams, data)
+    start_tied = Trainer(tied).init(jax.random.PRNGKey(0), hparams, data)
+    leaves_equal(start.params, start_tied.params)
+    assert start_tied.decoder_weights == [None, None]
+    assert [w.shape for w in start.decoder_weights] == [(8, 12), (6, 8)]
+    state = Trainer(untied).pretrain_epoch(start, hparams, data, layer_index=0)
+    w_dec = np.asarray(state.decoder_weights[0], np.float64)
+    assert np.abs(w_dec - np.asarray(start.decoder_weights[0])).max() > 0  # trained
+    np.testing.assert_array_equal(np.asarray(state.decoder_weights[1]), np.asarray(start.decoder_weights[1]))
+    w, b = np.asarray(state.params[0]["w"], np.float64), np.asarray(state.params[0]["b"], np.float64)
+    x = np.asarray(data.x_valid, np.float64)
+    reconstruction = np.log1p(np.exp(np.maximum(x @ w + b, 0.0) @ w_dec + np.asarray(state.decoder_biases[0])))
+    expected = np.mean(np.sum((x - reconstruction) ** 2, axis=1))
+    np.testing.assert_allclose(np.asarray(state.curves.pretrain_valid_loss)[0, 0], expected, rtol=1e-4)
+    assert "w_dec" not in state.params[0]  # the network itself has no decoder
+    result = jax.jit(make_train(untied))(KEY, hparams, data)  # the whole run, pre-training and fine-tuning
+    assert np.isfinite(float(result.test_error))
