@@ -122,3 +122,13 @@ def test_the_recorded_results_report_fits_two_screens_of_tables_then_the_rest(tm
     paper_part = text.split("## Why our numbers differ")[0]
     for folder in ("table1-quick", "figure3-quick", "table1-paper-mnist-rectifier"):
         assert folder not in paper_part
+
+
+def test_the_sparsity_analysis_names_the_lr_closest_to_the_workshops_sparsity(tmp_path):
+    rows = [{"activation": "rectifier", "l1": 0.0, "lr": lr, "valid_error": valid, "test_error": valid,
+             "sparsity_layer_1": z[0], "sparsity_layer_2": z[1], "sparsity_layer_3": z[2]}
+            for lr, valid, z in ((0.1, 0.014, (0.82, 0.76, 0.70)), (0.01, 0.018, (0.50, 0.37, 0.32)))]
+    write(tmp_path, "sparsity-paper/mnist", "results.json", {"rows": rows})
+    text = "\n".join(report_diagnostics.sparsity_without_l1(str(tmp_path), str(tmp_path)))
+    assert "Closest to the paper's sparsity: lr 0.01; validation picks lr 0.1" in text
+    assert "| 0.01 | 1.80 | 1.80 | 50.0 / 37.0 / 32.0 |" in text
