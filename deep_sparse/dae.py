@@ -40,7 +40,7 @@ from deep_sparse import mlp as mlp_lib
 
 Array = jax.Array
 
-CORRUPTIONS = ("mask", "gaussian", "salt_and_pepper")
+CORRUPTIONS = ("mask", "gaussian", "salt_and_pepper", "none")
 STRATEGIES = (
     "softplus_squared",
     "sigmoid_cross_entropy",
@@ -116,10 +116,18 @@ def salt_and_pepper(
     return jnp.where(u < p / 2, low_value, jnp.where(u < p, high_value, x))
 
 
+def no_noise(key: Array, x: Array, level: Array | float) -> Array:
+    """No corruption: ``x`` itself (an ordinary auto-encoder; e.g. the layers above the first when
+    only the input pixels are corrupted)."""
+    del key, level
+    return x
+
+
 _CORRUPTION_FUNCTIONS: dict[str, Callable[..., Array]] = {
     "mask": mask_noise,
     "gaussian": gaussian_noise,
     "salt_and_pepper": salt_and_pepper,
+    "none": no_noise,
 }
 
 
@@ -128,7 +136,7 @@ def corrupt(key: Array, x: Array, kind: str, level: Array | float) -> Array:
 
     ``kind`` is one of :data:`CORRUPTIONS`: ``"mask"`` (``level`` = probability of zeroing),
     ``"gaussian"`` (``level`` = standard deviation), ``"salt_and_pepper"`` (``level`` = probability of
-    replacing an entry, by 0 or 1 with equal chance). ``level`` may be traced. An unknown ``kind``
+    replacing an entry, by 0 or 1 with equal chance), ``"none"`` (``x`` unchanged). ``level`` may be traced. An unknown ``kind``
     raises ValueError listing the known names.
     """
     if kind not in _CORRUPTION_FUNCTIONS:

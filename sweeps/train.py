@@ -51,6 +51,12 @@ def build_parser() -> argparse.ArgumentParser:
     pre.add_argument("--pretrain-lr", type=float, nargs="+", default=[0.01], help="(default: 0.01)")
     pre.add_argument("--noise-level", type=float, default=0.25, help="masking probability (default: 0.25)")
     pre.add_argument("--pretrain-strategy", default=None, help="reconstruction strategy (default: the paper's)")
+    pre.add_argument("--corruption", choices=ds.dae.CORRUPTIONS, default="mask",
+                     help="corruption of every auto-encoder's input (default: %(default)s, the paper's masking)")
+    pre.add_argument("--first-layer-corruption", choices=ds.dae.CORRUPTIONS, default=None,
+                     help="the first layer's corruption when it differs (e.g. mask with --corruption none: only "
+                          "the input pixels are corrupted, as the paper's 'each pixel has a probability of 0.25' "
+                          "may be read)")
     pre.add_argument("--untied-decoder", action="store_true",
                      help="give each auto-encoder decoder weights of its own, (W_enc, b_enc, W_dec, b_dec) as "
                           "section 3.2 of the AISTATS paper writes them (default: tied, W_dec = W_enc^T, the "
@@ -71,7 +77,8 @@ def main(argv=None) -> int:
         labeled_fraction=args.labeled_fraction, train_size=args.train_size, valid_size=args.valid_size,
         test_size=args.test_size, num_classes=ds.data.num_classes(args.dataset),
         hidden_bias_init=args.hidden_bias_init, output_layer_init=args.output_layer_init,
-        tied_decoder=not args.untied_decoder,
+        tied_decoder=not args.untied_decoder, corruption=args.corruption,
+        first_layer_corruption=args.first_layer_corruption,
     )
     for activation in args.activation:  # every structural choice is checked before anything runs
         config.replace(activation=activation)

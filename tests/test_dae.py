@@ -271,3 +271,8 @@ def test_a_decoder_of_its_own_reconstructs_with_its_weights():
     np.testing.assert_allclose(np.asarray(tied), code @ np.asarray(layer["w"]).T + b_dec, rtol=1e-5, atol=1e-6)
     with pytest.raises(ValueError, match=r"layer\['w_dec'\] has shape \(5, 3\), expected \(3, 5\)"):
         dae.reconstruction_loss(dict(layer, w_dec=jnp.zeros((5, 3))), jnp.asarray(b_dec), code @ w_dec, code @ w_dec)
+
+
+def test_no_corruption_leaves_the_input_as_it_is():
+    x = jnp.asarray(np.random.default_rng(1).random((4, 6)), jnp.float32)
+    np.testing.assert_array_equal(np.asarray(dae.corrupt(jax.random.PRNGKey(0), x, "none", 0.9)), np.asarray(x))
