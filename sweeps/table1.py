@@ -100,6 +100,14 @@ PRESETS = experiment.by_name(
             "shapeset": Generated(n_train=1000, n_valid=500, n_test=1000, seed=0),
         },
     ),
+    # The decoder: section 3.2 names the auto-encoder's parameters "(W_enc, b_enc, W_dec, b_dec)" and
+    # writes "f(x, theta) = W_dec max(W_enc x + b_enc, 0) + b_dec", which reads as a decoder of its own;
+    # section 4.1 says the models are "stacked denoising auto-encoders (Vincent et al., 2008)", whose
+    # decoders are tied, and the workshop version of the same experiments says "the encoder and decoder
+    # weights are forced to be the transpose of each other". The preset keeps tied weights (TrainConfig's
+    # default) until the untied diagnostics (sweeps/diagnostics.py: untied-decoder-*, run at this preset's
+    # selected lrs) show a difference; if they do, the preset follows section 3.2 and its pre-trained
+    # cells are run again, the tied ones kept in a folder named for them.
     Table1Preset(
         name="paper",
         description="PAPER SCALE: 3 x 1000 units (NORB 4000-2000), full data sets (MNIST 50k/10k/10k, "
