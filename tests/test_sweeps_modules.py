@@ -403,3 +403,15 @@ def test_report_over_empty_folder(tmp_path):
     assert "not run at the paper preset yet" in (tmp_path / "r.md").read_text()
     with pytest.raises(SystemExit):
         report.main([str(tmp_path / "absent"), "--out", str(tmp_path / "r.md")])
+
+
+def test_the_shapeset_description_measures_the_generators_grey_levels(tmp_path):
+    from deep_sparse.data import shapeset
+    from sweeps import shapeset_description
+
+    x, y = shapeset.generate(300, seed=0, split="test")
+    measured = shapeset_description.measure(x, y)
+    assert np.all(measured["contrast"] >= shapeset.MIN_CONTRAST - 1e-6)  # the generator's contrast floor
+    assert np.all((measured["area"] > 0) & (measured["area"] < 0.6))
+    assert shapeset_description.main(["--out", str(tmp_path), "--examples", "300"]) == 0
+    assert (tmp_path / "examples.png").stat().st_size > 0 and "| contrast |" in (tmp_path / "NOTE.md").read_text()
