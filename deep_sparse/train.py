@@ -33,45 +33,11 @@ import optax
 from deep_sparse import activations as activations_lib
 from deep_sparse import dae, mlp
 from deep_sparse.config import Hparams, TrainConfig
+# the run's data, defined beside its checks; still importable from here
+from deep_sparse.inputs import DATA_ARRAYS, DATA_STATIC, Data, as_device_arrays, labels_span, load_data, prepare_data  # noqa: F401
 
 Array = jax.Array
 
-
-@dataclasses.dataclass(frozen=True)
-class Data:
-    """The three splits as arrays (float32 inputs, int32 labels; ratings as classes 0..4), and the
-    inputs of the unsupervised pre-training when they are not ``x_train`` (``x_pretrain``, None: they
-    are): section 4.2 pre-trains on the labeled training reviews and 300,000 unlabeled ones, which
-    fine-tuning and evaluation never see.
-
-    ``num_classes`` (the softmax width when ``TrainConfig.num_classes`` is None) is static, not an
-    array: it survives ``jax.jit`` and ``vmap``, where the labels can no longer be read; None lets a
-    run read it from concrete labels."""
-
-    x_train: Array
-    y_train: Array
-    x_valid: Array
-    y_valid: Array
-    x_test: Array
-    y_test: Array
-    x_pretrain: Optional[Array] = None
-    num_classes: Optional[int] = None
-
-    @property
-    def pretrain_inputs(self) -> Array:
-        """What pre-training trains on: ``x_pretrain``, or ``x_train`` when it is None."""
-        return self.x_train if self.x_pretrain is None else self.x_pretrain
-
-    def replace(self, **fields) -> "Data":
-        """A copy with ``fields`` replaced."""
-        return dataclasses.replace(self, **fields)
-
-
-# Data's array fields, in order (what a data fingerprint hashes); the class count is static metadata.
-# Listed explicitly for register_dataclass: jax infers them only after our minimum version 0.4.35.
-DATA_STATIC = ("num_classes",)
-DATA_ARRAYS = tuple(field.name for field in dataclasses.fields(Data) if field.name not in DATA_STATIC)
-jax.tree_util.register_dataclass(Data, data_fields=DATA_ARRAYS, meta_fields=DATA_STATIC)
 
 # (low, span) of the map u = (h - low) / span of tanh codes onto [0, 1], the cross-entropy targets' range
 TANH_CODE_SCALE = (-1.0, 2.0)
@@ -132,50 +98,6 @@ class Result(NamedTuple):
     # Per test example: 1.0 where the prediction is wrong, else 0.0 (ratings: the squared error of the
     # expected star value); what a paired test of two networks (McNemar, sweeps.table1) needs.
     test_example_errors: Array
-
-
-def load_data(config: TrainConfig, data_dir: Optional[str] = None, download: bool = True) -> Data:
-    """Load ``config.dataset`` with :func:`deep_sparse.data.load_splits` and :func:`prepare_data` it."""
-    from deep_sparse import data as data_lib
-
-    splits = data_lib.load_splits(config.dataset, data_dir=data_dir, download=download)
-    return prepare_data(config, splits)
-
-
-def prepare_data(config: TrainConfig, splits: dict) -> Data:
-    """Turn ``{"train": (x, y), "valid": ..., "test": ...}`` NumPy splits into device arrays.
-
-    Applies the ``*_size`` subsets (first n examples) and, when ``labeled_fraction < 1``, shuffles the
-    training set once with ``labeled_seed`` so that its first ``n_labeled`` rows are a random labeled
-    subset (the rest is used, unlabeled, by pre-training only). ``Data.num_classes`` is
-    ``TrainConfig.num_classes``, or 1 + the largest label of the three splits.
-    """
-    arrays = []
-    for split, size in (("train", config.train_size), ("valid", config.valid_size), ("test", config.test_size)):
-        if split not in splits:
-            raise ValueError(f"data has no {split!r} split; it has {sorted(splits)}")
-        x, y = splits[split]
-        x, y = np.asarray(x, np.float32), np.asarray(y, np.int32)
-        if x.ndim != 2 or y.shape != (x.shape[0],):
-            raise ValueError(f"{split} split: expected x of shape (n, d) and y of shape (n,), got {x.shape} and {y.shape}")
-        if size is not None:
-            if size > x.shape[0]:
-                raise ValueError(f"TrainConfig.{split}_size={size} but the {split} split has {x.shape[0]} examples")
-            x, y = x[:size], y[:size]
-        if split == "train" and config.labeled_fraction < 1.0:
-            order = np.random.default_rng(config.labeled_seed).permutation(x.shape[0])
-            x, y = x[order], y[order]
-        arrays += [x, y]
-    num_classes = config.num_classes or labels_span(*arrays[1::2])
-    return Data(*(jnp.asarray(a) for a in arrays), num_classes=num_classes)
-
-
-def labels_span(*labels) -> int:
-    """1 + the largest of the (concrete) ``labels``: the classes a softmax needs to score them all."""
-    largest = [int(np.max(y)) for y in labels if np.size(y)]
-    if not largest:
-        raise ValueError("no labels to count the classes from: every split is empty; set TrainConfig.num_classes")
-    return max(largest) + 1
 
 
 def _reduce_over_chunks(fn: Callable, arrays: tuple, chunk: int, reduce: Callable, combine: Callable):
@@ -275,7 +197,7 @@ class Trainer:
             return data.num_classes
         if isinstance(data.y_train, jax.core.Tracer):
             raise ValueError("TrainConfig.num_classes or Data.num_classes must be set when the data is traced "
-                             "(passed through jit/vmap); load_data sets Data.num_classes")
+                             "(passed through jit/vmap); Data.from_arrays and load_data set Data.num_classes")
         return labels_span(data.y_train, data.y_valid, data.y_test)
 
     def n_labeled(self, data: Data) -> int:
@@ -313,8 +235,8 @@ class Trainer:
         if data is None:
             if self.bound_data is None:
                 raise ValueError("no data: call train(key, hparams, data) or make_train(config, data)")
-            return self.bound_data
-        return data
+            data = self.bound_data
+        return as_device_arrays(data)
 
     def activation(self, hparams: Hparams) -> Callable[[Array], Array]:
         if self.config.activation == "scaled_softplus":
