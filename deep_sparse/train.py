@@ -31,7 +31,7 @@ import numpy as np
 import optax
 
 from deep_sparse import activations as activations_lib
-from deep_sparse import dae, mlp
+from deep_sparse import dae, mlp, optimizers
 from deep_sparse.config import Hparams, TrainConfig
 # the run's data, defined beside its checks; still importable from here
 from deep_sparse.inputs import DATA_ARRAYS, DATA_STATIC, Data, as_device_arrays, labels_span, load_data, prepare_data  # noqa: F401
@@ -157,12 +157,6 @@ def _all_finite(tree) -> Array:
     return jnp.all(jnp.stack([jnp.all(jnp.isfinite(leaf)) for leaf in jax.tree.leaves(tree)]))
 
 
-def sgd(learning_rate) -> optax.GradientTransformation:
-    """Plain SGD with a constant learning rate held in the optimizer state, so it can be traced
-    (and vmapped) rather than baked into the compiled program."""
-    return optax.inject_hyperparams(optax.sgd)(learning_rate=learning_rate)
-
-
 def _raw_key(key) -> Array:
     if jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
         return jax.random.key_data(key)
@@ -173,9 +167,13 @@ class Trainer:
     """The math of a run for one ``config`` (initialization, the epochs, evaluation); :func:`make_train`
     assembles a :class:`Train` from its methods."""
 
-    def __init__(self, config: TrainConfig, data: Optional[Data] = None):
+    def __init__(self, config: TrainConfig, data: Optional[Data] = None,
+                 optimizer: Optional[optax.GradientTransformation] = None):
         self.config = config
         self.bound_data = data
+        # the learning rates come from Hparams through the optimizer states (see deep_sparse.optimizers)
+        self.optimizer = optimizers.sgd() if optimizer is None else optimizers.check(optimizer)
+        self.pretrain_optimizer = optimizers.sgd()
         self.n_hidden = len(config.hidden_sizes)
         self.pretrain_strategy = None
         if config.pretrain_epochs > 0:
@@ -231,12 +229,15 @@ class Trainer:
                 raise ValueError(f"{name} holds labels in [{labels.min()}, {labels.max()}] but the network has "
                                  f"{classes} classes (TrainConfig.num_classes={self.config.num_classes})")
 
-    def _data(self, data: Optional[Data]) -> Data:
+    def _bound(self, data: Optional[Data]) -> Data:
         if data is None:
             if self.bound_data is None:
                 raise ValueError("no data: call train(key, hparams, data) or make_train(config, data)")
-            data = self.bound_data
-        return as_device_arrays(data)
+            return self.bound_data
+        return data
+
+    def _data(self, data: Optional[Data]) -> Data:
+        return as_device_arrays(self._bound(data))
 
     def activation(self, hparams: Hparams) -> Callable[[Array], Array]:
         if self.config.activation == "scaled_softplus":
@@ -246,21 +247,21 @@ class Trainer:
     # ----------------------------------------------------------------- init
     def init(self, key, hparams: Hparams, data: Optional[Data] = None) -> TrainState:
         """Fresh parameters (uniform init, see :func:`deep_sparse.mlp.init`) and empty curves."""
+        self.check_data(self._bound(data))  # before anything is moved or compiled
         data = self._data(data)
-        self.check_data(data)
         key = _raw_key(key)
         init_key, run_key = jax.random.split(key)
         sizes = self.layer_sizes(data)
         params = mlp.init(init_key, sizes, self.config.activation)
         decoder_biases = [jnp.zeros((n,), jnp.float32) for n in sizes[: self.n_hidden]]
-        pretrain_optimizer = sgd(hparams.pretrain_lr)
         nan = jnp.float32(jnp.nan)
         epochs, pretrain_epochs = self.config.epochs, self.config.pretrain_epochs
         return TrainState(
             params=params,
             decoder_biases=decoder_biases,
-            opt_state=sgd(hparams.lr).init(params),
-            pretrain_opt_states=[pretrain_optimizer.init((params[i], decoder_biases[i])) for i in range(self.n_hidden)],
+            opt_state=optimizers.init(self.optimizer, params, hparams.lr),
+            pretrain_opt_states=[optimizers.init(self.pretrain_optimizer, (params[i], decoder_biases[i]), hparams.pretrain_lr)
+                                 for i in range(self.n_hidden)],
             key=run_key,
             epoch=jnp.int32(0),
             pretrain_epoch=jnp.zeros((self.n_hidden,), jnp.int32),
@@ -280,10 +281,9 @@ class Trainer:
         )
 
     def with_finetuning_optimizer(self, state: TrainState, hparams: Hparams, data: Optional[Data] = None) -> TrainState:
-        """``state`` with a fresh fine-tuning optimizer for ``hparams.lr`` (the optimizer state holds the
-        learning rate; plain SGD keeps nothing else, so this equals the optimizer made at ``init``):
-        where the fine-tuning lr enters a run, so that a pre-trained stack serves every lr."""
-        return state._replace(opt_state=sgd(hparams.lr).init(state.params))
+        """``state`` with a fresh fine-tuning optimizer state for ``hparams.lr`` (the state holds the
+        learning rate): where the fine-tuning lr enters a run, so that a pre-trained stack serves every lr."""
+        return state._replace(opt_state=optimizers.init(self.optimizer, state.params, hparams.lr))
 
     # ----------------------------------------------------------------- evaluation
     def evaluate(self, params, hparams: Hparams, x: Array, y: Array) -> tuple[Array, Array]:
@@ -374,7 +374,7 @@ class Trainer:
     def _sgd_epoch(self, state: TrainState, hparams: Hparams, data: Data, batch_key):
         """One pass of minibatch SGD on the supervised objective; returns (params, opt_state, mean loss)."""
         batches = self._minibatches(batch_key, self.n_labeled(data))
-        optimizer = sgd(hparams.lr)
+        optimizer = self.optimizer  # its learning rate is in opt_state
 
         def step(carry, indices):
             params, opt_state = carry
@@ -556,7 +556,7 @@ class Trainer:
         batch_key, noise_key = keys
         batches = self._minibatches(batch_key, int(x_pretrain.shape[0]))
         noise_keys = jax.random.split(noise_key, batches.shape[0])
-        optimizer = sgd(hparams.pretrain_lr)
+        optimizer = self.pretrain_optimizer  # its learning rate is in opt_state
 
         def step(carry, inputs):
             layer_and_bias, opt_state = carry
@@ -665,6 +665,22 @@ class Train:
         """Every stage in execution order (pre-training layer by layer, then fine-tuning)."""
         return (*self.pretrain, self.finetune)
 
+    def vmap(self) -> Callable[..., Result]:
+        """The run of many networks, ``run(keys, hparams, data=None) -> Result`` (every leaf with one
+        entry per network): ``jax.vmap(self, in_axes=(0, 0, None))``, after checking that every field of
+        ``hparams`` is stacked (:meth:`Hparams.stacked_size`: build it with ``Hparams.grid`` or
+        ``Hparams.stack``) and that there is one key per network. Jit it."""
+        batched = jax.vmap(self, in_axes=(0, 0, None))
+
+        def run(keys, hparams: Hparams, data: Optional[Data] = None) -> Result:
+            networks = hparams.stacked_size()
+            if jnp.shape(keys)[:1] != (networks,):
+                raise ValueError(f"{networks} networks need {networks} keys (jax.random.split(key, {networks})), "
+                                 f"got keys of shape {jnp.shape(keys)}")
+            return batched(keys, hparams, data)
+
+        return run
+
     def __call__(self, key, hparams: Hparams, data: Optional[Data] = None) -> Result:
         """The whole run: ``Result`` of the best-validation network (jit it; vmap it over networks)."""
         data = self.bound_data if data is None else data
@@ -680,12 +696,17 @@ def _repeat(stage: Stage, state: TrainState, hparams: Hparams, data: Data) -> Tr
     return jax.lax.fori_loop(0, stage.epochs, lambda _, s: stage.epoch(s, hparams, data), state)
 
 
-def make_train(config: TrainConfig, data: Optional[Data] = None) -> Train:
+def make_train(config: TrainConfig, data: Optional[Data] = None,
+               optimizer: Optional[optax.GradientTransformation] = None) -> Train:
     """Validate ``config`` (and ``data`` when given, bound for calls without it) and describe the run:
-    the :class:`Train` whose call ``train(key, hparams, data=None) -> Result`` is one pure function."""
+    the :class:`Train` whose call ``train(key, hparams, data=None) -> Result`` is one pure function.
+
+    ``optimizer``: the fine-tuning optimizer, any ``optax.GradientTransformation`` whose learning rate is
+    injected (``optax.inject_hyperparams(optax.adam)(learning_rate=0.0)``), so that ``Hparams.lr`` sets
+    it (see :mod:`deep_sparse.optimizers`); None: the paper's SGD at the constant rate ``Hparams.lr``."""
     if not isinstance(config, TrainConfig):
         raise TypeError(f"make_train expects a TrainConfig, got {type(config).__name__}")
-    trainer = Trainer(config, data)
+    trainer = Trainer(config, data, optimizer)
     pretrain = tuple(
         Stage(f"pretrain_layer_{i + 1}", config.pretrain_epochs, functools.partial(trainer.pretrain_epoch, layer_index=i))
         for i in range(trainer.n_hidden) if config.pretrain_epochs > 0
