@@ -25,10 +25,10 @@ def numpy_splits(seed=0, n=(40, 20, 20), d=5, k=3):
 
 def test_data_built_by_hand_from_numpy_runs_with_and_without_jit():
     data = Data(*numpy_splits())  # no num_classes: concrete labels give it
-    assert data.num_classes == 3
     train = make_train(CONFIG)
-    jitted = jax.jit(train)(KEY, Hparams(lr=0.1), data)
     eager = train(KEY, Hparams(lr=0.1), data)  # mini-batch indices are traced inside the scan
+    jitted = jax.jit(train)(KEY, Hparams(lr=0.1), data)
+    assert data.num_classes == 3
     assert jitted.params[-1]["w"].shape == (8, 3)
     for a, b in zip(jax.tree.leaves(eager), jax.tree.leaves(jitted)):
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-4, atol=1e-5, equal_nan=True)
