@@ -174,9 +174,11 @@ class TrainConfig:
         validate(self)
 
     def replace(self, **changes) -> "TrainConfig":
+        """A copy with ``changes`` (checked like a new one)."""
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict:
+        """The fields as a plain dict (what a sweep records)."""
         return dataclasses.asdict(self)
 
 

@@ -183,6 +183,7 @@ class Trainer:
 
     # ----------------------------------------------------------------- shapes and checks
     def layer_sizes(self, data: Data) -> tuple[int, ...]:
+        """``(inputs, hidden..., classes)`` of the network for ``data``."""
         n_classes = 5 if self.config.task == "ratings" else int(self.num_classes(data))
         return (int(data.x_train.shape[-1]), *self.config.hidden_sizes, n_classes)
 
@@ -199,6 +200,7 @@ class Trainer:
         return labels_span(data.y_train, data.y_valid, data.y_test)
 
     def n_labeled(self, data: Data) -> int:
+        """How many training examples fine-tuning reads (the first ``labeled_fraction`` of them)."""
         n_train = int(data.x_train.shape[0])
         return int(round(self.config.labeled_fraction * n_train))
 
@@ -240,6 +242,7 @@ class Trainer:
         return as_device_arrays(self._bound(data))
 
     def activation(self, hparams: Hparams) -> Callable[[Array], Array]:
+        """The hidden activation as a function (the rescaled softplus with ``hparams.alpha``)."""
         if self.config.activation == "scaled_softplus":
             return activations_lib.get("scaled_softplus", alpha=hparams.alpha)
         return activations_lib.get(self.config.activation)
