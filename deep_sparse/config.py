@@ -8,6 +8,7 @@ softplus alpha. They are traced values, so ``jax.vmap`` runs many of them in one
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import itertools
 from typing import NamedTuple, Optional
 
@@ -40,9 +41,9 @@ class Hparams(_HparamFields):
     alpha: the rescaled softplus' alpha (only read when activation == "scaled_softplus").
 
     Building one checks its concrete values (a negative or NaN value raises ValueError), so that a
-    wrong number is caught here, before ``jax.jit`` turns it into a tracer that nothing can check;
-    Python ints and None pass, for ``in_axes=Hparams(lr=0, l1=None, ...)``. JAX's own rebuilding of the
-    pytree (tracers, gradients) is not checked. Many networks: :meth:`stack` or :meth:`grid`, then
+    wrong number is caught here, before ``jax.jit`` turns it into a tracer that nothing can check; None
+    passes, so ``in_axes=Hparams(lr=0, l1=None, ...)`` still works. JAX's own rebuilding of the pytree
+    (tracers, gradients, tree maps) is not checked. Many networks: :meth:`stack` or :meth:`grid`, then
     ``make_train(config).vmap()`` (or ``jax.vmap(train, in_axes=(0, 0, None))``).
     """
 
@@ -94,6 +95,9 @@ class Hparams(_HparamFields):
         raise ValueError(f"Hparams is partly stacked: every field must be a vector with one entry per network, but "
                          f"{', '.join(unstacked)} {'is' if len(unstacked) == 1 else 'are'} not; build it with "
                          f"Hparams.stack or Hparams.grid")
+
+
+Hparams.__signature__ = inspect.signature(_HparamFields)  # what help() and the API reference show
 
 
 def _check_values(hparams: Hparams) -> None:

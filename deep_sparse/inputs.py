@@ -65,8 +65,12 @@ class Data:
                   "x_test": x_test, "y_test": y_test}
         if x_pretrain is not None:
             arrays["x_pretrain"] = x_pretrain
-        arrays = {name: (_inputs if name.startswith("x") else _labels)(name, value) for name, value in arrays.items()}
-        _check_shapes(arrays)
+        arrays = {name: _as_array(name, value) for name, value in arrays.items()}
+        try:
+            _check_shapes(arrays)
+        except ValueError as error:
+            raise ValueError(f"Data.from_arrays: {error}") from None
+        arrays = {name: _converted(name, value) for name, value in arrays.items()}
         labels = [arrays[name] for name in ("y_train", "y_valid", "y_test")]
         if any(not _is_concrete(y) for y in labels):
             if num_classes is None:
@@ -109,35 +113,39 @@ def _as_array(name: str, value):
         raise ValueError(f"Data.from_arrays: {name} is not an array ({type(value).__name__}): {error}") from None
 
 
-def _inputs(name: str, value):
-    x = _as_array(name, value)
-    if x.ndim != 2:
-        raise ValueError(f"Data.from_arrays: {name} must have shape (examples, features), got shape {tuple(x.shape)}")
+def _check_inputs(name: str, x) -> None:
+    if len(x.shape) != 2:
+        raise ValueError(f"{name} must have shape (examples, features), got shape {tuple(x.shape)}")
     if not any(jnp.issubdtype(x.dtype, kind) for kind in (jnp.floating, jnp.integer, jnp.bool_)):
-        raise ValueError(f"Data.from_arrays: {name} must hold real numbers, got dtype {x.dtype}")
-    return x.astype(jnp.float32) if isinstance(x, jax.Array) else jnp.asarray(np.asarray(x, np.float32))
+        raise ValueError(f"{name} must hold real numbers, got dtype {x.dtype}")
 
 
-def _labels(name: str, value):
-    y = _as_array(name, value)
-    if y.ndim != 1:
-        raise ValueError(f"Data.from_arrays: {name} must be a vector of class labels, got shape {tuple(y.shape)}")
+def _check_labels(name: str, y) -> None:
+    if len(y.shape) != 1:
+        raise ValueError(f"{name} must be a vector of class labels, got shape {tuple(y.shape)}")
     if not jnp.issubdtype(y.dtype, jnp.integer):
-        raise ValueError(f"Data.from_arrays: {name} must hold integer class labels, got dtype {y.dtype} "
-                         f"(convert with y.astype(int) if its values are whole numbers)")
-    return y.astype(jnp.int32) if isinstance(y, jax.Array) else jnp.asarray(np.asarray(y, np.int32))
+        raise ValueError(f"{name} must hold integer class labels, got dtype {y.dtype} (convert with "
+                         f"y.astype(int) if its values are whole numbers)")
 
 
 def _check_shapes(arrays: dict) -> None:
+    """Every field's shape and dtype, then examples per split and features per input matrix agree."""
+    for name, value in arrays.items():
+        (_check_inputs if name.startswith("x") else _check_labels)(name, value)
     width = arrays["x_train"].shape[1]
     for split in ("train", "valid", "test"):
         x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]
         if y.shape[0] != x.shape[0]:
-            raise ValueError(f"Data.from_arrays: x_{split} has {x.shape[0]} examples but y_{split} has {y.shape[0]} "
-                             f"labels")
+            raise ValueError(f"x_{split} has {x.shape[0]} examples but y_{split} has {y.shape[0]} labels")
     for name in ("x_valid", "x_test", "x_pretrain"):
         if name in arrays and arrays[name].shape[1] != width:
-            raise ValueError(f"Data.from_arrays: {name} has {arrays[name].shape[1]} features, x_train has {width}")
+            raise ValueError(f"{name} has {arrays[name].shape[1]} features, x_train has {width}")
+
+
+def _converted(name: str, x):
+    """``x`` as a float32 (inputs) or int32 (labels) JAX array."""
+    dtype = np.float32 if name.startswith("x") else np.int32
+    return x.astype(dtype) if isinstance(x, jax.Array) else jnp.asarray(np.asarray(x, dtype))
 
 
 def _check_label_range(arrays: dict, num_classes: Optional[int]) -> int:
@@ -152,6 +160,19 @@ def _check_label_range(arrays: dict, num_classes: Optional[int]) -> int:
             raise ValueError(f"Data.from_arrays: {name} holds labels in [{y.min()}, {y.max()}], outside "
                              f"[0, {num_classes - 1}] for {num_classes} classes")
     return int(num_classes)
+
+
+def check_arrays(data: Data) -> None:
+    """The checks of :meth:`Data.from_arrays` that read only shapes and dtypes (so they also run on the
+    tracers of a jitted run), for a Data built by hand: ValueError naming the field that is wrong."""
+    arrays = {name: getattr(data, name) for name in DATA_ARRAYS if getattr(data, name) is not None}
+    for name, value in arrays.items():
+        if not hasattr(value, "shape") or not hasattr(value, "dtype"):
+            raise ValueError(f"Data.{name} must be an array, got {type(value).__name__}")
+    try:
+        _check_shapes(arrays)
+    except ValueError as error:
+        raise ValueError(f"Data.{error}") from None
 
 
 def as_device_arrays(data: Data) -> Data:

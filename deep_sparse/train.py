@@ -34,7 +34,8 @@ from deep_sparse import activations as activations_lib
 from deep_sparse import dae, mlp, optimizers
 from deep_sparse.config import Hparams, TrainConfig
 # the run's data, defined beside its checks; still importable from here
-from deep_sparse.inputs import DATA_ARRAYS, DATA_STATIC, Data, as_device_arrays, labels_span, load_data, prepare_data  # noqa: F401
+from deep_sparse.inputs import (DATA_ARRAYS, DATA_STATIC, Data, as_device_arrays, check_arrays, labels_span,  # noqa: F401
+                                 load_data, prepare_data)
 
 Array = jax.Array
 
@@ -206,6 +207,7 @@ class Trainer:
 
     def check_data(self, data: Data) -> None:
         """Raise ValueError for data this config cannot train on (before anything is compiled)."""
+        check_arrays(data)
         n_train = int(data.x_train.shape[0])
         batch_size = self.config.batch_size
         if batch_size > n_train:
@@ -215,10 +217,6 @@ class Trainer:
                 f"TrainConfig.labeled_fraction={self.config.labeled_fraction} leaves {self.n_labeled(data)} labeled "
                 f"examples, fewer than one mini-batch of {batch_size}"
             )
-        for name in ("x_valid", "x_test", "x_pretrain"):
-            x = getattr(data, name)
-            if x is not None and x.shape[-1] != data.x_train.shape[-1]:
-                raise ValueError(f"{name} has width {x.shape[-1]}, x_train has {data.x_train.shape[-1]}")
         if data.pretrain_inputs.shape[0] < batch_size:
             raise ValueError(f"x_pretrain has {data.pretrain_inputs.shape[0]} examples, fewer than one mini-batch "
                              f"of {batch_size}")

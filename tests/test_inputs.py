@@ -92,3 +92,14 @@ def test_vmap_of_a_grid_equals_jax_vmap_and_names_unstacked_fields():
         train.vmap()(keys, grid._replace(l1=0.0), data)
     with pytest.raises(ValueError, match=r"4 networks need 4 keys.*got keys of shape \(3, 2\)"):
         train.vmap()(keys[:3], grid, data)
+
+
+def test_data_built_by_hand_is_checked_before_anything_is_compiled():
+    arrays = numpy_splits()
+    arrays[1] = arrays[1].astype(np.float64)  # labels as floats
+    with pytest.raises(ValueError, match="Data.y_train must hold integer class labels, got dtype float64"):
+        make_train(CONFIG, Data(*arrays))
+    arrays = numpy_splits()
+    arrays[4] = arrays[4][:, :3]
+    with pytest.raises(ValueError, match="Data.x_test has 3 features, x_train has 5"):
+        jax.jit(make_train(CONFIG))(KEY, Hparams(), Data(*arrays))  # the check reads shapes: it runs on tracers
