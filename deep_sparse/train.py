@@ -1,23 +1,25 @@
 """A whole training run as one pure function (sections 4.1 and 4.2), in the spirit of PureJaxRL.
 
     train = make_train(config)                          # validates config, compiles nothing
-    result = jax.jit(train)(key, hparams, data)         # data = load_data(config)
+    result = jax.jit(train)(key, hparams, data)         # data = load_data(config) or Data.from_arrays(...)
+    results = jax.jit(train.vmap())(keys, Hparams.grid(lr=[...], l1=[...]), data)     # many networks
     result.test_error, result.valid_error, result.sparsity, result.params, result.curves
 
 The run is a sequence of *stages* of epochs: for each hidden layer, ``pretrain_epochs`` epochs of
 denoising auto-encoder training on the code of the layers below it (greedy layer-wise, tied weights),
-then up to ``epochs`` epochs of supervised fine-tuning with SGD on mini-batches. Every epoch is one
-``lax.scan`` over mini-batches; model selection (best validation epoch, early stopping with a
-patience) and divergence handling are array operations inside the compiled function, so that
-``jax.vmap(train, in_axes=(0, 0, None))`` trains many networks at once. ``make_train`` returns a
+then up to ``epochs`` epochs of supervised fine-tuning on mini-batches, with SGD at the constant rate
+``Hparams.lr`` or any optax optimizer (``make_train(config, optimizer=...)``, see
+:mod:`deep_sparse.optimizers`). Every epoch is one ``lax.scan`` over mini-batches; model selection
+(best validation epoch, early stopping with a patience) and divergence handling are array operations
+inside the compiled function, so that ``jax.vmap(train, in_axes=(0, 0, None))`` (``train.vmap()``,
+which checks the stacked Hparams first) trains many networks at once. ``make_train`` returns a
 :class:`Train`, a frozen dataclass of the run's pure functions (``init``, the stages, ``start_finetuning``,
 ``finalize``): its call is the single compiled run, and the sweep engine drives the same functions
 from Python to checkpoint and stop between epochs. :class:`Trainer` holds the math they are made of.
 
 Why ``data`` is an argument: a closed-over array becomes a constant of the compiled program (for
 MNIST, 313 MB of HLO text, measured here). ``make_train(config, data)`` still binds it for
-convenience, so ``jax.jit(make_train(config, data))(key, hparams)`` works as the issue asks; pass
-large data explicitly.
+convenience, so ``jax.jit(make_train(config, data))(key, hparams)`` works; pass large data explicitly.
 """
 from __future__ import annotations
 
