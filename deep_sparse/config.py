@@ -8,8 +8,13 @@ softplus alpha. They are traced values, so ``jax.vmap`` runs many of them in one
 from __future__ import annotations
 
 import dataclasses
+import inspect
+import itertools
 import math
 from typing import NamedTuple, Optional
+
+import jax
+import numpy as np
 
 from deep_sparse import activations as activations_lib
 from deep_sparse import dae, mlp
@@ -18,21 +23,106 @@ from deep_sparse.dae import CORRUPTIONS
 TASKS = ("classification", "ratings")
 
 
-class Hparams(NamedTuple):
-    """Traced hyperparameters of one network (a pytree of scalars; stack them to sweep).
-
-    lr: supervised SGD learning rate (section 4.1 grid: 0.1, 0.01, 0.001, 0.0001).
-    l1: coefficient of the L1 activation penalty (section 4.1 uses 0.001; Figure 3 sweeps 0 to 0.01).
-    pretrain_lr: SGD learning rate of the denoising auto-encoders.
-    noise_level: corruption level of the DAEs (masking probability 0.25 for images).
-    alpha: the rescaled softplus' alpha (only read when activation == "scaled_softplus").
-    """
-
+class _HparamFields(NamedTuple):
     lr: float = 0.01
     l1: float = 0.0
     pretrain_lr: float = 0.01
     noise_level: float = 0.25
     alpha: float = 1.0
+
+
+class Hparams(_HparamFields):
+    """Traced hyperparameters of one network (a pytree of scalars; stack them to sweep).
+
+    lr: supervised learning rate (section 4.1 grid: 0.1, 0.01, 0.001, 0.0001); the only source of
+        the fine-tuning optimizer's learning rate (see :func:`deep_sparse.train.make_train`).
+    l1: coefficient of the L1 activation penalty (section 4.1 uses 0.001; Figure 3 sweeps 0 to 0.01).
+    pretrain_lr: SGD learning rate of the denoising auto-encoders.
+    noise_level: corruption level of the DAEs (masking probability 0.25 for images).
+    alpha: the rescaled softplus' alpha (only read when activation == "scaled_softplus").
+
+    Building one checks its concrete values (a negative or NaN value raises ValueError), so that a
+    wrong number is caught here, before ``jax.jit`` turns it into a tracer that nothing can check; None
+    passes, so ``in_axes=Hparams(lr=0, l1=None, ...)`` still works. JAX's own rebuilding of the pytree
+    (tracers, gradients, tree maps) is not checked. Many networks: :meth:`stack` or :meth:`grid`, then
+    ``make_train(config).vmap()`` (or ``jax.vmap(train, in_axes=(0, 0, None))``).
+    """
+
+    __slots__ = ()
+
+    def __new__(cls, *args, **kwargs):
+        hparams = super().__new__(cls, *args, **kwargs)
+        _check_values(hparams)
+        return hparams
+
+    def _replace(self, **changes) -> "Hparams":
+        return type(self)(**{**self._asdict(), **changes})
+
+    @classmethod
+    def stack(cls, networks) -> "Hparams":
+        """One Hparams whose every field is a float32 vector, entry i from ``networks[i]`` (Hparams or
+        dicts of fields, missing fields at their defaults): the argument of a vmapped run."""
+        networks = [n if isinstance(n, Hparams) else cls(**n) for n in networks]
+        if not networks:
+            raise ValueError("Hparams.stack needs at least one network")
+        return cls(*(np.asarray([getattr(n, name) for n in networks], np.float32) for name in cls._fields))
+
+    @classmethod
+    def grid(cls, **axes) -> "Hparams":
+        """The Cartesian product of ``axes`` as a stacked Hparams, e.g. ``Hparams.grid(lr=[0.1, 0.01],
+        l1=[0, 1e-3], noise_level=0.1)`` (4 networks, the last axis varying fastest; a scalar is one fixed
+        value, unnamed fields keep their defaults)."""
+        unknown = sorted(set(axes) - set(cls._fields))
+        if unknown:
+            raise ValueError(f"Hparams.grid: unknown field(s) {unknown}; the fields are {list(cls._fields)}")
+        values = [list(np.atleast_1d(axis)) for axis in axes.values()]
+        for name, axis in zip(axes, values):
+            if not axis:
+                raise ValueError(f"Hparams.grid: axis {name!r} is empty")
+        return cls.stack([dict(zip(axes, point)) for point in itertools.product(*values)])
+
+    def stacked_size(self) -> int:
+        """The number of networks of a stacked Hparams (every field a vector of one length); ValueError
+        naming the fields that are not, for a partly stacked one."""
+        shapes = {name: tuple(np.shape(value)) for name, value in self._asdict().items()}
+        lengths = {shape[0] for shape in shapes.values() if len(shape) == 1}
+        if len(lengths) == 1 and all(len(shape) == 1 for shape in shapes.values()):
+            return lengths.pop()
+        if len(lengths) > 1:
+            counts = ", ".join(f"{name} {shape[0]}" for name, shape in shapes.items() if len(shape) == 1)
+            raise ValueError(f"Hparams is stacked to different lengths (networks per field: {counts}); build it "
+                             f"with Hparams.stack or Hparams.grid")
+        unstacked = [f"{name} (shape {shape})" for name, shape in shapes.items() if len(shape) != 1]
+        raise ValueError(f"Hparams is partly stacked: every field must be a vector with one entry per network, but "
+                         f"{', '.join(unstacked)} {'is' if len(unstacked) == 1 else 'are'} not; build it with "
+                         f"Hparams.stack or Hparams.grid")
+
+
+Hparams.__signature__ = inspect.signature(_HparamFields)  # what help() and the API reference show
+
+
+def _check_values(hparams: Hparams) -> None:
+    """Raise ValueError for a negative or NaN concrete value of any field (tracers pass unchecked)."""
+    for name, value in hparams._asdict().items():
+        if value is None or isinstance(value, (bool, str)) or isinstance(value, jax.core.Tracer):
+            continue
+        if isinstance(value, jax.Array) and not value.is_fully_addressable:
+            continue
+        try:
+            array = np.asarray(value, np.float64)
+        except (TypeError, ValueError):
+            continue  # not a number: a placeholder JAX put there
+        if np.any(np.isnan(array)) or np.any(array < 0):
+            raise ValueError(f"Hparams.{name} must be >= 0, got {np.asarray(value).tolist()!r}")
+
+
+def _flatten_with_keys(hparams: Hparams):
+    return tuple((jax.tree_util.GetAttrKey(name), value) for name, value in zip(hparams._fields, hparams)), None
+
+
+# JAX rebuilds Hparams from tracers, gradients and placeholders: it goes around the checks of __new__
+jax.tree_util.register_pytree_with_keys(
+    Hparams, _flatten_with_keys, lambda _, children: Hparams._make(children), lambda h: (tuple(h), None))
 
 
 HPARAM_NAMES = Hparams._fields
@@ -98,9 +188,11 @@ class TrainConfig:
         validate(self)
 
     def replace(self, **changes) -> "TrainConfig":
+        """A copy with ``changes`` (checked like a new one)."""
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict:
+        """The fields as a plain dict (what a sweep records)."""
         return dataclasses.asdict(self)
 
 

@@ -29,7 +29,7 @@ traced, so a sweep can ``vmap`` over them.
 """
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Mapping
 
 import jax
 import jax.numpy as jnp
@@ -152,6 +152,35 @@ def init_decoder_bias(n_in: int) -> Array:
     if isinstance(n_in, bool) or not isinstance(n_in, (int, np.integer)) or n_in < 1:
         raise ValueError(f"n_in must be a positive integer, got {n_in!r}")
     return jnp.zeros((int(n_in),), jnp.float32)
+
+
+def _describe(value) -> str:
+    if isinstance(value, dict):
+        return f"a dict with keys {sorted(value)}"
+    if hasattr(value, "shape") and hasattr(value, "dtype"):
+        return f"an array of shape {tuple(value.shape)} and dtype {value.dtype}"
+    return f"a {type(value).__name__}"
+
+
+def _check_arguments(function: str, signature: str, key=None, layer=None, decoder_bias=None, **inputs) -> None:
+    """The types and ranks of ``function``'s arguments (static facts, so this also runs on tracers):
+    arguments given in the wrong order get a ValueError that names the one that is wrong and the
+    expected order, rather than a shape error from deep inside the math."""
+    problem = None
+    if key is not None and not (hasattr(key, "dtype") and (jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key)
+                                                           or (key.dtype == jnp.uint32 and key.ndim >= 1))):
+        problem = f"key must be a PRNG key (jax.random.key(0) or jax.random.PRNGKey(0)), got {_describe(key)}"
+    elif not (isinstance(layer, Mapping) and "w" in layer and "b" in layer):
+        problem = f"layer must be a dict {{'w': (n_in, n_out), 'b': (n_out,)}}, got {_describe(layer)}"
+    elif decoder_bias is not None and getattr(decoder_bias, "ndim", None) != 1:
+        problem = f"decoder_bias must be a vector (n_in,), got {_describe(decoder_bias)}"
+    else:
+        for name, x in inputs.items():
+            if x is not None and (isinstance(x, Mapping) or np.ndim(x) < 1):
+                problem = f"{name} must be an array of examples (n, n_in), got {_describe(x)}"
+                break
+    if problem:
+        raise ValueError(f"{function}: {problem}; the arguments are {function}({signature})")
 
 
 def _check_layer(layer: dict, decoder_bias: Array | None, x: Array | None) -> None:
@@ -332,6 +361,8 @@ def reconstruction_loss(
     is already the target. ``sigmoid_cross_entropy`` needs targets in [0, 1] (scale with
     :func:`scale_to_unit_interval`): a concrete target outside raises ValueError.
     """
+    _check_arguments("reconstruction_loss", "layer, decoder_bias, x_clean, x_corrupted, ...", layer=layer,
+                     decoder_bias=decoder_bias, x_clean=x_clean, x_corrupted=x_corrupted)
     check_strategy(activation, strategy)
     _check_layer(layer, decoder_bias, x_corrupted)
     if x_clean.shape != x_corrupted.shape:
@@ -381,6 +412,8 @@ def dae_loss(
     with the same convention as :func:`deep_sparse.mlp.l1_penalty` (the paper uses 0.001). Grad-able
     with respect to ``(layer, decoder_bias)``; ``level`` and ``l1`` may be traced (vmap over them).
     """
+    _check_arguments("dae_loss", "key, layer, decoder_bias, x, activation, strategy, corruption, level, l1, ...",
+                     key=key, layer=layer, decoder_bias=decoder_bias, x=x)
     check_strategy(activation, strategy)
     _check_layer(layer, decoder_bias, x)
     x = _float(x)

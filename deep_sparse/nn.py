@@ -1,27 +1,36 @@
-"""A thin Flax (``flax.linen``) wrapper around :mod:`deep_sparse.mlp`.
+"""Thin Flax wrappers around :mod:`deep_sparse.mlp`: :class:`SparseMLP` for ``flax.linen`` and
+:class:`SparseMLPNNX` for ``flax.nnx``, Flax's current API.
 
-``SparseMLP(layer_sizes, activation)`` is an ``nn.Module`` whose ``__call__(x)`` returns
-``(logits, hidden)`` exactly as :func:`deep_sparse.mlp.apply` does; its parameters are created by
-:func:`deep_sparse.mlp.init` (normalized uniform initialization, zero biases) and stored as
-``{"layer_0": {"w": ..., "b": ...}, "layer_1": ...}``. The pure functions remain the source of truth:
+Both call ``(x)`` to return ``(logits, hidden)`` exactly as :func:`deep_sparse.mlp.apply` does; their
+parameters are created by :func:`deep_sparse.mlp.init` (normalized uniform initialization, zero
+biases) and laid out alike, ``{"layer_0": {"w": ..., "b": ...}, "layer_1": ...}`` (linen's ``params``
+collection, NNX's ``nnx.state(model, nnx.Param)``). The pure functions remain the source of truth:
 :func:`to_mlp_params` / :func:`from_mlp_params` convert between the two layouts, so that
 
     SparseMLP(sizes, act).apply({"params": p}, x) == mlp.apply(to_mlp_params(p), x, act)
+    SparseMLPNNX.from_mlp_params(to_mlp_params(p), act)(x) == the same
 
 Example::
 
     model = SparseMLP(layer_sizes=(784, 1000, 10), activation="rectifier")
     variables = model.init(key, x)
     logits, hidden = model.apply(variables, x)
+
+    model = SparseMLPNNX((784, 1000, 10), "rectifier", rngs=nnx.Rngs(0))
+    logits, hidden = model(x)
+    result = make_train(config)(key, hparams, data)      # a trained network, in NNX
+    model = SparseMLPNNX.from_mlp_params(result.params, config.activation)
 """
 from __future__ import annotations
 
 from typing import Any, Mapping, Sequence
 
 import flax.linen as nn
+from flax import nnx
 import jax
 import jax.numpy as jnp
 
+from deep_sparse import activations as activations_lib
 from deep_sparse import mlp as mlp_lib
 
 Array = jax.Array
@@ -81,3 +90,47 @@ class SparseMLP(nn.Module):
 
             params.append(self.param(_layer_name(index), init_layer))
         return mlp_lib.apply(params, x, self.activation, **activation_params)
+
+
+class _Layer(nnx.Module):
+    """One affine layer's parameters, ``w`` (n_in, n_out) and ``b`` (n_out,), as NNX ``Param``s."""
+
+    def __init__(self, layer: Mapping[str, Any]):
+        self.w = nnx.Param(jnp.asarray(layer["w"]))
+        self.b = nnx.Param(jnp.asarray(layer["b"]))
+
+
+class SparseMLPNNX(nnx.Module):
+    """MLP of :mod:`deep_sparse.mlp` as a Flax NNX module (sections 3.1, 4.1): the parameters of
+    :class:`SparseMLP`, as attributes ``layer_0 .. layer_{L-1}`` each holding ``w`` and ``b``.
+
+    ``SparseMLPNNX(layer_sizes, activation, rngs=nnx.Rngs(seed))`` draws all layers at once with
+    ``mlp.init(rngs.params(), layer_sizes, activation)``; :meth:`from_mlp_params` wraps given parameters
+    (a trained ``Result.params``). ``model(x, **activation_params)`` returns ``(logits, hidden)``.
+    """
+
+    def __init__(self, layer_sizes: Sequence[int], activation: str = "rectifier", *, rngs: nnx.Rngs,
+                 params: list | None = None):
+        sizes = mlp_lib.check_layer_sizes(tuple(layer_sizes))
+        activations_lib.get(activation)  # fail early on an unknown name
+        if params is not None and tuple(mlp_lib.layer_sizes_of(params)) != sizes:
+            raise ValueError(f"params have layer sizes {mlp_lib.layer_sizes_of(params)}, expected {sizes}")
+        self.layer_sizes = sizes
+        self.activation = activation
+        if params is None:
+            params = mlp_lib.init(rngs.params(), sizes, activation)
+        for index, layer in enumerate(params):
+            setattr(self, _layer_name(index), _Layer(layer))
+
+    @classmethod
+    def from_mlp_params(cls, params: list, activation: str = "rectifier") -> "SparseMLPNNX":
+        """The module holding ``params`` (mlp layout, e.g. a trained ``Result.params``)."""
+        return cls(mlp_lib.layer_sizes_of(params), activation, rngs=nnx.Rngs(0), params=params)
+
+    def mlp_params(self) -> list:
+        """The parameters in mlp layout, ``[{"w", "b"}, ...]``, layer 0 first."""
+        layers = [getattr(self, _layer_name(index)) for index in range(len(self.layer_sizes) - 1)]
+        return [{"w": layer.w[...], "b": layer.b[...]} for layer in layers]
+
+    def __call__(self, x: Array, **activation_params) -> tuple[Array, list[Array]]:
+        return mlp_lib.apply(self.mlp_params(), x, self.activation, **activation_params)

@@ -1,23 +1,25 @@
 """A whole training run as one pure function (sections 4.1 and 4.2), in the spirit of PureJaxRL.
 
     train = make_train(config)                          # validates config, compiles nothing
-    result = jax.jit(train)(key, hparams, data)         # data = load_data(config)
+    result = jax.jit(train)(key, hparams, data)         # data = load_data(config) or Data.from_arrays(...)
+    results = jax.jit(train.vmap())(keys, Hparams.grid(lr=[...], l1=[...]), data)     # many networks
     result.test_error, result.valid_error, result.sparsity, result.params, result.curves
 
 The run is a sequence of *stages* of epochs: for each hidden layer, ``pretrain_epochs`` epochs of
 denoising auto-encoder training on the code of the layers below it (greedy layer-wise, tied weights),
-then up to ``epochs`` epochs of supervised fine-tuning with SGD on mini-batches. Every epoch is one
-``lax.scan`` over mini-batches; model selection (best validation epoch, early stopping with a
-patience) and divergence handling are array operations inside the compiled function, so that
-``jax.vmap(train, in_axes=(0, 0, None))`` trains many networks at once. ``make_train`` returns a
+then up to ``epochs`` epochs of supervised fine-tuning on mini-batches, with SGD at the constant rate
+``Hparams.lr`` or any optax optimizer (``make_train(config, optimizer=...)``, see
+:mod:`deep_sparse.optimizers`). Every epoch is one ``lax.scan`` over mini-batches; model selection
+(best validation epoch, early stopping with a patience) and divergence handling are array operations
+inside the compiled function, so that ``jax.vmap(train, in_axes=(0, 0, None))`` (``train.vmap()``,
+which checks the stacked Hparams first) trains many networks at once. ``make_train`` returns a
 :class:`Train`, a frozen dataclass of the run's pure functions (``init``, the stages, ``start_finetuning``,
 ``finalize``): its call is the single compiled run, and the sweep engine drives the same functions
 from Python to checkpoint and stop between epochs. :class:`Trainer` holds the math they are made of.
 
 Why ``data`` is an argument: a closed-over array becomes a constant of the compiled program (for
 MNIST, 313 MB of HLO text, measured here). ``make_train(config, data)`` still binds it for
-convenience, so ``jax.jit(make_train(config, data))(key, hparams)`` works as the issue asks; pass
-large data explicitly.
+convenience, so ``jax.jit(make_train(config, data))(key, hparams)`` works; pass large data explicitly.
 """
 from __future__ import annotations
 
@@ -31,47 +33,14 @@ import numpy as np
 import optax
 
 from deep_sparse import activations as activations_lib
-from deep_sparse import dae, mlp
+from deep_sparse import dae, mlp, optimizers
 from deep_sparse.config import Hparams, TrainConfig
+# the run's data, defined beside its checks; still importable from here
+from deep_sparse.inputs import (DATA_ARRAYS, DATA_STATIC, Data, as_device_arrays, check_arrays, labels_span,  # noqa: F401
+                                 load_data, prepare_data)
 
 Array = jax.Array
 
-
-@dataclasses.dataclass(frozen=True)
-class Data:
-    """The three splits as arrays (float32 inputs, int32 labels; ratings as classes 0..4), and the
-    inputs of the unsupervised pre-training when they are not ``x_train`` (``x_pretrain``, None: they
-    are): section 4.2 pre-trains on the labeled training reviews and 300,000 unlabeled ones, which
-    fine-tuning and evaluation never see.
-
-    ``num_classes`` (the softmax width when ``TrainConfig.num_classes`` is None) is static, not an
-    array: it survives ``jax.jit`` and ``vmap``, where the labels can no longer be read; None lets a
-    run read it from concrete labels."""
-
-    x_train: Array
-    y_train: Array
-    x_valid: Array
-    y_valid: Array
-    x_test: Array
-    y_test: Array
-    x_pretrain: Optional[Array] = None
-    num_classes: Optional[int] = None
-
-    @property
-    def pretrain_inputs(self) -> Array:
-        """What pre-training trains on: ``x_pretrain``, or ``x_train`` when it is None."""
-        return self.x_train if self.x_pretrain is None else self.x_pretrain
-
-    def replace(self, **fields) -> "Data":
-        """A copy with ``fields`` replaced."""
-        return dataclasses.replace(self, **fields)
-
-
-# Data's array fields, in order (what a data fingerprint hashes); the class count is static metadata.
-# Listed explicitly for register_dataclass: jax infers them only after our minimum version 0.4.35.
-DATA_STATIC = ("num_classes",)
-DATA_ARRAYS = tuple(field.name for field in dataclasses.fields(Data) if field.name not in DATA_STATIC)
-jax.tree_util.register_dataclass(Data, data_fields=DATA_ARRAYS, meta_fields=DATA_STATIC)
 
 # (low, span) of the map u = (h - low) / span of tanh codes onto [0, 1], the cross-entropy targets' range
 TANH_CODE_SCALE = (-1.0, 2.0)
@@ -133,50 +102,6 @@ class Result(NamedTuple):
     # Per test example: 1.0 where the prediction is wrong, else 0.0 (ratings: the squared error of the
     # expected star value); what a paired test of two networks (McNemar, sweeps.table1) needs.
     test_example_errors: Array
-
-
-def load_data(config: TrainConfig, data_dir: Optional[str] = None, download: bool = True) -> Data:
-    """Load ``config.dataset`` with :func:`deep_sparse.data.load_splits` and :func:`prepare_data` it."""
-    from deep_sparse import data as data_lib
-
-    splits = data_lib.load_splits(config.dataset, data_dir=data_dir, download=download)
-    return prepare_data(config, splits)
-
-
-def prepare_data(config: TrainConfig, splits: dict) -> Data:
-    """Turn ``{"train": (x, y), "valid": ..., "test": ...}`` NumPy splits into device arrays.
-
-    Applies the ``*_size`` subsets (first n examples) and, when ``labeled_fraction < 1``, shuffles the
-    training set once with ``labeled_seed`` so that its first ``n_labeled`` rows are a random labeled
-    subset (the rest is used, unlabeled, by pre-training only). ``Data.num_classes`` is
-    ``TrainConfig.num_classes``, or 1 + the largest label of the three splits.
-    """
-    arrays = []
-    for split, size in (("train", config.train_size), ("valid", config.valid_size), ("test", config.test_size)):
-        if split not in splits:
-            raise ValueError(f"data has no {split!r} split; it has {sorted(splits)}")
-        x, y = splits[split]
-        x, y = np.asarray(x, np.float32), np.asarray(y, np.int32)
-        if x.ndim != 2 or y.shape != (x.shape[0],):
-            raise ValueError(f"{split} split: expected x of shape (n, d) and y of shape (n,), got {x.shape} and {y.shape}")
-        if size is not None:
-            if size > x.shape[0]:
-                raise ValueError(f"TrainConfig.{split}_size={size} but the {split} split has {x.shape[0]} examples")
-            x, y = x[:size], y[:size]
-        if split == "train" and config.labeled_fraction < 1.0:
-            order = np.random.default_rng(config.labeled_seed).permutation(x.shape[0])
-            x, y = x[order], y[order]
-        arrays += [x, y]
-    num_classes = config.num_classes or labels_span(*arrays[1::2])
-    return Data(*(jnp.asarray(a) for a in arrays), num_classes=num_classes)
-
-
-def labels_span(*labels) -> int:
-    """1 + the largest of the (concrete) ``labels``: the classes a softmax needs to score them all."""
-    largest = [int(np.max(y)) for y in labels if np.size(y)]
-    if not largest:
-        raise ValueError("no labels to count the classes from: every split is empty; set TrainConfig.num_classes")
-    return max(largest) + 1
 
 
 def _reduce_over_chunks(fn: Callable, arrays: tuple, chunk: int, reduce: Callable, combine: Callable):
@@ -247,12 +172,6 @@ def _all_finite(tree) -> Array:
     return jnp.all(jnp.stack([jnp.all(jnp.isfinite(leaf)) for leaf in jax.tree.leaves(tree)]))
 
 
-def sgd(learning_rate) -> optax.GradientTransformation:
-    """Plain SGD with a constant learning rate held in the optimizer state, so it can be traced
-    (and vmapped) rather than baked into the compiled program."""
-    return optax.inject_hyperparams(optax.sgd)(learning_rate=learning_rate)
-
-
 def _raw_key(key) -> Array:
     if jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
         return jax.random.key_data(key)
@@ -263,9 +182,13 @@ class Trainer:
     """The math of a run for one ``config`` (initialization, the epochs, evaluation); :func:`make_train`
     assembles a :class:`Train` from its methods."""
 
-    def __init__(self, config: TrainConfig, data: Optional[Data] = None):
+    def __init__(self, config: TrainConfig, data: Optional[Data] = None,
+                 optimizer: Optional[optax.GradientTransformation] = None):
         self.config = config
         self.bound_data = data
+        # the learning rates come from Hparams through the optimizer states (see deep_sparse.optimizers)
+        self.optimizer = optimizers.sgd() if optimizer is None else optimizers.check(optimizer)
+        self.pretrain_optimizer = optimizers.sgd()
         self.n_hidden = len(config.hidden_sizes)
         self.pretrain_strategy = None
         if config.pretrain_epochs > 0:
@@ -275,6 +198,7 @@ class Trainer:
 
     # ----------------------------------------------------------------- shapes and checks
     def layer_sizes(self, data: Data) -> tuple[int, ...]:
+        """``(inputs, hidden..., classes)`` of the network for ``data``."""
         n_classes = 5 if self.config.task == "ratings" else int(self.num_classes(data))
         return (int(data.x_train.shape[-1]), *self.config.hidden_sizes, n_classes)
 
@@ -287,15 +211,17 @@ class Trainer:
             return data.num_classes
         if isinstance(data.y_train, jax.core.Tracer):
             raise ValueError("TrainConfig.num_classes or Data.num_classes must be set when the data is traced "
-                             "(passed through jit/vmap); load_data sets Data.num_classes")
+                             "(passed through jit/vmap); Data.from_arrays and load_data set Data.num_classes")
         return labels_span(data.y_train, data.y_valid, data.y_test)
 
     def n_labeled(self, data: Data) -> int:
+        """How many training examples fine-tuning reads (the first ``labeled_fraction`` of them)."""
         n_train = int(data.x_train.shape[0])
         return int(round(self.config.labeled_fraction * n_train))
 
     def check_data(self, data: Data) -> None:
         """Raise ValueError for data this config cannot train on (before anything is compiled)."""
+        check_arrays(data)
         n_train = int(data.x_train.shape[0])
         batch_size = self.config.batch_size
         if batch_size > n_train:
@@ -305,10 +231,6 @@ class Trainer:
                 f"TrainConfig.labeled_fraction={self.config.labeled_fraction} leaves {self.n_labeled(data)} labeled "
                 f"examples, fewer than one mini-batch of {batch_size}"
             )
-        for name in ("x_valid", "x_test", "x_pretrain"):
-            x = getattr(data, name)
-            if x is not None and x.shape[-1] != data.x_train.shape[-1]:
-                raise ValueError(f"{name} has width {x.shape[-1]}, x_train has {data.x_train.shape[-1]}")
         if data.pretrain_inputs.shape[0] < batch_size:
             raise ValueError(f"x_pretrain has {data.pretrain_inputs.shape[0]} examples, fewer than one mini-batch "
                              f"of {batch_size}")
@@ -321,14 +243,18 @@ class Trainer:
                 raise ValueError(f"{name} holds labels in [{labels.min()}, {labels.max()}] but the network has "
                                  f"{classes} classes (TrainConfig.num_classes={self.config.num_classes})")
 
-    def _data(self, data: Optional[Data]) -> Data:
+    def _bound(self, data: Optional[Data]) -> Data:
         if data is None:
             if self.bound_data is None:
                 raise ValueError("no data: call train(key, hparams, data) or make_train(config, data)")
             return self.bound_data
         return data
 
+    def _data(self, data: Optional[Data]) -> Data:
+        return as_device_arrays(self._bound(data))
+
     def activation(self, hparams: Hparams) -> Callable[[Array], Array]:
+        """The hidden activation as a function (the rescaled softplus with ``hparams.alpha``)."""
         if self.config.activation == "scaled_softplus":
             return activations_lib.get("scaled_softplus", alpha=hparams.alpha)
         return activations_lib.get(self.config.activation)
@@ -336,8 +262,8 @@ class Trainer:
     # ----------------------------------------------------------------- init
     def init(self, key, hparams: Hparams, data: Optional[Data] = None) -> TrainState:
         """Fresh parameters (uniform init, see :func:`deep_sparse.mlp.init`) and empty curves."""
+        self.check_data(self._bound(data))  # before anything is moved or compiled
         data = self._data(data)
-        self.check_data(data)
         key = _raw_key(key)
         init_key, run_key = jax.random.split(key)
         sizes = self.layer_sizes(data)
@@ -345,15 +271,16 @@ class Trainer:
                           self.config.output_layer_init)
         decoder_biases = [jnp.zeros((n,), jnp.float32) for n in sizes[: self.n_hidden]]
         decoder_weights = self.init_decoder_weights(init_key, sizes)
-        pretrain_optimizer = sgd(hparams.pretrain_lr)
         nan = jnp.float32(jnp.nan)
         epochs, pretrain_epochs = self.config.epochs, self.config.pretrain_epochs
         return TrainState(
             params=params,
             decoder_biases=decoder_biases,
             decoder_weights=decoder_weights,
-            opt_state=sgd(hparams.lr).init(params),
-            pretrain_opt_states=[pretrain_optimizer.init((_with_decoder(params[i], decoder_weights[i]), decoder_biases[i]))
+            opt_state=optimizers.init(self.optimizer, params, hparams.lr),
+            pretrain_opt_states=[optimizers.init(self.pretrain_optimizer,
+                                                 (_with_decoder(params[i], decoder_weights[i]), decoder_biases[i]),
+                                                 hparams.pretrain_lr)
                                  for i in range(self.n_hidden)],
             key=run_key,
             epoch=jnp.int32(0),
@@ -374,10 +301,9 @@ class Trainer:
         )
 
     def with_finetuning_optimizer(self, state: TrainState, hparams: Hparams, data: Optional[Data] = None) -> TrainState:
-        """``state`` with a fresh fine-tuning optimizer for ``hparams.lr`` (the optimizer state holds the
-        learning rate; plain SGD keeps nothing else, so this equals the optimizer made at ``init``):
-        where the fine-tuning lr enters a run, so that a pre-trained stack serves every lr."""
-        return state._replace(opt_state=sgd(hparams.lr).init(state.params))
+        """``state`` with a fresh fine-tuning optimizer state for ``hparams.lr`` (the state holds the
+        learning rate): where the fine-tuning lr enters a run, so that a pre-trained stack serves every lr."""
+        return state._replace(opt_state=optimizers.init(self.optimizer, state.params, hparams.lr))
 
     # ----------------------------------------------------------------- evaluation
     def evaluate(self, params, hparams: Hparams, x: Array, y: Array) -> tuple[Array, Array]:
@@ -468,7 +394,7 @@ class Trainer:
     def _sgd_epoch(self, state: TrainState, hparams: Hparams, data: Data, batch_key):
         """One pass of minibatch SGD on the supervised objective; returns (params, opt_state, mean loss)."""
         batches = self._minibatches(batch_key, self.n_labeled(data))
-        optimizer = sgd(hparams.lr)
+        optimizer = self.optimizer  # its learning rate is in opt_state
 
         def step(carry, indices):
             params, opt_state = carry
@@ -663,7 +589,7 @@ class Trainer:
         batch_key, noise_key = keys
         batches = self._minibatches(batch_key, int(x_pretrain.shape[0]))
         noise_keys = jax.random.split(noise_key, batches.shape[0])
-        optimizer = sgd(hparams.pretrain_lr)
+        optimizer = self.pretrain_optimizer  # its learning rate is in opt_state
 
         def step(carry, inputs):
             layer_and_bias, opt_state = carry
@@ -774,6 +700,22 @@ class Train:
         """Every stage in execution order (pre-training layer by layer, then fine-tuning)."""
         return (*self.pretrain, self.finetune)
 
+    def vmap(self) -> Callable[..., Result]:
+        """The run of many networks, ``run(keys, hparams, data=None) -> Result`` (every leaf with one
+        entry per network): ``jax.vmap(self, in_axes=(0, 0, None))``, after checking that every field of
+        ``hparams`` is stacked (:meth:`Hparams.stacked_size`: build it with ``Hparams.grid`` or
+        ``Hparams.stack``) and that there is one key per network. Jit it."""
+        batched = jax.vmap(self, in_axes=(0, 0, None))
+
+        def run(keys, hparams: Hparams, data: Optional[Data] = None) -> Result:
+            networks = hparams.stacked_size()
+            if jnp.shape(keys)[:1] != (networks,):
+                raise ValueError(f"{networks} networks need {networks} keys (jax.random.split(key, {networks})), "
+                                 f"got keys of shape {jnp.shape(keys)}")
+            return batched(keys, hparams, data)
+
+        return run
+
     def __call__(self, key, hparams: Hparams, data: Optional[Data] = None) -> Result:
         """The whole run: ``Result`` of the best-validation network (jit it; vmap it over networks)."""
         data = self.bound_data if data is None else data
@@ -789,12 +731,17 @@ def _repeat(stage: Stage, state: TrainState, hparams: Hparams, data: Data) -> Tr
     return jax.lax.fori_loop(0, stage.epochs, lambda _, s: stage.epoch(s, hparams, data), state)
 
 
-def make_train(config: TrainConfig, data: Optional[Data] = None) -> Train:
+def make_train(config: TrainConfig, data: Optional[Data] = None,
+               optimizer: Optional[optax.GradientTransformation] = None) -> Train:
     """Validate ``config`` (and ``data`` when given, bound for calls without it) and describe the run:
-    the :class:`Train` whose call ``train(key, hparams, data=None) -> Result`` is one pure function."""
+    the :class:`Train` whose call ``train(key, hparams, data=None) -> Result`` is one pure function.
+
+    ``optimizer``: the fine-tuning optimizer, any ``optax.GradientTransformation`` whose learning rate is
+    injected (``optax.inject_hyperparams(optax.adam)(learning_rate=0.0)``), so that ``Hparams.lr`` sets
+    it (see :mod:`deep_sparse.optimizers`); None: the paper's SGD at the constant rate ``Hparams.lr``."""
     if not isinstance(config, TrainConfig):
         raise TypeError(f"make_train expects a TrainConfig, got {type(config).__name__}")
-    trainer = Trainer(config, data)
+    trainer = Trainer(config, data, optimizer)
     pretrain = tuple(
         Stage(f"pretrain_layer_{i + 1}", config.pretrain_epochs, functools.partial(trainer.pretrain_epoch, layer_index=i))
         for i in range(trainer.n_hidden) if config.pretrain_epochs > 0

@@ -1,12 +1,13 @@
 """Bad configurations give a clear ValueError before anything is compiled (issue 4)."""
 import contextlib
 
+import jax
 import numpy as np
 import pytest
 from jax import monitoring
 
 from deep_sparse import activations
-from deep_sparse.config import TrainConfig
+from deep_sparse.config import Hparams, TrainConfig
 from deep_sparse.train import Data, make_train
 
 
@@ -134,3 +135,58 @@ def test_replace_validates():
 def test_make_train_rejects_a_non_config():
     with pytest.raises(TypeError):
         make_train({"epochs": 3})
+
+
+# --------------------------------------------------------------------- Hparams
+def test_a_negative_or_nan_hyperparameter_is_refused_where_it_is_written():
+    # under jax.jit the value becomes a tracer nothing can check: building the Hparams is the check
+    for field in Hparams._fields:
+        with no_compilation(), pytest.raises(ValueError, match=f"Hparams.{field} must be >= 0"):
+            Hparams(**{field: -0.1})
+    with pytest.raises(ValueError, match="Hparams.lr must be >= 0, got nan"):
+        Hparams()._replace(lr=float("nan"))
+    with pytest.raises(ValueError, match=r"Hparams.l1 must be >= 0, got \[0.0, -1.0\]"):
+        Hparams(l1=np.array([0.0, -1.0]))
+    # in_axes prefixes, JAX's own rebuilding (gradients, tree maps) and tracers are not hyperparameters
+    Hparams(lr=0, l1=None, pretrain_lr=None, noise_level=None, alpha=None)
+    grads = jax.grad(lambda h: -h.lr)(Hparams())
+    assert float(grads.lr) == -1.0
+    assert jax.tree.map(lambda v: -v, Hparams()).lr == -0.01
+    assert float(jax.jit(lambda h: h.lr)(Hparams(lr=0.5))) == 0.5
+
+
+def test_stack_and_grid_build_every_field_as_a_vector():
+    networks = [Hparams(lr=0.1), {"lr": 0.01, "l1": 1e-3}]
+    stacked = Hparams.stack(networks)
+    assert stacked.stacked_size() == 2
+    for name in Hparams._fields:
+        value = getattr(stacked, name)
+        assert value.dtype == np.float32 and value.shape == (2,)
+    np.testing.assert_array_equal(stacked.lr, np.float32([0.1, 0.01]))
+    np.testing.assert_array_equal(stacked.l1, np.float32([0.0, 1e-3]))
+    np.testing.assert_array_equal(stacked.alpha, np.float32([1.0, 1.0]))
+    grid = Hparams.grid(lr=[0.1, 0.01, 0.001, 0.0001], l1=[0.0, 1e-3], noise_level=0.1)
+    expected = [(lr, l1) for lr in [0.1, 0.01, 0.001, 0.0001] for l1 in [0.0, 1e-3]]  # the last axis fastest
+    assert grid.stacked_size() == 8
+    np.testing.assert_array_equal(grid.lr, np.float32([lr for lr, _ in expected]))
+    np.testing.assert_array_equal(grid.l1, np.float32([l1 for _, l1 in expected]))
+    np.testing.assert_array_equal(grid.noise_level, np.full(8, 0.1, np.float32))
+    np.testing.assert_array_equal(grid.pretrain_lr, np.full(8, Hparams().pretrain_lr, np.float32))
+    with pytest.raises(ValueError, match=r"unknown field\(s\) \['learning_rate'\]"):
+        Hparams.grid(learning_rate=[0.1])
+    with pytest.raises(ValueError, match="axis 'l1' is empty"):
+        Hparams.grid(l1=[])
+    with pytest.raises(ValueError, match="Hparams.lr must be >= 0"):
+        Hparams.grid(lr=[0.1, -0.1])
+
+
+def test_a_partly_stacked_hparams_names_its_unstacked_fields():
+    partly = Hparams(lr=np.float32([0.1, 0.01]), l1=np.float32([0.0, 1e-3]))
+    with pytest.raises(ValueError, match=r"partly stacked.*pretrain_lr \(shape \(\)\), noise_level \(shape \(\)\), "
+                                         r"alpha \(shape \(\)\) are not.*Hparams.stack or Hparams.grid"):
+        partly.stacked_size()
+    uneven = Hparams.grid(lr=[0.1, 0.01])._replace(l1=np.float32([0.0, 0.1, 0.2]))
+    with pytest.raises(ValueError, match="different lengths.*lr 2, l1 3"):
+        uneven.stacked_size()
+    with pytest.raises(ValueError, match=r"partly stacked.*l1 \(shape \(\)\) is not"):
+        Hparams.grid(lr=[0.1, 0.01])._replace(l1=0.0).stacked_size()

@@ -222,6 +222,27 @@ def test_shape_errors():
         dae.init_decoder_bias(0)
 
 
+@pytest.mark.parametrize("order, wrong", [
+    ((1, 0, 2, 3), "key must be a PRNG key"),  # layer first
+    ((0, 1, 3, 2), "decoder_bias must be a vector"),  # x and decoder_bias swapped
+    ((0, 3, 1, 2), "layer must be a dict"),
+    ((3, 1, 2, 0), "key must be a PRNG key"),
+])
+def test_arguments_in_the_wrong_order_are_named(order, wrong):
+    layer, c = make_layer()
+    args = (jax.random.PRNGKey(0), layer, c, jnp.asarray(X01))
+    pattern = wrong + r".*dae_loss\(key, layer, decoder_bias, x"
+    with pytest.raises(ValueError, match=pattern):
+        dae.dae_loss(*(args[i] for i in order))
+    with pytest.raises(ValueError, match=pattern):  # the same check on tracers: it reads types and ranks only
+        jax.jit(lambda *a: dae.dae_loss(*a))(*(args[i] for i in order))
+    with pytest.raises(ValueError, match=r"layer must be a dict.*reconstruction_loss\(layer, decoder_bias"):
+        dae.reconstruction_loss(c, layer, jnp.asarray(X01), jnp.asarray(X01))
+    # the right order, with either kind of key, still runs
+    assert np.isfinite(float(dae.dae_loss(*args)))
+    assert np.isfinite(float(dae.dae_loss(jax.random.key(0), *args[1:])))
+
+
 def test_dae_loss_is_reconstruction_plus_l1():
     layer, c = make_layer(4)
     key = jax.random.PRNGKey(7)

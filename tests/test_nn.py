@@ -3,6 +3,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from flax import nnx
 
 from deep_sparse import mlp, nn as dsnn
 
@@ -96,3 +97,43 @@ def test_jit_and_vmap():
         np.testing.assert_allclose(logits[n], mlp.apply(dsnn.to_mlp_params(one), X)[0], rtol=1e-5, atol=1e-6)
     per_example = jax.jit(jax.vmap(lambda x: model.apply(jax.tree_util.tree_map(lambda a: a[0], stacked), x[None])[0][0]))(X)
     np.testing.assert_allclose(per_example, logits[0], rtol=1e-5, atol=1e-6)
+
+
+# --------------------------------------------------------------------- Flax NNX
+def test_nnx_module_has_the_linen_parameters_and_gives_the_same_outputs():
+    linen = dsnn.SparseMLP(layer_sizes=SIZES, activation="tanh")
+    variables = linen.init(jax.random.PRNGKey(7), X)
+    model = dsnn.SparseMLPNNX.from_mlp_params(dsnn.to_mlp_params(variables), "tanh")
+    # the same parameter tree: names, shapes, values
+    state = nnx.state(model, nnx.Param).to_pure_dict()
+    assert jax.tree.structure(state) == jax.tree.structure(variables["params"])
+    for a, b in zip(jax.tree.leaves(state), jax.tree.leaves(variables["params"])):
+        np.testing.assert_array_equal(a, b)
+    logits, hidden = model(X)
+    ref_logits, ref_hidden = linen.apply(variables, X)
+    np.testing.assert_array_equal(logits, ref_logits)
+    for h, r in zip(hidden, ref_hidden):
+        np.testing.assert_array_equal(h, r)
+    # against NumPy, for the rectifier
+    relu = dsnn.SparseMLPNNX.from_mlp_params(dsnn.to_mlp_params(variables), "rectifier")
+    np.testing.assert_allclose(relu(X)[0], np_forward(dsnn.to_mlp_params(variables), X)[0], rtol=1e-5, atol=1e-6)
+
+
+def test_nnx_init_draws_mlp_init_and_trains_with_nnx_grad():
+    model = dsnn.SparseMLPNNX(SIZES, "rectifier", rngs=nnx.Rngs(params=3))
+    for i, (n_in, n_out) in enumerate(zip(SIZES[:-1], SIZES[1:])):
+        layer = getattr(model, f"layer_{i}")
+        w, b = np.asarray(layer.w[...]), np.asarray(layer.b[...])
+        assert w.shape == (n_in, n_out) and np.all(b == 0)
+        assert np.all(np.abs(w) <= np.sqrt(6 / (n_in + n_out))) and np.any(w != 0)
+    expected = mlp.init(nnx.Rngs(params=3).params(), SIZES, "rectifier")  # the same draw
+    for got, want in zip(model.mlp_params(), expected):
+        np.testing.assert_array_equal(got["w"], want["w"])
+    # gradients through NNX equal those of the pure function
+    grads = nnx.grad(lambda m: jnp.sum(m(X)[0] ** 2))(model)
+    pure = jax.grad(lambda p: jnp.sum(mlp.apply(p, X)[0] ** 2))(model.mlp_params())
+    np.testing.assert_allclose(grads["layer_0"]["w"][...], pure[0]["w"], rtol=1e-6)
+    with pytest.raises(ValueError, match="unknown activation"):
+        dsnn.SparseMLPNNX(SIZES, "relu", rngs=nnx.Rngs(0))
+    with pytest.raises(ValueError, match="expected"):
+        dsnn.SparseMLPNNX(SIZES[:-1], rngs=nnx.Rngs(0), params=expected)

@@ -54,7 +54,7 @@ def test_pretraining_trains_on_x_pretrain_and_fine_tuning_never_reads_it(run):
     # fine-tuning, validation and test never read them: the same epoch with either
     assert_trees_close(run["finetune_epoch"](state, HPARAMS, data).params,
                        run["finetune_epoch"](state, HPARAMS, other).params)
-    with pytest.raises(ValueError, match="x_pretrain has width 5, x_train has 12"):
+    with pytest.raises(ValueError, match="x_pretrain has 5 features, x_train has 12"):
         trainer.check_data(data.replace(x_pretrain=jnp.zeros((20, 5))))
 
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from deep_sparse.config import Hparams, TrainConfig
-from deep_sparse.train import Trainer, labels_span, make_train, prepare_data
+from deep_sparse.train import DATA_ARRAYS, Data, Trainer, labels_span, make_train, prepare_data
 
 N_TRAIN, N_VALID, N_TEST, N_IN, N_CLASSES = 300, 100, 100, 20, 3
 KEY = jax.random.PRNGKey(0)
@@ -323,9 +323,12 @@ def test_traced_data_carries_its_number_of_classes(data):
     assert result.params[-1]["w"].shape[-1] == data.num_classes
     expected = run(small_config(epochs=1), Hparams(), data)
     np.testing.assert_array_equal(np.asarray(result.test_example_errors), np.asarray(expected.test_example_errors))
-    # data built without it cannot tell its classes once traced: one line naming both places to set them
+    # concrete labels give it whenever a Data is built, by hand too
+    assert data.replace(num_classes=None).num_classes == data.num_classes
+    # data built from traced labels cannot tell its classes: one line naming both places to set them
+    arrays = [getattr(data, name) for name in DATA_ARRAYS[:6]]
     with pytest.raises(ValueError, match="TrainConfig.num_classes or Data.num_classes must be set"):
-        jax.jit(make_train(config))(KEY, Hparams(), data.replace(num_classes=None))
+        jax.jit(lambda *arrays: make_train(config)(KEY, Hparams(), Data(*arrays)))(*arrays)
 
 
 def test_prepared_data_counts_classes_from_its_labels_unless_the_config_names_them():
