@@ -1,6 +1,7 @@
 """Fixtures shared by several test files."""
 import functools
 import http.server
+import os
 import threading
 import types
 
@@ -68,3 +69,12 @@ def server(tmp_path, http_control, monkeypatch):
     yield f"http://127.0.0.1:{httpd.server_address[1]}/", root
     httpd.shutdown()
     httpd.server_close()
+
+
+@pytest.fixture
+def umask_022():
+    """The process's umask set to 022 (a shared machine's usual one) for the test, then restored."""
+    previous = os.umask(0o022)
+    yield
+    os.umask(previous)
+

@@ -5,6 +5,7 @@ import os
 import pytest
 
 from deep_sparse.store import STACK_CHUNK_SIZE, SweepStore
+from fakes import modes
 
 
 def test_the_stack_chunk_size_is_read_back_as_recorded(tmp_path):
@@ -24,3 +25,14 @@ def test_a_malformed_stack_chunk_size_file_is_named_in_one_line(tmp_path, conten
         json.dump(content, handle)
     with pytest.raises(ValueError, match=r"stack_chunk_size\.json: expected"):
         store.stack_chunk_size(0)
+
+
+def test_every_file_of_the_store_follows_the_umask(tmp_path, umask_022):
+    store = SweepStore(str(tmp_path / "sweep"))
+    store.create({"config": {}, "grid": [{}], "base_hparams": {}}, started_before=False)
+    store.save_chunk("group000-chunk000", [{"network": 0, "group": 0, "seed": 0}])
+    store.record_chunk_size(0, 1)
+    store.record_stack_chunk_size(0, 1)
+    store.write_results({0: {"network": 0, "group": 0, "seed": 0}}, {}, {}, 0.0, complete=True)
+    found = modes(tmp_path / "sweep")
+    assert {path for path, mode in found.items() if mode not in (0o644, 0o755)} == set(), found
