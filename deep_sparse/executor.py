@@ -14,6 +14,7 @@ from typing import Callable, Optional, Sequence
 import jax
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
+from tqdm.auto import tqdm
 
 from deep_sparse import distributed
 from deep_sparse.checkpoints import ChunkCheckpoint
@@ -54,21 +55,39 @@ class ChunkPolicy:
 
 
 class Progress:
-    """Where a chunk reports: a tqdm bar of network-epochs, and ``log`` for the epoch summaries when
-    the bar is off."""
+    """Where a sweep reports, as ``mode`` asks:
 
-    def __init__(self, total: int, enabled: bool, log: Callable[[str], None] = print):
-        from tqdm.auto import tqdm
+    - ``True``: a tqdm bar of network-epochs when stderr is a terminal (or in a notebook); elsewhere
+      (a log file, a pipe) no bar, whose frames would fill the file, and one line per epoch instead;
+    - ``"lines"``: one line per epoch, never a bar;
+    - ``False``: quiet: nothing per epoch (the few lines of ``log``, such as a group's start, stay).
 
-        self.bar = tqdm(total=total, unit="net-epoch", disable=not enabled, dynamic_ncols=True, smoothing=0.1)
-        self.log = log
+    ``log`` prints the lines; while a bar is drawn they go through tqdm's ``external_write_mode``,
+    which clears the bar first, so that no line lands inside the bar's own line.
+    """
+
+    def __init__(self, total: int, mode: bool | str = True, log: Callable[[str], None] = print):
+        if mode not in (True, False, "lines"):
+            raise ValueError(f"progress: expected True, False or 'lines', got {mode!r}")
+        # disable=None: tqdm draws only on a terminal (and always in a notebook, whose bar is a widget)
+        self.bar = tqdm(total=total, unit="net-epoch", disable=None if mode is True else True, dynamic_ncols=True,
+                        smoothing=0.1)
+        self.epoch_lines = mode is not False and self.bar.disable
+        self._log = log
+
+    def log(self, message: str) -> None:
+        if self.bar.disable:
+            self._log(message)
+        else:
+            with tqdm.external_write_mode():
+                self._log(message)
 
     def advance(self, network_epochs: int) -> None:
         self.bar.update(network_epochs)
 
     def epoch(self, summary: str) -> None:
         self.bar.set_postfix_str(summary, refresh=False)
-        if self.bar.disable:
+        if self.epoch_lines:
             self.log(summary)
 
     def close(self) -> None:

@@ -157,7 +157,7 @@ def run(
     deadline: Optional[float] = None,
     data_dir: Optional[str] = None,
     download: bool = True,
-    progress: bool = True,
+    progress: bool | str = True,
     argv: Optional[Sequence[str]] = None,
     extra_metadata: Optional[dict] = None,
     select_pretrain_lr: Optional[Sequence[str]] = None,
@@ -192,6 +192,8 @@ def run(
         where they are the same computation (:mod:`deep_sparse.reuse`: same data, seed, and
         configuration and hyperparameters as far as the network reads them); each such row says
         where it comes from (``reused_from``).
+    progress: ``True`` a bar on a terminal, else a line per epoch; ``"lines"`` a line per epoch;
+        ``False`` nothing per epoch (:class:`~deep_sparse.executor.Progress`). ``log`` prints lines.
     Returns the rows (one dict per fine-tuned network, in grid order).
     """
     mesh = make_mesh(devices)

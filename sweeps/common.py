@@ -55,7 +55,12 @@ def add_run_arguments(parser: argparse.ArgumentParser, default_out: str) -> None
                             "instead of trained where they are the same computation: same data (SHA-256), seed, "
                             "and the configuration and hyperparameters the network reads; each such row records "
                             "where it comes from (reused_from); the folders are only read")
-    group.add_argument("--no-progress", action="store_true", help="no progress bar")
+    group.add_argument("--no-progress", action="store_true",
+                       help="no progress bar: one line per epoch instead (the default when stderr is not a "
+                            "terminal, e.g. a log file, so that it holds no bar frames)")
+    group.add_argument("--quiet", action="store_true",
+                       help="no progress bar and no line per epoch: only what starts, what is saved and the "
+                            "summary")
     group.add_argument("--debug", action="store_true", help="on an error, print the Python traceback too")
     dist = parser.add_argument_group("multi-host (jax.distributed)")
     dist.add_argument("--coordinator-address", default=None,
@@ -92,7 +97,12 @@ def sweep_options(args: argparse.Namespace) -> dict:
     return dict(resume=args.resume, chunk_size=args.chunk_size, data_dir=args.data_dir, batching=args.batching,
                 download=not args.offline,
                 checkpoint_every=args.checkpoint_every, checkpoint_seconds=args.checkpoint_seconds,
-                deadline=deadline(args), progress=not args.no_progress, reuse_rows_from=tuple(args.reuse_rows_from))
+                deadline=deadline(args), progress=progress(args), reuse_rows_from=tuple(args.reuse_rows_from))
+
+
+def progress(args: argparse.Namespace):
+    """``ds.sweep.run``'s ``progress`` of --quiet and --no-progress (:class:`deep_sparse.executor.Progress`)."""
+    return False if args.quiet else "lines" if args.no_progress else True
 
 
 EXIT_ERROR, EXIT_DEADLINE, EXIT_INTERRUPTED = 1, 3, 130
