@@ -50,6 +50,21 @@ def read_results(out_dir: str) -> list[dict]:
     return results_io.read_json(path)["rows"]
 
 
+class SweepExists(FileExistsError):
+    """A sweep was asked for without ``resume`` in a folder that holds one; ``finished``: the folder's
+    ``results.json`` says every network of it is recorded (a command line says so in its own words)."""
+
+    def __init__(self, message: str, folder: str, finished: bool):
+        super().__init__(message)
+        self.folder, self.finished = folder, finished
+
+
+def is_complete(out_dir: str) -> bool:
+    """Whether the sweep in ``out_dir`` recorded every network (its ``results.json`` says complete)."""
+    path = os.path.join(out_dir, "results.json")
+    return os.path.exists(path) and results_io.read_json(path).get("complete") is True
+
+
 class SweepStore:
     """The files of one sweep in ``out_dir``. Reading methods write nothing; ``create`` is called once
     every input is checked."""
@@ -66,8 +81,8 @@ class SweepStore:
         if not os.path.exists(self.plan_path):
             return False
         if not resume:
-            raise FileExistsError(f"{self.out_dir} already holds a sweep (plan.json); pass resume=True (--resume) "
-                                  "to continue it or choose another output directory")
+            raise SweepExists(f"{self.out_dir} already holds a sweep (plan.json); pass resume=True to continue it or "
+                              "choose another output directory", self.out_dir, is_complete(self.out_dir))
         existing = results_io.read_json(self.plan_path)
         for field in ("config", "grid", "base_hparams"):
             if existing.get(field) != record[field]:

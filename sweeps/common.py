@@ -4,6 +4,7 @@ running a sweep, the cells of our numbers) is in :mod:`deep_sparse.experiment`."
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from typing import Callable, Mapping, Sequence
@@ -12,6 +13,7 @@ import jax
 
 from deep_sparse import experiment, results_io
 from deep_sparse.experiment import Preset
+from deep_sparse.store import SweepExists, is_complete
 from deep_sparse.sweep import DeadlineReached
 from sweeps import paper_numbers
 
@@ -121,6 +123,10 @@ def cli(main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | None 
         print(f"stopped before the time budget ran out: {stop}\nfinished networks are saved; continue with:\n"
               f"  {resume_command}", file=sys.stderr)
         return EXIT_DEADLINE
+    except SweepExists as held:
+        if "--debug" in argv:
+            raise
+        return already_there(held, argv)
     except KeyboardInterrupt:
         if "--debug" in argv:
             raise
@@ -132,6 +138,42 @@ def cli(main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | None 
             raise
         print(f"error: {error}", file=sys.stderr)
         return EXIT_ERROR
+
+
+def already_there(held: SweepExists, argv: Sequence[str]) -> int:
+    """A command asked again, without --resume, for a folder that holds a sweep: when this very command
+    ran to completion there, its summary and where it is (exit 0); else the flag that continues it."""
+    summary = finished_summary(held.folder, argv)
+    if summary is not None:
+        with open(summary, encoding="utf-8") as handle:
+            print(handle.read())
+        print(f"already finished: this command ran to completion in {os.path.dirname(summary)} (results.csv, "
+              "results.json, the summary above); nothing was trained again. To train anew, choose another --out.")
+        return 0
+    print(f"error: {held.folder} holds a sweep that this command has not finished there: add --resume to continue "
+          "it (the same settings only), or choose another --out", file=sys.stderr)
+    return EXIT_ERROR
+
+
+def finished_summary(folder: str, argv: Sequence[str]) -> str | None:
+    """The ``summary.md`` of the run in ``folder`` (a sweep, or one of the data set folders of a run)
+    when every sweep of that run is complete and was recorded by the same command line as ``argv``
+    (a run with other options, or other data sets, is not the one asked for)."""
+    for out in (folder, os.path.dirname(os.path.normpath(folder))):
+        if os.path.exists(os.path.join(out, "summary.md")):
+            break
+    else:
+        return None
+    sweeps = [path for path in [out, *(os.path.join(out, name) for name in sorted(os.listdir(out)))]
+              if os.path.exists(os.path.join(path, "plan.json"))]
+    asked = [word for word in argv if word != "--resume"]
+    for path in sweeps:
+        if not is_complete(path):
+            return None
+        recorded = results_io.read_json(os.path.join(path, "results.json")).get("argv") or []
+        if [word for word in recorded[2:] if word != "--resume"] != asked:
+            return None
+    return os.path.join(out, "summary.md")
 
 
 def _module_name(main) -> str:
