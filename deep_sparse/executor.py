@@ -55,16 +55,10 @@ class ChunkPolicy:
 
 
 class Progress:
-    """Where a sweep reports, as ``mode`` asks:
-
-    - ``True``: a tqdm bar of network-epochs when stderr is a terminal (or in a notebook); elsewhere
-      (a log file, a pipe) no bar, whose frames would fill the file, and one line per epoch instead;
-    - ``"lines"``: one line per epoch, never a bar;
-    - ``False``: quiet: nothing per epoch (the few lines of ``log``, such as a group's start, stay).
-
-    ``log`` prints the lines; while a bar is drawn they go through tqdm's ``external_write_mode``,
-    which clears the bar first, so that no line lands inside the bar's own line.
-    """
+    """Where a sweep reports. ``mode``: ``True`` a tqdm bar of network-epochs on a terminal (or in a
+    notebook) and elsewhere (a log file, a pipe: no bar frames) a line per epoch; ``"lines"`` a line
+    per epoch, never a bar; ``False`` quiet, nothing per epoch. While a bar is drawn, ``log``'s lines go
+    through tqdm's ``external_write_mode`` (the bar cleared first), never into the bar's line."""
 
     def __init__(self, total: int, mode: bool | str = True, log: Callable[[str], None] = print):
         if mode not in (True, False, "lines"):
@@ -76,11 +70,8 @@ class Progress:
         self._log = log
 
     def log(self, message: str) -> None:
-        if self.bar.disable:
+        with tqdm.external_write_mode():
             self._log(message)
-        else:
-            with tqdm.external_write_mode():
-                self._log(message)
 
     def advance(self, network_epochs: int) -> None:
         self.bar.update(network_epochs)

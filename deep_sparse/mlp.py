@@ -17,6 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from deep_sparse import activations as activations_lib
+from deep_sparse import runtime  # noqa: F401 - pins the matmul precision before anything compiles
 
 Array = jax.Array
 Params = list  # list[dict[str, Array]]

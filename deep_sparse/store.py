@@ -21,7 +21,8 @@ from deep_sparse import results_io
 
 # kept beside the stacks it describes, so that a resume chunks them as they were trained
 STACK_CHUNK_SIZE = "stack_chunk_size.json"
-PROVENANCE_FIELDS = ("command", "date_utc", "versions", "git_commit", "machine", "batching", "timings")
+PROVENANCE_FIELDS = ("command", "date_utc", "versions", "git_commit", "machine", "batching", "matmul_precision",
+                     "timings")
 
 
 def rows_checksum(rows: list[dict]) -> str:

@@ -31,7 +31,7 @@ from typing import Any, Callable, Optional, Sequence
 import jax
 import numpy as np
 
-from deep_sparse import distributed, results_io, reuse, selection
+from deep_sparse import distributed, results_io, reuse, runtime, selection
 from deep_sparse.checkpoints import ChunkCheckpoint
 from deep_sparse.config import HPARAM_NAMES, Hparams, TrainConfig
 from deep_sparse.devices import auto_chunk_size, compiled_memory_bytes, make_mesh, resolve_batching  # noqa: F401
@@ -56,6 +56,7 @@ def _network_fields(group: Group, network: Network) -> dict:
     row["hidden_sizes"] = "-".join(str(n) for n in group.config.hidden_sizes)
     row["pretrain_epochs"] = group.config.pretrain_epochs
     row["labeled_fraction"] = group.config.labeled_fraction
+    row["matmul_precision"] = runtime.matmul_precision()
     return row
 
 
@@ -310,6 +311,7 @@ def _run_metadata(argv: Optional[Sequence[str]], extra_metadata: Optional[dict],
     metadata = results_io.provenance(argv)
     metadata.update(extra_metadata or {})
     metadata["batching"] = batching
+    metadata["matmul_precision"] = runtime.matmul_precision()
     metadata["previous_runs"] = previous.previous_runs() if previous is not None else []
     metadata["data_sha256"] = data_sha256
     if reuse_rows_from:

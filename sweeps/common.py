@@ -11,7 +11,7 @@ from typing import Callable, Mapping, Sequence
 
 import jax
 
-from deep_sparse import experiment, results_io
+from deep_sparse import experiment, results_io, runtime
 from deep_sparse.experiment import Preset
 from deep_sparse.store import SweepExists, is_complete
 from deep_sparse.sweep import DeadlineReached
@@ -63,6 +63,15 @@ def add_run_arguments(parser: argparse.ArgumentParser, default_out: str) -> None
     group.add_argument("--quiet", action="store_true",
                        help="no progress bar and no line per epoch: only what starts, what is saved and the "
                             "summary")
+    group.add_argument("--matmul-precision", choices=runtime.MATMUL_PRECISIONS, default=runtime.DEFAULT_MATMUL_PRECISION,
+                       help="float32 matrix products: highest (full float32 on every backend, so that a GPU "
+                            "gives the numbers a CPU gives), tensorfloat32 (TF32 on GPUs that have it: faster, "
+                            "other numbers), default (the backend's choice); recorded in results.json and in "
+                            "every row (default: %(default)s)")
+    group.add_argument("--no-compilation-cache", action="store_true",
+                       help="neither read nor write JAX's persistent compilation cache (by default compiled "
+                            f"programs are kept for the next start in ${runtime.CACHE_ENV}, else "
+                            "~/.cache/deep_sparse/jax-cache)")
     group.add_argument("--debug", action="store_true", help="on an error, print the Python traceback too")
     dist = parser.add_argument_group("multi-host (jax.distributed)")
     dist.add_argument("--coordinator-address", default=None,
@@ -181,6 +190,14 @@ def _module_name(main) -> str:
     return module if module != "__main__" else sys.modules["__main__"].__spec__.name
 
 
+def configure_jax(args: argparse.Namespace) -> None:
+    """What the run options ask of JAX, before anything compiles: the matmul precision, the
+    persistent compilation cache, and the multi-host runtime."""
+    runtime.set_matmul_precision(args.matmul_precision)
+    runtime.use_compilation_cache(not args.no_compilation_cache)
+    initialize_distributed(args)
+
+
 def initialize_distributed(args: argparse.Namespace) -> None:
     """Call ``jax.distributed.initialize`` when the multi-host options are given."""
     if args.coordinator_address is None:
@@ -267,9 +284,9 @@ def experiment_run(args: argparse.Namespace, module: str, name: str, preset: Pre
 
 def start(args: argparse.Namespace, module: str, name: str, presets: Mapping[str, Preset], names: Sequence[str],
           title: str) -> experiment.Run:
-    """What every experiment's ``main`` does first: start the multi-host runtime if asked, apply the
+    """What every experiment's ``main`` does first: set up JAX as asked (:func:`configure_jax`), apply the
     command-line options among ``names`` to the chosen preset, say what runs, and check --out."""
-    initialize_distributed(args)
+    configure_jax(args)
     preset = chosen_preset(args, presets, names)
     print(f"{title}, preset {preset.label}: {preset.description}")
     results_io.check_output_folder(args.out)

@@ -54,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    common.initialize_distributed(args)
+    common.configure_jax(args)
     config = ds.config.TrainConfig(
         dataset=args.dataset, hidden_sizes=args.hidden_sizes, activation=args.activation[0],
         batch_size=args.batch_size, epochs=args.epochs, patience=args.patience or None,

@@ -78,3 +78,16 @@ def umask_022():
     yield
     os.umask(previous)
 
+
+
+@pytest.fixture(autouse=True, scope="session")
+def compilation_cache_in_a_temporary_folder(tmp_path_factory):
+    """The commands run in-process (and their subprocesses) keep compiled programs in a folder of the
+    test session, never in the user's cache."""
+    previous = os.environ.get("DEEP_SPARSE_CACHE")
+    os.environ["DEEP_SPARSE_CACHE"] = str(tmp_path_factory.mktemp("jax-cache"))
+    yield
+    if previous is None:
+        os.environ.pop("DEEP_SPARSE_CACHE", None)
+    else:
+        os.environ["DEEP_SPARSE_CACHE"] = previous
