@@ -160,7 +160,7 @@ def already_there(held: SweepExists, argv: Sequence[str]) -> int:
               "results.json, the summary above); nothing was trained again. To train anew, choose another --out.")
         return 0
     print(f"error: {held.folder} holds a sweep that this command has not finished there: add --resume to continue "
-          "it (the same settings only), or choose another --out", file=sys.stderr)
+          "it (with the settings it was started with), or choose another --out", file=sys.stderr)
     return EXIT_ERROR
 
 
