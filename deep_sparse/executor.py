@@ -22,13 +22,9 @@ from deep_sparse.config import HPARAM_NAMES, Hparams
 from deep_sparse.devices import (
     MEMORY_HEADROOM, available_memory_bytes, batch_over_networks, compiled_memory_bytes, resolve_batching,
 )
+from deep_sparse.names import DeadlineReached
 from deep_sparse.planner import Network
 from deep_sparse.train import Data, Stage, Train
-
-
-class DeadlineReached(Exception):
-    """``run(..., deadline=...)`` stopped before the deadline: every finished chunk and the running
-    chunk's last epoch are saved, and ``resume=True`` continues from them."""
 
 
 @dataclasses.dataclass(frozen=True)

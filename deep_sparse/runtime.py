@@ -20,9 +20,8 @@ import os
 
 import jax
 
-MATMUL_PRECISIONS = ("highest", "tensorfloat32", "default")
-DEFAULT_MATMUL_PRECISION = "highest"
-CACHE_ENV = "DEEP_SPARSE_CACHE"
+from deep_sparse.names import CACHE_ENV, DEFAULT_MATMUL_PRECISION, MATMUL_PRECISIONS  # noqa: F401 - public here
+
 
 
 def set_matmul_precision(precision: str) -> None:
@@ -62,6 +61,13 @@ def use_compilation_cache(enabled: bool = True, directory: str | None = None) ->
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
     return directory
+
+
+def initialize_distributed(coordinator_address: str, num_processes: int, process_id: int) -> None:
+    """``jax.distributed.initialize``; CPU processes exchange results through gloo (accelerators use
+    their own collectives)."""
+    jax.config.update("jax_cpu_collectives_implementation", "gloo")
+    jax.distributed.initialize(coordinator_address, num_processes, process_id)
 
 
 if jax.config.jax_default_matmul_precision is None:

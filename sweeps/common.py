@@ -9,12 +9,13 @@ import sys
 import time
 from typing import Callable, Mapping, Sequence
 
-import jax
-
-from deep_sparse import experiment, results_io, runtime
+# JAX is imported when a command first needs it (``ds.runtime``, ``ds.sweep``: the package imports its
+# modules on first use), not here: building a parser (--help) must not wait seconds for it
+import deep_sparse as ds
+from deep_sparse import experiment, names, results_io
 from deep_sparse.experiment import Preset
+from deep_sparse.names import DeadlineReached
 from deep_sparse.store import SweepExists, is_complete
-from deep_sparse.sweep import DeadlineReached
 from sweeps import paper_numbers
 
 DEADLINE_ERRORS = (DeadlineReached,)
@@ -63,14 +64,14 @@ def add_run_arguments(parser: argparse.ArgumentParser, default_out: str) -> None
     group.add_argument("--quiet", action="store_true",
                        help="no progress bar and no line per epoch: only what starts, what is saved and the "
                             "summary")
-    group.add_argument("--matmul-precision", choices=runtime.MATMUL_PRECISIONS, default=runtime.DEFAULT_MATMUL_PRECISION,
+    group.add_argument("--matmul-precision", choices=names.MATMUL_PRECISIONS, default=names.DEFAULT_MATMUL_PRECISION,
                        help="float32 matrix products: highest (full float32 on every backend, so that a GPU "
                             "gives the numbers a CPU gives), tensorfloat32 (TF32 on GPUs that have it: faster, "
                             "other numbers), default (the backend's choice); recorded in results.json and in "
                             "every row (default: %(default)s)")
     group.add_argument("--no-compilation-cache", action="store_true",
                        help="neither read nor write JAX's persistent compilation cache (by default compiled "
-                            f"programs are kept for the next start in ${runtime.CACHE_ENV}, else "
+                            f"programs are kept for the next start in ${names.CACHE_ENV}, else "
                             "~/.cache/deep_sparse/jax-cache)")
     group.add_argument("--debug", action="store_true", help="on an error, print the Python traceback too")
     dist = parser.add_argument_group("multi-host (jax.distributed)")
@@ -193,8 +194,8 @@ def _module_name(main) -> str:
 def configure_jax(args: argparse.Namespace) -> None:
     """What the run options ask of JAX, before anything compiles: the matmul precision, the
     persistent compilation cache, and the multi-host runtime."""
-    runtime.set_matmul_precision(args.matmul_precision)
-    runtime.use_compilation_cache(not args.no_compilation_cache)
+    ds.runtime.set_matmul_precision(args.matmul_precision)
+    ds.runtime.use_compilation_cache(not args.no_compilation_cache)
     initialize_distributed(args)
 
 
@@ -204,9 +205,7 @@ def initialize_distributed(args: argparse.Namespace) -> None:
         return
     if args.num_processes is None or args.process_id is None:
         raise SystemExit("--coordinator-address needs --num-processes and --process-id")
-    # CPU processes exchange results through gloo (accelerators use their own collectives)
-    jax.config.update("jax_cpu_collectives_implementation", "gloo")
-    jax.distributed.initialize(args.coordinator_address, args.num_processes, args.process_id)
+    ds.runtime.initialize_distributed(args.coordinator_address, args.num_processes, args.process_id)
 
 
 def float_list(text: str) -> float:

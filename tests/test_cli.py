@@ -113,3 +113,26 @@ def test_the_cache_folder(monkeypatch, tmp_path):
     monkeypatch.delenv("DEEP_SPARSE_CACHE")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     assert runtime.compilation_cache_dir() == str(tmp_path / "xdg" / "deep_sparse" / "jax-cache")
+
+
+COMMANDS = ("campaign", "figure3", "figure4", "pretrain_strategies", "report", "sentiment", "softplus_alpha",
+            "sparsity", "table1", "train", "workshop_table2")
+PARSERS_WITHOUT_JAX = ("import importlib, sys\n"
+                       "for name in sys.argv[1:]:\n"
+                       "    importlib.import_module('sweeps.' + name).build_parser()\n"
+                       "    assert 'jax' not in sys.modules, name + ' imported jax'\n"
+                       "print('no jax')")
+
+
+def test_every_command_builds_its_parser_without_importing_jax():
+    done = subprocess.run([sys.executable, "-c", PARSERS_WITHOUT_JAX, *COMMANDS], cwd=REPO, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0 and done.stdout.strip() == "no jax", done.stderr[-2000:]
+
+
+def test_help_of_the_main_command_imports_no_jax():
+    done = subprocess.run([sys.executable, "-X", "importtime", "-m", "sweeps.figure3", "--help"], cwd=REPO,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and "--no-compilation-cache" in done.stdout
+    imported = [line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines() if "|" in line]
+    assert "jax" not in imported and "numpy" in imported  # the import log is read, and holds no JAX
