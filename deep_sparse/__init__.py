@@ -11,7 +11,7 @@ __version__ = "0.1.0"
 _SUBMODULES = (
     "activations", "mlp", "sparsity", "dae", "reparam", "ratings", "nn",
     "data", "config", "train", "sweep", "experiment", "planner", "executor", "store", "distributed", "devices", "checkpoints",
-    "results_io", "plots", "selection", "runtime",
+    "results_io", "plots", "selection", "runtime", "names",
 )
 __all__ = list(_SUBMODULES)
 
