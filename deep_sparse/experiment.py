@@ -305,8 +305,9 @@ class NetworkPreset(Preset):
     def train_config(self, dataset: str, **structure) -> TrainConfig:
         """The ``TrainConfig`` of this preset on ``dataset``: its hidden widths there, epochs, patience
         and the paper's mini-batches of 10; ``structure`` gives the rest (activation, corruption, ...)."""
-        return ds.config.TrainConfig(dataset=dataset, hidden_sizes=self.hidden_sizes_for(dataset), batch_size=PAPER_BATCH_SIZE,
-                           epochs=self.epochs, patience=self.patience, **structure)
+        return ds.config.TrainConfig(dataset=dataset, hidden_sizes=self.hidden_sizes_for(dataset),
+                                     batch_size=PAPER_BATCH_SIZE, epochs=self.epochs, patience=self.patience,
+                                     **structure)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

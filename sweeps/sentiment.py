@@ -102,8 +102,8 @@ class SentimentPreset(experiment.Preset):
         """Ratings of reviews (5 classes, expected star value), mini-batches of 10; masking noise, salt
         and pepper on the binary first layer. Each grid point sets the model's structure."""
         return ds.config.TrainConfig(dataset="reviews", task="ratings", hidden_sizes=(), activation="rectifier",
-                           batch_size=PAPER_BATCH_SIZE, epochs=self.epochs, patience=self.patience, num_classes=5,
-                           corruption="mask", first_layer_corruption="salt_and_pepper")
+                                     batch_size=PAPER_BATCH_SIZE, epochs=self.epochs, patience=self.patience,
+                                     num_classes=5, corruption="mask", first_layer_corruption="salt_and_pepper")
 
 
 PRESETS = experiment.by_name(
