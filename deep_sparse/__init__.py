@@ -22,8 +22,8 @@ __version__ = "0.1.0"
 
 _SUBMODULES = (
     "activations", "mlp", "sparsity", "dae", "reparam", "ratings", "nn",
-    "data", "config", "inputs", "optimizers", "train", "sweep", "experiment", "planner", "executor", "store", "distributed", "devices", "checkpoints",
-    "results_io", "plots", "selection",
+    "data", "config", "inputs", "optimizers", "train", "sweep", "experiment", "planner", "executor", "store",
+    "distributed", "devices", "checkpoints", "results_io", "plots", "selection", "runtime", "names",
 )
 __all__ = list(_SUBMODULES)
 

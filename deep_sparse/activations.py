@@ -21,6 +21,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from deep_sparse import names as names_lib
+
 Array = jax.Array
 
 
@@ -126,18 +128,8 @@ def linear(x: Array) -> Array:
     return x
 
 
-ACTIVATIONS: dict[str, Callable[..., Array]] = {
-    "rectifier": rectifier,
-    "softplus": softplus,
-    "scaled_softplus": scaled_softplus,
-    "tanh": tanh,
-    "sigmoid": sigmoid,
-    "half_negated_rectifier": half_negated_rectifier,
-    "lif_rate": lif_rate,
-    "rectified_tanh": rectified_tanh,
-    "abs_tanh": abs_tanh,
-    "linear": linear,
-}
+# the functions of the names listed without JAX in deep_sparse.names (what --help shows)
+ACTIVATIONS: dict[str, Callable[..., Array]] = {name: globals()[name] for name in names_lib.ACTIVATIONS}
 
 # Activations whose outputs are exactly zero on a set of positive measure: only for these does the
 # fraction of exact zeros measure a learned sparsity.

@@ -37,10 +37,11 @@ import numpy as np
 
 from deep_sparse import activations as activations_lib
 from deep_sparse import mlp as mlp_lib
+from deep_sparse import names
 
 Array = jax.Array
 
-CORRUPTIONS = ("mask", "gaussian", "salt_and_pepper", "none")
+CORRUPTIONS = names.CORRUPTIONS
 STRATEGIES = (
     "softplus_squared",
     "sigmoid_cross_entropy",

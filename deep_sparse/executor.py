@@ -14,6 +14,7 @@ from typing import Callable, Optional, Sequence
 import jax
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
+from tqdm.auto import tqdm
 
 from deep_sparse import distributed
 from deep_sparse.checkpoints import ChunkCheckpoint
@@ -21,13 +22,9 @@ from deep_sparse.config import HPARAM_NAMES, Hparams
 from deep_sparse.devices import (
     MEMORY_HEADROOM, available_memory_bytes, batch_over_networks, compiled_memory_bytes, resolve_batching,
 )
+from deep_sparse.names import DeadlineReached
 from deep_sparse.planner import Network
 from deep_sparse.train import Data, Stage, Train
-
-
-class DeadlineReached(Exception):
-    """``run(..., deadline=...)`` stopped before the deadline: every finished chunk and the running
-    chunk's last epoch are saved, and ``resume=True`` continues from them."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,21 +51,30 @@ class ChunkPolicy:
 
 
 class Progress:
-    """Where a chunk reports: a tqdm bar of network-epochs, and ``log`` for the epoch summaries when
-    the bar is off."""
+    """Where a sweep reports. ``mode``: ``True`` a tqdm bar of network-epochs on a terminal (or in a
+    notebook) and elsewhere (a log file, a pipe: no bar frames) a line per epoch; ``"lines"`` a line
+    per epoch, never a bar; ``False`` quiet, nothing per epoch. While a bar is drawn, ``log``'s lines go
+    through tqdm's ``external_write_mode`` (the bar cleared first), never into the bar's line."""
 
-    def __init__(self, total: int, enabled: bool, log: Callable[[str], None] = print):
-        from tqdm.auto import tqdm
+    def __init__(self, total: int, mode: bool | str = True, log: Callable[[str], None] = print):
+        if mode not in (True, False, "lines"):
+            raise ValueError(f"progress: expected True, False or 'lines', got {mode!r}")
+        # disable=None: tqdm draws only on a terminal (and always in a notebook, whose bar is a widget)
+        self.bar = tqdm(total=total, unit="net-epoch", disable=None if mode is True else True, dynamic_ncols=True,
+                        smoothing=0.1)
+        self.epoch_lines = mode is not False and self.bar.disable
+        self._log = log
 
-        self.bar = tqdm(total=total, unit="net-epoch", disable=not enabled, dynamic_ncols=True, smoothing=0.1)
-        self.log = log
+    def log(self, message: str) -> None:
+        with tqdm.external_write_mode():
+            self._log(message)
 
     def advance(self, network_epochs: int) -> None:
         self.bar.update(network_epochs)
 
     def epoch(self, summary: str) -> None:
         self.bar.set_postfix_str(summary, refresh=False)
-        if self.bar.disable:
+        if self.epoch_lines:
             self.log(summary)
 
     def close(self) -> None:

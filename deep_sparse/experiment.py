@@ -25,16 +25,19 @@ import dataclasses
 import math
 import os
 import types
-from typing import Any, Callable, ClassVar, Mapping, NamedTuple, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Mapping, NamedTuple, Optional, Sequence
 
 import numpy as np
 
-from deep_sparse import activations as activations_lib
+# The training modules (and JAX) are reached through the package, which imports them on first use: the
+# command lines build their parsers from the presets here, and --help must not wait seconds for JAX.
+import deep_sparse as ds
 from deep_sparse import data as data_lib
-from deep_sparse import results_io
-from deep_sparse import sweep as sweep_lib
-from deep_sparse import train as train_lib
-from deep_sparse.config import TrainConfig
+from deep_sparse import names, results_io
+
+if TYPE_CHECKING:
+    from deep_sparse.config import TrainConfig
+    from deep_sparse.train import Data
 
 __all__ = ["PAPER_LR_GRID", "PAPER_BATCH_SIZE", "CELL_SELECTORS", "Subset", "Generated", "Preset", "NetworkPreset",
            "DatasetPreset",
@@ -221,7 +224,7 @@ class Preset:
     :meth:`with_overrides`, never by hand).
     """
 
-    known_activations: ClassVar[tuple[str, ...]] = tuple(activations_lib.ACTIVATIONS)
+    known_activations: ClassVar[tuple[str, ...]] = names.ACTIVATIONS
 
     name: str
     description: str
@@ -239,7 +242,7 @@ class Preset:
         if field.name == "overrides":
             return
         if field.name in ("activations", "l1_activations"):
-            known = self.known_activations if field.name == "activations" else tuple(activations_lib.ACTIVATIONS)
+            known = self.known_activations if field.name == "activations" else names.ACTIVATIONS
             self._require(field.name, value, isinstance(value, tuple) and bool(value) and set(value) <= set(known),
                           f"a non-empty list of activations among {', '.join(known)}")
             return
@@ -302,8 +305,9 @@ class NetworkPreset(Preset):
     def train_config(self, dataset: str, **structure) -> TrainConfig:
         """The ``TrainConfig`` of this preset on ``dataset``: its hidden widths there, epochs, patience
         and the paper's mini-batches of 10; ``structure`` gives the rest (activation, corruption, ...)."""
-        return TrainConfig(dataset=dataset, hidden_sizes=self.hidden_sizes_for(dataset), batch_size=PAPER_BATCH_SIZE,
-                           epochs=self.epochs, patience=self.patience, **structure)
+        return ds.config.TrainConfig(dataset=dataset, hidden_sizes=self.hidden_sizes_for(dataset),
+                                     batch_size=PAPER_BATCH_SIZE, epochs=self.epochs, patience=self.patience,
+                                     **structure)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -387,7 +391,7 @@ def load_dataset(name: str, sizes: Subset | Generated, base: TrainConfig, data_d
         return None, None, reason
     config = base.replace(dataset=name, num_classes=data_lib.num_classes(name), **sizes.config_fields())
     try:
-        data = train_lib.prepare_data(config, splits)
+        data = ds.train.prepare_data(config, splits)
     except ValueError as error:
         return None, None, f"not run: {name}: {error}"
     return config, data, None
@@ -430,7 +434,7 @@ def run_sweep(config: TrainConfig, grid, folder: str, data, *, argv: Sequence[st
     extra = dict(metadata)
     if data is not None:
         extra["sizes"] = split_sizes(data)
-    return sweep_lib.run(config, grid, folder, data=data, argv=list(argv), extra_metadata=extra, **options)
+    return ds.sweep.run(config, grid, folder, data=data, argv=list(argv), extra_metadata=extra, **options)
 
 
 class OpenedDataset(NamedTuple):
@@ -438,7 +442,7 @@ class OpenedDataset(NamedTuple):
 
     folder: str
     config: Optional[TrainConfig]
-    data: Optional[train_lib.Data]
+    data: Optional[Data]
     reason: Optional[str]
 
 

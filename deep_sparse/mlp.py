@@ -17,6 +17,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from deep_sparse import activations as activations_lib
+from deep_sparse import names
+from deep_sparse import runtime  # noqa: F401 - pins the matmul precision before anything compiles
 
 Array = jax.Array
 Params = list  # list[dict[str, Array]]
@@ -42,7 +44,7 @@ def glorot_uniform_limit(fan_in: int, fan_out: int) -> float:
     return float(np.sqrt(6.0 / (fan_in + fan_out)))
 
 
-OUTPUT_LAYER_INITS = ("uniform", "zeros")
+OUTPUT_LAYER_INITS = names.OUTPUT_LAYER_INITS
 
 
 def init(key: Array, layer_sizes: Sequence[int], activation: str = "rectifier", hidden_bias: float = 0.0,

@@ -19,8 +19,41 @@ import tempfile
 from typing import Any, Iterable, Sequence
 
 
+def current_umask() -> int:
+    """The process's umask, read without changing it where the system tells (Linux's
+    ``/proc/self/status``): setting it to read it back would race with threads creating files."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def file_mode() -> int:
+    """The mode ``open()`` gives a new file: 0666 less the umask (0644 under umask 022)."""
+    return 0o666 & ~current_umask()
+
+
+def folder_mode() -> int:
+    """The mode ``mkdir`` gives a new folder: 0777 less the umask."""
+    return 0o777 & ~current_umask()
+
+
+def as_if_created(path: str) -> None:
+    """Give a file (or folder) made through a temporary name the mode a plain ``open`` (``mkdir``)
+    would have: ``mkstemp`` and ``mkdtemp`` create 0600 / 0700 whatever the umask, and a rename keeps
+    that, so a shared results or data folder would be unreadable to the group."""
+    os.chmod(path, folder_mode() if os.path.isdir(path) else file_mode())
+
+
 def atomic_write_bytes(path: str, payload: bytes) -> None:
-    """Write ``payload`` to ``path`` atomically (temp file in the same directory, fsync, rename)."""
+    """Write ``payload`` to ``path`` atomically (temp file in the same directory, fsync, rename),
+    with the mode the umask gives a new file."""
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
     handle, temp_path = tempfile.mkstemp(prefix=".tmp-", suffix="-" + os.path.basename(path), dir=directory)
@@ -28,6 +61,7 @@ def atomic_write_bytes(path: str, payload: bytes) -> None:
         with os.fdopen(handle, "wb") as temp_file:
             temp_file.write(payload)
             temp_file.flush()
+            os.fchmod(temp_file.fileno(), file_mode())
             os.fsync(temp_file.fileno())
         os.replace(temp_path, path)
     except BaseException:

@@ -10,7 +10,6 @@ non-empty folder that deep-sparse did not write.
 """
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import os
@@ -19,11 +18,11 @@ import time
 from typing import Optional
 
 from deep_sparse import results_io
-from deep_sparse.config import Hparams, TrainConfig
 
 # kept beside the stacks it describes, so that a resume chunks them as they were trained
 STACK_CHUNK_SIZE = "stack_chunk_size.json"
-PROVENANCE_FIELDS = ("command", "date_utc", "versions", "git_commit", "machine", "batching", "timings")
+PROVENANCE_FIELDS = ("command", "date_utc", "versions", "git_commit", "machine", "batching", "matmul_precision",
+                     "timings")
 
 
 def rows_checksum(rows: list[dict]) -> str:
@@ -52,15 +51,30 @@ def read_results(out_dir: str) -> list[dict]:
     return results_io.read_json(path)["rows"]
 
 
-def with_new_defaults(plan: dict) -> dict:
-    """``plan`` with the configuration fields and hyperparameters added to the code since it was
-    written set to their defaults: the defaults are what the code that wrote it computed, so such a
-    sweep is still the same sweep."""
+def with_new_defaults(plan: dict, defaults: dict) -> dict:
+    """``plan`` with the fields added to the code since it was written set to their ``defaults``
+    (``{"config": {...}, "base_hparams": {...}}``): the defaults are what the code that wrote it
+    computed, so such a sweep is still the same sweep."""
     plan = dict(plan)
-    for field, defaults in (("config", dataclasses.asdict(TrainConfig())), ("base_hparams", Hparams()._asdict())):
+    for field, values in defaults.items():
         if isinstance(plan.get(field), dict):
-            plan[field] = {**{k: v for k, v in defaults.items() if k not in plan[field]}, **plan[field]}
+            plan[field] = {**{k: v for k, v in values.items() if k not in plan[field]}, **plan[field]}
     return plan
+
+
+class SweepExists(FileExistsError):
+    """A sweep was asked for without ``resume`` in a folder that holds one; ``finished``: the folder's
+    ``results.json`` says every network of it is recorded (a command line says so in its own words)."""
+
+    def __init__(self, message: str, folder: str, finished: bool):
+        super().__init__(message)
+        self.folder, self.finished = folder, finished
+
+
+def is_complete(out_dir: str) -> bool:
+    """Whether the sweep in ``out_dir`` recorded every network (its ``results.json`` says complete)."""
+    path = os.path.join(out_dir, "results.json")
+    return os.path.exists(path) and results_io.read_json(path).get("complete") is True
 
 
 class SweepStore:
@@ -72,16 +86,17 @@ class SweepStore:
         self.chunks_dir = os.path.join(out_dir, "chunks")
         self.plan_path = os.path.join(out_dir, "plan.json")
 
-    def holds(self, record: dict, resume: bool) -> bool:
+    def holds(self, record: dict, resume: bool, defaults: Optional[dict] = None) -> bool:
         """Whether the folder already holds this sweep; refuses another sweep, this one without
-        ``resume``, and a non-empty folder that is not ours. Writes nothing."""
+        ``resume``, and a non-empty folder that is not ours. Writes nothing. ``defaults``: the current
+        defaults of the record's fields (see :func:`with_new_defaults`)."""
         results_io.check_output_folder(self.out_dir)
         if not os.path.exists(self.plan_path):
             return False
         if not resume:
-            raise FileExistsError(f"{self.out_dir} already holds a sweep (plan.json); pass resume=True (--resume) "
-                                  "to continue it or choose another output directory")
-        existing = with_new_defaults(results_io.read_json(self.plan_path))
+            raise SweepExists(f"{self.out_dir} already holds a sweep (plan.json); pass resume=True to continue it or "
+                              "choose another output directory", self.out_dir, is_complete(self.out_dir))
+        existing = with_new_defaults(results_io.read_json(self.plan_path), defaults or {})
         for field in ("config", "grid", "base_hparams"):
             if existing.get(field) != record[field]:
                 raise ValueError(f"{self.plan_path}: the {field} of the sweep there differs from the one asked for "

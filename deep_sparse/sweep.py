@@ -31,7 +31,7 @@ from typing import Any, Callable, Optional, Sequence
 import jax
 import numpy as np
 
-from deep_sparse import distributed, results_io, reuse, selection
+from deep_sparse import distributed, results_io, reuse, runtime, selection
 from deep_sparse.checkpoints import ChunkCheckpoint
 from deep_sparse.config import HPARAM_NAMES, Hparams, TrainConfig
 from deep_sparse.devices import auto_chunk_size, compiled_memory_bytes, make_mesh, resolve_batching  # noqa: F401
@@ -56,6 +56,7 @@ def _network_fields(group: Group, network: Network) -> dict:
     row["hidden_sizes"] = "-".join(str(n) for n in group.config.hidden_sizes)
     row["pretrain_epochs"] = group.config.pretrain_epochs
     row["labeled_fraction"] = group.config.labeled_fraction
+    row["matmul_precision"] = runtime.matmul_precision()
     return row
 
 
@@ -157,7 +158,7 @@ def run(
     deadline: Optional[float] = None,
     data_dir: Optional[str] = None,
     download: bool = True,
-    progress: bool = True,
+    progress: bool | str = True,
     argv: Optional[Sequence[str]] = None,
     extra_metadata: Optional[dict] = None,
     select_pretrain_lr: Optional[Sequence[str]] = None,
@@ -192,6 +193,8 @@ def run(
         where they are the same computation (:mod:`deep_sparse.reuse`: same data, seed, and
         configuration and hyperparameters as far as the network reads them); each such row says
         where it comes from (``reused_from``).
+    progress: ``True`` a bar on a terminal, else a line per epoch; ``"lines"`` a line per epoch;
+        ``False`` nothing per epoch (:class:`~deep_sparse.executor.Progress`). ``log`` prints lines.
     Returns the rows (one dict per fine-tuned network, in grid order).
     """
     mesh = make_mesh(devices)
@@ -203,7 +206,8 @@ def run(
     batching = resolve_batching(batching, mesh)
     record = _plan_record(config, points, base_hparams)
     store = SweepStore(out_dir)
-    started_before = store.holds(record, resume)
+    started_before = store.holds(record, resume, {"config": dataclasses.asdict(TrainConfig()),
+                                                  "base_hparams": Hparams()._asdict()})
     expected = {n.index: (g.index, n.seed) for g in groups for n in g.networks}
     all_rows: dict[int, dict] = store.finished_rows(expected) if started_before else {}
     # every input is checked (and the data loaded) before the first file is written
@@ -308,6 +312,7 @@ def _run_metadata(argv: Optional[Sequence[str]], extra_metadata: Optional[dict],
     metadata = results_io.provenance(argv)
     metadata.update(extra_metadata or {})
     metadata["batching"] = batching
+    metadata["matmul_precision"] = runtime.matmul_precision()
     metadata["previous_runs"] = previous.previous_runs() if previous is not None else []
     metadata["data_sha256"] = data_sha256
     if reuse_rows_from:

@@ -751,3 +751,12 @@ def make_train(config: TrainConfig, data: Optional[Data] = None,
         finetune=Stage("finetune", config.epochs, trainer.finetune_epoch), finalize=trainer.finalize,
         activation=trainer.activation, check_data=trainer.check_data, bound_data=data,
     )
+
+
+def wrong_on_test(config: TrainConfig, hparams: Hparams, seed: int, data: Data) -> tuple[np.ndarray, float]:
+    """Train one network alone (``make_train(config)`` from ``PRNGKey(seed)``): which test examples it
+    gets wrong, and its test error (a paired test's input for a row recorded without ``test_wrong``)."""
+    trainer = make_train(config)
+    result = jax.jit(trainer)(jax.random.PRNGKey(seed), hparams, data)
+    logits, _ = mlp.apply(result.params, data.x_test, trainer.activation(hparams))
+    return jax.device_get(jnp.argmax(logits, axis=-1) != data.y_test), float(result.test_error)

@@ -4,15 +4,18 @@ running a sweep, the cells of our numbers) is in :mod:`deep_sparse.experiment`."
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from typing import Callable, Mapping, Sequence
 
-import jax
-
-from deep_sparse import experiment, results_io
+# JAX is imported when a command first needs it (``ds.runtime``, ``ds.sweep``: the package imports its
+# modules on first use), not here: building a parser (--help) must not wait seconds for it
+import deep_sparse as ds
+from deep_sparse import experiment, names, results_io
 from deep_sparse.experiment import Preset
-from deep_sparse.sweep import DeadlineReached
+from deep_sparse.names import DeadlineReached
+from deep_sparse.store import SweepExists, is_complete
 from sweeps import paper_numbers
 
 DEADLINE_ERRORS = (DeadlineReached,)
@@ -55,7 +58,21 @@ def add_run_arguments(parser: argparse.ArgumentParser, default_out: str) -> None
                             "instead of trained where they are the same computation: same data (SHA-256), seed, "
                             "and the configuration and hyperparameters the network reads; each such row records "
                             "where it comes from (reused_from); the folders are only read")
-    group.add_argument("--no-progress", action="store_true", help="no progress bar")
+    group.add_argument("--no-progress", action="store_true",
+                       help="no progress bar: one line per epoch instead (the default when stderr is not a "
+                            "terminal, e.g. a log file, so that it holds no bar frames)")
+    group.add_argument("--quiet", action="store_true",
+                       help="no progress bar and no line per epoch: only what starts, what is saved and the "
+                            "summary")
+    group.add_argument("--matmul-precision", choices=names.MATMUL_PRECISIONS, default=names.DEFAULT_MATMUL_PRECISION,
+                       help="float32 matrix products: highest (full float32 on every backend, so that a GPU "
+                            "gives the numbers a CPU gives), tensorfloat32 (TF32 on GPUs that have it: faster, "
+                            "other numbers), default (the backend's choice); recorded in results.json and in "
+                            "every row (default: %(default)s)")
+    group.add_argument("--no-compilation-cache", action="store_true",
+                       help="neither read nor write JAX's persistent compilation cache (by default compiled "
+                            f"programs are kept for the next start in ${names.CACHE_ENV}, else "
+                            "~/.cache/deep_sparse/jax-cache)")
     group.add_argument("--debug", action="store_true", help="on an error, print the Python traceback too")
     dist = parser.add_argument_group("multi-host (jax.distributed)")
     dist.add_argument("--coordinator-address", default=None,
@@ -92,7 +109,12 @@ def sweep_options(args: argparse.Namespace) -> dict:
     return dict(resume=args.resume, chunk_size=args.chunk_size, data_dir=args.data_dir, batching=args.batching,
                 download=not args.offline,
                 checkpoint_every=args.checkpoint_every, checkpoint_seconds=args.checkpoint_seconds,
-                deadline=deadline(args), progress=not args.no_progress, reuse_rows_from=tuple(args.reuse_rows_from))
+                deadline=deadline(args), progress=progress(args), reuse_rows_from=tuple(args.reuse_rows_from))
+
+
+def progress(args: argparse.Namespace):
+    """``ds.sweep.run``'s ``progress`` of --quiet and --no-progress (:class:`deep_sparse.executor.Progress`)."""
+    return False if args.quiet else "lines" if args.no_progress else True
 
 
 EXIT_ERROR, EXIT_DEADLINE, EXIT_INTERRUPTED = 1, 3, 130
@@ -111,6 +133,10 @@ def cli(main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | None 
         print(f"stopped before the time budget ran out: {stop}\nfinished networks are saved; continue with:\n"
               f"  {resume_command}", file=sys.stderr)
         return EXIT_DEADLINE
+    except SweepExists as held:
+        if "--debug" in argv:
+            raise
+        return already_there(held, argv)
     except KeyboardInterrupt:
         if "--debug" in argv:
             raise
@@ -124,9 +150,53 @@ def cli(main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | None 
         return EXIT_ERROR
 
 
+def already_there(held: SweepExists, argv: Sequence[str]) -> int:
+    """A command asked again, without --resume, for a folder that holds a sweep: when this very command
+    ran to completion there, its summary and where it is (exit 0); else the flag that continues it."""
+    summary = finished_summary(held.folder, argv)
+    if summary is not None:
+        with open(summary, encoding="utf-8") as handle:
+            print(handle.read())
+        print(f"already finished: this command ran to completion in {os.path.dirname(summary)} (results.csv, "
+              "results.json, the summary above); nothing was trained again. To train anew, choose another --out.")
+        return 0
+    print(f"error: {held.folder} holds a sweep that this command has not finished there: add --resume to continue "
+          "it (with the settings it was started with), or choose another --out", file=sys.stderr)
+    return EXIT_ERROR
+
+
+def finished_summary(folder: str, argv: Sequence[str]) -> str | None:
+    """The ``summary.md`` of the run in ``folder`` (a sweep, or one of the data set folders of a run)
+    when every sweep of that run is complete and was recorded by the same command line as ``argv``
+    (a run with other options, or other data sets, is not the one asked for)."""
+    for out in (folder, os.path.dirname(os.path.normpath(folder))):
+        if os.path.exists(os.path.join(out, "summary.md")):
+            break
+    else:
+        return None
+    sweeps = [path for path in [out, *(os.path.join(out, name) for name in sorted(os.listdir(out)))]
+              if os.path.exists(os.path.join(path, "plan.json"))]
+    asked = [word for word in argv if word != "--resume"]
+    for path in sweeps:
+        if not is_complete(path):
+            return None
+        recorded = results_io.read_json(os.path.join(path, "results.json")).get("argv") or []
+        if [word for word in recorded[2:] if word != "--resume"] != asked:
+            return None
+    return os.path.join(out, "summary.md")
+
+
 def _module_name(main) -> str:
     module = getattr(main, "__module__", "")
     return module if module != "__main__" else sys.modules["__main__"].__spec__.name
+
+
+def configure_jax(args: argparse.Namespace) -> None:
+    """What the run options ask of JAX, before anything compiles: the matmul precision, the
+    persistent compilation cache, and the multi-host runtime."""
+    ds.runtime.set_matmul_precision(args.matmul_precision)
+    ds.runtime.use_compilation_cache(not args.no_compilation_cache)
+    initialize_distributed(args)
 
 
 def initialize_distributed(args: argparse.Namespace) -> None:
@@ -135,9 +205,7 @@ def initialize_distributed(args: argparse.Namespace) -> None:
         return
     if args.num_processes is None or args.process_id is None:
         raise SystemExit("--coordinator-address needs --num-processes and --process-id")
-    # CPU processes exchange results through gloo (accelerators use their own collectives)
-    jax.config.update("jax_cpu_collectives_implementation", "gloo")
-    jax.distributed.initialize(args.coordinator_address, args.num_processes, args.process_id)
+    ds.runtime.initialize_distributed(args.coordinator_address, args.num_processes, args.process_id)
 
 
 def float_list(text: str) -> float:
@@ -215,9 +283,9 @@ def experiment_run(args: argparse.Namespace, module: str, name: str, preset: Pre
 
 def start(args: argparse.Namespace, module: str, name: str, presets: Mapping[str, Preset], names: Sequence[str],
           title: str) -> experiment.Run:
-    """What every experiment's ``main`` does first: start the multi-host runtime if asked, apply the
+    """What every experiment's ``main`` does first: set up JAX as asked (:func:`configure_jax`), apply the
     command-line options among ``names`` to the chosen preset, say what runs, and check --out."""
-    initialize_distributed(args)
+    configure_jax(args)
     preset = chosen_preset(args, presets, names)
     print(f"{title}, preset {preset.label}: {preset.description}")
     results_io.check_output_folder(args.out)

@@ -17,8 +17,8 @@ import argparse
 import dataclasses
 import os
 
+import deep_sparse as ds
 from deep_sparse import experiment, plots, selection
-from deep_sparse import sweep as sweep_lib
 from deep_sparse.experiment import PAPER_LR_GRID, Generated, Subset
 from sweeps import common
 
@@ -105,7 +105,7 @@ def figure4_grid(preset: Figure4Preset, fractions: list[float]) -> list[dict]:
     network without pre-training does not depend on it: one of them)."""
     grid = []
     for pretrain_epochs in (preset.pretrain_epochs, 0):
-        grid += sweep_lib.product(activation=preset.activations, pretrain_epochs=[pretrain_epochs],
+        grid += ds.sweep.product(activation=preset.activations, pretrain_epochs=[pretrain_epochs],
                                   labeled_fraction=fractions, lr=preset.lr, l1=[preset.l1],
                                   pretrain_lr=preset.pretrain_lr if pretrain_epochs else preset.pretrain_lr[:1])
     return grid

@@ -21,7 +21,8 @@ from __future__ import annotations
 import argparse
 import dataclasses
 
-from deep_sparse import dae, experiment, selection
+import deep_sparse as ds
+from deep_sparse import experiment, selection
 from deep_sparse.experiment import PAPER_LR_GRID, Generated, Subset
 from sweeps import common
 
@@ -84,7 +85,7 @@ def strategies_grid(preset: StrategiesPreset) -> list[dict]:
     """Each strategy x fine-tuning lr x pre-training lr, and the baseline without pre-training x
     fine-tuning lr (one pre-training lr: it does not depend on it)."""
     grid = [dict(pretrain_strategy=s, pretrain_epochs=preset.pretrain_epochs, lr=lr, pretrain_lr=plr)
-            for s in dae.STRATEGIES for plr in preset.pretrain_lr for lr in preset.lr]
+            for s in ds.dae.STRATEGIES for plr in preset.pretrain_lr for lr in preset.lr]
     grid += [dict(pretrain_strategy=None, pretrain_epochs=0, lr=lr, pretrain_lr=preset.pretrain_lr[0])
              for lr in preset.lr]
     return [dict(point, l1=preset.l1) for point in grid]
@@ -112,7 +113,7 @@ def run_dataset(run: experiment.Run, dataset: str) -> list[dict]:
     folder, config, data, reason = run.open_dataset(dataset, base)
     if reason is not None:
         return [run.cell(dataset, label, "test_error", None, None, note=reason)
-                for label in (*dae.STRATEGIES, BASELINE)]
+                for label in (*ds.dae.STRATEGIES, BASELINE)]
     grid = strategies_grid(run.preset)
     rows = run.sweep(config, grid, folder, data, dataset=dataset)
     for point, row in zip(grid, rows):

@@ -41,18 +41,19 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
-from typing import NamedTuple, Optional
+from typing import TYPE_CHECKING, NamedTuple, Optional
 
-import jax.numpy as jnp
 import numpy as np
 
+import deep_sparse as ds
 from deep_sparse import experiment, results_io, selection
-from deep_sparse.config import TrainConfig
 from deep_sparse.data import reviews as reviews_lib
 from deep_sparse.experiment import PAPER_BATCH_SIZE, PAPER_LR_GRID, optional_positive_int, positive_int, setting
-from deep_sparse.train import prepare_data
 from sweeps import common
 from sweeps import paper_numbers as pn
+
+if TYPE_CHECKING:  # the training modules come through ``ds`` when first used (--help does not import JAX)
+    from deep_sparse.config import TrainConfig
 
 NAME = "sentiment"
 MODULE = "sweeps.sentiment"
@@ -100,9 +101,9 @@ class SentimentPreset(experiment.Preset):
     def train_config(self) -> TrainConfig:
         """Ratings of reviews (5 classes, expected star value), mini-batches of 10; masking noise, salt
         and pepper on the binary first layer. Each grid point sets the model's structure."""
-        return TrainConfig(dataset="reviews", task="ratings", hidden_sizes=(), activation="rectifier",
-                           batch_size=PAPER_BATCH_SIZE, epochs=self.epochs, patience=self.patience, num_classes=5,
-                           corruption="mask", first_layer_corruption="salt_and_pepper")
+        return ds.config.TrainConfig(dataset="reviews", task="ratings", hidden_sizes=(), activation="rectifier",
+                                     batch_size=PAPER_BATCH_SIZE, epochs=self.epochs, patience=self.patience,
+                                     num_classes=5, corruption="mask", first_layer_corruption="salt_and_pepper")
 
 
 PRESETS = experiment.by_name(
@@ -242,11 +243,11 @@ def fold_data(config: TrainConfig, sparse: dict):
     """The fold's ``Data``: the supervised splits densified, and as ``x_pretrain`` the training inputs
     followed by the unlabeled ones when ``sparse`` has an ``"unlabeled"`` split (else None)."""
     splits = {name: (sparse[name][0].densify(), sparse[name][1]) for name in ("train", "valid", "test")}
-    data = prepare_data(config, splits)
+    data = ds.train.prepare_data(config, splits)
     if "unlabeled" not in sparse:
         return data
-    unlabeled = jnp.asarray(sparse["unlabeled"][0].densify())
-    return data.replace(x_pretrain=jnp.concatenate([data.x_train, unlabeled]))
+    unlabeled = np.asarray(sparse["unlabeled"][0].densify(), dtype=data.x_train.dtype)
+    return data.replace(x_pretrain=np.concatenate([np.asarray(data.x_train), unlabeled]))
 
 
 def run_fold(run: experiment.Run, files: ReviewFiles, fold: int, reviews: dict) -> dict:

@@ -34,8 +34,6 @@ import os
 import time
 from typing import Optional
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 
 import deep_sparse as ds
@@ -181,11 +179,7 @@ def per_example_errors(config, row: dict, data):
     """Retrain the network of ``row`` alone and return (wrong on each test example, its test error)."""
     hparams = ds.config.Hparams(**{name: (math.inf if row[name] is None else row[name])
                                    for name in ds.config.HPARAM_NAMES})
-    trainer = ds.train.make_train(config)
-    result = jax.jit(trainer)(jax.random.PRNGKey(int(row["seed"])), hparams, data)
-    logits, _ = ds.mlp.apply(result.params, data.x_test, trainer.activation(hparams))
-    wrong = jax.device_get(jnp.argmax(logits, axis=-1) != data.y_test)
-    return wrong, float(result.test_error)
+    return ds.train.wrong_on_test(config, hparams, int(row["seed"]), data)
 
 
 def seconds_per_network_epoch(folder: str) -> Optional[float]:

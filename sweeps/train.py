@@ -14,6 +14,7 @@ import argparse
 import os
 
 import deep_sparse as ds
+from deep_sparse import names
 from sweeps import common
 
 MODULE = "sweeps.train"
@@ -33,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument("--test-size", type=int, default=None, help="use the first N test examples")
     model.add_argument("--hidden-bias-init", type=float, default=0.0,
                        help="the constant every hidden bias starts at (default: 0, the paper's initialization)")
-    model.add_argument("--output-layer-init", choices=ds.mlp.OUTPUT_LAYER_INITS, default="uniform",
+    model.add_argument("--output-layer-init", choices=names.OUTPUT_LAYER_INITS, default="uniform",
                        help="the softmax layer's initial weights: uniform (the paper's) or zeros (the LISA lab "
                             "tutorials' logistic regression) (default: %(default)s)")
     opt = parser.add_argument_group("training (section 4.1)")
@@ -51,9 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
     pre.add_argument("--pretrain-lr", type=float, nargs="+", default=[0.01], help="(default: 0.01)")
     pre.add_argument("--noise-level", type=float, default=0.25, help="masking probability (default: 0.25)")
     pre.add_argument("--pretrain-strategy", default=None, help="reconstruction strategy (default: the paper's)")
-    pre.add_argument("--corruption", choices=ds.dae.CORRUPTIONS, default="mask",
+    pre.add_argument("--corruption", choices=names.CORRUPTIONS, default="mask",
                      help="corruption of every auto-encoder's input (default: %(default)s, the paper's masking)")
-    pre.add_argument("--first-layer-corruption", choices=ds.dae.CORRUPTIONS, default=None,
+    pre.add_argument("--first-layer-corruption", choices=names.CORRUPTIONS, default=None,
                      help="the first layer's corruption when it differs (e.g. mask with --corruption none: only "
                           "the input pixels are corrupted, as the paper's 'each pixel has a probability of 0.25' "
                           "may be read)")
@@ -69,7 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    common.initialize_distributed(args)
+    common.configure_jax(args)
     config = ds.config.TrainConfig(
         dataset=args.dataset, hidden_sizes=args.hidden_sizes, activation=args.activation[0],
         batch_size=args.batch_size, epochs=args.epochs, patience=args.patience or None,

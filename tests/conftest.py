@@ -1,6 +1,7 @@
 """Fixtures shared by several test files."""
 import functools
 import http.server
+import os
 import threading
 import types
 
@@ -68,3 +69,25 @@ def server(tmp_path, http_control, monkeypatch):
     yield f"http://127.0.0.1:{httpd.server_address[1]}/", root
     httpd.shutdown()
     httpd.server_close()
+
+
+@pytest.fixture
+def umask_022():
+    """The process's umask set to 022 (a shared machine's usual one) for the test, then restored."""
+    previous = os.umask(0o022)
+    yield
+    os.umask(previous)
+
+
+
+@pytest.fixture(autouse=True, scope="session")
+def compilation_cache_in_a_temporary_folder(tmp_path_factory):
+    """The commands run in-process (and their subprocesses) keep compiled programs in a folder of the
+    test session, never in the user's cache."""
+    previous = os.environ.get("DEEP_SPARSE_CACHE")
+    os.environ["DEEP_SPARSE_CACHE"] = str(tmp_path_factory.mktemp("jax-cache"))
+    yield
+    if previous is None:
+        os.environ.pop("DEEP_SPARSE_CACHE", None)
+    else:
+        os.environ["DEEP_SPARSE_CACHE"] = previous

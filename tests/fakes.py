@@ -1,5 +1,6 @@
 """Small fixed stand-ins shared by the experiment-module tests (fast, no data files)."""
 import os
+import stat
 
 import numpy as np
 
@@ -44,3 +45,13 @@ def fake_sweep(calls: list):
                              sparsity=0.7, pretrain_reconstruction=1.0 + k if row["pretrain_epochs"] else None))
         return rows
     return run
+
+
+def modes(folder) -> dict:
+    """``{path relative to folder: permission bits}`` of every file and folder under ``folder``."""
+    found = {}
+    for directory, dirs, files in os.walk(folder):
+        for name in dirs + files:
+            path = os.path.join(directory, name)
+            found[os.path.relpath(path, folder)] = stat.S_IMODE(os.lstat(path).st_mode)
+    return found

@@ -13,6 +13,7 @@ import pytest
 
 from deep_sparse.data import download as dl
 from deep_sparse.data import integrity, npm, processors, registry
+from fakes import modes
 
 
 def md5(data):
@@ -383,3 +384,16 @@ def test_tfds_source_with_mock_data():
     with tfds.testing.mock_data(num_examples=12):
         x, y = data.tfds_source.load_arrays("mnist", "train")
     np.testing.assert_array_equal(x[:8], splits["train"][0])  # deterministic mock, train = first n - n_valid
+
+
+def test_fetched_decompressed_and_extracted_files_follow_the_umask(tmp_path, server, umask_022):
+    base, root = server
+    (root / "f.bin").write_bytes(DATA)
+    (root / "g.gz").write_bytes(gzip.compress(DATA))
+    make_tarball(root / "p.tar.gz", {"pkg/a.bin": b"A" * 100})
+    target = tmp_path / "data"
+    fetch(target, "f.bin", [f"md5:{md5(DATA)}"], [base])
+    fetch(target, "g.gz", [], [base], processor=processors.AtomicDecompress("g", keep_archive=False))
+    fetch(target, "p.tar.gz", [], [base], processor=processors.AtomicUntar(["pkg/a.bin"]))
+    found = modes(target)
+    assert found == {"f.bin": 0o644, "g": 0o644, "p.tar.gz": 0o644, "pkg": 0o755, "pkg/a.bin": 0o644}

@@ -258,7 +258,7 @@ def test_a_run_records_a_missing_data_set_as_not_run(tmp_path, monkeypatch):
 def test_a_run_sweeps_with_its_options_and_metadata_and_finishes_with_cells_and_summary(tmp_path, monkeypatch):
     calls = []
     monkeypatch.setattr(data_lib, "load_splits", lambda name, **options: fake_splits(**options))
-    monkeypatch.setattr(experiment.sweep_lib, "run", lambda config, grid, folder, **kwargs: calls.append(
+    monkeypatch.setattr("deep_sparse.sweep.run", lambda config, grid, folder, **kwargs: calls.append(
         (config, grid, folder, kwargs)) or [{"network": 0}])
     run = make_run(tmp_path)
     folder, config, data, reason = run.open_dataset("shapeset", run.preset.train_config("shapeset"))

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from deep_sparse import results_io
+from fakes import modes
 
 
 def leftovers(directory):
@@ -135,3 +136,21 @@ def test_format_table():
         [{"a": 0.12345, "b": "x", "c": None}, {"a": 2, "b": True}], ["a", "b", "c"], {"a": ".2f"}
     )
     assert table.splitlines() == ["| a | b | c |", "|---|---|---|", "| 0.12 | x |  |", "| 2.00 | True |  |"]
+
+
+@pytest.mark.parametrize("writer, payload", [
+    (results_io.atomic_write_text, "text"), (results_io.atomic_write_json, {"x": 1}),
+    (results_io.atomic_write_csv, [{"a": 1}]),
+])
+def test_written_files_take_the_umask_mode_not_the_temporary_files_0600(tmp_path, umask_022, writer, payload):
+    writer(str(tmp_path / "shared" / "out"), payload)
+    assert modes(tmp_path / "shared") == {"out": 0o644}  # readable by colleagues, as a plain open() gives
+    os.umask(0o027)  # a stricter umask is followed too: the mode comes from it, not a fixed 0644
+    writer(str(tmp_path / "shared" / "out"), payload)
+    assert modes(tmp_path / "shared") == {"out": 0o640}
+
+
+def test_the_umask_is_read_without_changing_it(umask_022):
+    assert results_io.current_umask() == 0o022
+    assert (results_io.file_mode(), results_io.folder_mode()) == (0o644, 0o755)
+    assert os.umask(0o022) == 0o022

@@ -8,6 +8,7 @@ import pytest
 
 from deep_sparse.config import Hparams, TrainConfig
 from deep_sparse.store import STACK_CHUNK_SIZE, SweepStore
+from fakes import modes
 
 
 def test_the_stack_chunk_size_is_read_back_as_recorded(tmp_path):
@@ -36,8 +37,20 @@ def test_a_sweep_recorded_before_a_config_field_existed_is_still_the_same_sweep(
     old = json.loads(json.dumps(record))
     del old["config"]["output_layer_init"], old["base_hparams"]["alpha"]
     (tmp_path / "plan.json").write_text(json.dumps(old))
-    assert SweepStore(str(tmp_path)).holds(record, resume=True)
+    defaults = {"config": dataclasses.asdict(TrainConfig()), "base_hparams": Hparams()._asdict()}
+    assert SweepStore(str(tmp_path)).holds(record, resume=True, defaults=defaults)
     changed = json.loads(json.dumps(record))
     changed["config"]["output_layer_init"] = "zeros"
     with pytest.raises(ValueError, match="the config of the sweep there differs"):
-        SweepStore(str(tmp_path)).holds(changed, resume=True)
+        SweepStore(str(tmp_path)).holds(changed, resume=True, defaults=defaults)
+
+
+def test_every_file_of_the_store_follows_the_umask(tmp_path, umask_022):
+    store = SweepStore(str(tmp_path / "sweep"))
+    store.create({"config": {}, "grid": [{}], "base_hparams": {}}, started_before=False)
+    store.save_chunk("group000-chunk000", [{"network": 0, "group": 0, "seed": 0}])
+    store.record_chunk_size(0, 1)
+    store.record_stack_chunk_size(0, 1)
+    store.write_results({0: {"network": 0, "group": 0, "seed": 0}}, {}, {}, 0.0, complete=True)
+    found = modes(tmp_path / "sweep")
+    assert {path for path, mode in found.items() if mode not in (0o644, 0o755)} == set(), found

@@ -18,7 +18,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from deep_sparse import executor as executor_module
-from deep_sparse import reuse, selection, sweep
+from deep_sparse import reuse, runtime, selection, sweep
 from deep_sparse.executor import ChunkExecutor
 from deep_sparse.config import Hparams, TrainConfig
 from deep_sparse.train import make_train, prepare_data
@@ -50,6 +50,8 @@ def data():
 @pytest.fixture(scope="module")
 def single_runs(data):
     """``(lr, l1, seed) -> Result`` of ``make_train(CONFIG)(PRNGKey(seed), Hparams(...), data)`` alone."""
+    # the sweep and the networks alone compare under the precision every sweep runs at unless told
+    assert runtime.matmul_precision() == runtime.DEFAULT_MATMUL_PRECISION == "highest"
     train = jax.jit(make_train(CONFIG))
     return {
         (p["lr"], p["l1"], p["seed"]): jax.device_get(

@@ -165,7 +165,7 @@ def test_figure4_sweeps_every_curve_point_of_its_preset(tmp_path, fake_data, mon
     from sweeps import figure4
 
     calls = []
-    monkeypatch.setattr(experiment.sweep_lib, "run", fake_sweep(calls))
+    monkeypatch.setattr("deep_sparse.sweep.run", fake_sweep(calls))
     out = tmp_path / "figure4"
     assert figure4.main(["--preset", "quick", "--datasets", "shapeset", "mnist", "--out", str(out),
                          "--no-progress"]) == 0
@@ -203,7 +203,7 @@ def test_pretrain_strategies_offline_reaches_the_loader_not_the_environment(tmp_
         return fake_load_splits(name, data_dir, download, **options)
 
     monkeypatch.setattr(experiment, "load_splits", load)
-    monkeypatch.setattr(experiment.sweep_lib, "run", fake_sweep(calls))
+    monkeypatch.setattr("deep_sparse.sweep.run", fake_sweep(calls))
     out = tmp_path / "strategies"
     argv = ["--preset", "quick", "--offline", "--checkpoint-seconds", "30", "--out", str(out), "--no-progress"]
     assert pretrain_strategies.main(argv) == 0

@@ -129,7 +129,7 @@ class EpochEnds(Progress):
     after its summary, or at its stop check when every network of the chunk has stopped."""
 
     def __init__(self):
-        super().__init__(total=0, enabled=False, log=lambda _: None)
+        super().__init__(total=0, mode=False, log=lambda _: None)
         self.ends: list[float] = []
 
     def advance(self, network_epochs: int) -> None:

@@ -146,12 +146,14 @@ def http_downloader(timeout: float = 60.0, progressbar: bool | None = None) -> p
 
 
 def _verifying(downloader: Callable, name: str, hashes: Sequence[str], on_verified: Callable | None) -> Callable:
-    """Wrap a pooch downloader: check every known hash, then ``on_verified(temporary path)``, before
-    pooch renames the file into place."""
+    """Wrap a pooch downloader: check every known hash, give the file the mode the umask asks for
+    (pooch's temporary file is 0600 and its rename keeps that), then ``on_verified(temporary path)``,
+    before pooch renames the file into place."""
 
     def download(url, output_file, pup):
         downloader(url, output_file, pup)
         check_file(output_file, hashes, f"{name} from {url}")
+        results_io.as_if_created(output_file)
         if on_verified is not None:
             on_verified(output_file)
 

@@ -22,6 +22,8 @@ from typing import Callable, Mapping, Sequence
 
 import pooch
 
+from deep_sparse import results_io
+
 from .download import FetchError, check_file
 
 __all__ = ["AtomicDecompress", "AtomicUntar", "check_tar_members"]
@@ -71,6 +73,7 @@ class AtomicDecompress:
                 pooch.Decompress(method=self.method, name=os.path.basename(temporary))(fname, "download", pup)
             origin = pup.get_url(os.path.basename(fname)) if pup is not None else os.path.basename(fname)
             check_file(temporary, self.hashes, f"{self.target} (decompressed from {origin})")
+            results_io.as_if_created(temporary)
             os.replace(temporary, final)
         except BaseException:
             _remove(temporary)
@@ -107,10 +110,13 @@ def check_tar_members(tarball: str, members: Sequence[str]) -> None:
 def _commit(scratch: str, folder: str, members: Sequence[str]) -> list[str]:
     """Move the extracted ``members`` from ``scratch`` into ``folder``: one atomic rename of their common
     top folder when it does not exist there yet, else one rename per file."""
+    for member in members:  # extracted with the archive's modes: give them the umask's, as a download gets
+        results_io.as_if_created(os.path.join(scratch, member))
     tops = {m.replace(os.sep, "/").split("/", 1)[0] for m in members}
     top = tops.pop() if len(tops) == 1 else None
     if top is not None and all("/" in m.replace(os.sep, "/") for m in members) \
             and not os.path.lexists(os.path.join(folder, top)):
+        results_io.as_if_created(os.path.join(scratch, top))
         os.replace(os.path.join(scratch, top), os.path.join(folder, top))
     else:
         for member in members:

@@ -1,0 +1,22 @@
+"""The names and defaults the command lines show, in a module that does not import JAX: building a
+parser (``--help``) reads them here, and the modules that compute take them from here too, so that
+each is written once."""
+
+# the activation functions of :mod:`deep_sparse.activations`, in its order (its functions of these names)
+ACTIVATIONS = ("rectifier", "softplus", "scaled_softplus", "tanh", "sigmoid", "half_negated_rectifier", "lif_rate",
+               "rectified_tanh", "abs_tanh", "linear")
+
+# :mod:`deep_sparse.dae`'s corruption processes, and :func:`deep_sparse.mlp.init`'s softmax-layer starts
+CORRUPTIONS = ("mask", "gaussian", "salt_and_pepper", "none")
+OUTPUT_LAYER_INITS = ("uniform", "zeros")
+
+# :mod:`deep_sparse.runtime`: the matmul precisions a run may ask for, the contract's, and where the
+# compilation cache goes
+MATMUL_PRECISIONS = ("highest", "tensorfloat32", "default")
+DEFAULT_MATMUL_PRECISION = "highest"
+CACHE_ENV = "DEEP_SPARSE_CACHE"
+
+
+class DeadlineReached(Exception):
+    """``run(..., deadline=...)`` stopped before the deadline: every finished chunk and the running
+    chunk's last epoch are saved, and ``resume=True`` continues from them."""
