@@ -181,7 +181,20 @@ class ChunkExecutor:
                    label: str, checkpoint: Optional[ChunkCheckpoint], policy: ChunkPolicy, progress: Progress):
         """Train the chunk's ``state`` through ``stages``, epoch by epoch: checkpointed as ``policy``
         says, resumed from ``checkpoint``, stopped at the deadline (:class:`DeadlineReached`), and
-        under vmap compacted as its networks stop (:class:`_Bucket`). Returns the final state."""
+        under vmap compacted as its networks stop (:class:`_Bucket`). Returns the final state.
+
+        Whatever stops it (Ctrl-C included), the checkpoint being written is finished first: the chunk's
+        checkpoints are complete or absent."""
+        try:
+            return self._run_stages(state, networks, size, stages, label=label, checkpoint=checkpoint,
+                                    policy=policy, progress=progress)
+        except BaseException:
+            if checkpoint is not None:
+                checkpoint.close_quietly()
+            raise
+
+    def _run_stages(self, state, networks: Sequence[Network], size: int, stages: Sequence[Stage], *,
+                    label: str, checkpoint: Optional[ChunkCheckpoint], policy: ChunkPolicy, progress: Progress):
         _, hparams = self.shard(networks, size)
         done = 0
         if checkpoint is not None and policy.resume and checkpoint.latest_step() is not None:
