@@ -62,8 +62,10 @@ class Progress:
 
         self.bar = tqdm(total=total, unit="net-epoch", disable=not enabled, dynamic_ncols=True, smoothing=0.1)
         self.log = log
+        self.advanced = 0  # network-epochs done or recorded (a disabled bar counts nothing)
 
     def advance(self, network_epochs: int) -> None:
+        self.advanced += network_epochs
         self.bar.update(network_epochs)
 
     def epoch(self, summary: str) -> None:

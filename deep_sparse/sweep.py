@@ -231,10 +231,11 @@ def run(
             store.write_results(all_rows, metadata, timings, started, complete=False)
         report.bar.set_description(f"{len(all_rows)}/{len(points)} networks done", refresh=True)
 
-    if reuse_rows_from:
-        _reuse_rows(groups, all_rows, reuse_rows_from, metadata["data_sha256"], chunk_finished, report)
     shared = SharedStacks([g for g in groups if any(n.index not in all_rows for n in g.networks)])
+    recorded_before = report.advanced
     try:
+        if reuse_rows_from:
+            _reuse_rows(groups, all_rows, reuse_rows_from, metadata["data_sha256"], chunk_finished, report)
         for group in groups:
             todo = [n for n in group.networks if n.index not in all_rows]
             if todo:
@@ -243,6 +244,11 @@ def run(
                 finished = [row for row in all_rows.values() if row["group"] == group.index]
                 timings["groups"].append(_run_group(executor, group, todo, chunk_size, store, policy, report,
                                                     chunk_finished, finished, select_pretrain_lr, shared))
+    except Exception:
+        # a start refused before its first epoch (e.g. a chunk too big for memory) leaves the folder as it was
+        if report.advanced == recorded_before and distributed.is_primary():
+            store.undo_create()
+        raise
     finally:
         report.close()
     if distributed.is_primary():

@@ -370,6 +370,25 @@ def test_memory_refusal_suggests_a_chunk_size(data, tmp_path, monkeypatch):
     assert not os.path.exists(tmp_path / "out" / "results.csv")
 
 
+@pytest.mark.parametrize("exists", [False, True])
+def test_a_chunk_refused_for_memory_leaves_the_folder_as_it_was(data, tmp_path, monkeypatch, exists):
+    # the refusal comes once the epoch is compiled, after the plan was written: what that wrote goes
+    monkeypatch.setattr(executor_module, "available_memory_bytes", lambda device: int(2.5e9))
+    monkeypatch.setattr(ChunkExecutor, "memory_bytes", lambda self, networks, size: int(size * 1e9))
+    out_dir = tmp_path / "runs" / "out"
+    if exists:
+        out_dir.mkdir(parents=True)
+    with pytest.raises(MemoryError, match=r"use a chunk size of at most 2\b"):
+        sweep.run(CONFIG, GRID, str(out_dir), data, chunk_size=4, **QUIET)
+    if exists:
+        assert os.listdir(out_dir) == []
+    else:
+        assert not (tmp_path / "runs").exists()
+    monkeypatch.undo()
+    rows = sweep.run(CONFIG, {"lr": [0.1], "seed": [0]}, str(out_dir), data, checkpoint_every=0, **QUIET)
+    assert len(rows) == 1  # the corrected command finds the folder as it was
+
+
 def test_memory_refusal_when_nothing_fits(data, tmp_path, monkeypatch):
     monkeypatch.setattr(executor_module, "available_memory_bytes", lambda device: 1000)
     with pytest.raises(MemoryError, match="even one network per device does not fit"):
