@@ -15,7 +15,8 @@ group of rows (a table cell: an activation, a model, a curve point):
    scores the lowest value among its rows (the rows of one pre-trained stack share one value; a
    diverged row scores inf). Rows without pre-training pass through unchanged;
 2. among the rows left, keep the one with the lowest validation error (error rate, or RMSE for
-   ratings) that did not diverge; if every row diverged, the first row.
+   ratings) that did not diverge nor collapse (:mod:`deep_sparse.health`: a training error no better
+   than predicting the most frequent class); if every row diverged or collapsed, the first row.
 
 The test error never takes part. Ties go to the row (or pre-training lr) that comes first in
 ``rows``. Everything here is a pure function of the rows (dicts as ``deep_sparse.sweep.run`` returns
@@ -26,6 +27,8 @@ from __future__ import annotations
 
 import math
 from typing import Callable, Hashable, Sequence
+
+from deep_sparse import health
 
 __all__ = ["reconstruction_error", "validation_error", "lowest_reconstruction", "best_by_validation", "select",
            "by_fields"]
@@ -49,8 +52,8 @@ def reconstruction_error(row: dict) -> float:
 
 
 def validation_error(row: dict) -> float:
-    """The fine-tuning criterion of ``row``: its validation error; inf for a diverged row."""
-    return math.inf if row["diverged"] else float(row["valid_error"])
+    """The fine-tuning criterion of ``row``: its validation error; inf for a diverged or collapsed row."""
+    return math.inf if health.is_excluded(row) else float(row["valid_error"])
 
 
 def lowest_reconstruction(rows: Sequence[dict], within: Sequence[str] = ()) -> list[dict]:
@@ -72,8 +75,8 @@ def lowest_reconstruction(rows: Sequence[dict], within: Sequence[str] = ()) -> l
 
 
 def best_by_validation(rows: Sequence[dict]) -> dict:
-    """Step 2 of the rule: the non-diverged row of lowest validation error (the first one on a tie),
-    or the first row when every row diverged. ``rows`` must not be empty."""
+    """Step 2 of the rule: the row neither diverged nor collapsed of lowest validation error (the first
+    one on a tie), or the first row when every row diverged or collapsed. ``rows`` must not be empty."""
     if not rows:
         raise ValueError("no rows to select from")
     _check_rows(rows)

@@ -31,7 +31,7 @@ from typing import Any, Callable, Optional, Sequence
 import jax
 import numpy as np
 
-from deep_sparse import distributed, results_io, reuse, selection
+from deep_sparse import distributed, health, results_io, reuse, selection
 from deep_sparse.checkpoints import ChunkCheckpoint
 from deep_sparse.config import HPARAM_NAMES, Hparams, TrainConfig
 from deep_sparse.devices import auto_chunk_size, compiled_memory_bytes, make_mesh, resolve_batching  # noqa: F401
@@ -59,7 +59,9 @@ def _network_fields(group: Group, network: Network) -> dict:
     return row
 
 
-def _rows_from_results(results, group: Group, networks: list[Network]) -> list[dict]:
+def _rows_from_results(results, group: Group, networks: list[Network], baseline: Optional[float] = None) -> list[dict]:
+    """One row per network; ``baseline``: the majority-class error of the training labels (None for a
+    task without classes), below which a network must get to count as having learned."""
     rows = []
     for position, network in enumerate(networks):
         row = _network_fields(group, network)
@@ -74,6 +76,8 @@ def _rows_from_results(results, group: Group, networks: list[Network]) -> list[d
         row["top_class_share"] = float(results.top_class_share[position])
         silent = [float(v) for v in results.silent_units_per_layer[position]]
         row["dead"] = is_dead(row["diverged"], row["top_class_share"], silent)
+        reason = "" if baseline is None else health.collapse_reason(row["train_error"], baseline, row["diverged"])
+        row["collapsed"], row["collapse_reason"] = bool(reason), reason
         if group.config.task == "classification":
             row["test_wrong"] = pack_wrong(results.test_example_errors[position] > 0.5)
         row["curves"] = {
@@ -369,7 +373,15 @@ def _run_chunk(executor: ChunkExecutor, group: Group, networks: list[Network], s
     state = executor.run_stages(state, networks, size, stages, label=f"group {group.index}",
                                 checkpoint=_checkpoint(store.checkpoint_dir(chunk_name(group, networks)), policy),
                                 policy=policy, progress=report)
-    return _rows_from_results(executor.results(state, networks, size), group, networks)
+    return _rows_from_results(executor.results(state, networks, size), group, networks, _baseline(executor, group))
+
+
+def _baseline(executor: ChunkExecutor, group: Group) -> Optional[float]:
+    """The majority-class error of the labels the group's networks are trained on (None: no classes)."""
+    if group.config.task != "classification":
+        return None
+    data = executor.data
+    return health.majority_error(distributed.to_host(data.y_train)[: Trainer(group.config).n_labeled(data)])
 
 
 def skipped_name(group: Group, rows: list[dict]) -> str:

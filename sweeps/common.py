@@ -10,7 +10,7 @@ from typing import Callable, Mapping, Sequence
 
 import jax
 
-from deep_sparse import experiment, results_io
+from deep_sparse import experiment, health, results_io
 from deep_sparse.experiment import Preset
 from deep_sparse.sweep import DeadlineReached
 from sweeps import paper_numbers
@@ -160,10 +160,11 @@ def sizes(text: str) -> tuple[int, ...]:
 
 
 def best_by_validation(rows: Sequence[dict], keys: Sequence[str]) -> list[dict]:
-    """For each combination of ``keys``, the non-diverged row with the lowest validation error."""
+    """For each combination of ``keys``, the row neither diverged nor collapsed with the lowest
+    validation error."""
     best: dict = {}
     for row in rows:
-        if row["diverged"]:
+        if health.is_excluded(row):
             continue
         group = tuple(row[k] for k in keys)
         if group not in best or row["valid_error"] < best[group]["valid_error"]:
@@ -286,7 +287,8 @@ def cells_summary(title: str, cells: Sequence[dict], preset: str, description: s
 
 
 def selected(rows: Sequence[dict], keys: Sequence[str]) -> list[dict]:
-    """:func:`best_by_validation` that also keeps a group whose every network diverged (its first row)."""
+    """:func:`best_by_validation` that also keeps a group whose every network diverged or collapsed (its
+    first row)."""
     best = {tuple(r[k] for k in keys): r for r in best_by_validation(rows, keys)}
     for row in rows:
         best.setdefault(tuple(row[k] for k in keys), row)

@@ -34,7 +34,7 @@ import shlex
 import statistics
 from typing import Optional
 
-from deep_sparse import experiment, results_io
+from deep_sparse import experiment, health, results_io
 from sweeps import common, figure3, paper_numbers, table1, train
 
 ORDER = ["table1", "workshop_table2", "sparsity", "figure3", "figure4", "softplus_alpha", "sentiment",
@@ -216,7 +216,7 @@ def train_networks(runs: list[dict]) -> list[dict]:
 
 
 def mean_valid_error(networks: list[dict]) -> float:
-    live = [n["valid_error"] for n in networks if not n["diverged"]]
+    live = [n["valid_error"] for n in networks if not health.is_excluded(n)]
     return statistics.fmean(live) if live else math.inf
 
 
@@ -232,11 +232,12 @@ def choose_lr(networks: list[dict]) -> dict:
 def seed_summary(networks: list[dict]) -> dict:
     """The network of lowest validation error among the seeds (``pick``), and the mean and sample
     standard deviation (n - 1; None for one seed) of the test error and sparsity over the seeds
-    that did not diverge."""
-    live = [n for n in networks if not n["diverged"]]
+    that neither diverged nor collapsed."""
+    live = [n for n in networks if not health.is_excluded(n)]
     tests = [n["test_error"] for n in live]
     return {
-        "seeds": sorted(n["seed"] for n in networks), "diverged": len(networks) - len(live),
+        "seeds": sorted(n["seed"] for n in networks), "diverged": sum(bool(n["diverged"]) for n in networks),
+        "collapsed": sum(health.is_collapsed(n) and not n["diverged"] for n in networks),
         "pick": min(live, key=lambda n: (n["valid_error"], n["seed"])) if live else None,
         "mean": statistics.fmean(tests) if tests else None,
         "sd": statistics.stdev(tests) if len(tests) > 1 else None,
@@ -288,7 +289,8 @@ def train_setting_rows(networks: list[dict]) -> list[dict]:
         rows.append({
             "network": f"{activation}, {'with' if pretrain_epochs else 'without'} pre-training, lr {lr:g}, L1 {l1:g}",
             "metric": "test_error (%)", "lr chosen on validation from": "{" + ", ".join(f"{v:g}" for v in grid) + "}",
-            "seeds": f"{len(group)}" + (f" ({summary['diverged']} diverged)" if summary["diverged"] else ""),
+            "seeds": f"{len(group)}" + "".join(f" ({summary[what]} {what})" for what in ("diverged", "collapsed")
+                                              if summary[what]),
             "validation pick": "" if pick is None else (f"seed {pick['seed']}: valid {100 * pick['valid_error']:.3f}, "
                                                        f"test {100 * pick['test_error']:.3f}"),
             "test mean ± sd over seeds": number(summary["mean"], summary["sd"], 100.0),
@@ -537,7 +539,8 @@ def settled_note(row: dict, networks: int, pretrained: bool) -> str:
 
     lrs = f"pre-training lr {row['pretrain_lr']:g}, lr {row['lr']:g}" if pretrained else f"lr {row['lr']:g}"
     return (f"selected on validation among {networks} networks: {lrs}, valid {percent('valid_error')}, "
-            f"zeros {percent('sparsity')}{'; diverged' if row['diverged'] else ''}; no significance test until the "
+            f"zeros {percent('sparsity')}{'; diverged' if row['diverged'] else ''}"
+            f"{'; collapsed' if health.is_collapsed(row) else ''}; no significance test until the "
             "sweep ends")
 
 
@@ -553,6 +556,7 @@ def finished_networks_table(rows: list[dict]) -> str:
             return ("not fine-tuned: pre-training diverged" if row["diverged"]
                     else "not fine-tuned: pre-training lr not selected")
         flags = ["diverged" if row["diverged"] else ("dead" if row.get("dead") else "")]
+        flags.append("collapsed" if health.is_collapsed(row) else "")
         flags.append(f"from {row['reused_from']}" if row.get("reused_from") else "")
         return "; ".join(f for f in flags if f)
 

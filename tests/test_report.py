@@ -5,7 +5,7 @@ import re
 import pytest
 
 from deep_sparse import results_io
-from sweeps import paper_numbers, report
+from sweeps import common, figure3, paper_numbers, report
 
 DATA_DIR_NOTE = ("not run: no files in /root/.cache/deep_sparse (norb: data directory /root/.cache/deep_sparse/norb "
                  "does not exist; place the files there)")
@@ -178,6 +178,25 @@ def test_seed_summary_and_lr_choice_are_on_validation():
     summary = report.seed_summary(networks[2:])
     assert summary["pick"]["seed"] == 0 and summary["mean"] == pytest.approx(0.035)
     assert summary["sd"] == pytest.approx((2 * 0.005 ** 2) ** 0.5) and summary["seeds"] == [0, 1]
+
+
+def test_collapsed_seeds_are_counted_and_left_out_of_the_means():
+    networks = [dict(net(0, 1000.0, 0.80, 0.90), collapsed=True), net(1, 1000.0, 0.02, 0.03)]
+    summary = report.seed_summary(networks)
+    assert summary["collapsed"] == 1 and summary["diverged"] == 0
+    assert summary["pick"]["seed"] == 1 and summary["mean"] == pytest.approx(0.03)
+    assert report.mean_valid_error(networks) == pytest.approx(0.02)
+    assert common.best_by_validation([networks[1] | {"valid_error": 0.9}, networks[0]], ["lr"]) == [
+        networks[1] | {"valid_error": 0.9}]
+
+
+def test_figure3_counts_collapsed_networks_apart():
+    rows = [dict(network=k, l1=0.0, seed=k, diverged=False, dead=False, collapsed=k == 1, test_error=0.1 * (k + 1),
+                 valid_error=0.1, sparsity=0.5) for k in range(3)]
+    summary = figure3.summarize(rows, "tiny", "")
+    assert "collapsed 1 (a training error no better than the most frequent class)" in summary
+    line = next(l for l in summary.splitlines() if l.startswith("| 0 "))
+    assert line.split(" | ")[1:6] == ["3", "0", "0", "1", "20.00"]  # networks, diverged, dead, collapsed, mean of 0 and 2
 
 
 def test_an_unfinished_sweep_lists_its_stacks_and_where_rows_come_from(tmp_path):

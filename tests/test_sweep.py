@@ -225,6 +225,19 @@ def test_isolation_of_a_diverging_network(data, sweep_dirs, tmp_path):
         assert row["curves"] == same["curves"]
 
 
+def test_a_network_that_learned_nothing_is_flagged_collapsed(data, tmp_path):
+    # lr 1e-6 leaves seed 1's network where it started: 70.5% training error where always answering
+    # the most frequent class errs on 62% of the training set; finite loss (not diverged), and it
+    # does not answer one class (not dead): nothing else marks it
+    grid = [{"lr": 1e-6, "seed": 1}, {"lr": 0.1, "seed": 1}]
+    rows = sweep.run(CONFIG, grid, str(tmp_path / "out"), data, chunk_size=2, checkpoint_every=0, **QUIET)
+    assert [(r["diverged"], r["dead"], r["collapsed"]) for r in rows] == [(False, False, True), (False, False, False)]
+    assert rows[0]["collapse_reason"].startswith("training error 70.50% is no better than always predicting the "
+                                                 "most frequent training class (62.00%)")
+    assert rows[1]["collapse_reason"] == ""
+    assert [r["collapsed"] for r in read_csv(str(tmp_path / "out" / "results.csv"))] == ["True", "False"]
+
+
 def test_structural_groups_run_separately(data, tmp_path):
     grid = sweep.product(activation=["rectifier", "tanh"], seed=[0])
     rows = sweep.run(CONFIG.replace(epochs=2), grid, str(tmp_path / "out"), data, checkpoint_every=0, **QUIET)
