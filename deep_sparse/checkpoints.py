@@ -16,6 +16,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import json
+import logging
 import os
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Optional
@@ -71,6 +72,17 @@ def write_failure(directory: str, step: int, state_bytes: int, error: BaseExcept
         f"written ({short_reason(error)}); resume (--resume) once the folder is writable; {saved}")
 
 
+class _OrbaxThreadErrors(logging.Filter):
+    """Drops orbax's log record of an error in one of its writer threads (a traceback on stderr): orbax
+    raises the same error to :meth:`ChunkCheckpoint._write`, which reports it as one line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "_SignalingThread.run() raised an exception" not in record.getMessage()
+
+
+_ORBAX_THREAD_ERRORS = _OrbaxThreadErrors()
+
+
 def _path_name(path) -> str:
     """``params.0.w`` for the tree path ``.params[0]['w']`` (a name orbax can store as a key)."""
     parts = []
@@ -106,6 +118,7 @@ class ChunkCheckpoint:
         import orbax.checkpoint as ocp
 
         self._ocp = ocp
+        logging.getLogger("absl").addFilter(_ORBAX_THREAD_ERRORS)  # once: a filter is added at most once
         self.directory = os.path.abspath(directory)
         self.code_version = results_io.git_commit()
         self.manager = ocp.CheckpointManager(

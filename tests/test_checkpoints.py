@@ -1,5 +1,6 @@
 """Chunk checkpoints (issues 12.6 and 13.4): leaves keyed by tree path, a structure fingerprint, and
 checksums verified on restore; a write that fails, an interrupt during a write, damaged data."""
+import logging
 import os
 import signal
 import subprocess
@@ -175,6 +176,27 @@ def test_a_full_disk_is_one_line_with_the_space_needed_and_earlier_results_stay(
     assert (out / "chunks" / "group000_networks_00000-00000.json").exists()
     assert len(sweep.read_results(str(out))) == 1
     assert ChunkCheckpoint(str(out / "checkpoints" / "group000_networks_00001-00001")).latest_step() == 1
+
+
+def mounted_tmpfs(folder, size: str) -> bool:
+    folder.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)], capture_output=True)
+    return done.returncode == 0
+
+
+def test_a_real_full_disk_is_one_line_without_orbax_traceback(tmp_path, caplog):
+    small = tmp_path / "small"
+    if not mounted_tmpfs(small, "400k"):  # needs root (or CAP_SYS_ADMIN)
+        pytest.skip("cannot mount a small tmpfs here")
+    try:
+        with pytest.raises(CheckpointWriteError) as full:  # 0.5 MiB per checkpoint: the first does not fit
+            sweep.run(CONFIG.replace(hidden_sizes=(256, 256)), {"lr": [0.1]}, str(small / "out"), make_data(),
+                      chunk_size=1, **QUIET)
+    finally:
+        subprocess.run(["umount", str(small)])
+    assert "the disk is full" in str(full.value) and "free at least" in str(full.value)
+    # orbax logs its writer thread's error, traceback included, before raising it
+    assert not [record.getMessage()[:80] for record in caplog.records if record.levelno >= logging.ERROR]
 
 
 def test_the_space_asked_for_is_two_checkpoints_of_the_state(tmp_path, monkeypatch):
