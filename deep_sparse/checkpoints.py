@@ -18,6 +18,7 @@ import hashlib
 import json
 import logging
 import os
+import sys
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Optional
 
@@ -81,6 +82,23 @@ class _OrbaxThreadErrors(logging.Filter):
 
 
 _ORBAX_THREAD_ERRORS = _OrbaxThreadErrors()
+
+
+def _ignore_closed_loop_callbacks() -> None:
+    """After a failed restore, tensorstore completes the restore's other reads once orbax has closed
+    its event loop; each prints ``RuntimeError: Event loop is closed`` with a traceback (through
+    ``sys.unraisablehook``) around the one line that says what happened: those are left unsaid."""
+    previous = sys.unraisablehook
+    if getattr(previous, "ignores_closed_loop_callbacks", False):
+        return
+
+    def hook(unraisable) -> None:
+        error = unraisable.exc_value
+        if not (isinstance(error, RuntimeError) and str(error) == "Event loop is closed"):
+            previous(unraisable)
+
+    hook.ignores_closed_loop_callbacks = True
+    sys.unraisablehook = hook
 
 
 def _path_name(path) -> str:
@@ -187,6 +205,7 @@ class ChunkCheckpoint:
         try:
             restored = self.manager.restore(step, args=self._ocp.args.StandardRestore(abstract))
         except Exception as error:  # noqa: BLE001 - orbax raises many kinds on damaged files
+            _ignore_closed_loop_callbacks()
             raise CheckpointMismatch(f"{self.directory}/{step}: the checkpoint is damaged ({short_reason(error)})"
                                      + RECOMPUTE.format(directory=self.directory)) from error
         for leaf_path, leaf in restored.items():
