@@ -11,6 +11,7 @@ from typing import Callable, Mapping, Sequence
 import jax
 
 from deep_sparse import experiment, health, results_io
+from deep_sparse.data import FetchError
 from deep_sparse.experiment import Preset
 from deep_sparse.sweep import DeadlineReached
 from sweeps import paper_numbers
@@ -117,7 +118,7 @@ def cli(main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | None 
         print(f"\ninterrupted: finished chunks and the running chunk's last checkpoint are saved; continue with:\n"
               f"  {resume_command}", file=sys.stderr)
         return EXIT_INTERRUPTED
-    except (ValueError, TypeError, OSError, MemoryError, KeyError) as error:
+    except (ValueError, TypeError, OSError, MemoryError, KeyError, FetchError) as error:
         if "--debug" in argv:
             raise
         print(f"error: {error}", file=sys.stderr)
