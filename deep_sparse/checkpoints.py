@@ -9,7 +9,9 @@ whose bytes changed on disk, naming the file; nothing is ever unpickled.
 Saving is asynchronous: :meth:`ChunkCheckpoint.save` copies the state to host memory (the device
 buffers are donated to the next epoch) and returns; a writer thread hashes and writes it while the
 next epoch computes. At most one save is pending: the next save, a restore or :meth:`close` waits
-for it, and a failed write is raised there.
+for it, and a failed write is raised there as one line (:class:`CheckpointWriteError`: for a full
+disk, the space two checkpoints need). A damaged checkpoint is refused in one line that says the way
+out (delete it and resume; the finished chunks are kept).
 """
 from __future__ import annotations
 

@@ -147,7 +147,10 @@ class SweepStore:
         self._before = None
         for name in set(os.listdir(self.out_dir)) - found:
             path = os.path.join(self.out_dir, name)
-            shutil.rmtree(path) if os.path.isdir(path) and not os.path.islink(path) else os.remove(path)
+            if os.path.isdir(path) and not os.path.islink(path):
+                shutil.rmtree(path)
+            else:
+                os.remove(path)
         for folder in made:  # deepest first
             if os.path.isdir(folder) and not os.listdir(folder):
                 os.rmdir(folder)

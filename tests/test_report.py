@@ -196,7 +196,8 @@ def test_figure3_counts_collapsed_networks_apart():
     summary = figure3.summarize(rows, "tiny", "")
     assert "collapsed 1 (a training error no better than the most frequent class)" in summary
     line = next(l for l in summary.splitlines() if l.startswith("| 0 "))
-    assert line.split(" | ")[1:6] == ["3", "0", "0", "1", "20.00"]  # networks, diverged, dead, collapsed, mean of 0 and 2
+    # networks, diverged, dead, collapsed, and the mean test error of networks 0 and 2
+    assert line.split(" | ")[1:6] == ["3", "0", "0", "1", "20.00"]
 
 
 def test_an_unfinished_sweep_lists_its_stacks_and_where_rows_come_from(tmp_path):
