@@ -9,13 +9,18 @@ whose bytes changed on disk, naming the file; nothing is ever unpickled.
 Saving is asynchronous: :meth:`ChunkCheckpoint.save` copies the state to host memory (the device
 buffers are donated to the next epoch) and returns; a writer thread hashes and writes it while the
 next epoch computes. At most one save is pending: the next save, a restore or :meth:`close` waits
-for it, and a failed write is raised there.
+for it, and a failed write is raised there as one line (:class:`CheckpointWriteError`: for a full
+disk, the space two checkpoints need). A damaged checkpoint is refused in one line that says the way
+out (delete it and resume; the finished chunks are kept).
 """
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
+import logging
 import os
+import sys
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Optional
 
@@ -29,6 +34,73 @@ MANIFEST = "manifest.json"
 
 class CheckpointMismatch(ValueError):
     """A checkpoint that does not belong to the state being restored, or whose bytes changed."""
+
+
+class CheckpointWriteError(OSError):
+    """A checkpoint could not be written (e.g. the disk is full); the message is one line."""
+
+
+# the way out of a damaged checkpoint, said in every refusal
+RECOMPUTE = ("; delete {directory} and resume (--resume): that chunk restarts from its first epoch, the finished "
+             "chunks recorded under chunks/ are kept and nothing else is lost")
+DISK_FULL_MARKERS = ("RESOURCE_EXHAUSTED", "No space left on device")
+
+
+def short_reason(error: BaseException, limit: int = 200) -> str:
+    """``Type: message`` on one line, cut before orbax's tensorstore spec (a page of JSON) and at
+    ``limit`` characters."""
+    text = " ".join(str(error).split(" [tensorstore_spec")[0].split())
+    text = text if len(text) <= limit else text[: limit - 3] + "..."
+    return f"{type(error).__name__}: {text}"
+
+
+def is_disk_full(error: BaseException) -> bool:
+    if isinstance(error, OSError) and error.errno == errno.ENOSPC:
+        return True
+    return any(marker in str(error) for marker in DISK_FULL_MARKERS)
+
+
+def write_failure(directory: str, step: int, state_bytes: int, error: BaseException) -> CheckpointWriteError:
+    """The one line said when the checkpoint of ``step`` could not be written in ``directory``."""
+    saved = "the finished chunks under chunks/ and the chunk's earlier checkpoint are kept"
+    if is_disk_full(error):
+        # orbax writes the new step before it removes the old one: two checkpoints at once
+        needed = 2 * state_bytes
+        return CheckpointWriteError(
+            f"{directory}: the disk is full: the checkpoint of epoch {step} could not be written "
+            f"({short_reason(error, 120)}); free at least {needed / 2**20:.1f} MiB there (two checkpoints of "
+            f"{state_bytes / 2**20:.1f} MiB each while one replaces the other) and resume (--resume); {saved}")
+    return CheckpointWriteError(
+        f"{directory}: the checkpoint of epoch {step} could not be "
+        f"written ({short_reason(error)}); resume (--resume) once the folder is writable; {saved}")
+
+
+class _OrbaxThreadErrors(logging.Filter):
+    """Drops orbax's log record of an error in one of its writer threads (a traceback on stderr): orbax
+    raises the same error to :meth:`ChunkCheckpoint._write`, which reports it as one line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "_SignalingThread.run() raised an exception" not in record.getMessage()
+
+
+_ORBAX_THREAD_ERRORS = _OrbaxThreadErrors()
+
+
+def _ignore_closed_loop_callbacks() -> None:
+    """After a failed restore, tensorstore completes the restore's other reads once orbax has closed
+    its event loop; each prints ``RuntimeError: Event loop is closed`` with a traceback (through
+    ``sys.unraisablehook``) around the one line that says what happened: those are left unsaid."""
+    previous = sys.unraisablehook
+    if getattr(previous, "ignores_closed_loop_callbacks", False):
+        return
+
+    def hook(unraisable) -> None:
+        error = unraisable.exc_value
+        if not (isinstance(error, RuntimeError) and str(error) == "Event loop is closed"):
+            previous(unraisable)
+
+    hook.ignores_closed_loop_callbacks = True
+    sys.unraisablehook = hook
 
 
 def _path_name(path) -> str:
@@ -66,6 +138,7 @@ class ChunkCheckpoint:
         import orbax.checkpoint as ocp
 
         self._ocp = ocp
+        logging.getLogger("absl").addFilter(_ORBAX_THREAD_ERRORS)  # once: a filter is added at most once
         self.directory = os.path.abspath(directory)
         self.code_version = results_io.git_commit()
         self.manager = ocp.CheckpointManager(
@@ -73,6 +146,7 @@ class ChunkCheckpoint:
         )
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="deep-sparse-checkpoint")
         self._pending: Optional[Future] = None
+        self._closed = False
 
     def latest_step(self) -> Optional[int]:
         self.wait()
@@ -96,6 +170,13 @@ class ChunkCheckpoint:
         self._pending = self._writer.submit(self._write, step, host)
 
     def _write(self, step: int, state) -> None:
+        try:
+            self._write_step(step, state)
+        except Exception as error:  # noqa: BLE001 - orbax raises ValueError for an I/O failure
+            state_bytes = sum(np.asarray(leaf).nbytes for leaf in jax.tree.leaves(state))
+            raise write_failure(self.directory, step, state_bytes, error) from error
+
+    def _write_step(self, step: int, state) -> None:
         leaves = [(path, leaf) for path, leaf in leaf_paths(state) if leaf.size]
         # The manifest goes first and the older ones last, so that a kill at any point leaves the
         # latest step orbax committed with its manifest.
@@ -115,31 +196,44 @@ class ChunkCheckpoint:
         path = self._manifest_path(step)
         if not os.path.exists(path):
             raise CheckpointMismatch(f"{path}: missing: the checkpoint in {self.directory} was written by an older "
-                                     "version or not finished; delete that folder to recompute its chunk")
+                                     "version or not finished" + RECOMPUTE.format(directory=self.directory))
         manifest = results_io.read_json(path)
         if manifest.get("fingerprint") != fingerprint(template):
             raise CheckpointMismatch(
                 f"{path}: the checkpoint's state layout differs from this code's (written by code version "
-                f"{manifest.get('code_version')}); delete {self.directory} to recompute its chunk")
+                f"{manifest.get('code_version')})" + RECOMPUTE.format(directory=self.directory))
         pairs = leaf_paths(template)
         abstract = {p: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=x.sharding) for p, x in pairs if x.size}
         try:
             restored = self.manager.restore(step, args=self._ocp.args.StandardRestore(abstract))
         except Exception as error:  # noqa: BLE001 - orbax raises many kinds on damaged files
-            raise CheckpointMismatch(f"{self.directory}/{step}: unreadable ({type(error).__name__}: {error}); delete "
-                                     f"{self.directory} to recompute its chunk") from error
+            _ignore_closed_loop_callbacks()
+            raise CheckpointMismatch(f"{self.directory}/{step}: the checkpoint is damaged ({short_reason(error)})"
+                                     + RECOMPUTE.format(directory=self.directory)) from error
         for leaf_path, leaf in restored.items():
             if leaf_checksum(leaf) != manifest["checksums"].get(leaf_path):
                 raise CheckpointMismatch(
                     f"{self.directory}/{step}: leaf {leaf_path} does not match its checksum in {path}: the "
-                    f"checkpoint changed on disk; delete {self.directory} to recompute its chunk")
+                    "checkpoint changed on disk" + RECOMPUTE.format(directory=self.directory))
         treedef = jax.tree_util.tree_structure(template)
         return jax.tree_util.tree_unflatten(treedef, [restored.get(p, x) for p, x in pairs])
 
     def close(self) -> None:
-        """Finish the pending save, then release orbax's resources."""
+        """Finish the pending save, then release orbax's resources (once; later calls do nothing)."""
+        if self._closed:
+            return
+        self._closed = True
         try:
             self.wait()
         finally:
             self._writer.shutdown(wait=True)
             self.manager.close()
+
+    def close_quietly(self) -> None:
+        """:meth:`close` when another error (Ctrl-C included) is already on its way: the pending save
+        is finished before the interpreter exits (an orbax write cut off at exit fails with a
+        traceback and may leave its step half-written), and its own error, if any, gives way."""
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001 - the error already raised is the one to report
+            pass

@@ -65,11 +65,14 @@ class Progress:
         self.epoch_lines = mode is not False and self.bar.disable
         self._log = log
 
+        self.advanced = 0  # network-epochs done or recorded (a disabled bar counts nothing)
+
     def log(self, message: str) -> None:
         with tqdm.external_write_mode():
             self._log(message)
 
     def advance(self, network_epochs: int) -> None:
+        self.advanced += network_epochs
         self.bar.update(network_epochs)
 
     def epoch(self, summary: str) -> None:
@@ -187,7 +190,20 @@ class ChunkExecutor:
                    label: str, checkpoint: Optional[ChunkCheckpoint], policy: ChunkPolicy, progress: Progress):
         """Train the chunk's ``state`` through ``stages``, epoch by epoch: checkpointed as ``policy``
         says, resumed from ``checkpoint``, stopped at the deadline (:class:`DeadlineReached`), and
-        under vmap compacted as its networks stop (:class:`_Bucket`). Returns the final state."""
+        under vmap compacted as its networks stop (:class:`_Bucket`). Returns the final state.
+
+        Whatever stops it (Ctrl-C included), the checkpoint being written is finished first: the chunk's
+        checkpoints are complete or absent."""
+        try:
+            return self._run_stages(state, networks, size, stages, label=label, checkpoint=checkpoint,
+                                    policy=policy, progress=progress)
+        except BaseException:
+            if checkpoint is not None:
+                checkpoint.close_quietly()
+            raise
+
+    def _run_stages(self, state, networks: Sequence[Network], size: int, stages: Sequence[Stage], *,
+                    label: str, checkpoint: Optional[ChunkCheckpoint], policy: ChunkPolicy, progress: Progress):
         _, hparams = self.shard(networks, size)
         done = 0
         if checkpoint is not None and policy.resume and checkpoint.latest_step() is not None:

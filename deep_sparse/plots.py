@@ -48,11 +48,11 @@ def finish(figure, axes, path: str, *, title: str | None = None, xlabel: str | N
 
 
 def error_vs_sparsity(rows: Sequence[dict], path: str, title: str = "", knee: float | None = 0.85,
-                      dead: int = 0) -> None:
+                      dead: int = 0, collapsed: int = 0) -> None:
     """Figure 3: test error (%) against the mean fraction of exact zeros, coloured by L1 coefficient.
 
     Diverged networks are left out (their count is given in the title), and so are the ``dead``
-    networks the caller has already removed from ``rows`` (counted likewise). ``knee`` draws the
+    and ``collapsed`` networks the caller has already removed from ``rows`` (counted likewise). ``knee`` draws the
     paper's observation (no loss of accuracy up to about 85% of true zeros) as a dashed vertical line.
     """
     plt = _pyplot()
@@ -70,7 +70,8 @@ def error_vs_sparsity(rows: Sequence[dict], path: str, title: str = "", knee: fl
     if knee is not None:
         axes.axvline(100 * knee, color="grey", linestyle="--", linewidth=1, label=f"{100 * knee:.0f}% zeros (paper)")
     diverged = len(rows) - len(kept)
-    left_out = ", ".join(f"{n} {what}" for n, what in ((diverged, "diverged"), (dead, "dead")) if n)
+    left_out = ", ".join(f"{n} {what}" for n, what in ((diverged, "diverged"), (dead, "dead"),
+                                                         (collapsed, "collapsed")) if n)
     axes.set_xlabel("mean fraction of exact zeros in hidden layers (%)")
     axes.set_ylabel("test error (%)")
     axes.set_title((title + "\n" if title else "") + f"{len(kept)} networks shown"

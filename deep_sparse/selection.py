@@ -15,7 +15,8 @@ group of rows (a table cell: an activation, a model, a curve point):
    scores the lowest value among its rows (the rows of one pre-trained stack share one value; a
    diverged row scores inf). Rows without pre-training pass through unchanged;
 2. among the rows left, keep the one with the lowest validation error (error rate, or RMSE for
-   ratings) that did not diverge; if every row diverged, the first row.
+   ratings) that did not diverge nor collapse (:mod:`deep_sparse.health`: a training error no better
+   than predicting the most frequent class); if every row diverged or collapsed, the first row.
 
 The test error never takes part. Ties go to the row (or pre-training lr) that comes first in
 ``rows``. Everything here is a pure function of the rows (dicts as ``deep_sparse.sweep.run`` returns
@@ -27,8 +28,12 @@ from __future__ import annotations
 import math
 from typing import Callable, Hashable, Sequence
 
+import numpy as np
+
+from deep_sparse import health
+
 __all__ = ["reconstruction_error", "validation_error", "lowest_reconstruction", "best_by_validation", "select",
-           "by_fields"]
+           "by_fields", "mcnemar_exact"]
 
 REQUIRED_FIELDS = ("diverged", "valid_error", "pretrain_epochs", "pretrain_lr")
 
@@ -49,8 +54,8 @@ def reconstruction_error(row: dict) -> float:
 
 
 def validation_error(row: dict) -> float:
-    """The fine-tuning criterion of ``row``: its validation error; inf for a diverged row."""
-    return math.inf if row["diverged"] else float(row["valid_error"])
+    """The fine-tuning criterion of ``row``: its validation error; inf for a diverged or collapsed row."""
+    return math.inf if health.is_excluded(row) else float(row["valid_error"])
 
 
 def lowest_reconstruction(rows: Sequence[dict], within: Sequence[str] = ()) -> list[dict]:
@@ -72,8 +77,8 @@ def lowest_reconstruction(rows: Sequence[dict], within: Sequence[str] = ()) -> l
 
 
 def best_by_validation(rows: Sequence[dict]) -> dict:
-    """Step 2 of the rule: the non-diverged row of lowest validation error (the first one on a tie),
-    or the first row when every row diverged. ``rows`` must not be empty."""
+    """Step 2 of the rule: the row neither diverged nor collapsed of lowest validation error (the first
+    one on a tie), or the first row when every row diverged or collapsed. ``rows`` must not be empty."""
     if not rows:
         raise ValueError("no rows to select from")
     _check_rows(rows)
@@ -93,3 +98,24 @@ def select(rows: Sequence[dict], key: Callable[[dict], Hashable], within: Sequen
 def by_fields(*names: str) -> Callable[[dict], tuple]:
     """A ``key`` for :func:`select`: the tuple of a row's values of ``names``."""
     return lambda row: tuple(row[name] for name in names)
+
+
+def mcnemar_exact(wrong_a, wrong_b) -> dict:
+    """Exact two-sided McNemar test on paired per-example errors (booleans, same examples).
+
+    b: examples only A gets wrong, c: only B. Under H0 (equal error rates), b ~ Binomial(b + c, 1/2);
+    p = min(1, 2 * P(X <= min(b, c))). Returns {"b", "c", "n", "p_value"}.
+    """
+    wrong_a, wrong_b = np.asarray(wrong_a, bool), np.asarray(wrong_b, bool)
+    if wrong_a.shape != wrong_b.shape:
+        raise ValueError(f"paired errors need the same examples, got shapes {wrong_a.shape} and {wrong_b.shape}")
+    b = int(np.sum(wrong_a & ~wrong_b))
+    c = int(np.sum(~wrong_a & wrong_b))
+    n = b + c
+    if n == 0:
+        return {"b": 0, "c": 0, "n": int(wrong_a.size), "p_value": 1.0}
+    k = min(b, c)
+    log_terms = [math.lgamma(n + 1) - math.lgamma(i + 1) - math.lgamma(n - i + 1) - n * math.log(2) for i in range(k + 1)]
+    top = max(log_terms)
+    tail = math.exp(top) * sum(math.exp(t - top) for t in log_terms)
+    return {"b": b, "c": c, "n": int(wrong_a.size), "p_value": min(1.0, 2.0 * tail)}

@@ -77,6 +77,16 @@ def is_complete(out_dir: str) -> bool:
     return os.path.exists(path) and results_io.read_json(path).get("complete") is True
 
 
+def _missing_folders(path: str) -> list[str]:
+    """``path`` and those of its parents that do not exist yet, deepest first."""
+    missing = []
+    path = os.path.abspath(path)
+    while not os.path.exists(path):
+        missing.append(path)
+        path = os.path.dirname(path)
+    return missing
+
+
 class SweepStore:
     """The files of one sweep in ``out_dir``. Reading methods write nothing; ``create`` is called once
     every input is checked."""
@@ -85,6 +95,7 @@ class SweepStore:
         self.out_dir = out_dir
         self.chunks_dir = os.path.join(out_dir, "chunks")
         self.plan_path = os.path.join(out_dir, "plan.json")
+        self._before: Optional[tuple[list[str], set[str]]] = None  # what was there before create()
 
     def holds(self, record: dict, resume: bool, defaults: Optional[dict] = None) -> bool:
         """Whether the folder already holds this sweep; refuses another sweep, this one without
@@ -147,10 +158,30 @@ class SweepStore:
         return results_io.read_json(path).get("data_sha256", {}) if os.path.exists(path) else {}
 
     def create(self, record: dict, started_before: bool) -> None:
+        self._before = (_missing_folders(self.out_dir),
+                        set(os.listdir(self.out_dir)) if os.path.isdir(self.out_dir) else set())
         results_io.claim_output_folder(self.out_dir)
         if not started_before:
             results_io.atomic_write_json(self.plan_path, record)
         os.makedirs(self.chunks_dir, exist_ok=True)
+
+    def undo_create(self) -> None:
+        """Remove what this start wrote (entries of the folder that :meth:`create` did not find there,
+        and the folders it made), for a start that failed before computing anything: the folder is
+        left as it was, so that the corrected command finds it so."""
+        if self._before is None:
+            return
+        made, found = self._before
+        self._before = None
+        for name in set(os.listdir(self.out_dir)) - found:
+            path = os.path.join(self.out_dir, name)
+            if os.path.isdir(path) and not os.path.islink(path):
+                shutil.rmtree(path)
+            else:
+                os.remove(path)
+        for folder in made:  # deepest first
+            if os.path.isdir(folder) and not os.listdir(folder):
+                os.rmdir(folder)
 
     def save_chunk(self, name: str, rows: list[dict]) -> None:
         """A finished chunk's rows (atomically, with their checksum); its checkpoints go."""

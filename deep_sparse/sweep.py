@@ -31,8 +31,10 @@ from typing import Any, Callable, Optional, Sequence
 import jax
 import numpy as np
 
-from deep_sparse import distributed, results_io, reuse, runtime, selection
+from deep_sparse import distributed, health, results_io, reuse, runtime, selection
 from deep_sparse.checkpoints import ChunkCheckpoint
+from deep_sparse.rows import (  # noqa: F401 - the row schema, public here too
+    DEAD_TOP_CLASS_SHARE, is_dead, pack_wrong, pretrain_reconstruction, row_is_dead, unpack_wrong)
 from deep_sparse.config import HPARAM_NAMES, Hparams, TrainConfig
 from deep_sparse.devices import auto_chunk_size, compiled_memory_bytes, make_mesh, resolve_batching  # noqa: F401
 from deep_sparse.executor import ChunkExecutor, ChunkPolicy, DeadlineReached, Progress, fit_chunk_size  # noqa: F401
@@ -60,7 +62,9 @@ def _network_fields(group: Group, network: Network) -> dict:
     return row
 
 
-def _rows_from_results(results, group: Group, networks: list[Network]) -> list[dict]:
+def _rows_from_results(results, group: Group, networks: list[Network], baseline: Optional[float] = None) -> list[dict]:
+    """One row per network; ``baseline``: the majority-class error of the training labels (None for a
+    task without classes), below which a network must get to count as having learned."""
     rows = []
     for position, network in enumerate(networks):
         row = _network_fields(group, network)
@@ -75,6 +79,8 @@ def _rows_from_results(results, group: Group, networks: list[Network]) -> list[d
         row["top_class_share"] = float(results.top_class_share[position])
         silent = [float(v) for v in results.silent_units_per_layer[position]]
         row["dead"] = is_dead(row["diverged"], row["top_class_share"], silent)
+        reason = "" if baseline is None else health.collapse_reason(row["train_error"], baseline, row["diverged"])
+        row["collapsed"], row["collapse_reason"] = bool(reason), reason
         if group.config.task == "classification":
             row["test_wrong"] = pack_wrong(results.test_example_errors[position] > 0.5)
         row["curves"] = {
@@ -86,52 +92,6 @@ def _rows_from_results(results, group: Group, networks: list[Network]) -> list[d
         }
         rows.append(row)
     return rows
-
-
-def pack_wrong(wrong) -> dict:
-    """Which test examples a network got wrong, compactly for a JSON row: the number of examples and
-    the bits (1: wrong, in test-set order) packed into bytes, as hex (2.5 kB for 10,000 examples)."""
-    wrong = np.asarray(wrong, bool)
-    return {"examples": int(wrong.size), "packed_hex": np.packbits(wrong).tobytes().hex()}
-
-
-def unpack_wrong(packed: dict) -> np.ndarray:
-    """The boolean array :func:`pack_wrong` packed."""
-    bits = np.unpackbits(np.frombuffer(bytes.fromhex(packed["packed_hex"]), np.uint8))
-    return bits[: packed["examples"]].astype(bool)
-
-
-DEAD_TOP_CLASS_SHARE = 0.99
-
-
-def is_dead(diverged: bool, top_class_share: float, silent_units_per_layer) -> bool:
-    """A network that trained without diverging but computes nothing (e.g. every unit killed by a
-    large L1 penalty or learning rate): a hidden layer whose every unit is zero on every validation
-    example, or one class given to at least 99% of the validation examples. Such a network's
-    sparsity is not a point of Figure 3; summaries and plots leave it out and count it."""
-    if diverged:
-        return False
-    return top_class_share >= DEAD_TOP_CLASS_SHARE or any(v >= 1.0 for v in silent_units_per_layer)
-
-
-def row_is_dead(row: dict, num_classes: int) -> bool:
-    """:func:`is_dead` of a results row. Rows recorded before the flag existed (no ``dead`` field)
-    are judged on what they hold: a validation error of at least ``1 - 1.5 / num_classes`` (85% on
-    MNIST, where a constant output scores 88.65% on the test set)."""
-    if "dead" in row:
-        return bool(row["dead"])
-    return not row["diverged"] and row["valid_error"] >= 1.0 - 1.5 / num_classes
-
-
-def pretrain_reconstruction(valid_loss) -> Optional[float]:
-    """Sum over layers of the clean validation reconstruction error after each layer's last
-    pre-training epoch; None without pre-training, inf when pre-training diverged (a diverged epoch
-    records NaN and pre-training stops there, so some layer's last epoch is then NaN)."""
-    valid_loss = np.asarray(valid_loss, np.float64)
-    if valid_loss.size == 0:
-        return None
-    total = float(valid_loss[:, -1].sum())
-    return total if np.isfinite(total) else np.inf
 
 
 def _plan_record(config: TrainConfig, grid: list[dict], base_hparams: Hparams) -> dict:
@@ -235,10 +195,11 @@ def run(
             store.write_results(all_rows, metadata, timings, started, complete=False)
         report.bar.set_description(f"{len(all_rows)}/{len(points)} networks done", refresh=True)
 
-    if reuse_rows_from:
-        _reuse_rows(groups, all_rows, reuse_rows_from, metadata["data_sha256"], chunk_finished, report)
     shared = SharedStacks([g for g in groups if any(n.index not in all_rows for n in g.networks)])
+    recorded_before = report.advanced
     try:
+        if reuse_rows_from:
+            _reuse_rows(groups, all_rows, reuse_rows_from, metadata["data_sha256"], chunk_finished, report)
         for group in groups:
             todo = [n for n in group.networks if n.index not in all_rows]
             if todo:
@@ -247,6 +208,11 @@ def run(
                 finished = [row for row in all_rows.values() if row["group"] == group.index]
                 timings["groups"].append(_run_group(executor, group, todo, chunk_size, store, policy, report,
                                                     chunk_finished, finished, select_pretrain_lr, shared))
+    except Exception:
+        # a start refused before its first epoch (e.g. a chunk too big for memory) leaves the folder as it was
+        if report.advanced == recorded_before and distributed.is_primary():
+            store.undo_create()
+        raise
     finally:
         report.close()
     if distributed.is_primary():
@@ -368,7 +334,15 @@ def _run_chunk(executor: ChunkExecutor, group: Group, networks: list[Network], s
     state = executor.run_stages(state, networks, size, stages, label=f"group {group.index}",
                                 checkpoint=_checkpoint(store.checkpoint_dir(chunk_name(group, networks)), policy),
                                 policy=policy, progress=report)
-    return _rows_from_results(executor.results(state, networks, size), group, networks)
+    return _rows_from_results(executor.results(state, networks, size), group, networks, _baseline(executor, group))
+
+
+def _baseline(executor: ChunkExecutor, group: Group) -> Optional[float]:
+    """The majority-class error of the labels the group's networks are trained on (None: no classes)."""
+    if group.config.task != "classification":
+        return None
+    data = executor.data
+    return health.majority_error(distributed.to_host(data.y_train)[: Trainer(group.config).n_labeled(data)])
 
 
 def skipped_name(group: Group, rows: list[dict]) -> str:

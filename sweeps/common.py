@@ -12,7 +12,8 @@ from typing import Callable, Mapping, Sequence
 # JAX is imported when a command first needs it (``ds.runtime``, ``ds.sweep``: the package imports its
 # modules on first use), not here: building a parser (--help) must not wait seconds for it
 import deep_sparse as ds
-from deep_sparse import experiment, names, results_io
+from deep_sparse import experiment, health, names, results_io
+from deep_sparse.data import FetchError
 from deep_sparse.experiment import Preset
 from deep_sparse.names import DeadlineReached
 from deep_sparse.store import SweepExists, is_complete
@@ -143,7 +144,7 @@ def cli(main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | None 
         print(f"\ninterrupted: finished chunks and the running chunk's last checkpoint are saved; continue with:\n"
               f"  {resume_command}", file=sys.stderr)
         return EXIT_INTERRUPTED
-    except (ValueError, TypeError, OSError, MemoryError, KeyError) as error:
+    except (ValueError, TypeError, OSError, MemoryError, KeyError, FetchError) as error:
         if "--debug" in argv:
             raise
         print(f"error: {error}", file=sys.stderr)
@@ -228,10 +229,11 @@ def sizes(text: str) -> tuple[int, ...]:
 
 
 def best_by_validation(rows: Sequence[dict], keys: Sequence[str]) -> list[dict]:
-    """For each combination of ``keys``, the non-diverged row with the lowest validation error."""
+    """For each combination of ``keys``, the row neither diverged nor collapsed with the lowest
+    validation error."""
     best: dict = {}
     for row in rows:
-        if row["diverged"]:
+        if health.is_excluded(row):
             continue
         group = tuple(row[k] for k in keys)
         if group not in best or row["valid_error"] < best[group]["valid_error"]:
@@ -354,7 +356,8 @@ def cells_summary(title: str, cells: Sequence[dict], preset: str, description: s
 
 
 def selected(rows: Sequence[dict], keys: Sequence[str]) -> list[dict]:
-    """:func:`best_by_validation` that also keeps a group whose every network diverged (its first row)."""
+    """:func:`best_by_validation` that also keeps a group whose every network diverged or collapsed (its
+    first row)."""
     best = {tuple(r[k] for k in keys): r for r in best_by_validation(rows, keys)}
     for row in rows:
         best.setdefault(tuple(row[k] for k in keys), row)

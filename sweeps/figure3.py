@@ -15,7 +15,7 @@ import numpy as np
 
 import deep_sparse as ds
 from deep_sparse import data as data_lib
-from deep_sparse import experiment
+from deep_sparse import experiment, health
 from sweeps import common
 
 NAME = "figure3"
@@ -111,9 +111,11 @@ def main(argv=None) -> int:
 
 def write_outputs(rows: list[dict], out: str, label: str, description: str) -> str:
     """figure3.png and summary.md from the rows recorded so far (any prefix of the sweep)."""
-    live = [r for r in rows if not ds.sweep.row_is_dead(r, NUM_CLASSES)]
+    dead = [ds.sweep.row_is_dead(r, NUM_CLASSES) for r in rows]
+    collapsed = [health.is_collapsed(r) and not d for r, d in zip(rows, dead)]
+    live = [r for r, d, c in zip(rows, dead, collapsed) if not d and not c]
     ds.plots.error_vs_sparsity(
-        live, os.path.join(out, "figure3.png"), dead=len(rows) - len(live),
+        live, os.path.join(out, "figure3.png"), dead=sum(dead), collapsed=sum(collapsed),
         title=f"Figure 3 ({label} preset): {len(rows)} rectifier networks on MNIST",
     )
     summary = summarize(rows, label, description)
@@ -123,28 +125,33 @@ def write_outputs(rows: list[dict], out: str, label: str, description: str) -> s
 
 
 def summarize(rows, preset: str, description: str) -> str:
-    """Per-L1 means and the paper's observation, in Markdown; diverged and dead networks are counted
-    and left out of the means."""
+    """Per-L1 means and the paper's observation, in Markdown; diverged, dead and collapsed networks
+    are counted and left out of the means."""
     dead = {r["network"] for r in rows if ds.sweep.row_is_dead(r, NUM_CLASSES)}
+    collapsed = {r["network"] for r in rows if health.is_collapsed(r)}
+    left_out = dead | collapsed
     by_l1: dict = {}
     for row in rows:
         by_l1.setdefault(row["l1"], []).append(row)
     table = []
     for l1 in sorted(by_l1):
-        group = [r for r in by_l1[l1] if not r["diverged"] and r["network"] not in dead]
+        group = [r for r in by_l1[l1] if not r["diverged"] and r["network"] not in left_out]
         table.append({
             "L1": l1, "networks": len(by_l1[l1]), "diverged": sum(r["diverged"] for r in by_l1[l1]),
             "dead": sum(r["network"] in dead for r in by_l1[l1]),
+            "collapsed": sum(r["network"] in collapsed for r in by_l1[l1]),
             "test error %": 100 * float(np.mean([r["test_error"] for r in group])) if group else None,
             "sparsity %": 100 * float(np.mean([r["sparsity"] for r in group])) if group else None,
         })
-    kept = [r for r in rows if not r["diverged"] and r["network"] not in dead]
+    kept = [r for r in rows if not r["diverged"] and r["network"] not in left_out]
     seeds = sorted({r["seed"] for r in rows})
     lines = [f"# Figure 3 ({preset} preset)", "", description, "",
              f"Recorded: {len(rows)} networks (seeds {', '.join(map(str, seeds))}); diverged "
              f"{sum(r['diverged'] for r in rows)}, dead {len(dead)} (a constant output or a layer silent on every "
-             "validation example: left out of the means and the figure).", ""]
-    lines.append(ds.results_io.format_table(table, ["L1", "networks", "diverged", "dead", "test error %", "sparsity %"],
+             f"validation example), collapsed {len(collapsed)} (a training error no better than the most frequent "
+             "class): left out of the means and the figure.", ""]
+    lines.append(ds.results_io.format_table(table, ["L1", "networks", "diverged", "dead", "collapsed", "test error %",
+                                                    "sparsity %"],
                                          {"L1": ".4g", "test error %": ".2f", "sparsity %": ".1f"}))
     if kept:
         lines += ["", "Paper: no loss of accuracy until about 85% of true zeros.", ""]

@@ -15,9 +15,9 @@ import os
 import statistics
 from typing import NamedTuple, Optional
 
-from deep_sparse.sweep import unpack_wrong
+from deep_sparse.rows import unpack_wrong
+from deep_sparse.selection import mcnemar_exact
 from sweeps import diagnostics, paper_numbers, report_tables
-from sweeps.table1 import mcnemar_exact
 
 # Diagnostics recorded before the diagnostics folder existed, and causes ruled out in the notes: their
 # verdicts were written by hand and carry the date and commit they were true at; where a folder holds

@@ -19,7 +19,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after the backend is chosen)
 
 from deep_sparse import results_io  # noqa: E402
-from deep_sparse.sweep import row_is_dead  # noqa: E402
+from deep_sparse import health  # noqa: E402
+from deep_sparse.rows import row_is_dead  # noqa: E402
 from sweeps import diagnostics, paper_numbers  # noqa: E402
 
 # folders under the results folder
@@ -74,7 +75,7 @@ def spread_text(spread: Optional[Spread]) -> str:
 # ------------------------------------------------------------------------------ recorded data
 def live_rows(rows: list[dict], num_classes: int = 10) -> list[dict]:
     """The networks that trained: not diverged, dead or collapsed (left out of every mean)."""
-    return [r for r in rows if not r.get("diverged") and not r.get("collapsed") and not row_is_dead(r, num_classes)]
+    return [r for r in rows if not health.is_excluded(r) and not row_is_dead(r, num_classes)]
 
 
 def table1_cells(root: str) -> dict[tuple[str, str, bool], dict]:
@@ -222,7 +223,7 @@ def figure3_lines(root: str, out_dir: str) -> list[str]:
     figure.savefig(path, dpi=100, bbox_inches="tight")
     plt.close(figure)
     lines = [f"![Figure 3, ours]({os.path.relpath(path, out_dir)})", "",
-             f"{len(record['rows'])} networks recorded; {len(left_out)} left out as dead or diverged"
+             f"{len(record['rows'])} networks recorded; {len(left_out)} left out as dead, diverged or collapsed"
              + (f" (L1 {min(r['l1'] for r in left_out):g} to {max(r['l1'] for r in left_out):g})" if left_out else "")
              + ". Mean test error by fraction of zeros:", "",
              "| zeros | networks | mean test error % | min | max |", "|---|---|---|---|---|"]

@@ -39,6 +39,7 @@ import numpy as np
 import deep_sparse as ds
 from deep_sparse import experiment, selection
 from deep_sparse.experiment import PAPER_LR_GRID, Generated, Subset
+from deep_sparse.selection import mcnemar_exact  # noqa: F401 - the paired test of the bold cells, public here too
 from sweeps import common, paper_numbers
 
 NAME = "table1"
@@ -154,27 +155,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # ------------------------------------------------------------------------------ significance test
-def mcnemar_exact(wrong_a, wrong_b) -> dict:
-    """Exact two-sided McNemar test on paired per-example errors (booleans, same examples).
-
-    b: examples only A gets wrong, c: only B. Under H0 (equal error rates), b ~ Binomial(b + c, 1/2);
-    p = min(1, 2 * P(X <= min(b, c))). Returns {"b", "c", "n", "p_value"}.
-    """
-    wrong_a, wrong_b = np.asarray(wrong_a, bool), np.asarray(wrong_b, bool)
-    if wrong_a.shape != wrong_b.shape:
-        raise ValueError(f"paired errors need the same examples, got shapes {wrong_a.shape} and {wrong_b.shape}")
-    b = int(np.sum(wrong_a & ~wrong_b))
-    c = int(np.sum(~wrong_a & wrong_b))
-    n = b + c
-    if n == 0:
-        return {"b": 0, "c": 0, "n": int(wrong_a.size), "p_value": 1.0}
-    k = min(b, c)
-    log_terms = [math.lgamma(n + 1) - math.lgamma(i + 1) - math.lgamma(n - i + 1) - n * math.log(2) for i in range(k + 1)]
-    top = max(log_terms)
-    tail = math.exp(top) * sum(math.exp(t - top) for t in log_terms)
-    return {"b": b, "c": c, "n": int(wrong_a.size), "p_value": min(1.0, 2.0 * tail)}
-
-
 def per_example_errors(config, row: dict, data):
     """Retrain the network of ``row`` alone and return (wrong on each test example, its test error)."""
     hparams = ds.config.Hparams(**{name: (math.inf if row[name] is None else row[name])

@@ -33,7 +33,7 @@ import itertools
 import statistics
 from typing import Sequence
 
-from deep_sparse import experiment, results_io
+from deep_sparse import experiment, health, results_io
 from deep_sparse.experiment import PAPER_LR_GRID, Generated, Subset
 from sweeps import common
 from sweeps import paper_numbers as pn
@@ -145,8 +145,9 @@ def table2_grid(preset: WorkshopTable2Preset) -> list[dict]:
 
 
 def best_on_validation(networks: Sequence[dict], k: int = BEST) -> list[dict]:
-    """The ``k`` networks of lowest validation error (diverged ones left out; ties by network index)."""
-    live = [n for n in networks if not n["diverged"]]
+    """The ``k`` networks of lowest validation error (diverged and collapsed ones left out; ties by
+    network index)."""
+    live = [n for n in networks if not health.is_excluded(n)]
     return sorted(live, key=lambda n: (n["valid_error"], n["network"]))[:k]
 
 

@@ -1,14 +1,25 @@
 """Chunk checkpoints (issues 12.6 and 13.4): leaves keyed by tree path, a structure fingerprint, and
-checksums verified on restore."""
+checksums verified on restore; a write that fails, an interrupt during a write, damaged data."""
+import logging
 import os
+import signal
+import subprocess
+import sys
+import textwrap
 import threading
 from typing import NamedTuple
 
 import jax.numpy as jnp
 import numpy as np
+import orbax.checkpoint as ocp
 import pytest
 
-from deep_sparse.checkpoints import CheckpointMismatch, ChunkCheckpoint, leaf_paths
+from deep_sparse import sweep
+from deep_sparse.checkpoints import CheckpointMismatch, CheckpointWriteError, ChunkCheckpoint, leaf_paths
+from test_sweep import CONFIG, QUIET, make_data
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TESTS = os.path.dirname(os.path.abspath(__file__))
 
 
 class State(NamedTuple):
@@ -109,4 +120,198 @@ def test_a_failed_background_write_is_raised_at_the_next_call(tmp_path, monkeypa
     monkeypatch.setattr(checkpoint, "_write", broken)
     checkpoint.save(1, make_state())
     with pytest.raises(OSError, match="No space left"):
+        checkpoint.close()
+
+
+def flip_array_data(step_dir) -> int:
+    """Flip one byte in each of orbax's array data files (``d/`` folders) under ``step_dir``."""
+    flipped = 0
+    for root, _, names in os.walk(step_dir):
+        for name in names:
+            path = os.path.join(root, name)
+            data = bytearray(open(path, "rb").read())
+            if os.path.basename(root) != "d" or len(data) < 16:
+                continue
+            data[len(data) // 2] ^= 0x01
+            open(path, "wb").write(bytes(data))
+            flipped += 1
+    return flipped
+
+
+def test_damaged_array_data_is_one_line_with_the_way_out(tmp_path):
+    saved(tmp_path, make_state()).close()
+    assert flip_array_data(tmp_path / "ckpt" / "3")
+    with pytest.raises(CheckpointMismatch) as refused:
+        ChunkCheckpoint(str(tmp_path / "ckpt")).restore(3, make_state())
+    message = str(refused.value)
+    # orbax's reason comes with a page of tensorstore JSON: the line keeps its first words only
+    assert "\n" not in message and "tensorstore_spec" not in message
+    assert len(message.replace(str(tmp_path / "ckpt"), "")) < 450
+    assert message.startswith(f"{tmp_path / 'ckpt'}/3: the checkpoint is damaged (ValueError: DATA_LOSS")
+    assert f"delete {tmp_path / 'ckpt'} and resume (--resume)" in message and "nothing else is lost" in message
+
+
+DAMAGED_SCRIPT = textwrap.dedent("""
+    import sys, time
+    sys.path.insert(0, {tests!r})
+    from test_checkpoints import flip_array_data, make_state
+    from deep_sparse.checkpoints import CheckpointMismatch, ChunkCheckpoint
+
+    folder = sys.argv[1]
+    checkpoint = ChunkCheckpoint(folder)
+    checkpoint.save(3, make_state())
+    checkpoint.close()
+    flip_array_data(folder + "/3")
+    for _ in range(8):  # the stray callbacks come at random moments: try several restores
+        try:
+            ChunkCheckpoint(folder).restore(3, make_state())
+        except CheckpointMismatch as error:
+            print(error)
+    time.sleep(0.5)  # for the reads still under way
+""").format(tests=TESTS)
+
+
+def test_a_damaged_checkpoint_prints_no_traceback(tmp_path):
+    env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    done = subprocess.run([sys.executable, "-c", DAMAGED_SCRIPT, str(tmp_path / "ckpt")], env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.count("the checkpoint is damaged") == 8
+    assert "Traceback" not in done.stderr and "Event loop is closed" not in done.stderr, done.stderr[-2000:]
+
+
+# what orbax raises when the disk fills up during a write (seen on a small tmpfs)
+DISK_FULL = ValueError('RESOURCE_EXHAUSTED: Error writing "best_params.0.b/0.0" in OCDBT database at local file '
+                       '"/mnt/small/out/checkpoints/x/2/default/": [tensorstore_spec=\'{"driver":"zarr"}\']')
+
+
+def test_a_full_disk_is_one_line_with_the_space_needed_and_earlier_results_stay(tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    real_save = ocp.CheckpointManager.save
+
+    def fills_up(self, step, *args, **kwargs):  # the second chunk's second epoch finds the disk full
+        if "00001-00001" in str(self.directory) and step == 2:
+            raise DISK_FULL
+        return real_save(self, step, *args, **kwargs)
+
+    monkeypatch.setattr(ocp.CheckpointManager, "save", fills_up)
+    with pytest.raises(CheckpointWriteError) as full:
+        sweep.run(CONFIG, {"lr": [0.1, 0.03]}, str(out), make_data(), chunk_size=1, **QUIET)
+    message = str(full.value)
+    assert "\n" not in message and "tensorstore_spec" not in message
+    assert message.startswith(f"{out / 'checkpoints' / 'group000_networks_00001-00001'}: the disk is full")
+    assert "free at least" in message and "MiB" in message and "resume (--resume)" in message
+    # what was finished before stays: the first chunk's rows, and the second chunk's epoch-1 checkpoint
+    assert (out / "chunks" / "group000_networks_00000-00000.json").exists()
+    assert len(sweep.read_results(str(out))) == 1
+    assert ChunkCheckpoint(str(out / "checkpoints" / "group000_networks_00001-00001")).latest_step() == 1
+
+
+def mounted_tmpfs(folder, size: str) -> bool:
+    folder.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)], capture_output=True)
+    return done.returncode == 0
+
+
+def test_a_real_full_disk_is_one_line_without_orbax_traceback(tmp_path, caplog):
+    small = tmp_path / "small"
+    if not mounted_tmpfs(small, "400k"):  # needs root (or CAP_SYS_ADMIN)
+        pytest.skip("cannot mount a small tmpfs here")
+    try:
+        with pytest.raises(CheckpointWriteError) as full:  # 0.5 MiB per checkpoint: the first does not fit
+            sweep.run(CONFIG.replace(hidden_sizes=(256, 256)), {"lr": [0.1]}, str(small / "out"), make_data(),
+                      chunk_size=1, **QUIET)
+    finally:
+        subprocess.run(["umount", str(small)])
+    assert "the disk is full" in str(full.value) and "free at least" in str(full.value)
+    # orbax logs its writer thread's error, traceback included, before raising it
+    assert not [record.getMessage()[:80] for record in caplog.records if record.levelno >= logging.ERROR]
+
+
+def test_the_space_asked_for_is_two_checkpoints_of_the_state(tmp_path, monkeypatch):
+    checkpoint = ChunkCheckpoint(str(tmp_path / "ckpt"))
+    monkeypatch.setattr(checkpoint.manager, "save", lambda *args, **kwargs: (_ for _ in ()).throw(DISK_FULL))
+    state = {"w": np.zeros((512, 1024), np.float32)}  # 2 MiB
+    checkpoint.save(1, state)
+    with pytest.raises(CheckpointWriteError, match=r"free at least 4\.0 MiB there \(two checkpoints of 2\.0 MiB"):
+        checkpoint.close()
+
+
+INTERRUPT_SCRIPT = textwrap.dedent("""
+    import os, signal, sys, time
+    sys.path.insert(0, {tests!r})
+    from test_sweep import CONFIG, make_data
+    from deep_sparse import sweep
+    from deep_sparse.checkpoints import ChunkCheckpoint
+    from sweeps import common
+
+    point, out = sys.argv[1], sys.argv[2]
+    writing = []  # the step the writer thread is on
+    fired = []  # one interrupt per run (orbax's close calls wait_until_finished again)
+
+    def interrupt(where, step):
+        # the save of epoch 2 is interrupted at ``point``; the writer then goes on a while, as a large
+        # checkpoint's would, so that an exit that does not wait for it cuts it off
+        if where == point and step == 2 and not fired:
+            fired.append(where)
+            os.kill(os.getpid(), signal.SIGINT)
+            if where != "main thread":
+                time.sleep(0.5)
+
+    real_save, real_write, real_init = ChunkCheckpoint.save, ChunkCheckpoint._write, ChunkCheckpoint.__init__
+
+    def save(self, step, state):
+        real_save(self, step, state)
+        interrupt("main thread", step)
+
+    def write(self, step, state):
+        writing.append(step)
+        interrupt("before the manifest", step)
+        real_write(self, step, state)
+
+    def init(self, directory):
+        real_init(self, directory)
+        manager_save, finish = self.manager.save, self.manager.wait_until_finished
+
+        def in_save(*args, **kwargs):
+            interrupt("in orbax's save", writing[-1])
+            return manager_save(*args, **kwargs)
+
+        def after_save(*args, **kwargs):
+            interrupt("after orbax's save", writing[-1])
+            return finish(*args, **kwargs)
+
+        self.manager.save, self.manager.wait_until_finished = in_save, after_save
+
+    ChunkCheckpoint.save, ChunkCheckpoint._write, ChunkCheckpoint.__init__ = save, write, init
+
+    def main(argv):
+        sweep.run(CONFIG.replace(epochs=6), {{"lr": [0.1]}}, out, make_data(), chunk_size=1, progress=False,
+                  log=lambda message: None)
+        return 0
+    main.__module__ = "interrupt_test"
+    sys.exit(common.cli(main, ["--out", out]))
+""").format(tests=TESTS)
+INTERRUPT_POINTS = ("main thread", "before the manifest", "in orbax's save", "after orbax's save")
+
+
+def test_ctrl_c_during_a_checkpoint_write_says_how_to_resume_and_leaves_it_complete_or_absent(tmp_path):
+    env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    for index, point in enumerate(INTERRUPT_POINTS):
+        out = tmp_path / f"out{index}"
+        done = subprocess.run([sys.executable, "-c", INTERRUPT_SCRIPT, point, str(out)], env=env,
+                              capture_output=True, text=True, timeout=300)
+        said = done.stdout + done.stderr
+        assert done.returncode == 130, f"{point}: {said}"
+        assert "interrupted:" in said and "--resume" in said, f"{point}: {said}"
+        assert "Traceback" not in said and "cannot schedule" not in said, f"{point}: {said}"
+        folder = out / "checkpoints" / "group000_networks_00000-00000"
+        names = os.listdir(folder)
+        assert not [n for n in names if "tmp" in n], f"{point}: a half-written step is left: {names}"
+        # each step with its manifest and each manifest with its step: the save under way was finished
+        steps = sorted(int(n) for n in names if n.isdigit())
+        manifests = sorted(int(n.split(".")[0]) for n in names if n.endswith(".manifest.json"))
+        assert steps and steps == manifests, f"{point}: {names}"
+        checkpoint = ChunkCheckpoint(str(folder))
+        assert checkpoint.latest_step() in (1, 2), point
         checkpoint.close()

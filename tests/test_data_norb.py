@@ -12,6 +12,7 @@ import pytest
 import deep_sparse.data as data
 from deep_sparse.data import download as dl
 from deep_sparse.data import integrity, norb
+from sweeps import common, train
 
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.int32, np.int16, np.float32, np.float64])
@@ -199,3 +200,51 @@ def test_fetch_norb_records_sha256_and_resumes(tmp_path, server, http_control):
     (folder / late).write_bytes((root / "norb-5x01235x9x18x6x2x108x108-testing-02-dat.mat.gz").read_bytes())
     with pytest.raises(dl.ChecksumError, match=rf"{late}: checksum mismatch, expected SHA256 {digests[late]}"):
         data.load_splits("norb", data_dir=str(tmp_path))
+
+
+def place_bad_type_code(folder):
+    """A small NORB label file placed by hand whose header holds an unknown type code; its path."""
+    folder.mkdir(parents=True, exist_ok=True)
+    blob = bytearray(norb.encode_matrix(np.zeros(3, np.int32)))
+    blob[0:4] = struct.pack("<I", 0x1E3D4C99)
+    path = folder / norb.file_names("smallnorb")["training"][0][1]
+    path.write_bytes(bytes(blob))
+    return path
+
+
+def test_a_damaged_local_file_is_named_before_the_download_error(tmp_path, server, http_control):
+    base, root = server  # serves nothing: every download fails
+    path = place_bad_type_code(tmp_path / "smallnorb")
+    with pytest.raises(dl.FetchError) as failed:
+        data.load_splits("smallnorb", data_dir=str(tmp_path), mirrors=[base], retries=0)
+    message = str(failed.value)
+    assert message.startswith(f"local file {path}: bad NORB magic number 0x1E3D4C99, expected one of 0x1E3D4C51")
+    assert "then the download of the 3 missing file(s) failed: " in message and "404" in message
+    assert path.exists()  # never overwritten nor deleted
+    with pytest.raises(FileNotFoundError, match=rf"^local file {path}: bad NORB magic number .* downloading is off"):
+        data.load_splits("smallnorb", data_dir=str(tmp_path), download=False)
+
+
+def test_a_damaged_local_file_among_complete_ones_is_named(tmp_path):
+    rng = np.random.default_rng(3)
+    folder = tmp_path / "smallnorb"
+    folder.mkdir()
+    names = norb.file_names("smallnorb")
+    write_pair(folder, *names["training"][0], 10, 96, rng, 5)
+    write_pair(folder, *names["test"][0], 3, 96, rng, 5)
+    path = place_bad_type_code(folder)
+    with pytest.raises(ValueError, match=rf"^local file {path}: bad NORB magic number 0x1E3D4C99.*delete it"):
+        data.fetch("smallnorb", data_dir=str(tmp_path), download=False)
+
+
+def test_a_command_names_the_damaged_local_file_in_one_line(tmp_path, server, monkeypatch, capsys):
+    base, root = server  # serves nothing: every download fails
+    monkeypatch.setenv(norb.registry.SOURCES["smallnorb"].mirrors_env, base)
+    path = place_bad_type_code(tmp_path / "data" / "smallnorb")
+    argv = ["--dataset", "smallnorb", "--data-dir", str(tmp_path / "data"), "--out", str(tmp_path / "out"),
+            "--epochs", "1", "--no-progress"]
+    assert common.cli(train.main, argv) == common.EXIT_ERROR
+    said = capsys.readouterr().err.strip().splitlines()
+    assert said[-1].startswith(f"error: local file {path}: bad NORB magic number 0x1E3D4C99")
+    assert "then the download of the 3 missing file(s) failed" in said[-1] and "Traceback" not in "".join(said)
+    assert not (tmp_path / "out").exists()

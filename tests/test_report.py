@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from deep_sparse import results_io
-from deep_sparse.sweep import pack_wrong
+from deep_sparse.rows import pack_wrong
 from sweeps import diagnostics, paper_numbers, report, report_diagnostics, report_tables
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -132,3 +132,14 @@ def test_the_sparsity_analysis_names_the_lr_closest_to_the_workshops_sparsity(tm
     text = "\n".join(report_diagnostics.sparsity_without_l1(str(tmp_path), str(tmp_path)))
     assert "Closest to the paper's sparsity: lr 0.01; validation picks lr 0.1" in text
     assert "| 0.01 | 1.80 | 1.80 | 50.0 / 37.0 / 32.0 |" in text
+
+
+def test_figure3_leaves_dead_diverged_and_collapsed_networks_out_and_counts_them(tmp_path):
+    rows = [dict(net(k, "rectifier", 0.01, 0.017, 0.018), l1=0.001 * k, sparsity=0.5 + 0.1 * k) for k in range(4)]
+    rows[1].update(collapsed=True)
+    rows[2].update(diverged=True)
+    rows[3].update(dead=True)
+    write(tmp_path, "figure3-paper", "results.json", {"rows": rows})
+    text = "\n".join(report_tables.figure3_lines(str(tmp_path), str(tmp_path)))
+    assert "4 networks recorded; 3 left out as dead, diverged or collapsed (L1 0.001 to 0.003)" in text
+    assert "| 0-85% | 1 | 1.80 |" in text

@@ -105,3 +105,13 @@ def test_the_grids_pretrain_every_pretraining_lr_and_leave_one_for_networks_with
     grid = pretrain_strategies.strategies_grid(pretrain_strategies.PRESETS["paper"].with_overrides(lr=[0.1]))
     baseline = [p for p in grid if p["pretrain_strategy"] is None]
     assert len(baseline) == 1 and len(grid) == 1 + 4 * len({p["pretrain_strategy"] for p in grid} - {None})
+
+
+def test_a_collapsed_network_is_left_out_like_a_diverged_one():
+    # a collapsed network (training error no better than the most frequent class) may still score a
+    # lower validation error than one that learned, on a small or skewed validation set
+    collapsed = row(lr=1000.0, valid_error=0.40, collapsed=True)
+    learned = row(lr=0.1, valid_error=0.45)
+    assert selection.best_by_validation([collapsed, learned]) is learned
+    assert selection.select([collapsed, learned], selection.by_fields("activation")) == {("rectifier",): learned}
+    assert selection.best_by_validation([collapsed, row(diverged=True)]) is collapsed  # nothing else: the first

@@ -227,6 +227,19 @@ def test_isolation_of_a_diverging_network(data, sweep_dirs, tmp_path):
         assert row["curves"] == same["curves"]
 
 
+def test_a_network_that_learned_nothing_is_flagged_collapsed(data, tmp_path):
+    # lr 1e-6 leaves seed 1's network where it started: 70.5% training error where always answering
+    # the most frequent class errs on 62% of the training set; finite loss (not diverged), and it
+    # does not answer one class (not dead): nothing else marks it
+    grid = [{"lr": 1e-6, "seed": 1}, {"lr": 0.1, "seed": 1}]
+    rows = sweep.run(CONFIG, grid, str(tmp_path / "out"), data, chunk_size=2, checkpoint_every=0, **QUIET)
+    assert [(r["diverged"], r["dead"], r["collapsed"]) for r in rows] == [(False, False, True), (False, False, False)]
+    assert rows[0]["collapse_reason"].startswith("training error 70.50% is no better than always predicting the "
+                                                 "most frequent training class (62.00%)")
+    assert rows[1]["collapse_reason"] == ""
+    assert [r["collapsed"] for r in read_csv(str(tmp_path / "out" / "results.csv"))] == ["True", "False"]
+
+
 def test_structural_groups_run_separately(data, tmp_path):
     grid = sweep.product(activation=["rectifier", "tanh"], seed=[0])
     rows = sweep.run(CONFIG.replace(epochs=2), grid, str(tmp_path / "out"), data, checkpoint_every=0, **QUIET)
@@ -370,6 +383,25 @@ def test_memory_refusal_suggests_a_chunk_size(data, tmp_path, monkeypatch):
         sweep.run(CONFIG, GRID, str(tmp_path / "out"), data, chunk_size=4, progress=False, log=messages.append)
     assert any("needs" in m and "GiB" in m for m in messages)  # the need is stated first
     assert not os.path.exists(tmp_path / "out" / "results.csv")
+
+
+@pytest.mark.parametrize("exists", [False, True])
+def test_a_chunk_refused_for_memory_leaves_the_folder_as_it_was(data, tmp_path, monkeypatch, exists):
+    # the refusal comes once the epoch is compiled, after the plan was written: what that wrote goes
+    monkeypatch.setattr(executor_module, "available_memory_bytes", lambda device: int(2.5e9))
+    monkeypatch.setattr(ChunkExecutor, "memory_bytes", lambda self, networks, size: int(size * 1e9))
+    out_dir = tmp_path / "runs" / "out"
+    if exists:
+        out_dir.mkdir(parents=True)
+    with pytest.raises(MemoryError, match=r"use a chunk size of at most 2\b"):
+        sweep.run(CONFIG, GRID, str(out_dir), data, chunk_size=4, **QUIET)
+    if exists:
+        assert os.listdir(out_dir) == []
+    else:
+        assert not (tmp_path / "runs").exists()
+    monkeypatch.undo()
+    rows = sweep.run(CONFIG, {"lr": [0.1], "seed": [0]}, str(out_dir), data, checkpoint_every=0, **QUIET)
+    assert len(rows) == 1  # the corrected command finds the folder as it was
 
 
 def test_memory_refusal_when_nothing_fits(data, tmp_path, monkeypatch):

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import os
 import struct
+import zlib
 
 import numpy as np
 
@@ -215,21 +216,48 @@ def fetch(directory: str, variant: str = "norb", *, mirrors=None, hashes=None, r
     if verify and os.path.isdir(directory):
         verify_files(directory, variant, hashes)
     missing = [n for n in names if not os.path.isdir(directory) or _present(directory, n) is None]
+    # a file placed by hand has no published checksum (those are of the .gz files): its header is checked
+    damaged = _damaged_headers(directory, [n for n in names if n not in missing])
+    if not missing and damaged:
+        raise ValueError(f"{damaged[0]}; delete it to download it again")
     if not missing:
         return directory
     if not download or dl.offline():
         why = f"{dl.OFFLINE_ENV}=1" if download else "download=False"
-        raise FileNotFoundError(f"{variant}: {len(missing)} files missing in {directory} (first: {missing[0]}) and "
+        raise FileNotFoundError("".join(f"{problem}; " for problem in damaged[:1])
+                                + f"{variant}: {len(missing)} files missing in {directory} (first: {missing[0]}) and "
                                 f"downloading is off ({why})")
     src = registry.SOURCES[variant]
     table = registry.hashes_for(src, hashes)
     bases = dl.mirrors_from_env(src.mirrors_env, src.mirrors, mirrors)
     downloader = dl.http_downloader(timeout, progressbar)
-    for name in missing:
-        gz = name + ".gz"
-        dl.retrieve(directory, gz, table[gz], bases, downloader=downloader, retries=retries,
-                    on_verified=integrity.recorder(directory, gz, table[gz]))
+    try:
+        for name in missing:
+            gz = name + ".gz"
+            dl.retrieve(directory, gz, table[gz], bases, downloader=downloader, retries=retries,
+                        on_verified=integrity.recorder(directory, gz, table[gz]))
+    except (dl.FetchError, dl.ChecksumError) as error:
+        if damaged:  # the local file first: a download error alone would hide it
+            raise dl.FetchError(f"{damaged[0]}; then the download of the {len(missing)} missing file(s) failed: "
+                                f"{error}") from error
+        raise
+    if damaged:
+        raise ValueError(f"{damaged[0]}; delete it to download it again")
     return directory
+
+
+def _damaged_headers(directory: str, names: list[str]) -> list[str]:
+    """``"<file>: <what its header holds and what was expected>"`` for each present file of ``names``
+    whose NORB header cannot be read (the file is never loaded otherwise before a download)."""
+    problems = []
+    for name in names:
+        path = os.path.join(directory, _present(directory, name))
+        try:
+            with open_maybe_gzip(path) as f:
+                read_header(f, path)
+        except (ValueError, OSError, EOFError, zlib.error) as error:
+            problems.append(f"local file {error}" if str(error).startswith(path) else f"local file {path}: {error}")
+    return problems
 
 
 def _load_pair(directory: str, dat: str, cat: str, variant: str) -> tuple[np.ndarray, np.ndarray]:
