@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import os
 import time
 import warnings
 from typing import Callable, Optional, Sequence
@@ -15,7 +16,7 @@ import jax
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from deep_sparse import distributed
+from deep_sparse import distributed, portable
 from deep_sparse.checkpoints import ChunkCheckpoint
 from deep_sparse.config import HPARAM_NAMES, Hparams
 from deep_sparse.devices import (
@@ -230,7 +231,7 @@ class ChunkExecutor:
         raise DeadlineReached(
             f"{label}: the chunk of networks {networks[0].index}-{networks[-1].index} stopped after epoch "
             f"{epoch_count} of at most {clock.total}: the rest (up to {clock.worst_case(epoch_count) / 60:.0f} min) "
-            f"would pass the deadline; " + (f"its state is checkpointed in {checkpoint.directory}" if checkpoint
+            f"would pass the deadline; " + (f"its state is checkpointed in {portable.portable_path(os.path.abspath(checkpoint.directory))}" if checkpoint
                                             else "the chunk restarts from its first epoch"))
 
 

@@ -71,15 +71,19 @@ def portable_text(text: str, data_dir: Optional[str] = None) -> str:
 def portable_argv(argv: Sequence[str], out: Optional[str] = None, data_dir: Optional[str] = None) -> list[str]:
     """A command's arguments as recorded: the value of ``--out`` replaced by ``out`` when given (the
     folder's own path in the repository), every other argument through :func:`portable_text`."""
-    recorded, replace_next = [], False
+    recorded, previous = [], ""
     for argument in argv:
-        if replace_next and out is not None:
+        if previous == "--out" and out is not None:
             recorded.append(out)
         elif argument.startswith("--out=") and out is not None:
             recorded.append("--out=" + out)
+        elif previous == "--data-dir":
+            recorded.append(DATA_DIR)
+        elif argument.startswith("--data-dir="):
+            recorded.append("--data-dir=" + DATA_DIR)
         else:
             recorded.append(portable_text(argument, data_dir))
-        replace_next = argument == "--out"
+        previous = argument
     return recorded
 
 
