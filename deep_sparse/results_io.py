@@ -144,13 +144,13 @@ def machine() -> dict:
     }
 
 
-def git_commit(results: Sequence[str] = ()) -> str | None:
+def git_commit(results: Sequence[str] = (), root: str | None = None) -> str | None:
     """The commit of the deep-sparse checkout in use (with "+dirty" if its code has local changes), if
     any. Changes under ``results/`` and under the folders ``results`` (a run's --out) are the run's own
     output, not the code's state: they never make it dirty."""
     import subprocess
 
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    root = os.path.abspath(root or os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     excluded = [":(exclude)results"] + [f":(exclude){os.path.relpath(os.path.abspath(folder), root)}"
                                         for folder in results
                                         if os.path.abspath(folder).startswith(root + os.sep)]
