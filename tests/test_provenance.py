@@ -168,3 +168,13 @@ def test_the_results_readme_is_a_short_index_of_every_folder():
         assert os.path.exists(provenance), folder
         if folder.endswith("-quick"):
             assert "REDUCED" in open(provenance, encoding="utf-8").readline(), folder
+
+
+def test_a_resumed_sweep_records_its_earlier_commands_without_their_paths(tmp_path):
+    out = tmp_path / "sweep"
+    results_io.atomic_write_json(str(out / "results.json"), {
+        "command": "python -m sweeps.figure3 --out /root/out/figure3 --data-dir /data/x", "git_commit": "abc",
+        "argv": ["-m", "sweeps.figure3", "--out", "/root/out/figure3"], "rows": []})
+    (earlier,) = SweepStore(str(out)).previous_runs()
+    assert earlier["command"] == "python -m sweeps.figure3 --out …/sweep --data-dir DATA_DIR"
+    assert earlier["git_commit"] == "abc"

@@ -18,7 +18,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from deep_sparse import executor as executor_module
-from deep_sparse import reuse, selection, sweep
+from deep_sparse import results_io, reuse, selection, sweep
 from deep_sparse.executor import ChunkExecutor
 from deep_sparse.config import Hparams, TrainConfig
 from deep_sparse.train import make_train, prepare_data
@@ -211,6 +211,17 @@ def test_results_files(sweep_dirs):
         assert record["timings"]["groups"][0]["chunk_size"] == chunk_size
         assert sweep.read_results(out_dir) == record["rows"]
         assert not [name for name in os.listdir(out_dir) if name.startswith(".tmp-")]
+
+
+def test_the_selected_networks_keep_their_per_example_test_errors_in_results_json(sweep_dirs, data):
+    # a paired test (McNemar) on the selected networks reads these instead of retraining a copy
+    out_dir, _ = sweep_dirs[1]
+    recorded = results_io.read_json(os.path.join(out_dir, "results.json"))["rows"]
+    chosen = [selection.select(recorded, selection.by_fields("l1"))[key] for key in ((0.0,), (1e-3,))]
+    for row in chosen:
+        wrong = sweep.unpack_wrong(row["test_wrong"])
+        assert wrong.shape == (data.x_test.shape[0],)
+        assert wrong.mean() == pytest.approx(row["test_error"], abs=1e-6)
 
 
 def test_isolation_of_a_diverging_network(data, sweep_dirs, tmp_path):
