@@ -231,8 +231,9 @@ class ChunkExecutor:
         raise DeadlineReached(
             f"{label}: the chunk of networks {networks[0].index}-{networks[-1].index} stopped after epoch "
             f"{epoch_count} of at most {clock.total}: the rest (up to {clock.worst_case(epoch_count) / 60:.0f} min) "
-            f"would pass the deadline; " + (f"its state is checkpointed in {portable.portable_path(os.path.abspath(checkpoint.directory))}" if checkpoint
-                                            else "the chunk restarts from its first epoch"))
+            f"would pass the deadline; "
+            + (f"its state is checkpointed in {portable.recorded_path(checkpoint.directory)}" if checkpoint
+               else "the chunk restarts from its first epoch"))
 
 
 class _Clock:

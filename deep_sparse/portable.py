@@ -56,6 +56,11 @@ def portable_path(path: str, data_dir: Optional[str] = None) -> str:
     return "…/" + os.path.basename(path.rstrip("/"))
 
 
+def recorded_path(path: str) -> str:
+    """A local file or folder (absolute or relative to the working directory) as a record names it."""
+    return portable_path(os.path.abspath(os.path.expanduser(path)))
+
+
 def portable_text(text: str, data_dir: Optional[str] = None) -> str:
     """``text`` with every path made portable (:func:`portable_path`) and every url written as its
     file name (a download error then names the file, not the host)."""

@@ -203,7 +203,7 @@ def provenance(argv: Sequence[str] | None = None, out: str | None = None) -> dic
     repository, the data folder as DATA_DIR; files written under ``out`` do not make the commit dirty."""
     from deep_sparse import portable
 
-    recorded_out = None if out is None else portable.portable_path(os.path.abspath(out))
+    recorded_out = None if out is None else portable.recorded_path(out)
     argv = portable.portable_argv(list(sys.argv if argv is None else argv), out=recorded_out)
     return {
         "command": " ".join([os.path.basename(sys.executable), *argv]) if argv else None,

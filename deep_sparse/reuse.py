@@ -94,6 +94,6 @@ def reused_rows(folders: Sequence[str], group: Group, networks: Sequence[Network
             if row is not None:
                 rows.append({**row, "network": network.index, "group": group.index,
                              **{name: getattr(network.hparams, name) for name in HPARAM_NAMES},
-                             "reused_from": f"{portable.portable_path(os.path.abspath(folder))}: network {row['network']}"})
+                             "reused_from": f"{portable.recorded_path(folder)}: network {row['network']}"})
                 break
     return rows

@@ -117,7 +117,7 @@ class SweepStore:
     def _portable_run(self, run: dict) -> dict:
         """An earlier invocation's record as this code records one: a folder written before commands were
         recorded relative to the repository must not carry its machine's paths into the new record."""
-        out = portable.portable_path(os.path.abspath(self.out_dir))
+        out = portable.recorded_path(self.out_dir)
         run = dict(run)
         if isinstance(run.get("argv"), list):
             run["argv"] = portable.portable_argv(run["argv"], out=out)

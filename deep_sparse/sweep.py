@@ -312,7 +312,7 @@ def _run_metadata(argv: Optional[Sequence[str]], out_dir: str, extra_metadata: O
     metadata["previous_runs"] = previous.previous_runs() if previous is not None else []
     metadata["data_sha256"] = data_sha256
     if reuse_rows_from:
-        metadata["reuse_rows_from"] = [portable.portable_path(os.path.abspath(f)) for f in reuse_rows_from]
+        metadata["reuse_rows_from"] = [portable.recorded_path(f) for f in reuse_rows_from]
     return metadata
 
 
