@@ -111,33 +111,37 @@ def _migrate_csv(text: str) -> str:
     return buffer.getvalue() if migrated != rows else text
 
 
-def migrate_file(path: str, repo_root: str = portable.REPO_ROOT) -> bool:
-    """Rewrite one file's recorded text (atomically); whether it changed."""
+def migrated_text(path: str, repo_root: str = portable.REPO_ROOT) -> Optional[str]:
+    """One file's text with its recorded text made portable, or None when nothing changes (binary
+    files included)."""
     with open(path, "rb") as handle:
         raw = handle.read()
     if b"\0" in raw[:8192]:
-        return False
-    text = raw.decode("utf-8")
-    if path.endswith(".json"):
-        new = _migrate_json(text, path, repo_root)
-    elif path.endswith(".csv"):
-        new = _migrate_csv(text)
-    else:
-        new = portable.portable_text(text)
-    if new == text:
-        return False
-    results_io.atomic_write_text(path, new)
-    return True
+        return None
+    try:
+        text = raw.decode("utf-8")
+        if path.endswith(".json"):
+            new = _migrate_json(text, path, repo_root)
+        else:
+            new = _migrate_csv(text) if path.endswith(".csv") else portable.portable_text(text)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ValueError(f"{path}: not valid UTF-8 text or JSON ({error}); nothing was rewritten") from None
+    return None if new == text else new
 
 
 def migrate(folder: str, repo_root: str = portable.REPO_ROOT) -> list[str]:
-    """Migrate every file under ``folder`` (a folder of deep-sparse results); the files changed."""
+    """Migrate every file under ``folder`` (a folder of deep-sparse results); the files changed. Every
+    file is read and checked before the first is rewritten, so a bad file leaves the folder as it was."""
     paths = sorted(os.path.join(d, name) for d, dirs, names in os.walk(folder) for name in names
                    if "checkpoints" not in d.split(os.sep) and "pretrained" not in d.split(os.sep))
     if not any(os.path.basename(p) in RESULT_FILES for p in paths):
         raise FileNotFoundError(f"{folder}: no results.json or cells.json below it; not a folder of deep-sparse "
                                 "results, left as it is")
-    return [path for path in paths if migrate_file(path, os.path.abspath(repo_root))]
+    root = os.path.abspath(repo_root)
+    changed = {path: text for path in paths if (text := migrated_text(path, root)) is not None}
+    for path, text in changed.items():
+        results_io.atomic_write_text(path, text)
+    return list(changed)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

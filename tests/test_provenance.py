@@ -178,3 +178,19 @@ def test_a_resumed_sweep_records_its_earlier_commands_without_their_paths(tmp_pa
     (earlier,) = SweepStore(str(out)).previous_runs()
     assert earlier["command"] == "python -m sweeps.figure3 --out …/sweep --data-dir DATA_DIR"
     assert earlier["git_commit"] == "abc"
+
+
+def test_a_broken_file_is_named_in_one_line_and_nothing_is_rewritten(tmp_path, capsys):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "results.json").write_text('{"command": "python -m x --out /tmp/runs/a", "rows": []}\n')
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "results.json").write_text('{"rows": [1, 2')
+    assert migrate_results.main([str(tmp_path)]) == 1
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "b/results.json: not valid" in error
+    assert "/tmp/runs/a" in (tmp_path / "a" / "results.json").read_text()
+
+
+def test_the_committed_results_are_already_migrated():
+    # a file the migration would still change holds text that new runs would no longer record
+    assert [p for p in committed_results() if migrate_results.migrated_text(os.path.join(REPO, p), REPO)] == []
