@@ -10,7 +10,7 @@ import pytest
 
 from deep_sparse import portable, results_io
 from deep_sparse.store import SweepStore, rows_checksum
-from sweeps import common, figure3, migrate_results, table1
+from sweeps import common, figure3, migrate_results, table1, workshop_table2
 
 REPO = portable.REPO_ROOT
 
@@ -152,6 +152,9 @@ def test_a_quick_summary_has_no_paper_column():
     summary = common.cells_summary("t", [dict(cells[0], paper_key="aistats.table1.mnist.rectifier.no_pretraining")],
                                    "quick", "reduced")
     assert "difference" not in summary and "paper" not in summary.splitlines()[-3]
+    workshop = [dict(cells[0], paper_key="workshop.table2.rectifier_l1.test", sd=None)]
+    assert "paper %" not in workshop_table2.summarize(workshop, "quick", "reduced")
+    assert "paper %" in workshop_table2.summarize(workshop, "paper", "paper scale")
     rows = results_io.read_json(os.path.join(REPO, "results", "figure3-quick", "results.json"))["rows"]
     assert "Paper" not in figure3.summarize(rows, "quick", "reduced")
     assert "Paper: no loss of accuracy" in figure3.summarize(rows, "paper", "paper scale")
