@@ -129,7 +129,8 @@ def versions() -> dict:
 
 
 def machine() -> dict:
-    """What ran it: CPU model, core count, memory, OS, and the JAX devices."""
+    """What ran it: CPU model, core count, memory, OS, and the JAX devices (not the host's name: it
+    names the machine without saying anything about the numbers)."""
     import jax
 
     return {
@@ -137,7 +138,6 @@ def machine() -> dict:
         "cpu_count": os.cpu_count(),
         "memory_bytes": _total_memory_bytes(),
         "platform": platform.platform(),
-        "hostname": platform.node(),
         "jax_backend": jax.default_backend(),
         "devices": [str(device) for device in jax.devices()],
         "device_kinds": sorted({device.device_kind for device in jax.devices()}),

@@ -75,6 +75,7 @@ def test_the_recorded_command_names_no_machine(tmp_path):
     assert record["argv"] == ["-m", "sweeps.train", "--out", "results/some-run", "--data-dir", "DATA_DIR",
                               "--reuse-rows-from", "results/table1-paper/mnist"]
     assert portable.machine_paths(json.dumps(record["command"])) == []
+    assert "hostname" not in record["machine"] and record["machine"]["cpu_count"]
     outside = results_io.provenance(["-m", "sweeps.train", "--out", str(tmp_path / "x")], out=str(tmp_path / "x"))
     assert outside["argv"][-1] == "…/x"
 
