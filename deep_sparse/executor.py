@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import os
 import time
 import warnings
 from typing import Callable, Optional, Sequence
@@ -16,7 +17,7 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from tqdm.auto import tqdm
 
-from deep_sparse import distributed
+from deep_sparse import distributed, portable
 from deep_sparse.checkpoints import ChunkCheckpoint
 from deep_sparse.config import HPARAM_NAMES, Hparams
 from deep_sparse.devices import (
@@ -252,8 +253,9 @@ class ChunkExecutor:
         raise DeadlineReached(
             f"{label}: the chunk of networks {networks[0].index}-{networks[-1].index} stopped after epoch "
             f"{epoch_count} of at most {clock.total}: the rest (up to {clock.worst_case(epoch_count) / 60:.0f} min) "
-            f"would pass the deadline; " + (f"its state is checkpointed in {checkpoint.directory}" if checkpoint
-                                            else "the chunk restarts from its first epoch"))
+            f"would pass the deadline; "
+            + (f"its state is checkpointed in {portable.recorded_path(checkpoint.directory)}" if checkpoint
+               else "the chunk restarts from its first epoch"))
 
 
 class _Clock:

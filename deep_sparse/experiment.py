@@ -33,7 +33,7 @@ import numpy as np
 # command lines build their parsers from the presets here, and --help must not wait seconds for JAX.
 import deep_sparse as ds
 from deep_sparse import data as data_lib
-from deep_sparse import names, results_io
+from deep_sparse import names, portable, results_io
 
 if TYPE_CHECKING:
     from deep_sparse.config import TrainConfig
@@ -369,12 +369,16 @@ def load_splits(name: str, data_dir: Optional[str], download: bool = True, **opt
     in the reason. ``download`` is passed on (the experiments download what they need unless offline).
     """
     directory = data_lib.default_data_dir(data_dir)
+
+    def recorded(reason: str) -> str:  # the reason is committed with the results: no local path, no host
+        return portable.portable_text(reason, data_dir=directory)
+
     try:
         return data_lib.load_splits(name, data_dir=data_dir, download=download, **options), None
     except FileNotFoundError as error:
-        return None, f"not run: no files in {directory} ({error})"
+        return None, recorded(f"not run: no files in {directory} ({error})")
     except Exception as error:  # noqa: BLE001 - any loader failure becomes an honest line in the report
-        return None, f"not run: loading {name} from {directory} failed ({type(error).__name__}: {error})"
+        return None, recorded(f"not run: loading {name} from {directory} failed ({type(error).__name__}: {error})")
 
 
 def load_dataset(name: str, sizes: Subset | Generated, base: TrainConfig, data_dir: Optional[str] = None,
@@ -420,7 +424,7 @@ def write_cells(folder: str, cells: Sequence[dict]) -> None:
 
 def write_not_run(folder: str, reason: str, argv: Sequence[str], metadata: dict) -> None:
     """A ``results.json`` with no rows that says why (read by ``sweeps.report``)."""
-    payload = results_io.provenance(argv)
+    payload = results_io.provenance(argv, out=folder)
     payload.update(metadata)
     payload.update({"complete": False, "not_run": reason, "rows": []})
     results_io.claim_output_folder(folder)

@@ -111,12 +111,23 @@ def atomic_write_csv(path: str, rows: Sequence[dict], columns: Iterable[str] | N
     atomic_write_text(path, buffer.getvalue())
 
 
+def shortest_float(value: float) -> str:
+    """``value`` at its shortest round-trip form: a float32 value (what the networks compute) as the
+    shortest text that reads back as the same float32 (``1.67``, not ``1.6699999570846558``), any other
+    float as ``repr``."""
+    import numpy as np
+
+    if math.isfinite(value) and float(np.float32(value)) == value:
+        return str(np.float32(value))
+    return repr(value)
+
+
 def _csv_cell(value: Any) -> Any:
     value = _jsonable(value)
     if isinstance(value, list):
-        return " ".join(repr(v) if isinstance(v, float) else str(v) for v in value)
+        return " ".join(shortest_float(v) if isinstance(v, float) else str(v) for v in value)
     if isinstance(value, float):
-        return repr(value)
+        return shortest_float(value)
     return "" if value is None else value
 
 
@@ -152,7 +163,8 @@ def versions() -> dict:
 
 
 def machine() -> dict:
-    """What ran it: CPU model, core count, memory, OS, and the JAX devices."""
+    """What ran it: CPU model, core count, memory, OS, and the JAX devices (not the host's name: it
+    names the machine without saying anything about the numbers)."""
     import jax
 
     return {
@@ -160,23 +172,27 @@ def machine() -> dict:
         "cpu_count": os.cpu_count(),
         "memory_bytes": _total_memory_bytes(),
         "platform": platform.platform(),
-        "hostname": platform.node(),
         "jax_backend": jax.default_backend(),
         "devices": [str(device) for device in jax.devices()],
         "device_kinds": sorted({device.device_kind for device in jax.devices()}),
     }
 
 
-def git_commit() -> str | None:
-    """The commit of the deep-sparse checkout in use (with "+dirty" if it has local changes), if any."""
+def git_commit(results: Sequence[str] = (), root: str | None = None) -> str | None:
+    """The commit of the deep-sparse checkout in use (with "+dirty" if its code has local changes), if
+    any. Changes under ``results/`` and under the folders ``results`` (a run's --out) are the run's own
+    output, not the code's state: they never make it dirty."""
     import subprocess
 
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    root = os.path.abspath(root or os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    excluded = [":(exclude)results"] + [f":(exclude){os.path.relpath(os.path.abspath(folder), root)}"
+                                        for folder in results
+                                        if os.path.abspath(folder).startswith(root + os.sep)]
     try:
         commit = subprocess.run(["git", "-C", root, "rev-parse", "HEAD"], capture_output=True, text=True,
                                 timeout=10, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", root, "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, timeout=10, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", root, "status", "--porcelain", "--untracked-files=no", "--", ".",
+                                *excluded], capture_output=True, text=True, timeout=10, check=True).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return None
     return commit + ("+dirty" if dirty else "")
@@ -215,15 +231,20 @@ def claim_output_folder(folder: str) -> None:
         atomic_write_text(marker, "written by deep-sparse; its commands refuse non-empty folders without this file\n")
 
 
-def provenance(argv: Sequence[str] | None = None) -> dict:
-    """Command, UTC date, versions and machine, to store beside every result."""
-    argv = list(sys.argv if argv is None else argv)
+def provenance(argv: Sequence[str] | None = None, out: str | None = None) -> dict:
+    """Command, UTC date, versions and machine, to store beside every result. The command names no
+    machine (:mod:`deep_sparse.portable`): ``--out`` as ``out`` (the run's folder) relative to the
+    repository, the data folder as DATA_DIR; files written under ``out`` do not make the commit dirty."""
+    from deep_sparse import portable
+
+    recorded_out = None if out is None else portable.recorded_path(out)
+    argv = portable.portable_argv(list(sys.argv if argv is None else argv), out=recorded_out)
     return {
         "command": " ".join([os.path.basename(sys.executable), *argv]) if argv else None,
         "argv": argv,
         "date_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "versions": versions(),
-        "git_commit": git_commit(),
+        "git_commit": git_commit(() if out is None else (out,)),
         "machine": machine(),
     }
 

@@ -18,7 +18,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from deep_sparse import results_io
+from deep_sparse import portable, results_io
 from deep_sparse.config import HPARAM_NAMES, Hparams, TrainConfig
 from deep_sparse.planner import Group, Network, normalize_grid, plan
 from deep_sparse.store import SweepStore, is_finetuned
@@ -94,6 +94,6 @@ def reused_rows(folders: Sequence[str], group: Group, networks: Sequence[Network
             if row is not None:
                 rows.append({**row, "network": network.index, "group": group.index,
                              **{name: getattr(network.hparams, name) for name in HPARAM_NAMES},
-                             "reused_from": f"{folder}: network {row['network']}"})
+                             "reused_from": f"{portable.recorded_path(folder)}: network {row['network']}"})
                 break
     return rows

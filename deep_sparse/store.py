@@ -17,7 +17,7 @@ import shutil
 import time
 from typing import Optional
 
-from deep_sparse import results_io
+from deep_sparse import portable, results_io
 
 # kept beside the stacks it describes, so that a resume chunks them as they were trained
 STACK_CHUNK_SIZE = "stack_chunk_size.json"
@@ -150,7 +150,19 @@ class SweepStore:
         if not os.path.exists(path):
             return []
         previous = results_io.read_json(path)
-        return previous.get("previous_runs", []) + [{k: previous[k] for k in PROVENANCE_FIELDS if k in previous}]
+        runs = previous.get("previous_runs", []) + [{k: previous[k] for k in PROVENANCE_FIELDS if k in previous}]
+        return [self._portable_run(run) for run in runs]
+
+    def _portable_run(self, run: dict) -> dict:
+        """An earlier invocation's record as this code records one: a folder written before commands were
+        recorded relative to the repository must not carry its machine's paths into the new record."""
+        out = portable.recorded_path(self.out_dir)
+        run = dict(run)
+        if isinstance(run.get("argv"), list):
+            run["argv"] = portable.portable_argv(run["argv"], out=out)
+        if isinstance(run.get("command"), str):
+            run["command"] = " ".join(portable.portable_argv(run["command"].split(" "), out=out))
+        return run
 
     def recorded_data_sha256(self) -> dict[str, str]:
         """``{group: SHA-256 of its data}`` as the last invocation recorded it ({} before any)."""

@@ -25,13 +25,14 @@ from __future__ import annotations
 import collections
 import dataclasses
 import json
+import os
 import time
 from typing import Any, Callable, Optional, Sequence
 
 import jax
 import numpy as np
 
-from deep_sparse import distributed, health, results_io, reuse, runtime, selection
+from deep_sparse import distributed, health, portable, results_io, reuse, runtime, selection
 from deep_sparse.checkpoints import ChunkCheckpoint
 from deep_sparse.rows import (  # noqa: F401 - the row schema, public here too
     DEAD_TOP_CLASS_SHARE, is_dead, pack_wrong, pretrain_reconstruction, row_is_dead, unpack_wrong)
@@ -177,7 +178,7 @@ def run(
         store.create(record, started_before)
     distributed.barrier("deep_sparse plan written")
 
-    metadata = _run_metadata(argv, extra_metadata, batching, store if started_before else None,
+    metadata = _run_metadata(argv, out_dir, extra_metadata, batching, store if started_before else None,
                              _data_hashes(groups, group_data, data,
                                           store.recorded_data_sha256() if started_before else {}),
                              reuse_rows_from)
@@ -271,18 +272,18 @@ def _check_options(select_pretrain_lr: Optional[Sequence[str]], checkpoint_every
     return None if select_pretrain_lr is None else _check_selection_fields(select_pretrain_lr)
 
 
-def _run_metadata(argv: Optional[Sequence[str]], extra_metadata: Optional[dict], batching: str,
+def _run_metadata(argv: Optional[Sequence[str]], out_dir: str, extra_metadata: Optional[dict], batching: str,
                   previous: Optional[SweepStore], data_sha256: dict, reuse_rows_from: Sequence[str]) -> dict:
     """What ``results.json`` records of this invocation: its provenance, the earlier invocations of a
     resumed sweep (``previous``: its store, None for a new sweep) and the data it trained on."""
-    metadata = results_io.provenance(argv)
+    metadata = results_io.provenance(argv, out=out_dir)
     metadata.update(extra_metadata or {})
     metadata["batching"] = batching
     metadata["matmul_precision"] = runtime.matmul_precision()
     metadata["previous_runs"] = previous.previous_runs() if previous is not None else []
     metadata["data_sha256"] = data_sha256
     if reuse_rows_from:
-        metadata["reuse_rows_from"] = list(reuse_rows_from)
+        metadata["reuse_rows_from"] = [portable.recorded_path(f) for f in reuse_rows_from]
     return metadata
 
 

@@ -347,9 +347,31 @@ def cells_table_rows(cells: Sequence[dict]) -> list[dict]:
     return table
 
 
+def compares_with_paper(preset: str) -> bool:
+    """Whether a summary of ``preset`` (its label) sets our numbers beside the paper's: only the
+    unmodified paper preset does. A reduced preset or one with overrides checks the pipeline; beside a
+    paper number it would read as a failed reproduction."""
+    return preset == "paper"
+
+
+PAPER_COLUMNS = ("paper", "difference", "paper source", "paper %", "equivalent (p>=0.05)", "p")
+
+
+def without_paper_columns(table: list[dict]) -> list[dict]:
+    """The rows of a summary table without the columns that compare with the paper, and without a note
+    that only says the paper has no number."""
+    rows = [{k: v for k, v in row.items() if k not in PAPER_COLUMNS} for row in table]
+    for row in rows:
+        if row.get("note") == "no paper number for this cell":
+            row["note"] = ""
+    return rows
+
+
 def cells_summary(title: str, cells: Sequence[dict], preset: str, description: str) -> str:
     table = cells_table_rows(cells)
     columns = ["data set", "cell", "metric", "ours", "paper", "difference", "paper source", "n test", "note"]
+    if not compares_with_paper(preset):
+        table, columns = without_paper_columns(table), [c for c in columns if c not in PAPER_COLUMNS]
     lines = [f"# {title}", "", preset_banner(preset), "", description, "",
              results_io.format_table(table, columns, {"ours": ".3f", "paper": ".3f", "difference": "+.3f"})]
     return "\n".join(lines) + "\n"

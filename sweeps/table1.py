@@ -354,11 +354,15 @@ def summarize(cells: list[dict], preset: str, description: str) -> str:
             "p": c.get("p_value"), "sparsity %": None if c.get("sparsity") is None else 100 * c["sparsity"],
             "lr": c.get("lr"), "n test": c.get("n_test"), "note": c.get("note", ""),
         })
+    paper = common.compares_with_paper(preset)
+    if not paper:
+        table = common.without_paper_columns(table)
     lines = [f"# Table 1 ({preset} preset)", "", common.preset_banner(preset), "", description, "",
              ds.results_io.format_table(table, list(table[0]) if table else ["data set"],
-                                     {"ours %": ".2f", "paper %": ".2f", "p": ".3g", "sparsity %": ".1f", "lr": "g"}),
-             "", "Equivalence: exact two-sided McNemar test on per-example test errors of the selected networks "
-                 "with and without pre-training (p >= 0.05: statistically equivalent, bold in the paper)."]
+                                     {"ours %": ".2f", "paper %": ".2f", "p": ".3g", "sparsity %": ".1f", "lr": "g"})]
+    if paper:
+        lines += ["", "Equivalence: exact two-sided McNemar test on per-example test errors of the selected networks "
+                      "with and without pre-training (p >= 0.05: statistically equivalent, bold in the paper)."]
     return "\n".join(lines) + "\n"
 
 

@@ -224,8 +224,11 @@ def summarize(cells: list[dict], preset: str, description: str) -> str:
                       "models": c.get("models"), "networks": c.get("networks"), "note": c.get("note", "")})
         if c["metric"] == "test_error":
             chosen += [dict(n, row=c["cell"].split(",")[0], dataset=c["dataset"]) for n in c.get("selected", [])]
+    columns = ["data set", "cell", "ours %", "paper %", "models", "networks", "note"]
+    if not common.compares_with_paper(preset):
+        table, columns = common.without_paper_columns(table), [c for c in columns if c not in common.PAPER_COLUMNS]
     lines = [f"# Workshop Table 2 ({preset} preset)", "", common.preset_banner(preset), "", description, "",
-             results_io.format_table(table, ["data set", "cell", "ours %", "paper %", "models", "networks", "note"]),
+             results_io.format_table(table, columns),
              "", "## The networks of each row, by validation error", "",
              results_io.format_table(chosen, ["dataset", "row", "network", "lr", "pretrain_lr", "l1", "valid_error",
                                               "test_error", "sparsity"],

@@ -18,7 +18,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from deep_sparse import executor as executor_module
-from deep_sparse import reuse, runtime, selection, sweep
+from deep_sparse import results_io, reuse, runtime, selection, sweep
 from deep_sparse.executor import ChunkExecutor
 from deep_sparse.config import Hparams, TrainConfig
 from deep_sparse.train import make_train, prepare_data
@@ -190,8 +190,11 @@ def test_results_files(sweep_dirs):
         for row, back in zip(rows, csv_rows):
             for name in ("network", "seed", "epochs_run", "best_epoch"):
                 assert int(back[name]) == row[name]
-            for name in ("lr", "l1", "test_error", "valid_error", "sparsity", "sparsity_layer_1", "sparsity_layer_2"):
+            for name in ("lr", "l1"):  # settings: float64, written exactly
                 assert float(back[name]) == row[name]
+            # measured values are float32, written at their shortest form: the same float32 read back
+            for name in ("test_error", "valid_error", "sparsity", "sparsity_layer_1", "sparsity_layer_2"):
+                assert np.float32(float(back[name])) == np.float32(row[name])
             assert back["diverged"] == str(row["diverged"])
         assert "curves" not in csv_rows[0]
         assert not any("second" in column or "time" in column for column in csv_rows[0])
@@ -210,6 +213,17 @@ def test_results_files(sweep_dirs):
         assert record["timings"]["groups"][0]["chunk_size"] == chunk_size
         assert sweep.read_results(out_dir) == record["rows"]
         assert not [name for name in os.listdir(out_dir) if name.startswith(".tmp-")]
+
+
+def test_the_selected_networks_keep_their_per_example_test_errors_in_results_json(sweep_dirs, data):
+    # a paired test (McNemar) on the selected networks reads these instead of retraining a copy
+    out_dir, _ = sweep_dirs[1]
+    recorded = results_io.read_json(os.path.join(out_dir, "results.json"))["rows"]
+    chosen = [selection.select(recorded, selection.by_fields("l1"))[key] for key in ((0.0,), (1e-3,))]
+    for row in chosen:
+        wrong = sweep.unpack_wrong(row["test_wrong"])
+        assert wrong.shape == (data.x_test.shape[0],)
+        assert wrong.mean() == pytest.approx(row["test_error"], abs=1e-6)
 
 
 def test_isolation_of_a_diverging_network(data, sweep_dirs, tmp_path):
@@ -743,7 +757,8 @@ def test_identical_networks_are_taken_from_another_sweep(data, sweep_dirs, tmp_p
                      progress=False, log=messages.append)
     assert trained == [[1]]  # only lr 0.05 is trained
     twin = next(r for r in donor_rows if (r["lr"], r["l1"], r["seed"]) == (0.1, 1e-3, 1))
-    assert rows[0]["reused_from"] == f"{donor_dir}: network {twin['network']}"
+    # recorded without the machine's path (the donor lies outside the repository here)
+    assert rows[0]["reused_from"] == f"…/{os.path.basename(donor_dir)}: network {twin['network']}"
     assert rows[0]["curves"] == twin["curves"] and rows[0]["test_error"] == twin["test_error"]
     assert (rows[0]["network"], rows[0]["noise_level"], rows[0]["pretrain_lr"]) == (0, 0.1, 0.5)  # ours
     assert "reused_from" not in rows[1]

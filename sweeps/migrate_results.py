@@ -1,0 +1,167 @@
+"""Rewrite the recorded text of a results folder so that it names no machine: commands relative to
+the repository (``--out`` as the folder's own path), the data folder as DATA_DIR, errors without hosts,
+and CSV floats at their shortest float32 form.
+
+    python -m sweeps.migrate_results results/
+
+Only text fields change; every number keeps its value (a CSV float is rewritten only where its
+shortest form reads back as the same float32). A chunk file whose rows change gets its checksum
+recomputed as the sweep computes it, so that ``--resume`` and ``--reuse-rows-from`` still accept it.
+Running it twice changes nothing the second time. Binary files (plots) are left alone.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import os
+import sys
+from typing import Any, Optional, Sequence
+
+import numpy as np
+
+from deep_sparse import portable, results_io, store
+
+RESULT_FILES = ("results.json", "cells.json")
+
+
+def _out_folder(file_path: str, recorded_out: str, repo_root: str) -> str:
+    """The repository path of the folder a recorded ``--out`` value wrote: the folder holding
+    ``file_path`` (or the nearest one above it named like the recorded folder)."""
+    folder = os.path.dirname(os.path.abspath(file_path))
+    name = os.path.basename(recorded_out.rstrip("/"))
+    candidate = folder
+    while candidate.startswith(repo_root + os.sep):
+        if os.path.basename(candidate) == name:
+            folder = candidate
+            break
+        candidate = os.path.dirname(candidate)
+    return os.path.relpath(folder, repo_root)
+
+
+def _recorded_out(argv: Sequence[str]) -> Optional[str]:
+    for index, argument in enumerate(argv):
+        if argument == "--out" and index + 1 < len(argv):
+            return argv[index + 1]
+        if argument.startswith("--out="):
+            return argument[len("--out="):]
+    return None
+
+
+def _portable_argv(argv: Sequence[str], file_path: str, repo_root: str) -> list[str]:
+    out = _recorded_out(argv)
+    if out is None or not os.path.isabs(out):
+        return portable.portable_argv(argv)
+    return portable.portable_argv(argv, out=_out_folder(file_path, out, repo_root))
+
+
+def portable_json(value: Any, file_path: str, repo_root: str, key: str = "") -> Any:
+    """``value`` (parsed JSON) with every string made portable; numbers untouched."""
+    if isinstance(value, dict):
+        return {k: portable_json(v, file_path, repo_root, k) for k, v in value.items()}
+    if key == "argv" and isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return _portable_argv(value, file_path, repo_root)
+    if isinstance(value, list):
+        return [portable_json(v, file_path, repo_root) for v in value]
+    if key == "command" and isinstance(value, str):
+        return " ".join(_portable_argv(value.split(" "), file_path, repo_root))
+    if isinstance(value, str):
+        return portable.portable_text(value)
+    return value
+
+
+def _migrate_json(text: str, path: str, repo_root: str) -> str:
+    payload = json.loads(text)
+    migrated = portable_json(payload, path, repo_root)
+    if isinstance(migrated, dict) and "sha256" in migrated and "rows" in migrated and migrated != payload:
+        if payload["sha256"] != store.rows_checksum(payload["rows"]):
+            raise ValueError(f"{path}: its rows do not match their checksum before migrating; left as it is")
+        migrated["sha256"] = store.rows_checksum(migrated["rows"])
+    if migrated == payload:
+        return text
+    return json.dumps(migrated, indent=2) + "\n"
+
+
+def shortest_float32(cell: str) -> str:
+    """``cell`` with each float that is exactly a float32 written at its shortest round-trip form
+    (``1.6699999570846558`` -> ``1.67``); any other text is kept."""
+    words = cell.split(" ")
+    for index, word in enumerate(words):
+        if not any(c in word for c in ".eE") or not word:
+            continue
+        try:
+            value = float(word)
+        except ValueError:
+            continue
+        if np.isfinite(value) and float(np.float32(value)) == value:
+            short = str(np.float32(value))
+            if float(np.float32(float(short))) == value:
+                words[index] = short
+    return " ".join(words)
+
+
+def _migrate_csv(text: str) -> str:
+    rows = list(csv.reader(io.StringIO(text)))
+    if not rows:
+        return text
+    migrated = [rows[0]] + [[shortest_float32(portable.portable_text(cell)) for cell in row] for row in rows[1:]]
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows(migrated)
+    return buffer.getvalue() if migrated != rows else text
+
+
+def migrated_text(path: str, repo_root: str = portable.REPO_ROOT) -> Optional[str]:
+    """One file's text with its recorded text made portable, or None when nothing changes (binary
+    files included)."""
+    with open(path, "rb") as handle:
+        raw = handle.read()
+    if b"\0" in raw[:8192]:
+        return None
+    try:
+        text = raw.decode("utf-8")
+        if path.endswith(".json"):
+            new = _migrate_json(text, path, repo_root)
+        else:
+            new = _migrate_csv(text) if path.endswith(".csv") else portable.portable_text(text)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ValueError(f"{path}: not valid UTF-8 text or JSON ({error}); nothing was rewritten") from None
+    return None if new == text else new
+
+
+def migrate(folder: str, repo_root: str = portable.REPO_ROOT) -> list[str]:
+    """Migrate every file under ``folder`` (a folder of deep-sparse results); the files changed. Every
+    file is read and checked before the first is rewritten, so a bad file leaves the folder as it was."""
+    paths = sorted(os.path.join(d, name) for d, dirs, names in os.walk(folder) for name in names
+                   if "checkpoints" not in d.split(os.sep) and "pretrained" not in d.split(os.sep))
+    if not any(os.path.basename(p) in RESULT_FILES for p in paths):
+        raise FileNotFoundError(f"{folder}: no results.json or cells.json below it; not a folder of deep-sparse "
+                                "results, left as it is")
+    root = os.path.abspath(repo_root)
+    changed = {path: text for path in paths if (text := migrated_text(path, root)) is not None}
+    for path, text in changed.items():
+        results_io.atomic_write_text(path, text)
+    return list(changed)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m sweeps.migrate_results", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("folder", help="results folder to rewrite in place (e.g. results/)")
+    args = parser.parse_args(argv)
+    if not os.path.isdir(args.folder):
+        print(f"error: {args.folder}: no such folder", file=sys.stderr)
+        return 1
+    try:
+        changed = migrate(args.folder)
+    except (ValueError, FileNotFoundError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    for path in changed:
+        print(f"rewrote {path}")
+    print(f"{len(changed)} file(s) rewritten")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
