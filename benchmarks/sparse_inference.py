@@ -104,18 +104,33 @@ def measure_point(sparsity: float, batch: int, rounds: int, n_calls: int, sizes=
                 seconds=seconds, speedup=ratios, rounds=per_round)
 
 
-def markdown(points: list[dict]) -> str:
+def multiply_adds_saved(point: dict, sizes) -> tuple[float, float]:
+    """Dense multiply-adds over those of (the gather of ``capacities`` rows, the non-zeros alone): the
+    speed-up a path could reach if time were multiply-adds. The first layer is dense in every path."""
+    batch, first = point["batch"], sizes[0] * sizes[1]
+    dense = batch * sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))
+    gathered = batch * (first + sum(c * n for c, n in zip(point["capacities"], sizes[2:])))
+    nonzeros = batch * first + sum((1 - z) * batch * width * n
+                                   for z, width, n in zip(point["zeros_per_layer"], sizes[1:-1], sizes[2:]))
+    return dense / gathered, dense / nonzeros
+
+
+def markdown(points: list[dict], sizes=SIZES) -> str:
     names = list(BASELINES)
     lines = ["Speed-up over the dense forward pass (median over interleaved rounds of the within-round ratio; "
-             "> 1: faster than dense). JAX paths against `dense_jax`, host paths against `dense_numpy`.", "",
+             "> 1: faster than dense). JAX paths against `dense_jax`, host paths against `dense_numpy`. "
+             "Bounds: dense multiply-adds over those of the gathered rows / of the non-zeros alone "
+             "(the first layer is dense in every path).", "",
              "| zeros (target) | zeros (realised, layers 1-3) | batch | dense_jax ms | "
-             + " | ".join(names) + " | dense_numpy vs dense_jax |",
-             "|---|---|---|---|" + "---|" * len(names) + "---|"]
+             + " | ".join(names) + " | dense_numpy vs dense_jax | bound gather | bound non-zeros |",
+             "|---|---|---|---|" + "---|" * len(names) + "---|---|---|"]
     for p in points:
         realised = "/".join(f"{100 * z:.0f}" for z in p["zeros_per_layer"])
         cells = " | ".join(f"{p['speedup'][n]:.2f}x" for n in names)
+        bounds = " | ".join(f"{b:.2f}x" for b in multiply_adds_saved(p, sizes))
         lines.append(f"| {100 * p['sparsity']:.0f}% | {realised}% | {p['batch']} | "
-                     f"{1000 * p['seconds']['dense_jax']:.3f} | {cells} | {p['speedup']['dense_numpy']:.2f}x |")
+                     f"{1000 * p['seconds']['dense_jax']:.3f} | {cells} | {p['speedup']['dense_numpy']:.2f}x | "
+                     f"{bounds} |")
     return "\n".join(lines) + "\n"
 
 
@@ -127,13 +142,19 @@ def main(argv=None):
     parser.add_argument("--calls", type=int, default=20)
     parser.add_argument("--quick", action="store_true", help="a tiny network (for the tests)")
     parser.add_argument("--out", default=REPO)
+    parser.add_argument("--redraw", metavar="JSON", help="only rewrite the table of a results file beside it")
     args = parser.parse_args(argv)
+    if args.redraw:
+        result = results_io.read_json(args.redraw)
+        with open(os.path.splitext(args.redraw)[0] + ".md", "w") as f:
+            f.write(markdown(result["points"], tuple(result["sizes"])))
+        return
     sizes = (20, 32, 32, 32, 3) if args.quick else SIZES
     points = []
     for sparsity in args.sparsity:
         for batch in args.batch:
             points.append(measure_point(sparsity, batch, args.rounds, args.calls, sizes))
-            print(markdown(points[-1:]).splitlines()[-1], flush=True)
+            print(markdown(points[-1:], sizes).splitlines()[-1], flush=True)
     threads = {name: os.environ.get(name) for name in THREAD_VARIABLES}
     result = dict(provenance=results_io.provenance(["-m", "benchmarks.sparse_inference", *(argv or sys.argv[1:])]),
                   sizes=sizes, thread_variables=threads, points=points)
@@ -142,8 +163,8 @@ def main(argv=None):
     name = "sparse_inference_quick" if args.quick else "sparse_inference"
     results_io.atomic_write_json(os.path.join(folder, f"{name}.json"), result)
     with open(os.path.join(folder, f"{name}.md"), "w") as f:
-        f.write(markdown(points))
-    print(markdown(points))
+        f.write(markdown(points, sizes))
+    print(markdown(points, sizes))
 
 
 if __name__ == "__main__":
