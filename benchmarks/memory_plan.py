@@ -51,12 +51,12 @@ def variant_guard(variant: str):
     if variant == "current":
         yield
         return
-    saved = train_lib._unless_stopped
-    train_lib._unless_stopped = _plain_cond
+    saved = train_lib.unless_stopped
+    train_lib.unless_stopped = _plain_cond
     try:
         yield
     finally:
-        train_lib._unless_stopped = saved
+        train_lib.unless_stopped = saved
 
 
 def data_shapes(n_train: int, n_valid: int, n_test: int, n_in: int, n_classes: int) -> train_lib.Data:

@@ -243,7 +243,7 @@ def _tree_where(condition, if_true, if_false):
     return jax.tree.map(lambda a, b: jnp.where(condition, a, b), if_true, if_false)
 
 
-def _unless_stopped(run: Callable, state: "TrainState", hparams: Hparams, data: Data) -> "TrainState":
+def unless_stopped(run: Callable, state: TrainState, hparams: Hparams, data: Data) -> TrainState:
     """``run(state, hparams, data)``, or ``state`` unchanged where ``state.stopped``.
 
     Unbatched (and under ``lax.map``) this is a ``lax.cond``, which really skips a stopped network.
@@ -484,7 +484,7 @@ class Trainer:
 
         A stopped run (early stop, divergence or last epoch done) passes through unchanged.
         """
-        return _unless_stopped(self._finetune_run, state, hparams, self._data(data))
+        return unless_stopped(self._finetune_run, state, hparams, self._data(data))
 
     def _finetune_run(self, state: TrainState, hparams: Hparams, data: Data) -> TrainState:
         key, batch_key = jax.random.split(state.key)
@@ -652,7 +652,7 @@ class Trainer:
         (:meth:`code_scale`) are trained in the auto-encoder's units and stored in the network's.
         """
         run = functools.partial(self._pretrain_run, layer_index=layer_index)
-        return _unless_stopped(run, state, hparams, self._data(data))
+        return unless_stopped(run, state, hparams, self._data(data))
 
     def _pretrain_run(self, state: TrainState, hparams: Hparams, data: Data, layer_index: int) -> TrainState:
         act = self.activation(hparams)
