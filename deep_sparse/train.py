@@ -168,6 +168,36 @@ def _tree_where(condition, if_true, if_false):
     return jax.tree.map(lambda a, b: jnp.where(condition, a, b), if_true, if_false)
 
 
+def unless_stopped(run: Callable, state: TrainState, hparams: Hparams, data: Data) -> TrainState:
+    """``run(state, hparams, data)``, or ``state`` unchanged where ``state.stopped``.
+
+    Unbatched (and under ``lax.map``) this is a ``lax.cond``, which really skips a stopped network.
+    Under ``vmap`` JAX turns a ``lax.cond`` with a batched predicate into a select whose operands are
+    all broadcast to the batch, the shared training data included: XLA's plan then holds one copy of
+    the training images per network (about 150 MiB each for MNIST). Here the batched form runs the
+    vmapped epoch on the one shared copy of the data and selects the small per-network results
+    instead, the same numbers (a select either way: every network of a vmapped chunk computes).
+    ``run`` may close over no traced value: everything traced comes in as an argument.
+    """
+    @jax.custom_batching.custom_vmap
+    def skip_stopped(state, hparams, data):
+        return jax.lax.cond(state.stopped, lambda s, h, d: s, run, state, hparams, data)
+
+    @skip_stopped.def_vmap
+    def batched(axis_size, in_batched, state, hparams, data):
+        in_axes = jax.tree.map(lambda batched: 0 if batched else None, tuple(in_batched))
+        ran = jax.vmap(run, in_axes=in_axes, axis_size=axis_size)(state, hparams, data)
+        stopped = state.stopped
+
+        def select(before, after):
+            condition = jnp.reshape(stopped, stopped.shape + (1,) * (after.ndim - stopped.ndim))
+            return jnp.where(condition, before, after)
+
+        return jax.tree.map(select, state, ran), jax.tree.map(lambda _: True, ran)
+
+    return skip_stopped(state, hparams, data)
+
+
 def _all_finite(tree) -> Array:
     return jnp.all(jnp.stack([jnp.all(jnp.isfinite(leaf)) for leaf in jax.tree.leaves(tree)]))
 
@@ -380,16 +410,14 @@ class Trainer:
 
         A stopped run (early stop, divergence or last epoch done) passes through unchanged.
         """
-        data = self._data(data)
+        return unless_stopped(self._finetune_run, state, hparams, self._data(data))
 
-        def run(state: TrainState) -> TrainState:
-            key, batch_key = jax.random.split(state.key)
-            params, opt_state, train_loss = self._sgd_epoch(state, hparams, data, batch_key)
-            valid_error, valid_sparsity = self.evaluate(params, hparams, data.x_valid, data.y_valid)
-            return self._select_and_stop(state._replace(key=key), params, opt_state, train_loss,
-                                         valid_error, valid_sparsity)
-
-        return jax.lax.cond(state.stopped, lambda s: s, run, state)
+    def _finetune_run(self, state: TrainState, hparams: Hparams, data: Data) -> TrainState:
+        key, batch_key = jax.random.split(state.key)
+        params, opt_state, train_loss = self._sgd_epoch(state, hparams, data, batch_key)
+        valid_error, valid_sparsity = self.evaluate(params, hparams, data.x_valid, data.y_valid)
+        return self._select_and_stop(state._replace(key=key), params, opt_state, train_loss,
+                                     valid_error, valid_sparsity)
 
     def _sgd_epoch(self, state: TrainState, hparams: Hparams, data: Data, batch_key):
         """One pass of minibatch SGD on the supervised objective; returns (params, opt_state, mean loss)."""
@@ -549,36 +577,35 @@ class Trainer:
         and applied without noise; the corruption touches only this layer's input. Scaled codes
         (:meth:`code_scale`) are trained in the auto-encoder's units and stored in the network's.
         """
-        data = self._data(data)
+        run = functools.partial(self._pretrain_run, layer_index=layer_index)
+        return unless_stopped(run, state, hparams, self._data(data))
+
+    def _pretrain_run(self, state: TrainState, hparams: Hparams, data: Data, layer_index: int) -> TrainState:
         act = self.activation(hparams)
         x_pretrain = data.pretrain_inputs
-
-        def run(state: TrainState) -> TrainState:
-            key, batch_key, noise_key = jax.random.split(state.key, 3)
-            below = state.params[:layer_index]
-            input_range = (jnp.min(x_pretrain), jnp.max(x_pretrain))
-            code_scale = self.code_scale(below, act, x_pretrain)
-            start = (_with_decoder(_to_code_units(state.params[layer_index], code_scale),
-                                   state.decoder_weights[layer_index]), state.decoder_biases[layer_index])
-            (layer, decoder_bias), opt_state, mean_loss = self._dae_epoch(
-                start, state.pretrain_opt_states[layer_index], hparams, below, act, x_pretrain,
-                (input_range, code_scale), (batch_key, noise_key), layer_index)
-            # every reconstruction cost is >= 0: a negative one left its valid range (an error, kept
-            # out like a divergence, never a number to select on)
-            diverged = ~(jnp.isfinite(mean_loss) & (mean_loss >= 0) & _all_finite((layer, decoder_bias)))
-            layer, decoder_bias = _tree_where(diverged, start, (layer, decoder_bias))
-            valid_loss = self.pretrain_valid_loss(below, layer, decoder_bias, hparams, data.x_valid, input_range,
-                                                  code_scale)
-            # measured on the parameters from before the diverged epoch: not this epoch's number, and never
-            # a reconstruction error to select a stack on
-            valid_loss = jnp.where(diverged, jnp.nan, valid_loss)
-            layer, decoder_weights = _without_decoder(layer)
-            layer = _tree_where(diverged, state.params[layer_index], _from_code_units(layer, code_scale))
-            return self._record_pretrain_epoch(state._replace(key=key), layer_index, layer,
-                                               (decoder_bias, decoder_weights), opt_state, mean_loss, valid_loss,
-                                               diverged)
-
-        return jax.lax.cond(state.stopped, lambda s: s, run, state)
+        key, batch_key, noise_key = jax.random.split(state.key, 3)
+        below = state.params[:layer_index]
+        input_range = (jnp.min(x_pretrain), jnp.max(x_pretrain))
+        code_scale = self.code_scale(below, act, x_pretrain)
+        start = (_with_decoder(_to_code_units(state.params[layer_index], code_scale),
+                               state.decoder_weights[layer_index]), state.decoder_biases[layer_index])
+        (layer, decoder_bias), opt_state, mean_loss = self._dae_epoch(
+            start, state.pretrain_opt_states[layer_index], hparams, below, act, x_pretrain,
+            (input_range, code_scale), (batch_key, noise_key), layer_index)
+        # every reconstruction cost is >= 0: a negative one left its valid range (an error, kept
+        # out like a divergence, never a number to select on)
+        diverged = ~(jnp.isfinite(mean_loss) & (mean_loss >= 0) & _all_finite((layer, decoder_bias)))
+        layer, decoder_bias = _tree_where(diverged, start, (layer, decoder_bias))
+        valid_loss = self.pretrain_valid_loss(below, layer, decoder_bias, hparams, data.x_valid, input_range,
+                                              code_scale)
+        # measured on the parameters from before the diverged epoch: not this epoch's number, and never
+        # a reconstruction error to select a stack on
+        valid_loss = jnp.where(diverged, jnp.nan, valid_loss)
+        layer, decoder_weights = _without_decoder(layer)
+        layer = _tree_where(diverged, state.params[layer_index], _from_code_units(layer, code_scale))
+        return self._record_pretrain_epoch(state._replace(key=key), layer_index, layer,
+                                           (decoder_bias, decoder_weights), opt_state, mean_loss, valid_loss,
+                                           diverged)
 
     def _dae_epoch(self, start, opt_state, hparams: Hparams, below: list, act, x_pretrain: Array, scales, keys,
                    layer_index: int):
