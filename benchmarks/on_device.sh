@@ -5,7 +5,11 @@
 #   1. Figure 3 at paper scale (`sweeps.figure3 --preset paper`, unmodified), resumed from
 #      results/figure3-paper (copied to $OUT first), seed after seed, for at most $FIG3_SECONDS; every
 #      finished seed (50 networks, one chunk) is written as it finishes (FIG3_SECONDS=0 skips it);
-#   2. the throughput benchmark at K = 1, 8, 32, 200 for at most $BENCH_SECONDS (0 skips it).
+#   2. the throughput benchmark at K = 1, 8, 32, 200 for at most $BENCH_SECONDS (0 skips it);
+#   3. if DIAGNOSTICS_MINUTES > 0: the labelled diagnostics of Table 1's gap (`sweeps.campaign
+#      --diagnostics`), resuming from the copy of results/ in $OUT/results, for that long;
+#   4. if ENGINE_SECONDS > 0: XLA's memory plan per network at K = 1, 8, 32, 200 and the sparse-inference
+#      benchmark, on the GPU, for at most that long each.
 # Installs nothing: the machine's python3 has jax, flax, optax, orbax, matplotlib. MNIST is read from
 # .device/data/mnist (the four gzipped IDX files, ~11 MB; prepare it with `benchmarks/prepare_device.sh`
 # and carry `.device`). Everything is written under $OUT; a step that fails or runs out of time leaves
@@ -55,6 +59,24 @@ started=$(date +%s)
   --out "$OUT/bench" > "$OUT/bench.log" 2>&1
 echo "benchmark: exit $? after $(( $(date +%s) - started )) s" | tee -a "$OUT/bench.log"
 tail -25 "$OUT/bench.log"
+DIAGNOSTICS_MINUTES=${DIAGNOSTICS_MINUTES:-0}
+if [ "$DIAGNOSTICS_MINUTES" != 0 ]; then
+  [ -e "$OUT/results" ] || cp -r results "$OUT/results"
+  python3 -m sweeps.campaign --diagnostics --root "$OUT" --budget-minutes "$DIAGNOSTICS_MINUTES" \
+    > "$OUT/diagnostics.log" 2>&1
+  echo "diagnostics: exit $?" | tee -a "$OUT/diagnostics.log"; grep "^campaign" "$OUT/diagnostics.log"
+fi
+
+ENGINE_SECONDS=${ENGINE_SECONDS:-0}
+if [ "$ENGINE_SECONDS" != 0 ]; then
+  timeout --signal=INT --kill-after=20 "$ENGINE_SECONDS" python3 -m benchmarks.memory_plan --k 1 8 32 200 \
+    --out "$OUT/engine" > "$OUT/engine.log" 2>&1
+  echo "memory plan: exit $?" | tee -a "$OUT/engine.log"
+  timeout --signal=INT --kill-after=20 "$ENGINE_SECONDS" python3 -m benchmarks.sparse_inference \
+    --out "$OUT/engine" >> "$OUT/engine.log" 2>&1
+  echo "sparse inference: exit $?" | tee -a "$OUT/engine.log"; tail -20 "$OUT/engine.log"
+fi
+
 # the raw numbers sit three folders down, deeper than what comes back from a device call: lift them
 cp "$OUT"/bench/benchmarks/results/*.json "$OUT"/bench/benchmarks/results/*.png "$OUT/bench/" 2>/dev/null
 # a call brings back 8 files at most (the 2026-11-29 call lost its results.json and chunks that way):
