@@ -18,6 +18,8 @@ import sys
 import tempfile
 from typing import Any, Iterable, Sequence
 
+from deep_sparse import portable
+
 
 def current_umask() -> int:
     """The process's umask, read without changing it where the system tells (Linux's
@@ -233,12 +235,11 @@ def claim_output_folder(folder: str) -> None:
 
 def provenance(argv: Sequence[str] | None = None, out: str | None = None) -> dict:
     """Command, UTC date, versions and machine, to store beside every result. The command names no
-    machine (:mod:`deep_sparse.portable`): ``--out`` as ``out`` (the run's folder) relative to the
-    repository, the data folder as DATA_DIR; files written under ``out`` do not make the commit dirty."""
-    from deep_sparse import portable
-
-    recorded_out = None if out is None else portable.recorded_path(out)
-    argv = portable.portable_argv(list(sys.argv if argv is None else argv), out=recorded_out)
+    machine (:mod:`deep_sparse.portable`): paths in the repository relative to it, others as
+    ``…/<last part>``, the data folder as DATA_DIR; files written under ``out`` (the run's folder) do not
+    make the commit dirty."""
+    # --out as typed, made portable: the command a reader can run again (a run's sweeps may lie below it)
+    argv = portable.portable_argv(list(sys.argv if argv is None else argv))
     return {
         "command": " ".join([os.path.basename(sys.executable), *argv]) if argv else None,
         "argv": argv,

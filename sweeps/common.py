@@ -12,7 +12,7 @@ from typing import Callable, Mapping, Sequence
 # JAX is imported when a command first needs it (``ds.runtime``, ``ds.sweep``: the package imports its
 # modules on first use), not here: building a parser (--help) must not wait seconds for it
 import deep_sparse as ds
-from deep_sparse import experiment, health, names, results_io
+from deep_sparse import experiment, health, names, portable, results_io
 from deep_sparse.data import FetchError
 from deep_sparse.experiment import Preset
 from deep_sparse.names import DeadlineReached
@@ -177,7 +177,7 @@ def finished_summary(folder: str, argv: Sequence[str]) -> str | None:
         return None
     sweeps = [path for path in [out, *(os.path.join(out, name) for name in sorted(os.listdir(out)))]
               if os.path.exists(os.path.join(path, "plan.json"))]
-    asked = [word for word in argv if word != "--resume"]
+    asked = [word for word in portable.portable_argv(argv) if word != "--resume"]  # as a record writes it
     for path in sweeps:
         if not is_complete(path):
             return None
