@@ -33,7 +33,7 @@ import numpy as np
 import optax
 
 from deep_sparse import activations as activations_lib
-from deep_sparse import dae, mlp, optimizers
+from deep_sparse import dae, evaluation, mlp, optimizers
 from deep_sparse.config import Hparams, TrainConfig
 # the run's data, defined beside its checks; still importable from here
 from deep_sparse.inputs import (DATA_ARRAYS, DATA_STATIC, Data, as_device_arrays, check_arrays, labels_span,  # noqa: F401
@@ -102,36 +102,6 @@ class Result(NamedTuple):
     # Per test example: 1.0 where the prediction is wrong, else 0.0 (ratings: the squared error of the
     # expected star value); what a paired test of two networks (McNemar, sweeps.table1) needs.
     test_example_errors: Array
-
-
-def _reduce_over_chunks(fn: Callable, arrays: tuple, chunk: int, reduce: Callable, combine: Callable):
-    """``fn(*chunk_of_arrays)`` (a pytree) reduced over consecutive chunks of ``chunk`` examples (the last
-    one shorter; ``reduce`` over the stacked full chunks, ``combine`` with the last): a whole split is
-    evaluated without holding all its activations at once."""
-    n = int(arrays[0].shape[0])
-    chunk = min(chunk, n)
-    n_full = n // chunk
-    head = tuple(a[: n_full * chunk].reshape(n_full, chunk, *a.shape[1:]) for a in arrays)
-    total = jax.tree.map(lambda t: reduce(t, axis=0), jax.lax.map(lambda xs: fn(*xs), head))
-    if n % chunk:
-        total = jax.tree.map(combine, total, fn(*(a[n_full * chunk:] for a in arrays)))
-    return total
-
-
-def _sum_over_chunks(fn: Callable, arrays: tuple, chunk: int):
-    """The sum of ``fn(*chunk_of_arrays)`` (a pytree) over consecutive chunks of ``chunk`` examples."""
-    return _reduce_over_chunks(fn, arrays, chunk, jnp.sum, jnp.add)
-
-
-def _concat_over_chunks(fn: Callable, arrays: tuple, chunk: int) -> Array:
-    """``fn(*chunk_of_arrays)`` (one value per example) over consecutive chunks, concatenated."""
-    return _reduce_over_chunks(fn, arrays, chunk, lambda t, axis: t.reshape((-1,) + t.shape[2:]),
-                               lambda a, b: jnp.concatenate([a, b]))
-
-
-def _max_over_chunks(fn: Callable, x: Array, chunk: int) -> Array:
-    """The largest of the scalars ``fn(chunk_of_x)`` over consecutive chunks of ``chunk`` examples."""
-    return _reduce_over_chunks(fn, (x,), chunk, jnp.max, jnp.maximum)
 
 
 def _to_code_units(layer: dict, code_scale) -> dict:
@@ -337,61 +307,17 @@ class Trainer:
 
     # ----------------------------------------------------------------- evaluation
     def evaluate(self, params, hparams: Hparams, x: Array, y: Array) -> tuple[Array, Array]:
-        """``(metric, sparsity_per_layer)`` over all of ``x``: error rate (or RMSE for ratings) and
-        the fraction of exact zeros of each hidden layer. Runs in chunks of ``eval_batch_size``."""
-        act = self.activation(hparams)
-        widths = jnp.asarray([layer["w"].shape[-1] for layer in params[:-1]], jnp.float32)
-
-        def chunk_sums(x_chunk, y_chunk):
-            logits, hidden = mlp.apply(params, x_chunk, act)
-            errors = jnp.sum(self._errors_of(logits, y_chunk))
-            zeros = jnp.stack([jnp.sum(h == 0).astype(jnp.float32) for h in hidden]) if hidden else jnp.zeros((0,))
-            return errors, zeros
-
-        n = int(x.shape[0])
-        errors, zeros = _sum_over_chunks(chunk_sums, (x, y), self.config.eval_batch_size)
-        metric = jnp.sqrt(errors / n) if self.config.task == "ratings" else errors / n
-        return metric, zeros / (n * widths) if self.n_hidden else zeros
+        """:func:`deep_sparse.evaluation.evaluate` of this run's activation, task and chunk size."""
+        return evaluation.evaluate(params, self.activation(hparams), x, y, self.config.task, self.config.eval_batch_size)
 
     def example_errors(self, params, hparams: Hparams, x: Array, y: Array) -> Array:
-        """Per example of ``x``: 1.0 where the predicted class is wrong, else 0.0 (ratings: the squared
-        error of the expected star value); in chunks of ``eval_batch_size``."""
-        act = self.activation(hparams)
-
-        def chunk_errors(x_chunk, y_chunk):
-            return self._errors_of(mlp.apply(params, x_chunk, act)[0], y_chunk)
-
-        return _concat_over_chunks(chunk_errors, (x, y), self.config.eval_batch_size)
-
-    def _errors_of(self, logits: Array, y: Array) -> Array:
-        """Per example: 1.0 where ``argmax(logits)`` is not ``y``, else 0.0; for ratings the squared
-        error of the expected star value against ``y + 1`` stars."""
-        if self.config.task == "ratings":
-            from deep_sparse import ratings
-
-            return (ratings.expected_rating(logits) - (y + 1).astype(jnp.float32)) ** 2
-        return (jnp.argmax(logits, axis=-1) != y).astype(jnp.float32)
+        """:func:`deep_sparse.evaluation.example_errors` of this run's activation, task and chunk size."""
+        return evaluation.example_errors(params, self.activation(hparams), x, y, self.config.task,
+                                         self.config.eval_batch_size)
 
     def activity(self, params, hparams: Hparams, x: Array) -> tuple[Array, Array]:
-        """``(top_class_share, silent_units_per_layer)`` over all of ``x`` (in chunks of
-        ``eval_batch_size``): the largest fraction of examples predicted as one class, and for each
-        hidden layer the fraction of its units that are exactly zero on every example."""
-        act = self.activation(hparams)
-        n = int(x.shape[0])
-        chunk = min(self.config.eval_batch_size, n)
-        n_chunks = -(-n // chunk)
-        padded = jnp.zeros((n_chunks * chunk, x.shape[1]), x.dtype).at[:n].set(x)
-        real = (jnp.arange(n_chunks * chunk) < n).reshape(n_chunks, chunk, 1)  # padding counts for nothing
-
-        def chunk_counts(inputs):
-            x_chunk, real_chunk = inputs
-            logits, hidden = mlp.apply(params, x_chunk, act)
-            counts = jnp.sum(jax.nn.one_hot(jnp.argmax(logits, axis=-1), logits.shape[-1]) * real_chunk, axis=0)
-            return counts, [jnp.any((h != 0) & real_chunk, axis=0) for h in hidden]
-
-        counts, active = jax.lax.map(chunk_counts, (padded.reshape(n_chunks, chunk, -1), real))
-        silent = jnp.stack([1.0 - jnp.mean(jnp.any(a, axis=0)) for a in active]) if active else jnp.zeros((0,))
-        return jnp.max(jnp.sum(counts, axis=0)) / n, silent
+        """:func:`deep_sparse.evaluation.activity` of this run's activation and chunk size."""
+        return evaluation.activity(params, self.activation(hparams), x, self.config.eval_batch_size)
 
     # ----------------------------------------------------------------- one epoch of each kind
     def _minibatches(self, key, n_examples: int) -> Array:
@@ -523,7 +449,7 @@ class Trainer:
                 code = act(mlp.dense(layer, code))
             return jnp.max(code)
 
-        top = _max_over_chunks(chunk_max, x, self.config.eval_batch_size)
+        top = evaluation.max_over_chunks(chunk_max, x, self.config.eval_batch_size)
         return jnp.float32(0.0), jnp.where(top > 1e-12, top, jnp.float32(1.0))
 
     def _reachable_target(self, x: Array, low: Array, high: Array) -> Optional[Array]:
@@ -557,7 +483,7 @@ class Trainer:
             return loss * x_chunk.shape[0]
 
         # in chunks, like the evaluation: a whole split's codes at once would not fit a chunk of networks
-        return _sum_over_chunks(chunk_total, (x,), self.config.eval_batch_size) / x.shape[0]
+        return evaluation.sum_over_chunks(chunk_total, (x,), self.config.eval_batch_size) / x.shape[0]
 
     def init_decoder_weights(self, init_key, sizes: tuple[int, ...]) -> list:
         """None per hidden layer with tied weights; else each decoder ``W_dec`` (units, inputs) drawn from
