@@ -33,7 +33,7 @@ import numpy as np
 import optax
 
 from deep_sparse import activations as activations_lib
-from deep_sparse import dae, evaluation, mlp, optimizers
+from deep_sparse import dae, evaluation, mlp, optimizers, pretraining
 from deep_sparse.config import Hparams, TrainConfig
 # the run's data, defined beside its checks; still importable from here
 from deep_sparse.inputs import (DATA_ARRAYS, DATA_STATIC, Data, as_device_arrays, check_arrays, labels_span,  # noqa: F401
@@ -41,9 +41,6 @@ from deep_sparse.inputs import (DATA_ARRAYS, DATA_STATIC, Data, as_device_arrays
 
 Array = jax.Array
 
-
-# (low, span) of the map u = (h - low) / span of tanh codes onto [0, 1], the cross-entropy targets' range
-TANH_CODE_SCALE = (-1.0, 2.0)
 
 
 class Curves(NamedTuple):
@@ -102,36 +99,6 @@ class Result(NamedTuple):
     # Per test example: 1.0 where the prediction is wrong, else 0.0 (ratings: the squared error of the
     # expected star value); what a paired test of two networks (McNemar, sweeps.table1) needs.
     test_example_errors: Array
-
-
-def _to_code_units(layer: dict, code_scale) -> dict:
-    """The fine-tuned network's ``layer`` (applied to a code ``h``) as the auto-encoder's encoder on the
-    scaled code ``u = (h - low) / span`` (``code_scale = (low, span)``, None: no scaling): the same
-    function, ``u (span W) + (b + low sum_rows W) = h W + b``."""
-    if code_scale is None:
-        return layer
-    low, span = code_scale
-    return dict(layer, w=layer["w"] * span, b=layer["b"] + low * jnp.sum(layer["w"], axis=0))
-
-
-def _from_code_units(layer: dict, code_scale) -> dict:
-    """The inverse of :func:`_to_code_units`: the auto-encoder's encoder back as the network's layer."""
-    if code_scale is None:
-        return layer
-    low, span = code_scale
-    w = layer["w"] / span
-    return dict(layer, w=w, b=layer["b"] - low * jnp.sum(w, axis=0))
-
-
-def _with_decoder(layer: dict, decoder_weights) -> dict:
-    """The auto-encoder's parameters of ``layer``: with its decoder's own weights when it has them."""
-    return layer if decoder_weights is None else dict(layer, w_dec=decoder_weights)
-
-
-def _without_decoder(layer: dict) -> tuple[dict, Optional[Array]]:
-    """The inverse of :func:`_with_decoder`: (the network's layer, the decoder's weights or None)."""
-    layer = dict(layer)
-    return layer, layer.pop("w_dec", None)
 
 
 def _tree_where(condition, if_true, if_false):
@@ -279,7 +246,7 @@ class Trainer:
             decoder_weights=decoder_weights,
             opt_state=optimizers.init(self.optimizer, params, hparams.lr),
             pretrain_opt_states=[optimizers.init(self.pretrain_optimizer,
-                                                 (_with_decoder(params[i], decoder_weights[i]), decoder_biases[i]),
+                                                 (pretraining.with_decoder(params[i], decoder_weights[i]), decoder_biases[i]),
                                                  hparams.pretrain_lr)
                                  for i in range(self.n_hidden)],
             key=run_key,
@@ -420,7 +387,7 @@ class Trainer:
             return code, pre_activation
         if self.pretrain_strategy == "sigmoid_cross_entropy" and below:
             if code_scale is None and self.config.activation == "tanh":
-                code_scale = TANH_CODE_SCALE
+                code_scale = pretraining.TANH_CODE_SCALE
             if code_scale is not None:
                 low, span = code_scale
                 scaled = (code - low) / span
@@ -434,14 +401,14 @@ class Trainer:
         (section 4.2: "when a new layer is stacked, activation values of the previous layer are scaled
         within the interval [0, 1]"): low 0, span the largest code value over the pre-training inputs
         ``x``; tanh codes: low -1, span 2 (``u = (h + 1) / 2``). A fixed map is absorbed by the encoder's
-        weights (:func:`_to_code_units`), so that the fine-tuned network, which sees ``h``, computes
+        weights (:func:`~deep_sparse.pretraining.to_code_units`), so that the fine-tuned network, which sees ``h``, computes
         exactly the encoder the auto-encoder trained. None where codes are not scaled: the first layer
         and other strategies.
         """
         if self.pretrain_strategy != "sigmoid_cross_entropy" or not below:
             return None
         if self.config.activation == "tanh":
-            return tuple(jnp.float32(value) for value in TANH_CODE_SCALE)
+            return tuple(jnp.float32(value) for value in pretraining.TANH_CODE_SCALE)
 
         def chunk_max(x_chunk):
             code = x_chunk
@@ -513,7 +480,7 @@ class Trainer:
         below = state.params[:layer_index]
         input_range = (jnp.min(x_pretrain), jnp.max(x_pretrain))
         code_scale = self.code_scale(below, act, x_pretrain)
-        start = (_with_decoder(_to_code_units(state.params[layer_index], code_scale),
+        start = (pretraining.with_decoder(pretraining.to_code_units(state.params[layer_index], code_scale),
                                state.decoder_weights[layer_index]), state.decoder_biases[layer_index])
         (layer, decoder_bias), opt_state, mean_loss = self._dae_epoch(
             start, state.pretrain_opt_states[layer_index], hparams, below, act, x_pretrain,
@@ -527,8 +494,8 @@ class Trainer:
         # measured on the parameters from before the diverged epoch: not this epoch's number, and never
         # a reconstruction error to select a stack on
         valid_loss = jnp.where(diverged, jnp.nan, valid_loss)
-        layer, decoder_weights = _without_decoder(layer)
-        layer = _tree_where(diverged, state.params[layer_index], _from_code_units(layer, code_scale))
+        layer, decoder_weights = pretraining.without_decoder(layer)
+        layer = _tree_where(diverged, state.params[layer_index], pretraining.from_code_units(layer, code_scale))
         return self._record_pretrain_epoch(state._replace(key=key), layer_index, layer,
                                            (decoder_bias, decoder_weights), opt_state, mean_loss, valid_loss,
                                            diverged)
