@@ -1,11 +1,14 @@
-"""What a recorded row is, beyond its numbers, in a module that does not import JAX (the report and
-the command lines read it): which test examples a network got wrong, packed; whether a network is
-dead; the pre-training reconstruction error a row records."""
+"""What a recorded row is, in a module that does not import JAX (the report and the command lines read
+it): the fields a finished network's row holds, which test examples it got wrong (packed), whether it
+is dead or collapsed, and the pre-training reconstruction error it records. It must not compute
+anything but the row: the numbers come from the run's results."""
 from __future__ import annotations
 
 from typing import Optional
 
 import numpy as np
+
+from deep_sparse import health
 
 
 def pack_wrong(wrong) -> dict:
@@ -52,3 +55,51 @@ def pretrain_reconstruction(valid_loss) -> Optional[float]:
         return None
     total = float(valid_loss[:, -1].sum())
     return total if np.isfinite(total) else np.inf
+
+
+def network_fields(group, network, matmul_precision: str) -> dict:
+    """What a row says of the network itself: its place in the sweep, hyperparameters and structure
+    (``group`` and ``network`` as :mod:`deep_sparse.planner` makes them), and the matmul precision it
+    was computed at."""
+    row = {"network": network.index, "group": group.index, "seed": network.seed}
+    row.update(network.hparams._asdict())
+    row["activation"] = group.config.activation
+    row["hidden_sizes"] = "-".join(str(n) for n in group.config.hidden_sizes)
+    row["pretrain_epochs"] = group.config.pretrain_epochs
+    row["labeled_fraction"] = group.config.labeled_fraction
+    row["matmul_precision"] = matmul_precision
+    return row
+
+
+def rows_from_results(results, group, networks: list, matmul_precision: str,
+                      baseline: Optional[float] = None) -> list[dict]:
+    """One row per network of a finished chunk (``results``: its :class:`~deep_sparse.train.Result`, on
+    the host); ``baseline``: the majority-class error of the training labels (None for a task without
+    classes), below which a network must get to count as having learned."""
+    rows = []
+    for position, network in enumerate(networks):
+        row = network_fields(group, network, matmul_precision)
+        for name in ("test_error", "valid_error", "train_error", "sparsity"):
+            row[name] = float(getattr(results, name)[position])
+        for layer, value in enumerate(results.sparsity_per_layer[position]):
+            row[f"sparsity_layer_{layer + 1}"] = float(value)
+        row["pretrain_reconstruction"] = pretrain_reconstruction(results.curves.pretrain_valid_loss[position])
+        row["epochs_run"] = int(results.epochs_run[position])
+        row["best_epoch"] = int(results.best_epoch[position])
+        row["diverged"] = bool(results.diverged[position])
+        row["top_class_share"] = float(results.top_class_share[position])
+        silent = [float(v) for v in results.silent_units_per_layer[position]]
+        row["dead"] = is_dead(row["diverged"], row["top_class_share"], silent)
+        reason = "" if baseline is None else health.collapse_reason(row["train_error"], baseline, row["diverged"])
+        row["collapsed"], row["collapse_reason"] = bool(reason), reason
+        if group.config.task == "classification":
+            row["test_wrong"] = pack_wrong(results.test_example_errors[position] > 0.5)
+        row["curves"] = {
+            "train_loss": results.curves.train_loss[position].tolist(),
+            "valid_error": results.curves.valid_error[position].tolist(),
+            "valid_sparsity": results.curves.valid_sparsity[position].tolist(),
+            "pretrain_loss": results.curves.pretrain_loss[position].tolist(),
+            "pretrain_valid_loss": results.curves.pretrain_valid_loss[position].tolist(),
+        }
+        rows.append(row)
+    return rows

@@ -22,79 +22,29 @@ atomically with a checksum, and ``resume=True`` continues from them. Results go 
 """
 from __future__ import annotations
 
-import collections
 import dataclasses
 import json
-import os
 import time
 from typing import Any, Callable, Optional, Sequence
 
-import jax
-import numpy as np
-
-from deep_sparse import distributed, health, portable, results_io, reuse, runtime, selection
-from deep_sparse.checkpoints import ChunkCheckpoint
-from deep_sparse.rows import (  # noqa: F401 - the row schema, public here too
-    DEAD_TOP_CLASS_SHARE, is_dead, pack_wrong, pretrain_reconstruction, row_is_dead, unpack_wrong)
+from deep_sparse import distributed, health, portable, results_io, reuse, runtime
 from deep_sparse.config import HPARAM_NAMES, Hparams, TrainConfig
-from deep_sparse.devices import auto_chunk_size, compiled_memory_bytes, make_mesh, resolve_batching  # noqa: F401
-from deep_sparse.executor import ChunkExecutor, ChunkPolicy, DeadlineReached, Progress, fit_chunk_size  # noqa: F401
-from deep_sparse.planner import (  # noqa: F401 - the sweep's public names
-    GRID_NAMES, STRUCTURAL_NAMES, Group, Network, balanced_chunks, check_hparams, chunk_name, chunk_slots,
-    network_epochs, normalize_grid, plan, pretraining_key, product, stack_representatives, stack_signature,
-    stacks_name,
-)
-from deep_sparse.store import (  # noqa: F401 - public here too
-    SweepStore, csv_columns, is_finetuned, read_results, rows_checksum,
-)
+from deep_sparse.devices import auto_chunk_size, make_mesh, resolve_batching
+from deep_sparse.executor import ChunkExecutor, ChunkPolicy, DeadlineReached, Progress, fit_chunk_size
+from deep_sparse.planner import (Group, Network, balanced_chunks, check_hparams, chunk_name, chunk_slots,
+                                 network_epochs, normalize_grid, plan, product, stack_signature)
+from deep_sparse.rows import is_dead, pack_wrong, pretrain_reconstruction, row_is_dead, rows_from_results, unpack_wrong
+from deep_sparse.stacks import SharedStacks, chunk_checkpoint, pretrained_stacks, select_stacks
+from deep_sparse.store import SweepStore, is_finetuned, read_results, rows_checksum
 from deep_sparse.train import Data, Trainer, load_data, make_train
+
+# what other modules and users reach through the sweep: its planner's, rows' and store's names too
+__all__ = ["run", "product", "plan", "normalize_grid", "check_hparams", "balanced_chunks", "chunk_slots",
+           "stack_signature", "Network", "DeadlineReached", "read_results", "rows_checksum", "pack_wrong",
+           "unpack_wrong", "is_dead", "row_is_dead", "pretrain_reconstruction", "skipped_name"]
 
 
 # -------------------------------------------------------------------------------------- rows
-def _network_fields(group: Group, network: Network) -> dict:
-    """What a row says of the network itself: its place in the sweep, hyperparameters and structure."""
-    row = {"network": network.index, "group": group.index, "seed": network.seed}
-    row.update({name: getattr(network.hparams, name) for name in HPARAM_NAMES})
-    row["activation"] = group.config.activation
-    row["hidden_sizes"] = "-".join(str(n) for n in group.config.hidden_sizes)
-    row["pretrain_epochs"] = group.config.pretrain_epochs
-    row["labeled_fraction"] = group.config.labeled_fraction
-    row["matmul_precision"] = runtime.matmul_precision()
-    return row
-
-
-def _rows_from_results(results, group: Group, networks: list[Network], baseline: Optional[float] = None) -> list[dict]:
-    """One row per network; ``baseline``: the majority-class error of the training labels (None for a
-    task without classes), below which a network must get to count as having learned."""
-    rows = []
-    for position, network in enumerate(networks):
-        row = _network_fields(group, network)
-        for name in ("test_error", "valid_error", "train_error", "sparsity"):
-            row[name] = float(getattr(results, name)[position])
-        for layer, value in enumerate(results.sparsity_per_layer[position]):
-            row[f"sparsity_layer_{layer + 1}"] = float(value)
-        row["pretrain_reconstruction"] = pretrain_reconstruction(results.curves.pretrain_valid_loss[position])
-        row["epochs_run"] = int(results.epochs_run[position])
-        row["best_epoch"] = int(results.best_epoch[position])
-        row["diverged"] = bool(results.diverged[position])
-        row["top_class_share"] = float(results.top_class_share[position])
-        silent = [float(v) for v in results.silent_units_per_layer[position]]
-        row["dead"] = is_dead(row["diverged"], row["top_class_share"], silent)
-        reason = "" if baseline is None else health.collapse_reason(row["train_error"], baseline, row["diverged"])
-        row["collapsed"], row["collapse_reason"] = bool(reason), reason
-        if group.config.task == "classification":
-            row["test_wrong"] = pack_wrong(results.test_example_errors[position] > 0.5)
-        row["curves"] = {
-            "train_loss": results.curves.train_loss[position].tolist(),
-            "valid_error": results.curves.valid_error[position].tolist(),
-            "valid_sparsity": results.curves.valid_sparsity[position].tolist(),
-            "pretrain_loss": results.curves.pretrain_loss[position].tolist(),
-            "pretrain_valid_loss": results.curves.pretrain_valid_loss[position].tolist(),
-        }
-        rows.append(row)
-    return rows
-
-
 def _plan_record(config: TrainConfig, grid: list[dict], base_hparams: Hparams) -> dict:
     return {
         "config": json.loads(json.dumps(config.to_dict(), default=list)),
@@ -290,7 +240,7 @@ def _run_metadata(argv: Optional[Sequence[str]], out_dir: str, extra_metadata: O
 def _run_group(executor: ChunkExecutor, group: Group, todo: list[Network], chunk_size: Optional[int],
                store: SweepStore, policy: ChunkPolicy, report: Progress,
                chunk_finished: Callable[[str, list[dict]], None], finished: list[dict],
-               select_pretrain_lr: Optional[tuple[str, ...]], shared: "SharedStacks") -> dict:
+               select_pretrain_lr: Optional[tuple[str, ...]], shared: SharedStacks) -> dict:
     """Train the group's unfinished networks ``todo`` chunk after chunk (``finished``: its rows
     recorded before); its timing record."""
     started = time.perf_counter()
@@ -301,9 +251,9 @@ def _run_group(executor: ChunkExecutor, group: Group, todo: list[Network], chunk
     report.log(f"group {group.index} {group.structure or '(base config)'}: {len(todo)} of {len(group.networks)} "
                f"networks to train in {len(chunks)} chunk(s) of {size} on {n_devices} "
                f"{mesh.devices.flat[0].platform} device(s), {executor.batching} within a device")
-    stacks = _pretrained_stacks(executor, group, todo, group_size, store, policy, report, shared)
+    stacks = pretrained_stacks(executor, group, todo, group_size, store, policy, report, shared)
     if stacks is not None and select_pretrain_lr is not None:
-        kept, skipped = _select_stacks(group, todo, stacks, finished, select_pretrain_lr)
+        kept, skipped = select_stacks(group, todo, stacks, finished, select_pretrain_lr)
         if skipped:
             chunk_finished(skipped_name(group, skipped), skipped)
             report.advance(group.config.epochs * len(skipped))
@@ -333,9 +283,10 @@ def _run_chunk(executor: ChunkExecutor, group: Group, networks: list[Network], s
         state = executor.finetuning_state([stacks[stack_signature(n)] for n in networks], networks, size)
         stages = (train.finetune,)
     state = executor.run_stages(state, networks, size, stages, label=f"group {group.index}",
-                                checkpoint=_checkpoint(store.checkpoint_dir(chunk_name(group, networks)), policy),
+                                checkpoint=chunk_checkpoint(store.checkpoint_dir(chunk_name(group, networks)), policy),
                                 policy=policy, progress=report)
-    return _rows_from_results(executor.results(state, networks, size), group, networks, _baseline(executor, group))
+    return rows_from_results(executor.results(state, networks, size), group, networks, runtime.matmul_precision(),
+                             _baseline(executor, group))
 
 
 def _baseline(executor: ChunkExecutor, group: Group) -> Optional[float]:
@@ -349,106 +300,6 @@ def _baseline(executor: ChunkExecutor, group: Group) -> Optional[float]:
 def skipped_name(group: Group, rows: list[dict]) -> str:
     """``group001_not_finetuned_00016-00031``: the record of the networks a group did not fine-tune."""
     return f"group{group.index:03d}_not_finetuned_{rows[0]['network']:05d}-{rows[-1]['network']:05d}"
-
-
-def _stack_row(group: Group, network: Network, stack) -> dict:
-    """A row for ``network`` before fine-tuning: its hyperparameters and its pre-trained stack's
-    reconstruction error (``diverged``: pre-training diverged in some layer, or gave no finite
-    reconstruction error; either way the stack scores inf in the selection)."""
-    row = _network_fields(group, network)
-    valid_loss = np.asarray(stack.curves.pretrain_valid_loss)
-    row["pretrain_reconstruction"] = pretrain_reconstruction(valid_loss)
-    diverged = bool(stack.diverged) or not np.isfinite(row["pretrain_reconstruction"])
-    row.update(valid_error=None, diverged=diverged, finetuned=False,
-               curves={"pretrain_loss": np.asarray(stack.curves.pretrain_loss).tolist(),
-                       "pretrain_valid_loss": valid_loss.tolist()})
-    return row
-
-
-def _select_stacks(group: Group, todo: list[Network], stacks: dict, finished: list[dict],
-                   within: tuple[str, ...]) -> tuple[list[Network], list[dict]]:
-    """The networks of ``todo`` whose pre-training lr has the lowest reconstruction error among the
-    group's stacks (those of ``todo`` and the rows ``finished`` before, per ``within`` setting), and
-    the rows of the others, marked not fine-tuned."""
-    candidates = [_stack_row(group, network, stacks[stack_signature(network)]) for network in todo]
-    everything = sorted(candidates + finished, key=lambda row: row["network"])  # ties go to the first in the grid
-    kept = {row["network"] for row in selection.lowest_reconstruction(everything, within)}
-    return [n for n in todo if n.index in kept], [row for row in candidates if row["network"] not in kept]
-
-
-def _checkpoint(directory: str, policy: ChunkPolicy) -> Optional[ChunkCheckpoint]:
-    """The chunk's checkpoints, when wanted; across several processes only finished chunks are kept."""
-    if policy.wants_checkpoints() and not distributed.is_multiprocess():
-        return ChunkCheckpoint(directory)
-    return None
-
-
-class SharedStacks:
-    """Pre-trained stacks kept in memory for a later group of the sweep that pre-trains the same way
-    (:func:`deep_sparse.planner.pretraining_key`: Figure 4's labeled fractions below 1); only the stacks
-    of groups that share their pre-training with another are kept."""
-
-    def __init__(self, groups: list[Group]):
-        keys = collections.Counter(pretraining_key(g.config) for g in groups if g.config.pretrain_epochs)
-        self.wanted = {key for key, count in keys.items() if count > 1}
-        self.stacks: dict = {}
-
-    def get(self, config: TrainConfig, signature: tuple):
-        return self.stacks.get((pretraining_key(config), signature))
-
-    def keep(self, config: TrainConfig, signature: tuple, stack) -> None:
-        if pretraining_key(config) in self.wanted:
-            self.stacks[(pretraining_key(config), signature)] = stack
-
-
-def _pretrained_stacks(executor: ChunkExecutor, group: Group, todo: list[Network], size: int, store: SweepStore,
-                       policy: ChunkPolicy, report: Progress, shared: SharedStacks) -> Optional[dict]:
-    """``{stack signature: state of one network}`` after pre-training, each stack pre-trained once and
-    shared by every fine-tuning learning rate (section 4.1's grid); None for a group without
-    pre-training.
-
-    Stacks are pre-trained in chunks of at most ``size`` (the group's chunk size); a finished chunk of
-    stacks stays in ``out_dir/pretrained`` (local, like checkpoints) until its group is done, so that a
-    resumed sweep does not pre-train it again. A chunk whose stacks an earlier group of this run
-    pre-trained the same way (``shared``) is taken from it.
-    """
-    if not executor.train.pretrain:
-        return None
-    if not policy.resume:  # a sweep started anew never picks up a stack left in its folder
-        store.discard_pretrained(group.index)
-    # the group's stacks are chunked as they were first trained, so that a resume with fewer networks left
-    # to fine-tune finds the folders of the stacks it finished (named by each chunk's first and last
-    # network); a resume asked for smaller chunks (memory) gets them, and pre-trains those stacks again
-    size = min(size, store.stack_chunk_size(group.index) or size)
-    if not distributed.is_multiprocess():  # where stacks are kept (see _checkpoint)
-        store.record_stack_chunk_size(group.index, size)
-    needed = {stack_signature(network) for network in todo}
-    representatives = stack_representatives(group.networks)
-    # the last epoch is always saved: that checkpoint is the finished stack a resumed sweep reuses
-    stack_policy = dataclasses.replace(policy, resume=True, save_last=True)
-    stacks: dict = {}
-    chunks = balanced_chunks(representatives, size, executor.n_devices)
-    slots = chunk_slots(chunks, executor.n_devices)
-    taken = 0
-    for chunk in chunks:
-        if needed.isdisjoint(stack_signature(network) for network in chunk):
-            continue
-        earlier = [shared.get(group.config, stack_signature(network)) for network in chunk]
-        if all(stack is not None for stack in earlier):
-            stacks.update((stack_signature(network), stack) for network, stack in zip(chunk, earlier))
-            taken += len(chunk)
-            continue
-        directory = store.pretrained_dir(group.index, stacks_name(group, chunk))
-        state = executor.run_stages(executor.initial_state(chunk, slots), chunk, slots, executor.train.pretrain,
-                                    label=f"group {group.index}", checkpoint=_checkpoint(directory, stack_policy),
-                                    policy=stack_policy, progress=report)
-        host = distributed.to_host(state)
-        for position, network in enumerate(chunk):
-            stacks[stack_signature(network)] = jax.tree.map(lambda a: a[position], host)
-            shared.keep(group.config, stack_signature(network), stacks[stack_signature(network)])
-    report.log(f"group {group.index}: {len(stacks)} pre-trained stack(s) shared by {len(todo)} network(s)"
-               + (f", {taken} of them taken from an earlier group that pre-trained them the same way" if taken else ""))
-    return stacks
 
 
 def _unfinished_groups_data(groups: list[Group], finished: dict, data: Optional[Data], data_dir: Optional[str],

@@ -33,7 +33,7 @@ import numpy as np
 import optax
 
 from deep_sparse import activations as activations_lib
-from deep_sparse import dae, mlp, optimizers
+from deep_sparse import dae, evaluation, mlp, optimizers, pretraining
 from deep_sparse.config import Hparams, TrainConfig
 # the run's data, defined beside its checks; still importable from here
 from deep_sparse.inputs import (DATA_ARRAYS, DATA_STATIC, Data, as_device_arrays, check_arrays, labels_span,  # noqa: F401
@@ -41,9 +41,6 @@ from deep_sparse.inputs import (DATA_ARRAYS, DATA_STATIC, Data, as_device_arrays
 
 Array = jax.Array
 
-
-# (low, span) of the map u = (h - low) / span of tanh codes onto [0, 1], the cross-entropy targets' range
-TANH_CODE_SCALE = (-1.0, 2.0)
 
 
 class Curves(NamedTuple):
@@ -102,66 +99,6 @@ class Result(NamedTuple):
     # Per test example: 1.0 where the prediction is wrong, else 0.0 (ratings: the squared error of the
     # expected star value); what a paired test of two networks (McNemar, sweeps.table1) needs.
     test_example_errors: Array
-
-
-def _reduce_over_chunks(fn: Callable, arrays: tuple, chunk: int, reduce: Callable, combine: Callable):
-    """``fn(*chunk_of_arrays)`` (a pytree) reduced over consecutive chunks of ``chunk`` examples (the last
-    one shorter; ``reduce`` over the stacked full chunks, ``combine`` with the last): a whole split is
-    evaluated without holding all its activations at once."""
-    n = int(arrays[0].shape[0])
-    chunk = min(chunk, n)
-    n_full = n // chunk
-    head = tuple(a[: n_full * chunk].reshape(n_full, chunk, *a.shape[1:]) for a in arrays)
-    total = jax.tree.map(lambda t: reduce(t, axis=0), jax.lax.map(lambda xs: fn(*xs), head))
-    if n % chunk:
-        total = jax.tree.map(combine, total, fn(*(a[n_full * chunk:] for a in arrays)))
-    return total
-
-
-def _sum_over_chunks(fn: Callable, arrays: tuple, chunk: int):
-    """The sum of ``fn(*chunk_of_arrays)`` (a pytree) over consecutive chunks of ``chunk`` examples."""
-    return _reduce_over_chunks(fn, arrays, chunk, jnp.sum, jnp.add)
-
-
-def _concat_over_chunks(fn: Callable, arrays: tuple, chunk: int) -> Array:
-    """``fn(*chunk_of_arrays)`` (one value per example) over consecutive chunks, concatenated."""
-    return _reduce_over_chunks(fn, arrays, chunk, lambda t, axis: t.reshape((-1,) + t.shape[2:]),
-                               lambda a, b: jnp.concatenate([a, b]))
-
-
-def _max_over_chunks(fn: Callable, x: Array, chunk: int) -> Array:
-    """The largest of the scalars ``fn(chunk_of_x)`` over consecutive chunks of ``chunk`` examples."""
-    return _reduce_over_chunks(fn, (x,), chunk, jnp.max, jnp.maximum)
-
-
-def _to_code_units(layer: dict, code_scale) -> dict:
-    """The fine-tuned network's ``layer`` (applied to a code ``h``) as the auto-encoder's encoder on the
-    scaled code ``u = (h - low) / span`` (``code_scale = (low, span)``, None: no scaling): the same
-    function, ``u (span W) + (b + low sum_rows W) = h W + b``."""
-    if code_scale is None:
-        return layer
-    low, span = code_scale
-    return dict(layer, w=layer["w"] * span, b=layer["b"] + low * jnp.sum(layer["w"], axis=0))
-
-
-def _from_code_units(layer: dict, code_scale) -> dict:
-    """The inverse of :func:`_to_code_units`: the auto-encoder's encoder back as the network's layer."""
-    if code_scale is None:
-        return layer
-    low, span = code_scale
-    w = layer["w"] / span
-    return dict(layer, w=w, b=layer["b"] - low * jnp.sum(w, axis=0))
-
-
-def _with_decoder(layer: dict, decoder_weights) -> dict:
-    """The auto-encoder's parameters of ``layer``: with its decoder's own weights when it has them."""
-    return layer if decoder_weights is None else dict(layer, w_dec=decoder_weights)
-
-
-def _without_decoder(layer: dict) -> tuple[dict, Optional[Array]]:
-    """The inverse of :func:`_with_decoder`: (the network's layer, the decoder's weights or None)."""
-    layer = dict(layer)
-    return layer, layer.pop("w_dec", None)
 
 
 def _tree_where(condition, if_true, if_false):
@@ -309,7 +246,7 @@ class Trainer:
             decoder_weights=decoder_weights,
             opt_state=optimizers.init(self.optimizer, params, hparams.lr),
             pretrain_opt_states=[optimizers.init(self.pretrain_optimizer,
-                                                 (_with_decoder(params[i], decoder_weights[i]), decoder_biases[i]),
+                                                 (pretraining.with_decoder(params[i], decoder_weights[i]), decoder_biases[i]),
                                                  hparams.pretrain_lr)
                                  for i in range(self.n_hidden)],
             key=run_key,
@@ -337,61 +274,17 @@ class Trainer:
 
     # ----------------------------------------------------------------- evaluation
     def evaluate(self, params, hparams: Hparams, x: Array, y: Array) -> tuple[Array, Array]:
-        """``(metric, sparsity_per_layer)`` over all of ``x``: error rate (or RMSE for ratings) and
-        the fraction of exact zeros of each hidden layer. Runs in chunks of ``eval_batch_size``."""
-        act = self.activation(hparams)
-        widths = jnp.asarray([layer["w"].shape[-1] for layer in params[:-1]], jnp.float32)
-
-        def chunk_sums(x_chunk, y_chunk):
-            logits, hidden = mlp.apply(params, x_chunk, act)
-            errors = jnp.sum(self._errors_of(logits, y_chunk))
-            zeros = jnp.stack([jnp.sum(h == 0).astype(jnp.float32) for h in hidden]) if hidden else jnp.zeros((0,))
-            return errors, zeros
-
-        n = int(x.shape[0])
-        errors, zeros = _sum_over_chunks(chunk_sums, (x, y), self.config.eval_batch_size)
-        metric = jnp.sqrt(errors / n) if self.config.task == "ratings" else errors / n
-        return metric, zeros / (n * widths) if self.n_hidden else zeros
+        """:func:`deep_sparse.evaluation.evaluate` of this run's activation, task and chunk size."""
+        return evaluation.evaluate(params, self.activation(hparams), x, y, self.config.task, self.config.eval_batch_size)
 
     def example_errors(self, params, hparams: Hparams, x: Array, y: Array) -> Array:
-        """Per example of ``x``: 1.0 where the predicted class is wrong, else 0.0 (ratings: the squared
-        error of the expected star value); in chunks of ``eval_batch_size``."""
-        act = self.activation(hparams)
-
-        def chunk_errors(x_chunk, y_chunk):
-            return self._errors_of(mlp.apply(params, x_chunk, act)[0], y_chunk)
-
-        return _concat_over_chunks(chunk_errors, (x, y), self.config.eval_batch_size)
-
-    def _errors_of(self, logits: Array, y: Array) -> Array:
-        """Per example: 1.0 where ``argmax(logits)`` is not ``y``, else 0.0; for ratings the squared
-        error of the expected star value against ``y + 1`` stars."""
-        if self.config.task == "ratings":
-            from deep_sparse import ratings
-
-            return (ratings.expected_rating(logits) - (y + 1).astype(jnp.float32)) ** 2
-        return (jnp.argmax(logits, axis=-1) != y).astype(jnp.float32)
+        """:func:`deep_sparse.evaluation.example_errors` of this run's activation, task and chunk size."""
+        return evaluation.example_errors(params, self.activation(hparams), x, y, self.config.task,
+                                         self.config.eval_batch_size)
 
     def activity(self, params, hparams: Hparams, x: Array) -> tuple[Array, Array]:
-        """``(top_class_share, silent_units_per_layer)`` over all of ``x`` (in chunks of
-        ``eval_batch_size``): the largest fraction of examples predicted as one class, and for each
-        hidden layer the fraction of its units that are exactly zero on every example."""
-        act = self.activation(hparams)
-        n = int(x.shape[0])
-        chunk = min(self.config.eval_batch_size, n)
-        n_chunks = -(-n // chunk)
-        padded = jnp.zeros((n_chunks * chunk, x.shape[1]), x.dtype).at[:n].set(x)
-        real = (jnp.arange(n_chunks * chunk) < n).reshape(n_chunks, chunk, 1)  # padding counts for nothing
-
-        def chunk_counts(inputs):
-            x_chunk, real_chunk = inputs
-            logits, hidden = mlp.apply(params, x_chunk, act)
-            counts = jnp.sum(jax.nn.one_hot(jnp.argmax(logits, axis=-1), logits.shape[-1]) * real_chunk, axis=0)
-            return counts, [jnp.any((h != 0) & real_chunk, axis=0) for h in hidden]
-
-        counts, active = jax.lax.map(chunk_counts, (padded.reshape(n_chunks, chunk, -1), real))
-        silent = jnp.stack([1.0 - jnp.mean(jnp.any(a, axis=0)) for a in active]) if active else jnp.zeros((0,))
-        return jnp.max(jnp.sum(counts, axis=0)) / n, silent
+        """:func:`deep_sparse.evaluation.activity` of this run's activation and chunk size."""
+        return evaluation.activity(params, self.activation(hparams), x, self.config.eval_batch_size)
 
     # ----------------------------------------------------------------- one epoch of each kind
     def _minibatches(self, key, n_examples: int) -> Array:
@@ -494,7 +387,7 @@ class Trainer:
             return code, pre_activation
         if self.pretrain_strategy == "sigmoid_cross_entropy" and below:
             if code_scale is None and self.config.activation == "tanh":
-                code_scale = TANH_CODE_SCALE
+                code_scale = pretraining.TANH_CODE_SCALE
             if code_scale is not None:
                 low, span = code_scale
                 scaled = (code - low) / span
@@ -508,14 +401,14 @@ class Trainer:
         (section 4.2: "when a new layer is stacked, activation values of the previous layer are scaled
         within the interval [0, 1]"): low 0, span the largest code value over the pre-training inputs
         ``x``; tanh codes: low -1, span 2 (``u = (h + 1) / 2``). A fixed map is absorbed by the encoder's
-        weights (:func:`_to_code_units`), so that the fine-tuned network, which sees ``h``, computes
+        weights (:func:`~deep_sparse.pretraining.to_code_units`), so that the fine-tuned network, which sees ``h``, computes
         exactly the encoder the auto-encoder trained. None where codes are not scaled: the first layer
         and other strategies.
         """
         if self.pretrain_strategy != "sigmoid_cross_entropy" or not below:
             return None
         if self.config.activation == "tanh":
-            return tuple(jnp.float32(value) for value in TANH_CODE_SCALE)
+            return tuple(jnp.float32(value) for value in pretraining.TANH_CODE_SCALE)
 
         def chunk_max(x_chunk):
             code = x_chunk
@@ -523,7 +416,7 @@ class Trainer:
                 code = act(mlp.dense(layer, code))
             return jnp.max(code)
 
-        top = _max_over_chunks(chunk_max, x, self.config.eval_batch_size)
+        top = evaluation.max_over_chunks(chunk_max, x, self.config.eval_batch_size)
         return jnp.float32(0.0), jnp.where(top > 1e-12, top, jnp.float32(1.0))
 
     def _reachable_target(self, x: Array, low: Array, high: Array) -> Optional[Array]:
@@ -557,7 +450,7 @@ class Trainer:
             return loss * x_chunk.shape[0]
 
         # in chunks, like the evaluation: a whole split's codes at once would not fit a chunk of networks
-        return _sum_over_chunks(chunk_total, (x,), self.config.eval_batch_size) / x.shape[0]
+        return evaluation.sum_over_chunks(chunk_total, (x,), self.config.eval_batch_size) / x.shape[0]
 
     def init_decoder_weights(self, init_key, sizes: tuple[int, ...]) -> list:
         """None per hidden layer with tied weights; else each decoder ``W_dec`` (units, inputs) drawn from
@@ -587,7 +480,7 @@ class Trainer:
         below = state.params[:layer_index]
         input_range = (jnp.min(x_pretrain), jnp.max(x_pretrain))
         code_scale = self.code_scale(below, act, x_pretrain)
-        start = (_with_decoder(_to_code_units(state.params[layer_index], code_scale),
+        start = (pretraining.with_decoder(pretraining.to_code_units(state.params[layer_index], code_scale),
                                state.decoder_weights[layer_index]), state.decoder_biases[layer_index])
         (layer, decoder_bias), opt_state, mean_loss = self._dae_epoch(
             start, state.pretrain_opt_states[layer_index], hparams, below, act, x_pretrain,
@@ -601,8 +494,8 @@ class Trainer:
         # measured on the parameters from before the diverged epoch: not this epoch's number, and never
         # a reconstruction error to select a stack on
         valid_loss = jnp.where(diverged, jnp.nan, valid_loss)
-        layer, decoder_weights = _without_decoder(layer)
-        layer = _tree_where(diverged, state.params[layer_index], _from_code_units(layer, code_scale))
+        layer, decoder_weights = pretraining.without_decoder(layer)
+        layer = _tree_where(diverged, state.params[layer_index], pretraining.from_code_units(layer, code_scale))
         return self._record_pretrain_epoch(state._replace(key=key), layer_index, layer,
                                            (decoder_bias, decoder_weights), opt_state, mean_loss, valid_loss,
                                            diverged)

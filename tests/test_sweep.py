@@ -18,6 +18,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from deep_sparse import executor as executor_module
+from deep_sparse import stacks as stacks_module
 from deep_sparse import results_io, reuse, runtime, selection, sweep
 from deep_sparse.executor import ChunkExecutor
 from deep_sparse.config import Hparams, TrainConfig
@@ -675,7 +676,7 @@ def test_a_stack_that_diverged_in_its_last_layer_is_never_selected():
 
     stacks = {sweep.stack_signature(finite): stack([[9.0], [30.0]], False),
               sweep.stack_signature(diverged): stack([[7.0], [20.0]], True)}  # lower, but diverged
-    kept, skipped = sweep._select_stacks(group, group.networks, stacks, [], ())
+    kept, skipped = stacks_module.select_stacks(group, group.networks, stacks, [], ())
     assert kept == [finite] and [row["network"] for row in skipped] == [diverged.index]
     assert skipped[0]["diverged"] and selection.reconstruction_error(skipped[0]) == float("inf")
 
