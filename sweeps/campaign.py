@@ -60,7 +60,7 @@ STEPS = (
 # The labelled diagnostics of Table 1's gap (never Table 1 cells): ``--diagnostics``.
 DIAGNOSTIC_STEPS = tuple(
     Step(f"Diagnostic {d.name}: {d.question} Change: {d.change}", "sweeps.train", diagnostics.train_arguments(d),
-         diagnostics.folder(d), reuse=(diagnostics.TABLE1_MNIST,))
+         diagnostics.folder(d), reuse=(diagnostics.TABLE1_MNIST, *map(diagnostics.folder_of, d.reuse)))
     for d in diagnostics.DIAGNOSTICS)
 
 

@@ -26,6 +26,7 @@ class Diagnostic(NamedTuple):
     question: str  # in one sentence
     change: str  # the one way the paper preset is changed
     arguments: tuple[str, ...]  # sweeps.train flags besides PAPER_PROCEDURE, --out and run options
+    reuse: tuple[str, ...] = ()  # diagnostics whose identical networks it takes, beside Table 1's
 
     @property
     def seeds_only(self) -> bool:
@@ -69,7 +70,7 @@ DIAGNOSTICS = (
         "seeds-l1-weak-lr-0.1-half-negated", "Over seeds, does the half-negated rectifier at lr 0.1 with L1 0.0001 "
         "(the l1-strength-lr diagnostic's validation pick: test 1.55% at seed 0) stay within the paper's 1.43% "
         "+- 0.23?", "lr 0.1 and L1 0.0001 (the paper preset's cell: lr 0.01, L1 0.001), seeds 0-2",
-        _network("half_negated_rectifier", "0.1", "0.0001", SEEDS)),
+        _network("half_negated_rectifier", "0.1", "0.0001", SEEDS), reuse=("l1-strength-lr",)),
     Diagnostic(
         "seeds-tanh", "How far does tanh's selected network without pre-training (lr 0.01; test 1.93% at seed 0, "
         "paper 1.57%) spread over seeds?", "seeds 1 and 2 beside Table 1's seed 0",
@@ -143,9 +144,14 @@ def by_name() -> dict[str, Diagnostic]:
     return {diagnostic.name: diagnostic for diagnostic in DIAGNOSTICS}
 
 
+def folder_of(name: str) -> str:
+    """The sweep folder of the diagnostic called ``name``, relative to the repository root."""
+    return f"{FOLDER}/{name}"
+
+
 def folder(diagnostic: Diagnostic) -> str:
     """Its sweep folder, relative to the repository root."""
-    return f"{FOLDER}/{diagnostic.name}"
+    return folder_of(diagnostic.name)
 
 
 def train_arguments(diagnostic: Diagnostic) -> tuple[str, ...]:
