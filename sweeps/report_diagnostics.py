@@ -5,9 +5,10 @@ The rule: among a diagnostic's networks the one of lowest validation error is co
 selected network of the same cell (seed 0): **confirmed** when it is significantly better (exact
 McNemar p < 0.05 on the test examples; where Table 1's network predates stored per-example errors,
 better by more than the 95% interval of the paper's number) and inside that interval; **partly**
-when significantly better but still outside it; **refuted** otherwise, including when validation
-still picks Table 1's own network. A seeds diagnostic gives the cell's mean and spread over seeds.
-Test error never selects anything.
+when significantly better but still outside it; **inconclusive** when inside the interval but not
+significantly better (Table 1's network sits near the interval's edge); **refuted** otherwise,
+including when validation still picks Table 1's own network. A seeds diagnostic gives the cell's
+mean and spread over seeds. Test error never selects anything.
 """
 from __future__ import annotations
 
@@ -113,8 +114,10 @@ def verdict(diagnostic: diagnostics.Diagnostic, found: Finding, rows: list[dict]
     width = report_tables.interval(paper["value"], 10_000) if paper else 0.0025
     better = (found.p_value < 0.05 and found.effect < 0) if found.p_value is not None else found.effect < -width
     inside = paper is not None and abs(found.pick["test_error"] - paper["value"]) <= width
-    word = "confirmed" if better and inside else "partly" if better else "refuted"
-    return f"{word}: {100 * found.effect:+.2f} points on test{pending}"
+    word = {(True, True): "confirmed", (True, False): "partly", (False, True): "inconclusive",
+            (False, False): "refuted"}[(bool(better), inside)]
+    where = "inside" if inside else "outside"
+    return f"{word}: {100 * found.effect:+.2f} points on test against Table 1's network, {where} the paper's interval{pending}"
 
 
 def pick_text(row: Optional[dict]) -> str:

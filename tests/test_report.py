@@ -143,3 +143,11 @@ def test_figure3_leaves_dead_diverged_and_collapsed_networks_out_and_counts_them
     text = "\n".join(report_tables.figure3_lines(str(tmp_path), str(tmp_path)))
     assert "4 networks recorded; 3 left out as dead, diverged or collapsed (L1 0.001 to 0.003)" in text
     assert "| 0-85% | 1 | 1.80 |" in text
+
+
+def test_a_pick_inside_the_papers_interval_but_no_better_than_table1s_network_is_inconclusive():
+    baseline = net(1, "half_negated_rectifier", 0.01, 0.0182, 0.0167)  # no per-example errors recorded
+    pick = net(7, "half_negated_rectifier", 0.1, 0.0154, 0.0155)
+    diagnostic = next(d for d in diagnostics.DIAGNOSTICS if d.name == "l1-strength-lr")
+    found = report_diagnostics.finding_from(diagnostic, [dict(baseline, reused_from="t1"), pick], 2, baseline)
+    assert found.verdict.startswith("inconclusive: -0.12 points on test against Table 1's network, inside")
