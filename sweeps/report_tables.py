@@ -107,7 +107,7 @@ def seed_spreads(root: str) -> dict[tuple[str, bool], Spread]:
     spreads = {}
     for diagnostic in diagnostics.DIAGNOSTICS:
         record = read(root, f"{in_results(diagnostics.folder(diagnostic))}/results.json")
-        if not diagnostic.seeds_only or record is None:
+        if not diagnostic.spreads_table1_cell or record is None:
             continue
         errors = [row["test_error"] for row in record["rows"] if row.get("test_error") is not None]
         if len(errors) >= 2:

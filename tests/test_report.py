@@ -151,3 +151,11 @@ def test_a_pick_inside_the_papers_interval_but_no_better_than_table1s_network_is
     diagnostic = next(d for d in diagnostics.DIAGNOSTICS if d.name == "l1-strength-lr")
     found = report_diagnostics.finding_from(diagnostic, [dict(baseline, reused_from="t1"), pick], 2, baseline)
     assert found.verdict.startswith("inconclusive: -0.12 points on test against Table 1's network, inside")
+
+
+def test_only_the_seeds_of_the_cells_own_configuration_fill_its_seed_column(results):
+    weak = next(d for d in diagnostics.DIAGNOSTICS if d.name == "seeds-l1-weak-lr-0.1-half-negated")
+    assert weak.seeds_only and not weak.spreads_table1_cell and weak.cell == ("half_negated_rectifier", False)
+    write(results, report_tables.in_results(diagnostics.folder(weak)), "results.json", {"rows": [
+        net(0, "half_negated_rectifier", 0.1, 0.0154, 0.0155), net(1, "half_negated_rectifier", 0.1, 0.0155, 0.0149, 1)]})
+    assert report_tables.seed_spreads(str(results))[("half_negated_rectifier", False)].n == 3  # the preset's seeds
