@@ -6,7 +6,8 @@
     result.test_error, result.valid_error, result.sparsity, result.params, result.curves
 
 The run is a sequence of *stages* of epochs: for each hidden layer, ``pretrain_epochs`` epochs of
-denoising auto-encoder training on the code of the layers below it (greedy layer-wise, tied weights),
+denoising auto-encoder training on the code of the layers below it (greedy layer-wise; decoder weights
+tied to the encoder's by default),
 then up to ``epochs`` epochs of supervised fine-tuning on mini-batches, with SGD at the constant rate
 ``Hparams.lr`` or any optax optimizer (``make_train(config, optimizer=...)``, see
 :mod:`deep_sparse.optimizers`). Every epoch is one ``lax.scan`` over mini-batches; model selection

@@ -12,16 +12,8 @@ import numpy as np
 import deep_sparse as ds
 
 
-def blobs(n, seed, d=20, classes=3):
-    """Gaussian blobs around fixed centers: inputs (n, d) float64, labels (n,) int64."""
-    centers = np.random.default_rng(0).normal(0.0, 1.0, (classes, d))
-    rng = np.random.default_rng(seed)
-    y = rng.integers(0, classes, n)
-    return centers[y] + rng.normal(0.0, 1.0, (n, d)), y
-
-
 def main():
-    data = ds.train.Data.from_arrays(*blobs(300, 1), *blobs(100, 2), *blobs(100, 3))
+    data = ds.train.Data.from_arrays(*ds.data.blobs(300, 1), *ds.data.blobs(100, 2), *ds.data.blobs(100, 3))
     config = ds.config.TrainConfig(hidden_sizes=(32,), epochs=4, batch_size=10)
     hparams = ds.config.Hparams.grid(lr=[0.1, 0.03, 0.01, 0.003], l1=[0.0, 1e-2])  # the last axis varies fastest
     keys = jax.random.split(jax.random.PRNGKey(0), hparams.stacked_size())

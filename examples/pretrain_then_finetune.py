@@ -8,21 +8,12 @@ here the stages are called one by one, so that one pre-trained stack serves seve
 learning rates (the lr enters only at start_finetuning), as the sweep engine does.
 """
 import jax
-import numpy as np
 
 import deep_sparse as ds
 
 
-def blobs(n, seed, d=20, classes=3):
-    """Gaussian blobs around fixed centers: inputs (n, d) float64, labels (n,) int64."""
-    centers = np.random.default_rng(0).normal(0.0, 1.0, (classes, d))
-    rng = np.random.default_rng(seed)
-    y = rng.integers(0, classes, n)
-    return centers[y] + rng.normal(0.0, 1.0, (n, d)), y
-
-
 def main():
-    data = ds.train.Data.from_arrays(*blobs(300, 1), *blobs(100, 2), *blobs(100, 3))
+    data = ds.train.Data.from_arrays(*ds.data.blobs(300, 1), *ds.data.blobs(100, 2), *ds.data.blobs(100, 3))
     config = ds.config.TrainConfig(hidden_sizes=(32, 32), epochs=3, pretrain_epochs=2, batch_size=10)
     train = ds.train.make_train(config)
     hparams = ds.config.Hparams(pretrain_lr=0.01, noise_level=0.25, l1=1e-3)

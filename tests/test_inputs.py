@@ -103,3 +103,16 @@ def test_data_built_by_hand_is_checked_before_anything_is_compiled():
     arrays[4] = arrays[4][:, :3]
     with pytest.raises(ValueError, match="Data.x_test has 3 features, x_train has 5"):
         jax.jit(make_train(CONFIG))(KEY, Hparams(), Data(*arrays))  # the check reads shapes: it runs on tracers
+
+
+def test_toy_blobs_are_one_problem_whose_seeds_give_independent_splits():
+    from deep_sparse import data as data_lib
+
+    x, y = data_lib.blobs(500, seed=1, d=6, classes=4)
+    assert x.shape == (500, 6) and y.shape == (500,) and set(np.unique(y)) == {0, 1, 2, 3}
+    x2, y2 = data_lib.blobs(500, seed=2, d=6, classes=4)
+    assert not np.array_equal(x, x2)
+    # the same centres for every seed: class means of two seeds agree within the sampling noise
+    for k in range(4):
+        np.testing.assert_allclose(x[y == k].mean(0), x2[y2 == k].mean(0), atol=0.5)
+    np.testing.assert_array_equal(data_lib.blobs(500, seed=1, d=6, classes=4)[0], x)

@@ -45,10 +45,11 @@ from __future__ import annotations
 import os
 
 from . import cifar10, download, idx, integrity, mnist, norb, registry, reviews, shapeset  # noqa: F401
+from .toy import blobs
 from .download import OFFLINE_ENV, ChecksumError, FetchError, offline
 
 __all__ = ["NAMES", "load", "load_splits", "fetch", "info", "num_classes", "default_data_dir", "dataset_dir",
-           "ChecksumError", "FetchError", "SPLITS", "offline"]
+           "ChecksumError", "FetchError", "SPLITS", "offline", "blobs"]
 
 NAMES = ("mnist", "cifar10", "norb", "smallnorb", "shapeset", "reviews", "reviews_polarity")
 SPLITS = ("train", "valid", "test")
