@@ -28,12 +28,9 @@ def load(folder: str, curves: bool = False) -> pd.DataFrame:
     if not os.path.isdir(folder):
         raise FileNotFoundError(f"{folder}: no such results folder")
     records = []
-    for path, subfolders, files in os.walk(folder):
-        subfolders[:] = sorted(s for s in subfolders if s not in ("chunks", "checkpoints", "pretrained"))
-        if "results.json" not in files:
-            continue
-        run = results_io.read_json(os.path.join(path, "results.json"))
-        where = {"folder": os.path.relpath(path, folder), **{name: run.get(name) for name in RUN_FIELDS}}
+    for relative in results_io.recorded_folders(folder):
+        run = results_io.read_json(os.path.join(folder, relative, "results.json"))
+        where = {"folder": relative, **{name: run.get(name) for name in RUN_FIELDS}}
         for row in run.get("rows", []):
             kept = {k: v for k, v in row.items() if curves or k not in LIST_FIELDS}
             records.append({**where, **kept})

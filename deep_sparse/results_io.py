@@ -267,3 +267,18 @@ def format_table(rows: Sequence[dict], columns: Sequence[str], formats: dict | N
                 cells.append(str(value))
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+# a sweep's working folders (per-chunk rows, checkpoints, pre-trained stacks): not results of their own
+WORKING_FOLDERS = ("chunks", "checkpoints", "pretrained")
+
+
+def recorded_folders(root: str, names: Sequence[str] = ("results.json",)) -> list[str]:
+    """Every folder under ``root`` (``"."`` for itself) holding one of the files ``names``, relative to
+    it, sorted; a sweep's working folders are not searched."""
+    found = []
+    for folder, subfolders, files in os.walk(root):
+        subfolders[:] = sorted(s for s in subfolders if s not in WORKING_FOLDERS)
+        if any(name in files for name in names):
+            found.append(os.path.relpath(folder, root))
+    return sorted(found)

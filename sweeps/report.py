@@ -36,16 +36,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # ------------------------------------------------------------------------------ every run, listed
-def recorded_folders(root: str) -> list[str]:
-    """Every folder under ``root`` holding a sweep's results or an experiment's cells, relative to it."""
-    found = []
-    for folder, subfolders, files in os.walk(root):
-        subfolders[:] = sorted(s for s in subfolders if s not in ("chunks", "checkpoints", "pretrained"))
-        if "results.json" in files or "cells.json" in files:
-            found.append(os.path.relpath(folder, root))
-    return sorted(found)
-
-
 def run_line(root: str, top: str, folders: list[str], out_dir: str) -> str:
     """One line of the listing: what ran in the folder ``top``, at which preset, when, how many networks."""
     experiments, presets, dates, networks, complete = set(), set(), set(), 0, True
@@ -69,7 +59,7 @@ def run_line(root: str, top: str, folders: list[str], out_dir: str) -> str:
 
 def other_runs(root: str, out_dir: str, shown: set[str]) -> list[str]:
     by_top: dict[str, list[str]] = {}
-    for folder in recorded_folders(root):
+    for folder in results_io.recorded_folders(root, ("results.json", "cells.json")):
         top = folder.split(os.sep)[0] if folder != "." else "."
         if folder.startswith("diagnostics" + os.sep):
             top = os.path.join(*folder.split(os.sep)[:2])
