@@ -65,7 +65,6 @@ class Progress:
                         smoothing=0.1)
         self.epoch_lines = mode is not False and self.bar.disable
         self._log = log
-
         self.advanced = 0  # network-epochs done or recorded (a disabled bar counts nothing)
 
     def log(self, message: str) -> None:
