@@ -86,10 +86,23 @@ class _OrbaxThreadErrors(logging.Filter):
 _ORBAX_THREAD_ERRORS = _OrbaxThreadErrors()
 
 
+class _FailedRestoreTasks(logging.Filter):
+    """Drops asyncio's "Task exception was never retrieved" record (a traceback on stderr) of orbax's
+    other reads of a restore that already failed: that failure is reported as one line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.getMessage().startswith("Task exception was never retrieved")
+                    and "async_deserialize" in record.getMessage())
+
+
+_FAILED_RESTORE_TASKS = _FailedRestoreTasks()
+
+
 def _ignore_closed_loop_callbacks() -> None:
     """After a failed restore, tensorstore completes the restore's other reads once orbax has closed
     its event loop; each prints ``RuntimeError: Event loop is closed`` with a traceback (through
     ``sys.unraisablehook``) around the one line that says what happened: those are left unsaid."""
+    logging.getLogger("asyncio").addFilter(_FAILED_RESTORE_TASKS)  # a filter is added at most once
     previous = sys.unraisablehook
     if getattr(previous, "ignores_closed_loop_callbacks", False):
         return
