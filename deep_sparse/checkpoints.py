@@ -98,10 +98,11 @@ class _FailedRestoreTasks(logging.Filter):
 _FAILED_RESTORE_TASKS = _FailedRestoreTasks()
 
 
-def _ignore_closed_loop_callbacks() -> None:
-    """After a failed restore, tensorstore completes the restore's other reads once orbax has closed
-    its event loop; each prints ``RuntimeError: Event loop is closed`` with a traceback (through
-    ``sys.unraisablehook``) around the one line that says what happened: those are left unsaid."""
+def _quiet_failed_restore_reads() -> None:
+    """Leaves unsaid what a failed restore's other reads print around the one line that says what
+    happened: asyncio's "Task exception was never retrieved" record (logged when a read's task is
+    collected, which can be while orbax is still raising) and ``RuntimeError: Event loop is closed``
+    (through ``sys.unraisablehook``, once orbax has closed its loop). Other records and errors pass."""
     logging.getLogger("asyncio").addFilter(_FAILED_RESTORE_TASKS)  # a filter is added at most once
     previous = sys.unraisablehook
     if getattr(previous, "ignores_closed_loop_callbacks", False):
@@ -217,10 +218,11 @@ class ChunkCheckpoint:
                 f"{manifest.get('code_version')})" + RECOMPUTE.format(directory=self.directory))
         pairs = leaf_paths(template)
         abstract = {p: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=x.sharding) for p, x in pairs if x.size}
+        # before the restore: asyncio may report its failed reads while orbax is still raising
+        _quiet_failed_restore_reads()
         try:
             restored = self.manager.restore(step, args=self._ocp.args.StandardRestore(abstract))
         except Exception as error:  # noqa: BLE001 - orbax raises many kinds on damaged files
-            _ignore_closed_loop_callbacks()
             raise CheckpointMismatch(f"{self.directory}/{step}: the checkpoint is damaged ({short_reason(error)})"
                                      + RECOMPUTE.format(directory=self.directory)) from error
         for leaf_path, leaf in restored.items():
