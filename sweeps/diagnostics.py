@@ -76,6 +76,16 @@ DIAGNOSTICS = (
         "+- 0.23?", "lr 0.1 and L1 0.0001 (the paper preset's cell: lr 0.01, L1 0.001), seeds 0-2",
         _network("half_negated_rectifier", "0.1", "0.0001", SEEDS), reuse=("l1-strength-lr",)),
     Diagnostic(
+        "l1-weak-grid-ends-half-negated", "Under the reading that maps the paper's (lr, L1 0.001) to our (10 lr, "
+        "L1 0.0001), does validation still pick lr 0.1 when the rest of the paper's lr grid (0.1 and 0.0001, ours 1 "
+        "and 0.001) is trained too?", "lr 1 and 0.001 with L1 0.0001 (the l1-strength-lr diagnostic has 0.1 and 0.01)",
+        ("--activation", "half_negated_rectifier", "--lr", "1", "0.001", "--l1", "0.0001", "--seed", "0")),
+    Diagnostic(
+        "seeds-l1-weak-lr-0.1-rectifier", "Does the plain rectifier at lr 0.1 with L1 0.0001 (the weak-L1 reading "
+        "of Table 1's lr 0.01, L1 0.001) improve on its paper-preset network (1.78%) over seeds?",
+        "lr 0.1 and L1 0.0001 (the paper preset's cell: lr 0.01, L1 0.001), seeds 0-2",
+        _network("rectifier", "0.1", "0.0001", SEEDS)),
+    Diagnostic(
         "seeds-tanh", "How far does tanh's selected network without pre-training (lr 0.01; test 1.93% at seed 0, "
         "paper 1.57%) spread over seeds?", "seeds 1 and 2 beside Table 1's seed 0",
         _network("tanh", "0.01", "0", SEEDS), spreads_table1_cell=True),
