@@ -159,3 +159,15 @@ def test_only_the_seeds_of_the_cells_own_configuration_fill_its_seed_column(resu
     write(results, report_tables.in_results(diagnostics.folder(weak)), "results.json", {"rows": [
         net(0, "half_negated_rectifier", 0.1, 0.0154, 0.0155), net(1, "half_negated_rectifier", 0.1, 0.0155, 0.0149, 1)]})
     assert report_tables.seed_spreads(str(results))[("half_negated_rectifier", False)].n == 3  # the preset's seeds
+
+
+@pytest.mark.parametrize("errors, expected", [
+    ((0.0155, 0.0149, 0.0156), "+0.10 points from the paper's 1.43%, inside its interval (± 0.23)"),
+    ((0.0167, 0.0187, 0.0172), "+0.32 points from the paper's 1.43%, outside its interval (± 0.23)"),
+    ((0.0118, 0.0116, 0.0117), "-0.26 points from the paper's 1.43%, outside its interval (± 0.23)"),
+])
+def test_a_seed_mean_is_set_against_the_papers_interval_on_either_side(errors, expected):
+    diagnostic = next(d for d in diagnostics.DIAGNOSTICS if d.name == "seeds-half-negated")
+    rows = [net(k, "half_negated_rectifier", 0.01, 0.018, error, seed=k) for k, error in enumerate(errors)]
+    found = report_diagnostics.finding_from(diagnostic, rows, 3, rows[0])
+    assert found.verdict.endswith(expected), found.verdict
