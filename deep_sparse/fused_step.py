@@ -1,0 +1,289 @@
+"""One fine-tuning SGD step of an MLP as Pallas kernels: each weight matrix is read once for the
+forward product and once for the backward product, and written once, updated (section 4.1's objective:
+softmax NLL plus ``l1 * sum_layers mean_examples sum_units |h|``, plain SGD).
+
+The math is the engine's step (:meth:`deep_sparse.train.Trainer.finetune_objective`, its gradient and
+``optax.sgd``) written out: with ``P`` examples (``B`` real ones), ``h_0 = x``,
+
+    forward   z_l = h_{l-1} W_l + b_l,  h_l = act(z_l)                  l = 1..L (no act on the logits)
+    output    dz_L = (softmax(z_L) - onehot(y)) / B
+    backward  dh_{l-1} = dz_l W_l^T + (l1 / B) sign(h_{l-1}),  dz_{l-1} = dh_{l-1} * act'(z_{l-1})
+    update    W_l <- W_l + (-lr) (h_{l-1}^T dz_l),   b_l <- b_l + (-lr) sum_rows dz_l
+
+Two kernels per layer, each launched once for all networks of a vmapped chunk (``pallas_call``'s
+batching adds the network axis to the grid):
+
+* ``forward``: grid over blocks of ``block`` output units; a program reads its column block of ``W_l``
+  once (a loop over row chunks of ``block``) and the whole small ``h_{l-1}``, and writes ``z_l, h_l``.
+* ``backward``: grid over blocks of ``block`` input units (rows of ``W_l``); a program reads its row
+  block of ``W_l`` chunk by chunk, and from each chunk computes both its part of ``dh_{l-1}`` (complete
+  within the program: no reduction across programs) and the updated chunk, written in place
+  (``input_output_aliases``); it ends with ``dz_{l-1}`` of its rows, activation slope and L1 included.
+
+The softmax, the loss, the bias updates and the padding of ``x`` are tiny and left to XLA.
+
+Triton's constraints: every array a kernel loads has a power-of-two size and a product needs every
+side >= 16. The batch is padded to ``P = 16`` rows (rows past ``B`` weigh 0 in every gradient) and every
+width to a multiple of ``block`` (padded units are held at exactly 0: their weights stay 0, their
+activation and slope are multiplied by 0). Padding is a copy of every weight, so the hot loop runs on
+padded parameters (:func:`pad`, :func:`padded_step`, :func:`unpad` around a ``lax.scan`` of steps);
+:func:`fused_step` pads and unpads around one step for the engine's parameter layout.
+
+Memory traffic per step of one 784-1000-1000-1000-10 network, ``block = 32`` (widths 800, 1024, 1024,
+1024, 32): the padded weights are 2,949,120 floats (11.80 MB against 11.20 MB unpadded); HBM moves
+3 x 11.80 = 35.4 MB (forward read, backward read, backward write), against about 64 MB for XLA's
+unfused schedule and the 22.4 MB of one read and one write. Reaching 22.4 MB would need each
+``W_l`` kept on chip from its forward product to its backward one, across the products of every layer
+above it (11 MB of weights, more than one kernel's share of an H200's on-chip memory): a kernel that
+cannot synchronise its programs grid-wide reads ``W_l`` twice. At 4.8 TB/s, 35.4 MB is a ceiling of
+136k network-steps/s (64% of the 214k of the 22.4 MB floor). The small operands are re-read from L2
+by every program (``h_{l-1}``, ``dz_l``: 16 x 1024 floats, 64 KB, 32 programs per layer and network),
+about 2 MB per pass per layer, and the products compute 16 rows where 10 are real (1.6x the FLOPs:
+8 FLOPs per byte of weight traffic, under the H200's fp32 balance of about 14, so still memory bound
+if the full-float32 products run at 57% of the fp32 peak or more).
+
+Products run in full float32 (``precision=HIGHEST``, Triton's IEEE dot), the engine's numeric contract.
+"""
+from __future__ import annotations
+
+import functools
+from typing import Callable, Sequence
+
+import jax
+import jax.numpy as jnp
+from jax import lax
+from jax.experimental import pallas as pl
+from jax.experimental.pallas import triton as pl_triton
+
+from deep_sparse import mlp
+
+Array = jax.Array
+Params = list  # list[dict[str, Array]], the layout of deep_sparse.mlp
+
+PADDED_BATCH = 16  # Triton's smallest product side; the paper's mini-batch of 10 fits
+HIGHEST = lax.Precision.HIGHEST
+
+
+# ----------------------------------------------------------------- activations in the kernels
+def _rectifier(z, sign):
+    return jnp.maximum(z, 0.0) * sign, jnp.where(z > 0, sign, 0.0)
+
+
+def _softplus(z, scale):
+    h = jnp.maximum(z, 0.0) + jnp.log1p(jnp.exp(-jnp.abs(z)))
+    return h * scale, jnp.exp(z - h) * scale
+
+
+def _tanh(z, scale):
+    h = jnp.tanh(z)
+    return h * scale, (1.0 - h * h) * scale
+
+
+# name -> f(z, unit_scale) = (h, act'(z)); unit_scale is 0 on padded units (and -1 on the negated half)
+KERNEL_ACTIVATIONS: dict[str, Callable] = {
+    "rectifier": _rectifier,
+    "half_negated_rectifier": _rectifier,
+    "softplus": _softplus,
+    "tanh": _tanh,
+}
+
+
+def check_activation(activation) -> str:
+    """``activation`` if the kernels implement it; ValueError naming the ones they do otherwise."""
+    if activation not in KERNEL_ACTIVATIONS:
+        raise ValueError(f"the fused step has no kernel for activation {activation!r}; it implements "
+                         f"{', '.join(sorted(KERNEL_ACTIVATIONS))}")
+    return activation
+
+
+def unit_scale(activation: str, n_units: int, padded_units: int) -> Array:
+    """Per unit: 0 past ``n_units`` (padding), -1 on the negated half of ``half_negated_rectifier``
+    (units from ``ceil(n/2)`` on, as :func:`deep_sparse.activations.half_negated_rectifier`), else 1."""
+    index = jnp.arange(padded_units)
+    scale = jnp.where(index < n_units, 1.0, 0.0)
+    if activation == "half_negated_rectifier":
+        scale = jnp.where(index < (n_units + 1) // 2, scale, -scale)
+    return scale.astype(jnp.float32)
+
+
+# ----------------------------------------------------------------- padding
+def padded_width(n: int, block: int) -> int:
+    """``n`` rounded up to a multiple of ``block``."""
+    return -(-n // block) * block
+
+
+def pad(params: Params, block: int) -> Params:
+    """``params`` with every width zero-padded to a multiple of ``block`` (a copy of every weight)."""
+    padded = []
+    for layer in params:
+        n_in, n_out = layer["w"].shape[-2:]
+        rows, cols = padded_width(n_in, block) - n_in, padded_width(n_out, block) - n_out
+        padded.append({"w": jnp.pad(layer["w"], ((0, rows), (0, cols))), "b": jnp.pad(layer["b"], (0, cols))})
+    return padded
+
+
+def unpad(padded: Params, layer_sizes: Sequence[int]) -> Params:
+    """The engine's layout of ``padded`` for a network of ``layer_sizes``."""
+    return [{"w": layer["w"][:n_in, :n_out], "b": layer["b"][:n_out]}
+            for layer, n_in, n_out in zip(padded, layer_sizes[:-1], layer_sizes[1:])]
+
+
+# ----------------------------------------------------------------- kernels
+def _forward_kernel(h_ref, w_ref, b_ref, scale_ref, z_ref, a_ref, *, block: int, activation):
+    """Program j: ``z[:, j] = h @ W[:, j] + b[j]`` over row chunks of W, then ``h_out = act(z)``."""
+    def chunk(k, acc):
+        rows = pl.ds(pl.multiple_of(k * block, block), block)
+        return acc + jnp.dot(h_ref[:, rows], w_ref[rows, :], precision=HIGHEST)
+
+    acc = lax.fori_loop(0, w_ref.shape[0] // block, chunk, jnp.zeros(z_ref.shape, jnp.float32))
+    z = acc + b_ref[...][None, :]
+    z_ref[...] = z
+    if activation is not None:
+        a_ref[...] = KERNEL_ACTIVATIONS[activation](z, scale_ref[...][None, :])[0]
+
+
+def _backward_kernel(lr_ref, dz_ref, h_ref, w_ref, *rest, block: int, activation):
+    """Program i (rows i of W, units i of the layer below): for each column chunk c,
+    ``dh[:, i] += dz[:, c] W[i, c]^T`` and ``W[i, c] <- W[i, c] + (-lr) h[:, i]^T dz[:, c]``; then, when
+    the layer below is hidden, ``dz_below[:, i] = (dh + l1_rows sign(h)) act'(z_below)``."""
+    if activation is None:
+        (w_out_ref,) = rest
+    else:
+        z_ref, scale_ref, l1_ref, w_out_ref, dz_below_ref = rest
+    h = h_ref[...]
+    step = -lr_ref[0]
+
+    def chunk(c, dh):
+        cols = pl.ds(pl.multiple_of(c * block, block), block)
+        w, dz = w_ref[:, cols], dz_ref[:, cols]
+        grad = lax.dot_general(h, dz, (((0,), (0,)), ((), ())), precision=HIGHEST)
+        w_out_ref[:, cols] = w + step * grad
+        return dh + lax.dot_general(dz, w, (((1,), (1,)), ((), ())), precision=HIGHEST)
+
+    dh = lax.fori_loop(0, w_ref.shape[1] // block, chunk, jnp.zeros(h.shape, jnp.float32))
+    if activation is not None:
+        _, slope = KERNEL_ACTIVATIONS[activation](z_ref[...], scale_ref[...][None, :])
+        dz_below_ref[...] = (dh + l1_ref[...] * jnp.sign(h)) * slope
+
+
+def _compiler_params(num_warps, num_stages):
+    return pl_triton.CompilerParams(num_warps=num_warps, num_stages=num_stages)
+
+
+def forward_layer(h, w, b, scale, *, activation, block: int, interpret: bool, num_warps=None, num_stages=None):
+    """``(z, act(z) * scale)`` of one layer for a padded batch ``h`` [P, n_in]; ``activation=None``:
+    the logits, returned twice. One read of ``w``."""
+    rows, (n_in, n_out) = h.shape[0], w.shape
+    out = jax.ShapeDtypeStruct((rows, n_out), jnp.float32)
+    return pl.pallas_call(
+        functools.partial(_forward_kernel, block=block, activation=activation),
+        out_shape=(out, out),
+        grid=(n_out // block,),
+        in_specs=[pl.BlockSpec((rows, n_in), lambda j: (0, 0)), pl.BlockSpec((n_in, block), lambda j: (0, j)),
+                  pl.BlockSpec((block,), lambda j: (j,)), pl.BlockSpec((block,), lambda j: (j,))],
+        out_specs=(pl.BlockSpec((rows, block), lambda j: (0, j)), pl.BlockSpec((rows, block), lambda j: (0, j))),
+        compiler_params=_compiler_params(num_warps, num_stages),
+        interpret=interpret,
+        name="fused_step_forward",
+    )(h, w, b, scale)
+
+
+def backward_layer(lr, dz, h, w, below=None, *, activation, block: int, interpret: bool, num_warps=None,
+                   num_stages=None):
+    """``W`` updated in place from ``dz`` [P, n_out] and its input ``h`` [P, n_in], and, with ``below =
+    (z_below, scale_below, l1_rows)`` (the layer under ``W`` is hidden), ``dz_below`` [P, n_in]. One read
+    and one write of ``w``."""
+    rows, (n_in, n_out) = h.shape[0], w.shape
+    lr = jnp.reshape(lr, (1,)).astype(jnp.float32)
+    in_specs = [pl.BlockSpec((1,), lambda i: (0,)), pl.BlockSpec((rows, n_out), lambda i: (0, 0)),
+                pl.BlockSpec((rows, block), lambda i: (0, i)), pl.BlockSpec((block, n_out), lambda i: (i, 0))]
+    out_shape = [jax.ShapeDtypeStruct(w.shape, w.dtype)]
+    out_specs = [pl.BlockSpec((block, n_out), lambda i: (i, 0))]
+    operands = [lr, dz, h, w]
+    if below is not None:
+        z_below, scale_below, l1_rows = below
+        operands += [z_below, scale_below, l1_rows]
+        in_specs += [pl.BlockSpec((rows, block), lambda i: (0, i)), pl.BlockSpec((block,), lambda i: (i,)),
+                     pl.BlockSpec((rows, 1), lambda i: (0, 0))]
+        out_shape.append(jax.ShapeDtypeStruct((rows, n_in), jnp.float32))
+        out_specs.append(pl.BlockSpec((rows, block), lambda i: (0, i)))
+    outputs = pl.pallas_call(
+        functools.partial(_backward_kernel, block=block, activation=activation if below is not None else None),
+        out_shape=tuple(out_shape),
+        grid=(n_in // block,),
+        in_specs=in_specs,
+        out_specs=tuple(out_specs),
+        input_output_aliases={3: 0},
+        compiler_params=_compiler_params(num_warps, num_stages),
+        interpret=interpret,
+        name="fused_step_backward",
+    )(*operands)
+    return outputs[0], (outputs[1] if below is not None else None)
+
+
+# ----------------------------------------------------------------- the step
+def padded_step(padded: Params, lr, l1, x: Array, y: Array, *, layer_sizes: Sequence[int], activation: str,
+                block: int, interpret: bool, num_warps=None, num_stages=None) -> tuple[Params, Array]:
+    """One SGD step on padded parameters (:func:`pad`): ``(padded parameters after the step, loss before
+    it)``, the loss being the engine's objective, NLL + L1 penalty, on the mini-batch ``x`` [B, n_0],
+    ``y`` [B] (B <= 16). ``lr``, ``l1``: scalars (traced; vmap over them)."""
+    options = dict(block=block, interpret=interpret, num_warps=num_warps, num_stages=num_stages)
+    batch, widths = x.shape[0], [layer["w"].shape[0] for layer in padded] + [padded[-1]["w"].shape[1]]
+    h = jnp.zeros((PADDED_BATCH, widths[0]), jnp.float32).at[:batch, : x.shape[1]].set(x)
+    inputs, pre_activations, scales = [h], [], []
+    for index, layer in enumerate(padded):
+        hidden = index < len(padded) - 1
+        scale = unit_scale(activation if hidden else "linear", layer_sizes[index + 1], widths[index + 1])
+        z, h = forward_layer(h, layer["w"], layer["b"], scale, activation=activation if hidden else None, **options)
+        pre_activations.append(z)
+        scales.append(scale)
+        inputs.append(h)
+    logits = pre_activations[-1][:batch, : layer_sizes[-1]]
+    nll, dlogits = jax.value_and_grad(mlp.softmax_nll)(logits, y)
+    hidden_codes = [h[:batch, :n] for h, n in zip(inputs[1:-1], layer_sizes[1:-1])]
+    loss = nll + mlp.l1_penalty(hidden_codes, l1)
+    dz = jnp.zeros((PADDED_BATCH, widths[-1]), jnp.float32).at[:batch, : layer_sizes[-1]].set(dlogits)
+    # d(l1 * mean_examples sum_units |h|)/dh = (l1 / B) sign(h) on the real rows, 0 on the padding
+    l1_rows = jnp.where(jnp.arange(PADDED_BATCH) < batch, l1 / batch, 0.0).astype(jnp.float32)[:, None]
+    updated = list(padded)
+    for index in reversed(range(len(padded))):
+        layer = padded[index]
+        below = (pre_activations[index - 1], scales[index - 1], l1_rows) if index > 0 else None
+        w, dz_below = backward_layer(lr, dz, inputs[index], layer["w"], below, activation=activation, **options)
+        updated[index] = {"w": w, "b": layer["b"] + (-lr) * jnp.sum(dz, axis=0)}
+        dz = dz_below
+    return updated, loss
+
+
+def fused_step(params: Params, lr, l1, x: Array, y: Array, *, activation: str = "rectifier", block: int = 32,
+               interpret: bool = False, num_warps=None, num_stages=None) -> tuple[Params, Array]:
+    """The engine's SGD step (``value_and_grad`` of NLL + L1, then ``optax.sgd``) on parameters in the
+    engine's layout: ``(parameters after the step, loss before it)``. Pads and unpads around the step
+    (two extra copies of every weight): a loop of steps should call :func:`padded_step` between one
+    :func:`pad` and one :func:`unpad`. ``interpret=True`` runs the kernels on any backend (CPU)."""
+    sizes = mlp.layer_sizes_of(params)
+    padded, loss = padded_step(pad(params, block), lr, l1, x, y, layer_sizes=sizes, activation=activation,
+                               block=block, interpret=interpret, num_warps=num_warps, num_stages=num_stages)
+    return unpad(padded, sizes), loss
+
+
+def check_options(activation: str, block: int, batch_size: int) -> None:
+    """ValueError for what the kernels cannot run: an activation without a kernel, a ``block`` that is
+    not a power of two >= 16, or a mini-batch over 16 examples."""
+    check_activation(activation)
+    if block < 16 or block & (block - 1):
+        raise ValueError(f"fused step: block must be a power of two >= 16 (Triton's product sides), got {block}")
+    if not 1 <= batch_size <= PADDED_BATCH:
+        raise ValueError(f"fused step: the mini-batch must hold 1 to {PADDED_BATCH} examples, got {batch_size}")
+
+
+def scan_steps(params: Params, lr, l1, xs: Array, ys: Array, *, activation: str = "rectifier", block: int = 32,
+               interpret: bool = False, num_warps=None, num_stages=None) -> tuple[Params, Array]:
+    """``len(xs)`` SGD steps in a ``lax.scan`` (mini-batches ``xs`` [S, B, n_0], ``ys`` [S, B]) on padded
+    parameters, padded once before and unpadded once after: ``(parameters after, loss of each step)``,
+    the engine's epoch loop with the fused step in place of XLA's."""
+    sizes = mlp.layer_sizes_of(params)
+    step = functools.partial(padded_step, layer_sizes=sizes, activation=activation, block=block,
+                             interpret=interpret, num_warps=num_warps, num_stages=num_stages)
+    padded, losses = lax.scan(lambda p, xy: step(p, lr, l1, *xy), pad(params, block), (xs, ys))
+    return unpad(padded, sizes), losses
