@@ -1,0 +1,183 @@
+"""The fused Pallas SGD step against the engine's XLA step, side by side in one run.
+
+    python -m benchmarks.fused_step [--k 1 8 32 200] [--steps 50] [--rounds 5] [--blocks 32]
+                                    [--bandwidth 4.8e12] [--tiny] [--out DIR]
+
+For each K, K networks of 784-1000-1000-1000-10 (rectifier, L1 0.001, lr 0.01, mini-batches of 10)
+run ``--steps`` SGD steps in one ``lax.scan`` under ``jax.vmap``, timed as one call:
+
+* ``xla``: the engine's step (``value_and_grad`` of :meth:`deep_sparse.train.Trainer.finetune_objective`,
+  then the engine's optax SGD), what :meth:`~deep_sparse.train.Trainer._sgd_epoch` scans;
+* ``fused_b<block>``: :func:`deep_sparse.fused_step.padded_step` with that block size, on parameters
+  padded once before the timed calls (the padding is a copy per epoch, not per step).
+
+Methods alternate within each round (rotating order); the ratio fused / xla is taken within a round and
+its median reported, with network-steps per second and their fraction of two memory floors at
+``--bandwidth`` bytes/s: ``floor`` (one read and one write of the unpadded weights per step, the 22.4 MB
+of the 3 x 1000 network) and ``ceiling`` (the fused kernels' own traffic: two reads and one write of the
+padded weights). Both methods start from the same parameters and batches; the largest difference of
+their parameters after the steps is recorded (float32 products in both).
+
+``--tiny`` (a 16-32-32-10 network; Pallas interpret mode on a CPU) only proves that the script runs.
+Results: stdout, ``<out>/fused_step.json`` and ``.md``.
+"""
+from __future__ import annotations
+
+import argparse
+import functools
+import os
+import statistics
+import sys
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from deep_sparse import fused_step, mlp, optimizers, results_io
+from deep_sparse.config import Hparams, TrainConfig
+from deep_sparse.train import Trainer
+
+PAPER_SIZES = (784, 1000, 1000, 1000, 10)
+TINY_SIZES = (16, 32, 32, 10)
+BATCH, LR, L1, ACTIVATION = 10, 0.01, 0.001, "rectifier"
+
+
+def xla_steps(trainer: Trainer, params, opt_state, hparams: Hparams, xs, ys):
+    """The engine's SGD steps over mini-batches ``xs`` [S, B, n_0], ``ys`` [S, B]:
+    ``((params, opt_state), losses)``, the step :meth:`Trainer._sgd_epoch` scans."""
+    def step(carry, batch):
+        params, opt_state = carry
+        loss, grads = jax.value_and_grad(trainer.finetune_objective)(params, hparams, *batch)
+        updates, opt_state = trainer.optimizer.update(grads, opt_state, params)
+        return (optax.apply_updates(params, updates), opt_state), loss
+
+    return jax.lax.scan(step, (params, opt_state), (xs, ys))
+
+
+def problem(sizes, k: int, steps: int, seed: int = 0):
+    """K networks' parameters, SGD states and mini-batches (uniform inputs, random labels)."""
+    trainer = Trainer(TrainConfig(hidden_sizes=tuple(sizes[1:-1]), activation=ACTIVATION, num_classes=sizes[-1],
+                                  batch_size=BATCH))
+    keys = jax.random.split(jax.random.PRNGKey(seed), k)
+    params = jax.vmap(lambda key: mlp.init(key, sizes, ACTIVATION))(keys)
+    hparams = Hparams.stack([dict(lr=LR, l1=L1)] * k)
+    opt_state = jax.vmap(lambda p, h: optimizers.init(trainer.optimizer, p, h.lr))(params, hparams)
+    rng = np.random.default_rng(seed)
+    xs = jnp.asarray(rng.uniform(0.0, 1.0, (k, steps, BATCH, sizes[0])).astype(np.float32))
+    ys = jnp.asarray(rng.integers(0, sizes[-1], (k, steps, BATCH)).astype(np.int32))
+    return trainer, params, opt_state, hparams, xs, ys
+
+
+def methods(sizes, k: int, steps: int, blocks, interpret: bool):
+    """Each method as a no-argument call running ``steps`` steps of K networks (blocking), and a function
+    giving the parameters each reaches from the same start."""
+    trainer, params, opt_state, hparams, xs, ys = problem(sizes, k, steps)
+    xla = jax.jit(jax.vmap(functools.partial(xla_steps, trainer)))
+    calls = {"xla": lambda: jax.block_until_ready(xla(params, opt_state, hparams, xs, ys))}
+    finals = {"xla": lambda: calls["xla"]()[0][0]}
+    for block in blocks:
+        padded = jax.vmap(functools.partial(fused_step.pad, block=block))(params)
+        step = functools.partial(fused_step.padded_step, layer_sizes=sizes, activation=ACTIVATION, block=block,
+                                 interpret=interpret)
+
+        def run(padded, lr, l1, xs, ys, step=step):
+            return jax.lax.scan(lambda p, xy: step(p, lr, l1, *xy), padded, (xs, ys))
+
+        fused = jax.jit(jax.vmap(run))
+        name = f"fused_b{block}"
+        calls[name] = functools.partial(lambda f, p: jax.block_until_ready(f(p, hparams.lr, hparams.l1, xs, ys)),
+                                        fused, padded)
+        finals[name] = functools.partial(lambda call: jax.vmap(functools.partial(fused_step.unpad,
+                                                                                 layer_sizes=sizes))(call()[0]),
+                                         calls[name])
+    return calls, finals
+
+
+def largest_difference(a, b) -> float:
+    return max(float(jnp.max(jnp.abs(x - y))) for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)))
+
+
+def padded_floats(sizes, block: int) -> int:
+    widths = [fused_step.padded_width(n, block) for n in sizes]
+    return sum(a * b + b for a, b in zip(widths[:-1], widths[1:]))
+
+
+def measure(sizes, k: int, steps: int, rounds: int, blocks, interpret: bool, bandwidth: float) -> dict:
+    calls, finals = methods(sizes, k, steps, blocks, interpret)
+    compile_s = {}
+    for name, call in calls.items():
+        start = time.perf_counter()
+        call()
+        compile_s[name] = time.perf_counter() - start
+    names, per_round = list(calls), []
+    for r in range(rounds):
+        seconds = {}
+        for name in names[r % len(names):] + names[: r % len(names)]:
+            start = time.perf_counter()
+            calls[name]()
+            seconds[name] = time.perf_counter() - start
+        per_round.append(seconds)
+    reference = finals["xla"]()
+    n_params = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
+    floor_bytes = 2 * 4 * n_params
+    point = dict(k=k, steps=steps, compile_s=compile_s, rounds=per_round, floor_bytes=floor_bytes, methods={})
+    for name in names:
+        rate = k * steps / statistics.median(t[name] for t in per_round)
+        entry = dict(network_steps_per_s=rate, fraction_of_floor=rate * floor_bytes / bandwidth,
+                     vs_xla=statistics.median(t["xla"] / t[name] for t in per_round))
+        if name != "xla":
+            block = int(name.split("_b")[1])
+            kernel_bytes = 3 * 4 * padded_floats(sizes, block)
+            entry.update(kernel_bytes=kernel_bytes, fraction_of_ceiling=rate * kernel_bytes / bandwidth,
+                         max_abs_difference_vs_xla=largest_difference(finals[name](), reference))
+        point["methods"][name] = entry
+    return point
+
+
+def markdown(points, bandwidth: float) -> str:
+    lines = [f"Network-steps per second, side by side in one run; `floor`: fraction of {bandwidth / 1e12:.2f} TB/s "
+             "spent on one read and one write of the weights per step; `ceiling`: fraction of it spent on the fused "
+             "kernels' own traffic (two reads, one write, padded). `vs xla`: median within-round ratio.", "",
+             "| K | method | net-steps/s | vs xla | floor | ceiling | compile s | max diff vs xla |",
+             "|---|---|---|---|---|---|---|---|"]
+    for p in points:
+        for name, m in p["methods"].items():
+            ceiling = f"{100 * m['fraction_of_ceiling']:.1f}%" if "fraction_of_ceiling" in m else ""
+            diff = f"{m['max_abs_difference_vs_xla']:.2e}" if "max_abs_difference_vs_xla" in m else ""
+            lines.append(f"| {p['k']} | {name} | {m['network_steps_per_s']:.1f} | {m['vs_xla']:.2f} | "
+                         f"{100 * m['fraction_of_floor']:.1f}% | {ceiling} | {p['compile_s'][name]:.1f} | {diff} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--k", type=int, nargs="+", default=[1, 8, 32, 200])
+    parser.add_argument("--steps", type=int, default=50, help="SGD steps per timed call")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--blocks", type=int, nargs="+", default=[32], help="fused kernels' block sizes to time")
+    parser.add_argument("--bandwidth", type=float, default=4.8e12, help="memory bandwidth, bytes/s (H200: 4.8e12)")
+    parser.add_argument("--tiny", action="store_true", help="a 16-32-32-10 network (proves the script runs)")
+    parser.add_argument("--out", default=".")
+    args = parser.parse_args(argv)
+    for block in args.blocks:
+        fused_step.check_options(ACTIVATION, block, BATCH)
+    sizes = TINY_SIZES if args.tiny else PAPER_SIZES
+    interpret = jax.default_backend() != "gpu"  # the kernels are Triton's: anywhere else, interpret them
+    points = []
+    for k in args.k:
+        points.append(measure(sizes, k, args.steps, args.rounds, args.blocks, interpret, args.bandwidth))
+        print("\n".join(markdown(points[-1:], args.bandwidth).splitlines()[4:]), flush=True)
+        result = dict(provenance=results_io.provenance(["-m", "benchmarks.fused_step", *(argv or sys.argv[1:])]),
+                      sizes=sizes, backend=jax.default_backend(), devices=[str(d) for d in jax.devices()],
+                      interpret=interpret, bandwidth=args.bandwidth, points=points)
+        os.makedirs(args.out, exist_ok=True)  # written after every K: a run cut short keeps what it measured
+        results_io.atomic_write_json(os.path.join(args.out, "fused_step.json"), result)
+        with open(os.path.join(args.out, "fused_step.md"), "w") as f:
+            f.write(markdown(points, args.bandwidth))
+    print(markdown(points, args.bandwidth))
+
+
+if __name__ == "__main__":
+    main()
