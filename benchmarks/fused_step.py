@@ -16,7 +16,8 @@ its median reported, with network-steps per second and their fraction of two mem
 ``--bandwidth`` bytes/s: ``floor`` (one read and one write of the unpadded weights per step, the 22.4 MB
 of the 3 x 1000 network) and ``ceiling`` (the fused kernels' own traffic: two reads and one write of the
 padded weights). Both methods start from the same parameters and batches; the largest difference of
-their parameters after the steps is recorded (float32 products in both).
+their parameters after the steps is recorded (products at ``--precision`` in both), and the copies of
+weight-sized arrays in XLA's optimized program of each (a copy in the loop is one more pass per step).
 
 ``--tiny`` (a 16-32-32-10 network; Pallas interpret mode on a CPU) only proves that the script runs.
 Results: stdout, ``<out>/fused_step.json`` and ``.md``.
@@ -24,8 +25,11 @@ Results: stdout, ``<out>/fused_step.json`` and ``.md``.
 from __future__ import annotations
 
 import argparse
+import collections
 import functools
+import math
 import os
+import re
 import statistics
 import sys
 import time
@@ -35,7 +39,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from deep_sparse import fused_step, mlp, optimizers, results_io
+from deep_sparse import fused_step, mlp, optimizers, results_io, runtime
 from deep_sparse.config import Hparams, TrainConfig
 from deep_sparse.train import Trainer
 
@@ -70,29 +74,33 @@ def problem(sizes, k: int, steps: int, seed: int = 0):
     return trainer, params, opt_state, hparams, xs, ys
 
 
-def methods(sizes, k: int, steps: int, blocks, interpret: bool):
-    """Each method as a no-argument call running ``steps`` steps of K networks (blocking), and a function
-    giving the parameters each reaches from the same start."""
+def methods(sizes, k: int, steps: int, blocks, interpret: bool, num_warps=None) -> dict:
+    """Per method, ``(jitted function, its arguments, parameters of its result)``: ``steps`` steps of K
+    networks from the same parameters and batches."""
     trainer, params, opt_state, hparams, xs, ys = problem(sizes, k, steps)
-    xla = jax.jit(jax.vmap(functools.partial(xla_steps, trainer)))
-    calls = {"xla": lambda: jax.block_until_ready(xla(params, opt_state, hparams, xs, ys))}
-    finals = {"xla": lambda: calls["xla"]()[0][0]}
+    found = {"xla": (jax.jit(jax.vmap(functools.partial(xla_steps, trainer))), (params, opt_state, hparams, xs, ys),
+                     lambda out: out[0][0])}
+    unpad = jax.vmap(functools.partial(fused_step.unpad, layer_sizes=sizes))
     for block in blocks:
-        padded = jax.vmap(functools.partial(fused_step.pad, block=block))(params)
         step = functools.partial(fused_step.padded_step, layer_sizes=sizes, activation=ACTIVATION, block=block,
-                                 interpret=interpret)
+                                 interpret=interpret, num_warps=num_warps)
 
         def run(padded, lr, l1, xs, ys, step=step):
             return jax.lax.scan(lambda p, xy: step(p, lr, l1, *xy), padded, (xs, ys))
 
-        fused = jax.jit(jax.vmap(run))
-        name = f"fused_b{block}"
-        calls[name] = functools.partial(lambda f, p: jax.block_until_ready(f(p, hparams.lr, hparams.l1, xs, ys)),
-                                        fused, padded)
-        finals[name] = functools.partial(lambda call: jax.vmap(functools.partial(fused_step.unpad,
-                                                                                 layer_sizes=sizes))(call()[0]),
-                                         calls[name])
-    return calls, finals
+        padded = jax.vmap(functools.partial(fused_step.pad, block=block))(params)
+        found[f"fused_b{block}"] = (jax.jit(jax.vmap(run)), (padded, hparams.lr, hparams.l1, xs, ys),
+                                    lambda out: unpad(out[0]))
+    return found
+
+
+def large_copies(compiled, min_elements: int) -> dict[str, int]:
+    """How many copies of each shape of at least ``min_elements`` floats XLA's optimized program holds: a
+    copy of a weight array is a pass over memory that neither method's model counts."""
+    text = compiled.as_text()
+    shapes = re.findall(r"= f32\[([\d,]+)\][^ ]* copy\(", text)
+    return dict(collections.Counter(shape for shape in shapes
+                                    if math.prod(int(n) for n in shape.split(",")) >= min_elements))
 
 
 def largest_difference(a, b) -> float:
@@ -104,13 +112,16 @@ def padded_floats(sizes, block: int) -> int:
     return sum(a * b + b for a, b in zip(widths[:-1], widths[1:]))
 
 
-def measure(sizes, k: int, steps: int, rounds: int, blocks, interpret: bool, bandwidth: float) -> dict:
-    calls, finals = methods(sizes, k, steps, blocks, interpret)
-    compile_s = {}
-    for name, call in calls.items():
+def measure(sizes, k: int, steps: int, rounds: int, blocks, interpret: bool, bandwidth: float,
+            num_warps=None) -> dict:
+    found = methods(sizes, k, steps, blocks, interpret, num_warps)
+    compiled, compile_s, calls, outputs = {}, {}, {}, {}
+    for name, (function, args, result_params) in found.items():
         start = time.perf_counter()
-        call()
+        compiled[name] = function.lower(*args).compile()
         compile_s[name] = time.perf_counter() - start
+        calls[name] = functools.partial(lambda f, a: jax.block_until_ready(f(*a)), compiled[name], args)
+        outputs[name] = result_params(calls[name]())  # also the warm-up call
     names, per_round = list(calls), []
     for r in range(rounds):
         seconds = {}
@@ -119,10 +130,12 @@ def measure(sizes, k: int, steps: int, rounds: int, blocks, interpret: bool, ban
             calls[name]()
             seconds[name] = time.perf_counter() - start
         per_round.append(seconds)
-    reference = finals["xla"]()
+    reference = outputs["xla"]
     n_params = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
     floor_bytes = 2 * 4 * n_params
-    point = dict(k=k, steps=steps, compile_s=compile_s, rounds=per_round, floor_bytes=floor_bytes, methods={})
+    half_a_weight = k * max(a * b for a, b in zip(sizes[:-1], sizes[1:])) // 2
+    point = dict(k=k, steps=steps, compile_s=compile_s, rounds=per_round, floor_bytes=floor_bytes, methods={},
+                 large_copies={name: large_copies(program, half_a_weight) for name, program in compiled.items()})
     for name in names:
         rate = k * steps / statistics.median(t[name] for t in per_round)
         entry = dict(network_steps_per_s=rate, fraction_of_floor=rate * floor_bytes / bandwidth,
@@ -131,7 +144,7 @@ def measure(sizes, k: int, steps: int, rounds: int, blocks, interpret: bool, ban
             block = int(name.split("_b")[1])
             kernel_bytes = 3 * 4 * padded_floats(sizes, block)
             entry.update(kernel_bytes=kernel_bytes, fraction_of_ceiling=rate * kernel_bytes / bandwidth,
-                         max_abs_difference_vs_xla=largest_difference(finals[name](), reference))
+                         max_abs_difference_vs_xla=largest_difference(outputs[name], reference))
         point["methods"][name] = entry
     return point
 
@@ -140,14 +153,16 @@ def markdown(points, bandwidth: float) -> str:
     lines = [f"Network-steps per second, side by side in one run; `floor`: fraction of {bandwidth / 1e12:.2f} TB/s "
              "spent on one read and one write of the weights per step; `ceiling`: fraction of it spent on the fused "
              "kernels' own traffic (two reads, one write, padded). `vs xla`: median within-round ratio.", "",
-             "| K | method | net-steps/s | vs xla | floor | ceiling | compile s | max diff vs xla |",
-             "|---|---|---|---|---|---|---|---|"]
+             "| K | method | net-steps/s | vs xla | floor | ceiling | compile s | max diff vs xla "
+             "| weight-size copies |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for p in points:
         for name, m in p["methods"].items():
             ceiling = f"{100 * m['fraction_of_ceiling']:.1f}%" if "fraction_of_ceiling" in m else ""
             diff = f"{m['max_abs_difference_vs_xla']:.2e}" if "max_abs_difference_vs_xla" in m else ""
             lines.append(f"| {p['k']} | {name} | {m['network_steps_per_s']:.1f} | {m['vs_xla']:.2f} | "
-                         f"{100 * m['fraction_of_floor']:.1f}% | {ceiling} | {p['compile_s'][name]:.1f} | {diff} |")
+                         f"{100 * m['fraction_of_floor']:.1f}% | {ceiling} | {p['compile_s'][name]:.1f} | {diff} | "
+                         f"{sum(p['large_copies'][name].values())} |")
     return "\n".join(lines) + "\n"
 
 
@@ -158,20 +173,26 @@ def main(argv=None):
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--blocks", type=int, nargs="+", default=[32], help="fused kernels' block sizes to time")
     parser.add_argument("--bandwidth", type=float, default=4.8e12, help="memory bandwidth, bytes/s (H200: 4.8e12)")
+    parser.add_argument("--num-warps", type=int, help="Triton warps per program (default: Triton's, 4)")
+    parser.add_argument("--precision", choices=runtime.MATMUL_PRECISIONS, default=runtime.DEFAULT_MATMUL_PRECISION,
+                        help="matmul precision of both methods (deep_sparse.runtime)")
     parser.add_argument("--tiny", action="store_true", help="a 16-32-32-10 network (proves the script runs)")
     parser.add_argument("--out", default=".")
     args = parser.parse_args(argv)
     for block in args.blocks:
         fused_step.check_options(ACTIVATION, block, BATCH)
+    runtime.set_matmul_precision(args.precision)
     sizes = TINY_SIZES if args.tiny else PAPER_SIZES
     interpret = jax.default_backend() != "gpu"  # the kernels are Triton's: anywhere else, interpret them
     points = []
     for k in args.k:
-        points.append(measure(sizes, k, args.steps, args.rounds, args.blocks, interpret, args.bandwidth))
+        points.append(measure(sizes, k, args.steps, args.rounds, args.blocks, interpret, args.bandwidth,
+                              args.num_warps))
         print("\n".join(markdown(points[-1:], args.bandwidth).splitlines()[4:]), flush=True)
         result = dict(provenance=results_io.provenance(["-m", "benchmarks.fused_step", *(argv or sys.argv[1:])]),
                       sizes=sizes, backend=jax.default_backend(), devices=[str(d) for d in jax.devices()],
-                      interpret=interpret, bandwidth=args.bandwidth, points=points)
+                      interpret=interpret, bandwidth=args.bandwidth, num_warps=args.num_warps,
+                      matmul_precision=runtime.matmul_precision(), points=points)
         os.makedirs(args.out, exist_ok=True)  # written after every K: a run cut short keeps what it measured
         results_io.atomic_write_json(os.path.join(args.out, "fused_step.json"), result)
         with open(os.path.join(args.out, "fused_step.md"), "w") as f:

@@ -42,7 +42,9 @@ about 2 MB per pass per layer, and the products compute 16 rows where 10 are rea
 8 FLOPs per byte of weight traffic, under the H200's fp32 balance of about 14, so still memory bound
 if the full-float32 products run at 57% of the fp32 peak or more).
 
-Products run in full float32 (``precision=HIGHEST``, Triton's IEEE dot), the engine's numeric contract.
+Products follow the engine's numeric contract (:func:`deep_sparse.runtime.matmul_precision`): full
+float32 by default (``precision=HIGHEST``, Triton's IEEE dot on the CUDA cores; Triton's own default
+would be TF32), TF32 on the tensor cores under any lesser precision (``"tensorfloat32"``).
 """
 from __future__ import annotations
 
@@ -55,13 +57,13 @@ from jax import lax
 from jax.experimental import pallas as pl
 from jax.experimental.pallas import triton as pl_triton
 
-from deep_sparse import mlp
+from deep_sparse import mlp, runtime
 
 Array = jax.Array
 Params = list  # list[dict[str, Array]], the layout of deep_sparse.mlp
 
 PADDED_BATCH = 16  # Triton's smallest product side; the paper's mini-batch of 10 fits
-HIGHEST = lax.Precision.HIGHEST
+FULL_FLOAT32 = ("highest", "float32")  # JAX's names of full float32 products
 
 
 # ----------------------------------------------------------------- activations in the kernels
@@ -129,11 +131,11 @@ def unpad(padded: Params, layer_sizes: Sequence[int]) -> Params:
 
 
 # ----------------------------------------------------------------- kernels
-def _forward_kernel(h_ref, w_ref, b_ref, scale_ref, z_ref, a_ref, *, block: int, activation):
+def _forward_kernel(h_ref, w_ref, b_ref, scale_ref, z_ref, a_ref, *, block: int, activation, precision):
     """Program j: ``z[:, j] = h @ W[:, j] + b[j]`` over row chunks of W, then ``h_out = act(z)``."""
     def chunk(k, acc):
         rows = pl.ds(pl.multiple_of(k * block, block), block)
-        return acc + jnp.dot(h_ref[:, rows], w_ref[rows, :], precision=HIGHEST)
+        return acc + jnp.dot(h_ref[:, rows], w_ref[rows, :], precision=precision)
 
     acc = lax.fori_loop(0, w_ref.shape[0] // block, chunk, jnp.zeros(z_ref.shape, jnp.float32))
     z = acc + b_ref[...][None, :]
@@ -142,7 +144,7 @@ def _forward_kernel(h_ref, w_ref, b_ref, scale_ref, z_ref, a_ref, *, block: int,
         a_ref[...] = KERNEL_ACTIVATIONS[activation](z, scale_ref[...][None, :])[0]
 
 
-def _backward_kernel(lr_ref, dz_ref, h_ref, w_ref, *rest, block: int, activation):
+def _backward_kernel(lr_ref, dz_ref, h_ref, w_ref, *rest, block: int, activation, precision):
     """Program i (rows i of W, units i of the layer below): for each column chunk c,
     ``dh[:, i] += dz[:, c] W[i, c]^T`` and ``W[i, c] <- W[i, c] + (-lr) h[:, i]^T dz[:, c]``; then, when
     the layer below is hidden, ``dz_below[:, i] = (dh + l1_rows sign(h)) act'(z_below)``."""
@@ -156,14 +158,20 @@ def _backward_kernel(lr_ref, dz_ref, h_ref, w_ref, *rest, block: int, activation
     def chunk(c, dh):
         cols = pl.ds(pl.multiple_of(c * block, block), block)
         w, dz = w_ref[:, cols], dz_ref[:, cols]
-        grad = lax.dot_general(h, dz, (((0,), (0,)), ((), ())), precision=HIGHEST)
+        grad = lax.dot_general(h, dz, (((0,), (0,)), ((), ())), precision=precision)
         w_out_ref[:, cols] = w + step * grad
-        return dh + lax.dot_general(dz, w, (((1,), (1,)), ((), ())), precision=HIGHEST)
+        return dh + lax.dot_general(dz, w, (((1,), (1,)), ((), ())), precision=precision)
 
     dh = lax.fori_loop(0, w_ref.shape[1] // block, chunk, jnp.zeros(h.shape, jnp.float32))
     if activation is not None:
         _, slope = KERNEL_ACTIVATIONS[activation](z_ref[...], scale_ref[...][None, :])
         dz_below_ref[...] = (dh + l1_ref[...] * jnp.sign(h)) * slope
+
+
+def _precision() -> lax.Precision:
+    """The kernels' products at the engine's matmul precision: Triton's IEEE float32 dot (HIGHEST) for
+    full float32, its TF32 dot (HIGH) for any lesser precision."""
+    return lax.Precision.HIGHEST if runtime.matmul_precision() in FULL_FLOAT32 else lax.Precision.HIGH
 
 
 def _compiler_params(num_warps, num_stages):
@@ -176,7 +184,7 @@ def forward_layer(h, w, b, scale, *, activation, block: int, interpret: bool, nu
     rows, (n_in, n_out) = h.shape[0], w.shape
     out = jax.ShapeDtypeStruct((rows, n_out), jnp.float32)
     return pl.pallas_call(
-        functools.partial(_forward_kernel, block=block, activation=activation),
+        functools.partial(_forward_kernel, block=block, activation=activation, precision=_precision()),
         out_shape=(out, out),
         grid=(n_out // block,),
         in_specs=[pl.BlockSpec((rows, n_in), lambda j: (0, 0)), pl.BlockSpec((n_in, block), lambda j: (0, j)),
@@ -208,7 +216,8 @@ def backward_layer(lr, dz, h, w, below=None, *, activation, block: int, interpre
         out_shape.append(jax.ShapeDtypeStruct((rows, n_in), jnp.float32))
         out_specs.append(pl.BlockSpec((rows, block), lambda i: (0, i)))
     outputs = pl.pallas_call(
-        functools.partial(_backward_kernel, block=block, activation=activation if below is not None else None),
+        functools.partial(_backward_kernel, block=block, activation=activation if below is not None else None,
+                          precision=_precision()),
         out_shape=tuple(out_shape),
         grid=(n_in // block,),
         in_specs=in_specs,
