@@ -42,6 +42,15 @@ about 2 MB per pass per layer, and the products compute 16 rows where 10 are rea
 8 FLOPs per byte of weight traffic, under the H200's fp32 balance of about 14, so still memory bound
 if the full-float32 products run at 57% of the fp32 peak or more).
 
+Wiring into the engine (not done here; off by default, since the sums run in another order than XLA's
+and results are then not bitwise those of the XLA step): in ``Trainer._sgd_epoch``, for the default SGD
+optimizer and an activation of :data:`KERNEL_ACTIVATIONS`, replace the ``lax.scan`` of ``step`` by
+``params, losses = scan_steps(state.params, lr, hparams.l1, data.x_train, data.y_train, batches,
+activation=config.activation, interpret=jax.default_backend() != "gpu")`` with ``lr =
+state.opt_state.hyperparams["learning_rate"]``, advance the SGD state's step count by the number of
+mini-batches (``opt_state._replace(count=opt_state.count + batches.shape[0])``), and record the choice
+with every row.
+
 Products follow the engine's numeric contract (:func:`deep_sparse.runtime.matmul_precision`): full
 float32 by default (``precision=HIGHEST``, Triton's IEEE dot on the CUDA cores; Triton's own default
 would be TF32), TF32 on the tensor cores under any lesser precision (``"tensorfloat32"``).
@@ -269,7 +278,9 @@ def fused_step(params: Params, lr, l1, x: Array, y: Array, *, activation: str = 
     """The engine's SGD step (``value_and_grad`` of NLL + L1, then ``optax.sgd``) on parameters in the
     engine's layout: ``(parameters after the step, loss before it)``. Pads and unpads around the step
     (two extra copies of every weight): a loop of steps should call :func:`padded_step` between one
-    :func:`pad` and one :func:`unpad`. ``interpret=True`` runs the kernels on any backend (CPU)."""
+    :func:`pad` and one :func:`unpad`. ``interpret=True`` runs the kernels on any backend (CPU).
+    ValueError (at trace time, from static values) for what :func:`check_options` refuses."""
+    check_options(activation, block, x.shape[0])
     sizes = mlp.layer_sizes_of(params)
     padded, loss = padded_step(pad(params, block), lr, l1, x, y, layer_sizes=sizes, activation=activation,
                                block=block, interpret=interpret, num_warps=num_warps, num_stages=num_stages)
@@ -286,13 +297,16 @@ def check_options(activation: str, block: int, batch_size: int) -> None:
         raise ValueError(f"fused step: the mini-batch must hold 1 to {PADDED_BATCH} examples, got {batch_size}")
 
 
-def scan_steps(params: Params, lr, l1, xs: Array, ys: Array, *, activation: str = "rectifier", block: int = 32,
-               interpret: bool = False, num_warps=None, num_stages=None) -> tuple[Params, Array]:
-    """``len(xs)`` SGD steps in a ``lax.scan`` (mini-batches ``xs`` [S, B, n_0], ``ys`` [S, B]) on padded
-    parameters, padded once before and unpadded once after: ``(parameters after, loss of each step)``,
-    the engine's epoch loop with the fused step in place of XLA's."""
+def scan_steps(params: Params, lr, l1, x: Array, y: Array, batches: Array, *, activation: str = "rectifier",
+               block: int = 32, interpret: bool = False, num_warps=None,
+               num_stages=None) -> tuple[Params, Array]:
+    """One SGD step per row of ``batches`` (indices [S, B] into the examples ``x`` [N, n_0], ``y`` [N],
+    gathered step by step as the engine's epoch does) in a ``lax.scan`` on padded parameters, padded once
+    before and unpadded once after: ``(parameters after, loss of each step)``, the engine's epoch loop
+    with the fused step in place of XLA's. ValueError as :func:`fused_step`."""
+    check_options(activation, block, batches.shape[-1])
     sizes = mlp.layer_sizes_of(params)
     step = functools.partial(padded_step, layer_sizes=sizes, activation=activation, block=block,
                              interpret=interpret, num_warps=num_warps, num_stages=num_stages)
-    padded, losses = lax.scan(lambda p, xy: step(p, lr, l1, *xy), pad(params, block), (xs, ys))
+    padded, losses = lax.scan(lambda p, indices: step(p, lr, l1, x[indices], y[indices]), pad(params, block), batches)
     return unpad(padded, sizes), losses

@@ -70,11 +70,15 @@ def test_each_activation_changes_the_weights_as_the_engine_does(activation):
 
 
 def test_several_steps_in_a_row_stay_with_the_engine():
-    sizes, steps = (20, 48, 33, 7), 6
-    trainer, params, opt_state, hparams, xs, ys = engine_problem(sizes, "rectifier", 2, steps, 10, 0.1, 0.01, 7)
+    sizes, steps, k = (20, 48, 33, 7), 6, 2
+    trainer, params, opt_state, hparams, xs, ys = engine_problem(sizes, "rectifier", k, steps, 10, 0.1, 0.01, 7)
     (expected, _), expected_losses = jax.vmap(functools.partial(xla_steps, trainer))(params, opt_state, hparams, xs, ys)
+    # the same mini-batches, gathered step by step from one shared training set as the engine does
+    x_train, y_train = xs.reshape(-1, sizes[0]), ys.reshape(-1)
+    batches = jnp.arange(k * steps * 10).reshape(k, steps, 10)
     run = functools.partial(fused_step.scan_steps, activation="rectifier", block=BLOCK, interpret=True)
-    actual, losses = jax.jit(jax.vmap(run))(params, hparams.lr, hparams.l1, xs, ys)
+    actual, losses = jax.jit(jax.vmap(run, in_axes=(0, 0, 0, None, None, 0)))(params, hparams.lr, hparams.l1,
+                                                                               x_train, y_train, batches)
     assert_trees_close(actual, expected, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(losses, expected_losses, rtol=1e-5, atol=1e-5)
 
