@@ -1,6 +1,7 @@
 """The fused Pallas SGD step against the engine's XLA step, side by side in one run.
 
     python -m benchmarks.fused_step [--k 1 8 32 200] [--steps 50] [--rounds 5] [--blocks 32]
+                                    [--kernel-precisions engine tf32x3] [--precision highest]
                                     [--bandwidth 4.8e12] [--tiny] [--out DIR]
 
 For each K, K networks of 784-1000-1000-1000-10 (rectifier, L1 0.001, lr 0.01, mini-batches of 10)
@@ -8,8 +9,9 @@ run ``--steps`` SGD steps in one ``lax.scan`` under ``jax.vmap``, timed as one c
 
 * ``xla``: the engine's step (``value_and_grad`` of :meth:`deep_sparse.train.Trainer.finetune_objective`,
   then the engine's optax SGD), what :meth:`~deep_sparse.train.Trainer._sgd_epoch` scans;
-* ``fused_b<block>``: :func:`deep_sparse.fused_step.padded_step` with that block size, on parameters
-  padded once before the timed calls (the padding is a copy per epoch, not per step).
+* ``fused_b<block>[_<precision>]``: :func:`deep_sparse.fused_step.padded_step` with that block size
+  (and kernel precision, ``--kernel-precisions``: by default the engine's), on parameters padded once
+  before the timed calls (the padding is a copy per epoch, not per step).
 
 Methods alternate within each round (rotating order); the ratio fused / xla is taken within a round and
 its median reported, with network-steps per second and their fraction of two memory floors at
@@ -74,24 +76,33 @@ def problem(sizes, k: int, steps: int, seed: int = 0):
     return trainer, params, opt_state, hparams, xs, ys
 
 
-def methods(sizes, k: int, steps: int, blocks, interpret: bool, num_warps=None) -> dict:
-    """Per method, ``(jitted function, its arguments, parameters of its result)``: ``steps`` steps of K
-    networks from the same parameters and batches."""
+def methods(sizes, k: int, steps: int, variants) -> dict:
+    """Per method, ``(jitted function, its arguments, parameters of its result, its Kernels or None)``:
+    ``steps`` steps of K networks from the same parameters and batches; ``variants`` maps names to the
+    :class:`~deep_sparse.fused_step.Kernels` of each fused method."""
     trainer, params, opt_state, hparams, xs, ys = problem(sizes, k, steps)
     found = {"xla": (jax.jit(jax.vmap(functools.partial(xla_steps, trainer))), (params, opt_state, hparams, xs, ys),
-                     lambda out: out[0][0])}
+                     lambda out: out[0][0], None)}
     unpad = jax.vmap(functools.partial(fused_step.unpad, layer_sizes=sizes))
-    for block in blocks:
-        step = functools.partial(fused_step.padded_step, layer_sizes=sizes, activation=ACTIVATION, block=block,
-                                 interpret=interpret, num_warps=num_warps)
+    for name, kernels in variants.items():
+        step = functools.partial(fused_step.padded_step, layer_sizes=sizes, activation=ACTIVATION, kernels=kernels)
 
         def run(padded, lr, l1, xs, ys, step=step):
             return jax.lax.scan(lambda p, xy: step(p, lr, l1, *xy), padded, (xs, ys))
 
-        padded = jax.vmap(functools.partial(fused_step.pad, block=block))(params)
-        found[f"fused_b{block}"] = (jax.jit(jax.vmap(run)), (padded, hparams.lr, hparams.l1, xs, ys),
-                                    lambda out: unpad(out[0]))
+        padded = jax.vmap(functools.partial(fused_step.pad, block=kernels.block))(params)
+        found[name] = (jax.jit(jax.vmap(run)), (padded, hparams.lr, hparams.l1, xs, ys), lambda out: unpad(out[0]),
+                       kernels)
     return found
+
+
+def variants(blocks, precisions, interpret: bool, num_warps=None) -> dict:
+    """``fused_b<block>[_<precision>]`` -> its Kernels, for every block and kernel precision ("engine":
+    the engine's matmul precision, no suffix)."""
+    return {f"fused_b{block}" + ("" if precision == "engine" else f"_{precision}"):
+            fused_step.Kernels(block=block, interpret=interpret, num_warps=num_warps,
+                               precision=None if precision == "engine" else precision)
+            for block in blocks for precision in precisions}
 
 
 def large_copies(compiled, min_elements: int) -> dict[str, int]:
@@ -112,11 +123,10 @@ def padded_floats(sizes, block: int) -> int:
     return sum(a * b + b for a, b in zip(widths[:-1], widths[1:]))
 
 
-def measure(sizes, k: int, steps: int, rounds: int, blocks, interpret: bool, bandwidth: float,
-            num_warps=None) -> dict:
-    found = methods(sizes, k, steps, blocks, interpret, num_warps)
+def measure(sizes, k: int, steps: int, rounds: int, fused_variants: dict, bandwidth: float) -> dict:
+    found = methods(sizes, k, steps, fused_variants)
     compiled, compile_s, calls, outputs = {}, {}, {}, {}
-    for name, (function, args, result_params) in found.items():
+    for name, (function, args, result_params, _) in found.items():
         start = time.perf_counter()
         compiled[name] = function.lower(*args).compile()
         compile_s[name] = time.perf_counter() - start
@@ -140,9 +150,9 @@ def measure(sizes, k: int, steps: int, rounds: int, blocks, interpret: bool, ban
         rate = k * steps / statistics.median(t[name] for t in per_round)
         entry = dict(network_steps_per_s=rate, fraction_of_floor=rate * floor_bytes / bandwidth,
                      vs_xla=statistics.median(t["xla"] / t[name] for t in per_round))
-        if name != "xla":
-            block = int(name.split("_b")[1])
-            kernel_bytes = 3 * 4 * padded_floats(sizes, block)
+        kernels = found[name][3]
+        if kernels is not None:
+            kernel_bytes = 3 * 4 * padded_floats(sizes, kernels.block)
             entry.update(kernel_bytes=kernel_bytes, fraction_of_ceiling=rate * kernel_bytes / bandwidth,
                          max_abs_difference_vs_xla=largest_difference(outputs[name], reference))
         point["methods"][name] = entry
@@ -173,21 +183,24 @@ def main(argv=None):
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--blocks", type=int, nargs="+", default=[32], help="fused kernels' block sizes to time")
     parser.add_argument("--bandwidth", type=float, default=4.8e12, help="memory bandwidth, bytes/s (H200: 4.8e12)")
+    parser.add_argument("--kernel-precisions", nargs="+", default=["engine"],
+                        choices=["engine", *fused_step.DOT_PRECISIONS],
+                        help="the fused kernels' products (engine: at --precision, ieee for highest)")
     parser.add_argument("--num-warps", type=int, help="Triton warps per program (default: Triton's, 4)")
     parser.add_argument("--precision", choices=runtime.MATMUL_PRECISIONS, default=runtime.DEFAULT_MATMUL_PRECISION,
                         help="matmul precision of both methods (deep_sparse.runtime)")
     parser.add_argument("--tiny", action="store_true", help="a 16-32-32-10 network (proves the script runs)")
     parser.add_argument("--out", default=".")
     args = parser.parse_args(argv)
-    for block in args.blocks:
-        fused_step.check_options(ACTIVATION, block, BATCH)
     runtime.set_matmul_precision(args.precision)
-    sizes = TINY_SIZES if args.tiny else PAPER_SIZES
     interpret = jax.default_backend() != "gpu"  # the kernels are Triton's: anywhere else, interpret them
+    fused_variants = variants(args.blocks, args.kernel_precisions, interpret, args.num_warps)
+    for kernels in fused_variants.values():
+        fused_step.check_options(ACTIVATION, kernels, BATCH)
+    sizes = TINY_SIZES if args.tiny else PAPER_SIZES
     points = []
     for k in args.k:
-        points.append(measure(sizes, k, args.steps, args.rounds, args.blocks, interpret, args.bandwidth,
-                              args.num_warps))
+        points.append(measure(sizes, k, args.steps, args.rounds, fused_variants, args.bandwidth))
         print("\n".join(markdown(points[-1:], args.bandwidth).splitlines()[4:]), flush=True)
         result = dict(provenance=results_io.provenance(["-m", "benchmarks.fused_step", *(argv or sys.argv[1:])]),
                       sizes=sizes, backend=jax.default_backend(), devices=[str(d) for d in jax.devices()],

@@ -46,19 +46,23 @@ Wiring into the engine (not done here; off by default, since the sums run in ano
 and results are then not bitwise those of the XLA step): in ``Trainer._sgd_epoch``, for the default SGD
 optimizer and an activation of :data:`KERNEL_ACTIVATIONS`, replace the ``lax.scan`` of ``step`` by
 ``params, losses = scan_steps(state.params, lr, hparams.l1, data.x_train, data.y_train, batches,
-activation=config.activation, interpret=jax.default_backend() != "gpu")`` with ``lr =
+activation=config.activation, kernels=Kernels(interpret=jax.default_backend() != "gpu"))`` with ``lr =
 state.opt_state.hyperparams["learning_rate"]``, advance the SGD state's step count by the number of
 mini-batches (``opt_state._replace(count=opt_state.count + batches.shape[0])``), and record the choice
 with every row.
 
-Products follow the engine's numeric contract (:func:`deep_sparse.runtime.matmul_precision`): full
-float32 by default (``precision=HIGHEST``, Triton's IEEE dot on the CUDA cores; Triton's own default
-would be TF32), TF32 on the tensor cores under any lesser precision (``"tensorfloat32"``).
+Products follow the engine's numeric contract (:func:`deep_sparse.runtime.matmul_precision`) unless
+:class:`Kernels` says otherwise: full float32 by default (Triton's IEEE dot on the CUDA cores; Triton's
+own default would be TF32), TF32 on the tensor cores under any lesser precision. With 16 rows the IEEE
+products are 283 MFLOP per step of the 3 x 1000 network: 130k network-steps/s would take 37 TFLOP/s,
+55% of the H200's float32 peak, so the CUDA cores may bound the kernels before memory does;
+``precision="tf32x3"`` (three TF32 products, about float32's accuracy) moves them to the tensor cores.
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
-from typing import Callable, Sequence
+from typing import Callable, Optional, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -140,7 +144,7 @@ def unpad(padded: Params, layer_sizes: Sequence[int]) -> Params:
 
 
 # ----------------------------------------------------------------- kernels
-def _forward_kernel(h_ref, w_ref, b_ref, scale_ref, z_ref, a_ref, *, block: int, activation, precision):
+def _forward_kernel(h_ref, w_ref, b_ref, scale_ref, z_ref, a_ref, *, activation, block: int, precision):
     """Program j: ``z[:, j] = h @ W[:, j] + b[j]`` over row chunks of W, then ``h_out = act(z)``."""
     def chunk(k, acc):
         rows = pl.ds(pl.multiple_of(k * block, block), block)
@@ -153,7 +157,7 @@ def _forward_kernel(h_ref, w_ref, b_ref, scale_ref, z_ref, a_ref, *, block: int,
         a_ref[...] = KERNEL_ACTIVATIONS[activation](z, scale_ref[...][None, :])[0]
 
 
-def _backward_kernel(lr_ref, dz_ref, h_ref, w_ref, *rest, block: int, activation, precision):
+def _backward_kernel(lr_ref, dz_ref, h_ref, w_ref, *rest, activation, block: int, precision):
     """Program i (rows i of W, units i of the layer below): for each column chunk c,
     ``dh[:, i] += dz[:, c] W[i, c]^T`` and ``W[i, c] <- W[i, c] + (-lr) h[:, i]^T dz[:, c]``; then, when
     the layer below is hidden, ``dz_below[:, i] = (dh + l1_rows sign(h)) act'(z_below)``."""
@@ -177,40 +181,75 @@ def _backward_kernel(lr_ref, dz_ref, h_ref, w_ref, *rest, block: int, activation
         dz_below_ref[...] = (dh + l1_ref[...] * jnp.sign(h)) * slope
 
 
-def _precision() -> lax.Precision:
-    """The kernels' products at the engine's matmul precision: Triton's IEEE float32 dot (HIGHEST) for
-    full float32, its TF32 dot (HIGH) for any lesser precision."""
-    return lax.Precision.HIGHEST if runtime.matmul_precision() in FULL_FLOAT32 else lax.Precision.HIGH
+# Triton's products: IEEE float32 on the CUDA cores, three TF32 products on the tensor cores (about
+# float32's accuracy), or one TF32 product
+DOT_PRECISIONS = {"ieee": lax.Precision.HIGHEST, "tf32x3": lax.DotAlgorithmPreset.TF32_TF32_F32_X3,
+                  "tf32": lax.Precision.HIGH}
 
 
-def _compiler_params(num_warps, num_stages):
-    return pl_triton.CompilerParams(num_warps=num_warps, num_stages=num_stages)
+@dataclasses.dataclass(frozen=True)
+class Kernels:
+    """How the kernels run: ``block`` (a power of two >= 16: the units per program and per chunk of its
+    loop), ``interpret`` (run the kernels as JAX code, on any backend: True on a CPU), ``precision`` of
+    the products (a key of :data:`DOT_PRECISIONS`; None: the engine's matmul precision,
+    :func:`deep_sparse.runtime.matmul_precision`, ``"ieee"`` for full float32 and ``"tf32"`` otherwise),
+    and Triton's ``num_warps`` and ``num_stages`` (None: Triton's defaults)."""
+
+    block: int = 32
+    interpret: bool = False
+    precision: Optional[str] = None
+    num_warps: Optional[int] = None
+    num_stages: Optional[int] = None
+
+    def dot_precision(self):
+        precision = self.precision
+        if precision is None:
+            precision = "ieee" if runtime.matmul_precision() in FULL_FLOAT32 else "tf32"
+        return DOT_PRECISIONS[precision]
+
+    def call(self, kernel, **kwargs):
+        """``pl.pallas_call`` of ``kernel`` (given ``block`` and the products' precision) with these options."""
+        return pl.pallas_call(
+            functools.partial(kernel, block=self.block, precision=self.dot_precision()),
+            compiler_params=pl_triton.CompilerParams(num_warps=self.num_warps, num_stages=self.num_stages),
+            interpret=self.interpret, **kwargs)
 
 
-def forward_layer(h, w, b, scale, *, activation, block: int, interpret: bool, num_warps=None, num_stages=None):
+def check_options(activation: str, kernels: Kernels, batch_size: int) -> None:
+    """ValueError for what the kernels cannot run: an activation without a kernel, a ``block`` that is
+    not a power of two >= 16, an unknown precision, or a mini-batch over 16 examples."""
+    check_activation(activation)
+    block = kernels.block
+    if block < 16 or block & (block - 1):
+        raise ValueError(f"fused step: block must be a power of two >= 16 (Triton's product sides), got {block}")
+    if kernels.precision is not None and kernels.precision not in DOT_PRECISIONS:
+        raise ValueError(f"fused step: precision must be one of {', '.join(DOT_PRECISIONS)} or None, got "
+                         f"{kernels.precision!r}")
+    if not 1 <= batch_size <= PADDED_BATCH:
+        raise ValueError(f"fused step: the mini-batch must hold 1 to {PADDED_BATCH} examples, got {batch_size}")
+
+
+def forward_layer(h, w, b, scale, *, activation, kernels: Kernels):
     """``(z, act(z) * scale)`` of one layer for a padded batch ``h`` [P, n_in]; ``activation=None``:
     the logits, returned twice. One read of ``w``."""
-    rows, (n_in, n_out) = h.shape[0], w.shape
+    (rows, n_in), n_out, block = h.shape, w.shape[1], kernels.block
     out = jax.ShapeDtypeStruct((rows, n_out), jnp.float32)
-    return pl.pallas_call(
-        functools.partial(_forward_kernel, block=block, activation=activation, precision=_precision()),
+    return kernels.call(
+        functools.partial(_forward_kernel, activation=activation),
         out_shape=(out, out),
         grid=(n_out // block,),
         in_specs=[pl.BlockSpec((rows, n_in), lambda j: (0, 0)), pl.BlockSpec((n_in, block), lambda j: (0, j)),
                   pl.BlockSpec((block,), lambda j: (j,)), pl.BlockSpec((block,), lambda j: (j,))],
         out_specs=(pl.BlockSpec((rows, block), lambda j: (0, j)), pl.BlockSpec((rows, block), lambda j: (0, j))),
-        compiler_params=_compiler_params(num_warps, num_stages),
-        interpret=interpret,
         name="fused_step_forward",
     )(h, w, b, scale)
 
 
-def backward_layer(lr, dz, h, w, below=None, *, activation, block: int, interpret: bool, num_warps=None,
-                   num_stages=None):
+def backward_layer(lr, dz, h, w, below=None, *, activation, kernels: Kernels):
     """``W`` updated in place from ``dz`` [P, n_out] and its input ``h`` [P, n_in], and, with ``below =
     (z_below, scale_below, l1_rows)`` (the layer under ``W`` is hidden), ``dz_below`` [P, n_in]. One read
     and one write of ``w``."""
-    rows, (n_in, n_out) = h.shape[0], w.shape
+    (rows, n_in), n_out, block = h.shape, w.shape[1], kernels.block
     lr = jnp.reshape(lr, (1,)).astype(jnp.float32)
     in_specs = [pl.BlockSpec((1,), lambda i: (0,)), pl.BlockSpec((rows, n_out), lambda i: (0, 0)),
                 pl.BlockSpec((rows, block), lambda i: (0, i)), pl.BlockSpec((block, n_out), lambda i: (i, 0))]
@@ -224,16 +263,13 @@ def backward_layer(lr, dz, h, w, below=None, *, activation, block: int, interpre
                      pl.BlockSpec((rows, 1), lambda i: (0, 0))]
         out_shape.append(jax.ShapeDtypeStruct((rows, n_in), jnp.float32))
         out_specs.append(pl.BlockSpec((rows, block), lambda i: (0, i)))
-    outputs = pl.pallas_call(
-        functools.partial(_backward_kernel, block=block, activation=activation if below is not None else None,
-                          precision=_precision()),
+    outputs = kernels.call(
+        functools.partial(_backward_kernel, activation=activation if below is not None else None),
         out_shape=tuple(out_shape),
         grid=(n_in // block,),
         in_specs=in_specs,
         out_specs=tuple(out_specs),
         input_output_aliases={3: 0},
-        compiler_params=_compiler_params(num_warps, num_stages),
-        interpret=interpret,
         name="fused_step_backward",
     )(*operands)
     return outputs[0], (outputs[1] if below is not None else None)
@@ -241,18 +277,18 @@ def backward_layer(lr, dz, h, w, below=None, *, activation, block: int, interpre
 
 # ----------------------------------------------------------------- the step
 def padded_step(padded: Params, lr, l1, x: Array, y: Array, *, layer_sizes: Sequence[int], activation: str,
-                block: int, interpret: bool, num_warps=None, num_stages=None) -> tuple[Params, Array]:
+                kernels: Kernels) -> tuple[Params, Array]:
     """One SGD step on padded parameters (:func:`pad`): ``(padded parameters after the step, loss before
     it)``, the loss being the engine's objective, NLL + L1 penalty, on the mini-batch ``x`` [B, n_0],
     ``y`` [B] (B <= 16). ``lr``, ``l1``: scalars (traced; vmap over them)."""
-    options = dict(block=block, interpret=interpret, num_warps=num_warps, num_stages=num_stages)
     batch, widths = x.shape[0], [layer["w"].shape[0] for layer in padded] + [padded[-1]["w"].shape[1]]
     h = jnp.zeros((PADDED_BATCH, widths[0]), jnp.float32).at[:batch, : x.shape[1]].set(x)
     inputs, pre_activations, scales = [h], [], []
     for index, layer in enumerate(padded):
         hidden = index < len(padded) - 1
         scale = unit_scale(activation if hidden else "linear", layer_sizes[index + 1], widths[index + 1])
-        z, h = forward_layer(h, layer["w"], layer["b"], scale, activation=activation if hidden else None, **options)
+        z, h = forward_layer(h, layer["w"], layer["b"], scale, activation=activation if hidden else None,
+                             kernels=kernels)
         pre_activations.append(z)
         scales.append(scale)
         inputs.append(h)
@@ -267,46 +303,36 @@ def padded_step(padded: Params, lr, l1, x: Array, y: Array, *, layer_sizes: Sequ
     for index in reversed(range(len(padded))):
         layer = padded[index]
         below = (pre_activations[index - 1], scales[index - 1], l1_rows) if index > 0 else None
-        w, dz_below = backward_layer(lr, dz, inputs[index], layer["w"], below, activation=activation, **options)
+        w, dz_below = backward_layer(lr, dz, inputs[index], layer["w"], below, activation=activation,
+                                     kernels=kernels)
         updated[index] = {"w": w, "b": layer["b"] + (-lr) * jnp.sum(dz, axis=0)}
         dz = dz_below
     return updated, loss
 
 
-def fused_step(params: Params, lr, l1, x: Array, y: Array, *, activation: str = "rectifier", block: int = 32,
-               interpret: bool = False, num_warps=None, num_stages=None) -> tuple[Params, Array]:
+def fused_step(params: Params, lr, l1, x: Array, y: Array, *, activation: str = "rectifier",
+               kernels: Kernels = Kernels()) -> tuple[Params, Array]:
     """The engine's SGD step (``value_and_grad`` of NLL + L1, then ``optax.sgd``) on parameters in the
     engine's layout: ``(parameters after the step, loss before it)``. Pads and unpads around the step
     (two extra copies of every weight): a loop of steps should call :func:`padded_step` between one
-    :func:`pad` and one :func:`unpad`. ``interpret=True`` runs the kernels on any backend (CPU).
-    ValueError (at trace time, from static values) for what :func:`check_options` refuses."""
-    check_options(activation, block, x.shape[0])
+    :func:`pad` and one :func:`unpad` (:func:`scan_steps`). ValueError (at trace time, from static
+    values) for what :func:`check_options` refuses."""
+    check_options(activation, kernels, x.shape[0])
     sizes = mlp.layer_sizes_of(params)
-    padded, loss = padded_step(pad(params, block), lr, l1, x, y, layer_sizes=sizes, activation=activation,
-                               block=block, interpret=interpret, num_warps=num_warps, num_stages=num_stages)
+    padded, loss = padded_step(pad(params, kernels.block), lr, l1, x, y, layer_sizes=sizes, activation=activation,
+                               kernels=kernels)
     return unpad(padded, sizes), loss
 
 
-def check_options(activation: str, block: int, batch_size: int) -> None:
-    """ValueError for what the kernels cannot run: an activation without a kernel, a ``block`` that is
-    not a power of two >= 16, or a mini-batch over 16 examples."""
-    check_activation(activation)
-    if block < 16 or block & (block - 1):
-        raise ValueError(f"fused step: block must be a power of two >= 16 (Triton's product sides), got {block}")
-    if not 1 <= batch_size <= PADDED_BATCH:
-        raise ValueError(f"fused step: the mini-batch must hold 1 to {PADDED_BATCH} examples, got {batch_size}")
-
-
 def scan_steps(params: Params, lr, l1, x: Array, y: Array, batches: Array, *, activation: str = "rectifier",
-               block: int = 32, interpret: bool = False, num_warps=None,
-               num_stages=None) -> tuple[Params, Array]:
+               kernels: Kernels = Kernels()) -> tuple[Params, Array]:
     """One SGD step per row of ``batches`` (indices [S, B] into the examples ``x`` [N, n_0], ``y`` [N],
     gathered step by step as the engine's epoch does) in a ``lax.scan`` on padded parameters, padded once
     before and unpadded once after: ``(parameters after, loss of each step)``, the engine's epoch loop
     with the fused step in place of XLA's. ValueError as :func:`fused_step`."""
-    check_options(activation, block, batches.shape[-1])
+    check_options(activation, kernels, batches.shape[-1])
     sizes = mlp.layer_sizes_of(params)
-    step = functools.partial(padded_step, layer_sizes=sizes, activation=activation, block=block,
-                             interpret=interpret, num_warps=num_warps, num_stages=num_stages)
-    padded, losses = lax.scan(lambda p, indices: step(p, lr, l1, x[indices], y[indices]), pad(params, block), batches)
+    step = functools.partial(padded_step, layer_sizes=sizes, activation=activation, kernels=kernels)
+    padded, losses = lax.scan(lambda p, indices: step(p, lr, l1, x[indices], y[indices]),
+                              pad(params, kernels.block), batches)
     return unpad(padded, sizes), losses

@@ -15,7 +15,7 @@ from deep_sparse import fused_step, mlp, optimizers
 from deep_sparse.config import Hparams, TrainConfig
 from deep_sparse.train import Trainer
 
-BLOCK = 16
+KERNELS = fused_step.Kernels(block=16, interpret=True)
 # float32 products summed in another order (blocks of 16 against XLA's own): a few ulps of the
 # gradients' scale, far under one SGD step's change of a weight (lr * |grad| ~ 1e-3 here)
 TOLERANCE = dict(rtol=1e-5, atol=1e-6)
@@ -51,7 +51,7 @@ def test_one_fused_step_is_the_engines_xla_step(n_in, hidden, classes, batch, k,
     sizes = (n_in, *hidden, classes)
     trainer, params, opt_state, hparams, xs, ys = engine_problem(sizes, activation, k, 1, batch, 0.1, l1, seed)
     (expected, _), expected_loss = jax.vmap(functools.partial(xla_steps, trainer))(params, opt_state, hparams, xs, ys)
-    step = functools.partial(fused_step.fused_step, activation=activation, block=BLOCK, interpret=True)
+    step = functools.partial(fused_step.fused_step, activation=activation, kernels=KERNELS)
     actual, loss = jax.jit(jax.vmap(step))(params, hparams.lr, hparams.l1, xs[:, 0], ys[:, 0])
     assert_trees_close(actual, expected, **TOLERANCE)
     np.testing.assert_allclose(loss, expected_loss[:, 0], **TOLERANCE)
@@ -62,7 +62,7 @@ def test_each_activation_changes_the_weights_as_the_engine_does(activation):
     # a step that moves every layer (l1 > 0, lr large), so that a wrong slope or sign shows
     trainer, params, opt_state, hparams, xs, ys = engine_problem((24, 40, 20, 5), activation, 2, 1, 10, 0.5, 0.05, 3)
     (expected, _), _ = jax.vmap(functools.partial(xla_steps, trainer))(params, opt_state, hparams, xs, ys)
-    step = functools.partial(fused_step.fused_step, activation=activation, block=BLOCK, interpret=True)
+    step = functools.partial(fused_step.fused_step, activation=activation, kernels=KERNELS)
     actual, _ = jax.jit(jax.vmap(step))(params, hparams.lr, hparams.l1, xs[:, 0], ys[:, 0])
     moved = [np.max(np.abs(a - p)) for a, p in zip(jax.tree.leaves(expected), jax.tree.leaves(params))]
     assert min(moved) > 1e-4
@@ -76,7 +76,7 @@ def test_several_steps_in_a_row_stay_with_the_engine():
     # the same mini-batches, gathered step by step from one shared training set as the engine does
     x_train, y_train = xs.reshape(-1, sizes[0]), ys.reshape(-1)
     batches = jnp.arange(k * steps * 10).reshape(k, steps, 10)
-    run = functools.partial(fused_step.scan_steps, activation="rectifier", block=BLOCK, interpret=True)
+    run = functools.partial(fused_step.scan_steps, activation="rectifier", kernels=KERNELS)
     actual, losses = jax.jit(jax.vmap(run, in_axes=(0, 0, 0, None, None, 0)))(params, hparams.lr, hparams.l1,
                                                                                x_train, y_train, batches)
     assert_trees_close(actual, expected, rtol=1e-5, atol=1e-5)
@@ -90,8 +90,8 @@ def test_padded_units_stay_exactly_zero():
     x = jax.random.uniform(jax.random.PRNGKey(1), (10, 20))
     y = jnp.arange(10) % 5
     padded = fused_step.pad(params, 32)
-    step = functools.partial(fused_step.padded_step, layer_sizes=sizes, activation="softplus", block=32,
-                             interpret=True)
+    step = functools.partial(fused_step.padded_step, layer_sizes=sizes, activation="softplus",
+                             kernels=fused_step.Kernels(block=32, interpret=True))
     for _ in range(2):
         padded, _ = step(padded, 0.5, 0.01, x, y)
     for layer, n_in, n_out in zip(padded, sizes[:-1], sizes[1:]):
@@ -105,14 +105,15 @@ def test_unit_scale_negates_the_second_half_and_zeroes_the_padding():
     np.testing.assert_array_equal(fused_step.unit_scale("rectifier", 5, 8), [1, 1, 1, 1, 1, 0, 0, 0])
 
 
-@pytest.mark.parametrize("activation", sorted(fused_step.KERNEL_ACTIVATIONS))
-def test_the_kernels_lower_to_triton_for_a_cuda_gpu(activation):
+@pytest.mark.parametrize("activation, precision", [(name, None) for name in sorted(fused_step.KERNEL_ACTIVATIONS)]
+                         + [("rectifier", name) for name in fused_step.DOT_PRECISIONS])
+def test_the_kernels_lower_to_triton_for_a_cuda_gpu(activation, precision):
     # interpret mode checks none of Triton's constraints (power-of-two loads, products of sides >= 16):
     # the lowering to Triton IR does, and it runs without a GPU
     sizes, k = (784, 1000, 10), 2
     params = jax.vmap(lambda key: fused_step.pad(mlp.init(key, sizes), 32))(jax.random.split(jax.random.PRNGKey(0), k))
-    step = functools.partial(fused_step.padded_step, layer_sizes=sizes, activation=activation, block=32,
-                             interpret=False)
+    step = functools.partial(fused_step.padded_step, layer_sizes=sizes, activation=activation,
+                             kernels=fused_step.Kernels(block=32, precision=precision))
     args = (params, jnp.full((k,), 0.1), jnp.full((k,), 0.001), jnp.zeros((k, 10, 784)), jnp.zeros((k, 10), jnp.int32))
     triton = "__gpu$xla.gpu.triton"
     exported = jax.export.export(jax.jit(jax.vmap(step)), platforms=["cuda"],
@@ -122,15 +123,16 @@ def test_the_kernels_lower_to_triton_for_a_cuda_gpu(activation):
     assert "mosaic" not in module
 
 
-@pytest.mark.parametrize("options, message", [
-    (("sigmoid", 32, 10), "no kernel for activation 'sigmoid'"),
-    (("rectifier", 24, 10), "block must be a power of two >= 16"),
-    (("rectifier", 8, 10), "block must be a power of two >= 16"),
-    (("rectifier", 32, 17), "the mini-batch must hold 1 to 16 examples"),
+@pytest.mark.parametrize("activation, kernels, batch, message", [
+    ("sigmoid", fused_step.Kernels(), 10, "no kernel for activation 'sigmoid'"),
+    ("rectifier", fused_step.Kernels(block=24), 10, "block must be a power of two >= 16"),
+    ("rectifier", fused_step.Kernels(block=8), 10, "block must be a power of two >= 16"),
+    ("rectifier", fused_step.Kernels(precision="highest"), 10, "precision must be one of ieee, tf32x3, tf32"),
+    ("rectifier", fused_step.Kernels(), 17, "the mini-batch must hold 1 to 16 examples"),
 ])
-def test_options_the_kernels_cannot_run_are_refused(options, message):
+def test_options_the_kernels_cannot_run_are_refused(activation, kernels, batch, message):
     with pytest.raises(ValueError, match=message):
-        fused_step.check_options(*options)
+        fused_step.check_options(activation, kernels, batch)
 
 
 def test_benchmark_runs_both_steps_side_by_side(tmp_path):
