@@ -32,15 +32,20 @@ padded parameters (:func:`pad`, :func:`padded_step`, :func:`unpad` around a ``la
 Memory traffic per step of one 784-1000-1000-1000-10 network, ``block = 32`` (widths 800, 1024, 1024,
 1024, 32): the padded weights are 2,949,120 floats (11.80 MB against 11.20 MB unpadded); HBM moves
 3 x 11.80 = 35.4 MB (forward read, backward read, backward write), against about 64 MB for XLA's
-unfused schedule and the 22.4 MB of one read and one write. Reaching 22.4 MB would need each
-``W_l`` kept on chip from its forward product to its backward one, across the products of every layer
-above it (11 MB of weights, more than one kernel's share of an H200's on-chip memory): a kernel that
-cannot synchronise its programs grid-wide reads ``W_l`` twice. At 4.8 TB/s, 35.4 MB is a ceiling of
-136k network-steps/s (64% of the 214k of the 22.4 MB floor). The small operands are re-read from L2
-by every program (``h_{l-1}``, ``dz_l``: 16 x 1024 floats, 64 KB, 32 programs per layer and network),
-about 2 MB per pass per layer, and the products compute 16 rows where 10 are real (1.6x the FLOPs:
-8 FLOPs per byte of weight traffic, under the H200's fp32 balance of about 14, so still memory bound
-if the full-float32 products run at 57% of the fp32 peak or more).
+unfused schedule and the 22.4 MB of one read and one write. At 4.8 TB/s, 35.4 MB is a ceiling of
+136k network-steps/s (64% of the 214k of the 22.4 MB floor; the issue's target of 130k would need 96%
+of the bandwidth). Reaching 22.4 MB would need each ``W_l`` kept on chip from its forward product to
+its backward one, across the products of every layer above it (11 MB of weights, more than one
+kernel's share of an H200's on-chip memory): a kernel that cannot synchronise its programs grid-wide
+reads ``W_l`` twice. One read could still go (not done here): the first layer's update kernel, gridded
+over output columns, could also compute the next step's ``x_{t+1} W_1`` from the updated block it
+holds (``x_{t+1}`` is known and no layer lies below), saving the forward read of ``W_1`` (35.4 -> 32.1
+MB, a 150k ceiling). The small operands are re-read from L2 by every program (``h_{l-1}``, ``dz_l``:
+16 x 1024 floats, 64 KB, 32 programs per layer and network), about 2 MB per pass per layer, and the
+products compute 16 rows where 10 are real (1.6x the FLOPs: 8 FLOPs per byte of weight traffic, under
+the H200's fp32 balance of about 14, so still memory bound if the full-float32 products run at 57% of
+the fp32 peak or more). At K = 1 a layer's grid is 32 programs (``block = 32``) on 132 SMs: one
+network alone cannot draw the full bandwidth, and 8 kernels plus XLA's small steps set its latency.
 
 Wiring into the engine (not done here; off by default, since the sums run in another order than XLA's
 and results are then not bitwise those of the XLA step): in ``Trainer._sgd_epoch``, for the default SGD
