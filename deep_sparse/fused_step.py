@@ -207,6 +207,7 @@ class Kernels:
     num_stages: Optional[int] = None
 
     def dot_precision(self):
+        """The ``precision`` argument of the kernels' products (resolving None at trace time)."""
         precision = self.precision
         if precision is None:
             precision = "ieee" if runtime.matmul_precision() in FULL_FLOAT32 else "tf32"
