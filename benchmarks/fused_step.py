@@ -123,15 +123,31 @@ def padded_floats(sizes, block: int) -> int:
     return sum(a * b + b for a, b in zip(widths[:-1], widths[1:]))
 
 
+def compile_all(found: dict):
+    """Per method that compiles and runs: its compiled program, compile seconds, a blocking call and the
+    parameters of its first call's result; and the error of each fused method that fails (a kernel that
+    Triton refuses leaves the others' numbers). The XLA step's failure stops the run."""
+    compiled, compile_s, calls, outputs, errors = {}, {}, {}, {}, {}
+    for name, (function, args, result_params, kernels) in found.items():
+        try:
+            start = time.perf_counter()
+            compiled[name] = function.lower(*args).compile()
+            compile_s[name] = time.perf_counter() - start
+            calls[name] = functools.partial(lambda f, a: jax.block_until_ready(f(*a)), compiled[name], args)
+            outputs[name] = result_params(calls[name]())  # also the warm-up call
+        except Exception as error:  # noqa: BLE001 - recorded with the results, the other methods still run
+            if kernels is None:
+                raise
+            errors[name] = f"{type(error).__name__}: {error}"[:2000]
+            print(f"{name}: {errors[name][:300]}", file=sys.stderr, flush=True)
+            for table in (compiled, compile_s, calls, outputs):
+                table.pop(name, None)
+    return compiled, compile_s, calls, outputs, errors
+
+
 def measure(sizes, k: int, steps: int, rounds: int, fused_variants: dict, bandwidth: float) -> dict:
     found = methods(sizes, k, steps, fused_variants)
-    compiled, compile_s, calls, outputs = {}, {}, {}, {}
-    for name, (function, args, result_params, _) in found.items():
-        start = time.perf_counter()
-        compiled[name] = function.lower(*args).compile()
-        compile_s[name] = time.perf_counter() - start
-        calls[name] = functools.partial(lambda f, a: jax.block_until_ready(f(*a)), compiled[name], args)
-        outputs[name] = result_params(calls[name]())  # also the warm-up call
+    compiled, compile_s, calls, outputs, errors = compile_all(found)
     names, per_round = list(calls), []
     for r in range(rounds):
         seconds = {}
@@ -145,6 +161,7 @@ def measure(sizes, k: int, steps: int, rounds: int, fused_variants: dict, bandwi
     floor_bytes = 2 * 4 * n_params
     half_a_weight = k * max(a * b for a, b in zip(sizes[:-1], sizes[1:])) // 2
     point = dict(k=k, steps=steps, compile_s=compile_s, rounds=per_round, floor_bytes=floor_bytes, methods={},
+                 errors=errors,
                  large_copies={name: large_copies(program, half_a_weight) for name, program in compiled.items()})
     for name in names:
         rate = k * steps / statistics.median(t[name] for t in per_round)
@@ -173,6 +190,8 @@ def markdown(points, bandwidth: float) -> str:
             lines.append(f"| {p['k']} | {name} | {m['network_steps_per_s']:.1f} | {m['vs_xla']:.2f} | "
                          f"{100 * m['fraction_of_floor']:.1f}% | {ceiling} | {p['compile_s'][name]:.1f} | {diff} | "
                          f"{sum(p['large_copies'][name].values())} |")
+        for name, error in p.get("errors", {}).items():
+            lines.append(f"| {p['k']} | {name} | failed: {error[:100]} |" + " |" * 6)
     return "\n".join(lines) + "\n"
 
 
