@@ -1,25 +1,28 @@
 """The fused Pallas SGD step against the engine's XLA step, side by side in one run.
 
     python -m benchmarks.fused_step [--k 1 8 32 200] [--steps 50] [--rounds 5] [--blocks 32]
-                                    [--kernel-precisions engine tf32x3] [--precision highest]
-                                    [--bandwidth 4.8e12] [--tiny] [--out DIR]
+                                    [--kernel-precisions engine tf32x3] [--schedules pipelined step]
+                                    [--precision highest] [--bandwidth 4.8e12] [--tiny] [--out DIR]
 
-For each K, K networks of 784-1000-1000-1000-10 (rectifier, L1 0.001, lr 0.01, mini-batches of 10)
-run ``--steps`` SGD steps in one ``lax.scan`` under ``jax.vmap``, timed as one call:
+For each K, K networks of 784-1000-1000-1000-10 (rectifier, L1 0.001, lr 0.01, mini-batches of 10
+drawn from 50,000 shared training examples, gathered step by step as the engine does) run ``--steps``
+SGD steps in one ``lax.scan`` under ``jax.vmap``, timed as one call:
 
 * ``xla``: the engine's step (``value_and_grad`` of :meth:`deep_sparse.train.Trainer.finetune_objective`,
   then the engine's optax SGD), what :meth:`~deep_sparse.train.Trainer._sgd_epoch` scans;
-* ``fused_b<block>[_<precision>]``: :func:`deep_sparse.fused_step.padded_step` with that block size
-  (and kernel precision, ``--kernel-precisions``: by default the engine's), on parameters padded once
-  before the timed calls (the padding is a copy per epoch, not per step).
+* ``fused_b<block>[_<precision>]_<schedule>``: :func:`deep_sparse.fused_step.scan_steps` with that block
+  size, kernel precision (``--kernel-precisions``; no suffix: the engine's) and schedule (``step``: each
+  step on its own, three passes over the weights; ``pipelined``: each step also computes the next one's
+  first-layer product, two passes over the first layer's weights). Each call pads the parameters once
+  before its steps and unpads them once after, as an epoch of the engine would.
 
-Methods alternate within each round (rotating order); the ratio fused / xla is taken within a round and
-its median reported, with network-steps per second and their fraction of two memory floors at
+Methods alternate within each round (rotating order); the ratio to xla is taken within a round and its
+median reported, with network-steps per second and their fraction of two memory floors at
 ``--bandwidth`` bytes/s: ``floor`` (one read and one write of the unpadded weights per step, the 22.4 MB
-of the 3 x 1000 network) and ``ceiling`` (the fused kernels' own traffic: two reads and one write of the
-padded weights). Both methods start from the same parameters and batches; the largest difference of
-their parameters after the steps is recorded (products at ``--precision`` in both), and the copies of
-weight-sized arrays in XLA's optimized program of each (a copy in the loop is one more pass per step).
+of the 3 x 1000 network) and ``ceiling`` (the fused kernels' own weight traffic, padded). Both methods
+start from the same parameters and batches; the largest difference of their parameters after the steps
+is recorded (products at ``--precision`` in both), and the copies of weight-sized arrays in XLA's
+optimized program of each (a copy in the loop is one more pass per step).
 
 ``--tiny`` (a 16-32-32-10 network; Pallas interpret mode on a CPU) only proves that the script runs.
 Results: stdout, ``<out>/fused_step.json`` and ``.md``.
@@ -47,23 +50,27 @@ from deep_sparse.train import Trainer
 
 PAPER_SIZES = (784, 1000, 1000, 1000, 10)
 TINY_SIZES = (16, 32, 32, 10)
-BATCH, LR, L1, ACTIVATION = 10, 0.01, 0.001, "rectifier"
+BATCH, LR, L1, ACTIVATION, EXAMPLES = 10, 0.01, 0.001, "rectifier", 50_000
+SCHEDULES = ("pipelined", "step")
+# per network and call: the data are shared, the parameters, learning rates and batches are not
+IN_AXES = (0, 0, 0, None, None, 0)
 
 
-def xla_steps(trainer: Trainer, params, opt_state, hparams: Hparams, xs, ys):
-    """The engine's SGD steps over mini-batches ``xs`` [S, B, n_0], ``ys`` [S, B]:
-    ``((params, opt_state), losses)``, the step :meth:`Trainer._sgd_epoch` scans."""
-    def step(carry, batch):
+def xla_steps(trainer: Trainer, params, opt_state, hparams: Hparams, x, y, batches):
+    """The engine's SGD steps, one per row of ``batches`` (indices [S, B] into ``x`` [N, n_0], ``y``
+    [N]): ``((params, opt_state), losses)``, the loop :meth:`Trainer._sgd_epoch` runs."""
+    def step(carry, indices):
         params, opt_state = carry
-        loss, grads = jax.value_and_grad(trainer.finetune_objective)(params, hparams, *batch)
+        loss, grads = jax.value_and_grad(trainer.finetune_objective)(params, hparams, x[indices], y[indices])
         updates, opt_state = trainer.optimizer.update(grads, opt_state, params)
         return (optax.apply_updates(params, updates), opt_state), loss
 
-    return jax.lax.scan(step, (params, opt_state), (xs, ys))
+    return jax.lax.scan(step, (params, opt_state), batches)
 
 
 def problem(sizes, k: int, steps: int, seed: int = 0):
-    """K networks' parameters, SGD states and mini-batches (uniform inputs, random labels)."""
+    """K networks' trainer, parameters, SGD states and hyperparameters, the shared examples (uniform
+    inputs, random labels) and each network's mini-batches."""
     trainer = Trainer(TrainConfig(hidden_sizes=tuple(sizes[1:-1]), activation=ACTIVATION, num_classes=sizes[-1],
                                   batch_size=BATCH))
     keys = jax.random.split(jax.random.PRNGKey(seed), k)
@@ -71,38 +78,42 @@ def problem(sizes, k: int, steps: int, seed: int = 0):
     hparams = Hparams.stack([dict(lr=LR, l1=L1)] * k)
     opt_state = jax.vmap(lambda p, h: optimizers.init(trainer.optimizer, p, h.lr))(params, hparams)
     rng = np.random.default_rng(seed)
-    xs = jnp.asarray(rng.uniform(0.0, 1.0, (k, steps, BATCH, sizes[0])).astype(np.float32))
-    ys = jnp.asarray(rng.integers(0, sizes[-1], (k, steps, BATCH)).astype(np.int32))
-    return trainer, params, opt_state, hparams, xs, ys
+    x = jnp.asarray(rng.uniform(0.0, 1.0, (EXAMPLES, sizes[0])).astype(np.float32))
+    y = jnp.asarray(rng.integers(0, sizes[-1], EXAMPLES).astype(np.int32))
+    batches = jnp.asarray(rng.integers(0, EXAMPLES, (k, steps, BATCH)).astype(np.int32))
+    return trainer, params, opt_state, hparams, x, y, batches
 
 
-def methods(sizes, k: int, steps: int, variants) -> dict:
-    """Per method, ``(jitted function, its arguments, parameters of its result, its Kernels or None)``:
-    ``steps`` steps of K networks from the same parameters and batches; ``variants`` maps names to the
-    :class:`~deep_sparse.fused_step.Kernels` of each fused method."""
-    trainer, params, opt_state, hparams, xs, ys = problem(sizes, k, steps)
-    found = {"xla": (jax.jit(jax.vmap(functools.partial(xla_steps, trainer))), (params, opt_state, hparams, xs, ys),
-                     lambda out: out[0][0], None)}
-    unpad = jax.vmap(functools.partial(fused_step.unpad, layer_sizes=sizes))
-    for name, kernels in variants.items():
-        step = functools.partial(fused_step.padded_step, layer_sizes=sizes, activation=ACTIVATION, kernels=kernels)
-
-        def run(padded, lr, l1, xs, ys, step=step):
-            return jax.lax.scan(lambda p, xy: step(p, lr, l1, *xy), padded, (xs, ys))
-
-        padded = jax.vmap(functools.partial(fused_step.pad, block=kernels.block))(params)
-        found[name] = (jax.jit(jax.vmap(run)), (padded, hparams.lr, hparams.l1, xs, ys), lambda out: unpad(out[0]),
-                       kernels)
+def methods(sizes, k: int, steps: int, variants: dict) -> dict:
+    """Per method, ``(jitted function, its arguments, parameters of its result, (Kernels, schedule) or
+    None)``: ``steps`` steps of K networks from the same parameters and batches; ``variants`` maps names
+    to the ``(Kernels, schedule)`` of each fused method."""
+    trainer, params, opt_state, hparams, x, y, batches = problem(sizes, k, steps)
+    found = {"xla": (jax.jit(jax.vmap(functools.partial(xla_steps, trainer), in_axes=IN_AXES)),
+                     (params, opt_state, hparams, x, y, batches), lambda out: out[0][0], None)}
+    for name, (kernels, schedule) in variants.items():
+        run = functools.partial(fused_step.scan_steps, activation=ACTIVATION, kernels=kernels,
+                                pipelined=schedule == "pipelined")
+        found[name] = (jax.jit(jax.vmap(run, in_axes=IN_AXES)), (params, hparams.lr, hparams.l1, x, y, batches),
+                       lambda out: out[0], (kernels, schedule))
     return found
 
 
-def variants(blocks, precisions, interpret: bool, num_warps=None) -> dict:
-    """``fused_b<block>[_<precision>]`` -> its Kernels, for every block and kernel precision ("engine":
-    the engine's matmul precision, no suffix)."""
-    return {f"fused_b{block}" + ("" if precision == "engine" else f"_{precision}"):
-            fused_step.Kernels(block=block, interpret=interpret, num_warps=num_warps,
-                               precision=None if precision == "engine" else precision)
-            for block in blocks for precision in precisions}
+def variants(blocks, precisions, schedules, interpret: bool, num_warps=None) -> dict:
+    """``fused_b<block>[_<precision>]_<schedule>`` -> its (Kernels, schedule), for every block, kernel
+    precision ("engine": the engine's matmul precision, no suffix) and schedule."""
+    return {f"fused_b{block}" + ("" if precision == "engine" else f"_{precision}") + f"_{schedule}":
+            (fused_step.Kernels(block=block, interpret=interpret, num_warps=num_warps,
+                                precision=None if precision == "engine" else precision), schedule)
+            for block in blocks for precision in precisions for schedule in schedules}
+
+
+def kernel_bytes(sizes, block: int, schedule: str) -> int:
+    """HBM bytes of weights the fused kernels move per step: two reads and one write of every padded
+    weight and bias, less the first layer's forward read when pipelined."""
+    widths = [fused_step.padded_width(n, block) for n in sizes]
+    floats = [a * b + b for a, b in zip(widths[:-1], widths[1:])]
+    return 4 * (3 * sum(floats) - (floats[0] if schedule == "pipelined" else 0))
 
 
 def large_copies(compiled, min_elements: int) -> dict[str, int]:
@@ -118,17 +129,12 @@ def largest_difference(a, b) -> float:
     return max(float(jnp.max(jnp.abs(x - y))) for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)))
 
 
-def padded_floats(sizes, block: int) -> int:
-    widths = [fused_step.padded_width(n, block) for n in sizes]
-    return sum(a * b + b for a, b in zip(widths[:-1], widths[1:]))
-
-
 def compile_all(found: dict):
     """Per method that compiles and runs: its compiled program, compile seconds, a blocking call and the
     parameters of its first call's result; and the error of each fused method that fails (a kernel that
     Triton refuses leaves the others' numbers). The XLA step's failure stops the run."""
     compiled, compile_s, calls, outputs, errors = {}, {}, {}, {}, {}
-    for name, (function, args, result_params, kernels) in found.items():
+    for name, (function, args, result_params, fused) in found.items():
         try:
             start = time.perf_counter()
             compiled[name] = function.lower(*args).compile()
@@ -136,7 +142,7 @@ def compile_all(found: dict):
             calls[name] = functools.partial(lambda f, a: jax.block_until_ready(f(*a)), compiled[name], args)
             outputs[name] = result_params(calls[name]())  # also the warm-up call
         except Exception as error:  # noqa: BLE001 - recorded with the results, the other methods still run
-            if kernels is None:
+            if fused is None:
                 raise
             errors[name] = f"{type(error).__name__}: {error}"[:2000]
             print(f"{name}: {errors[name][:300]}", file=sys.stderr, flush=True)
@@ -167,10 +173,10 @@ def measure(sizes, k: int, steps: int, rounds: int, fused_variants: dict, bandwi
         rate = k * steps / statistics.median(t[name] for t in per_round)
         entry = dict(network_steps_per_s=rate, fraction_of_floor=rate * floor_bytes / bandwidth,
                      vs_xla=statistics.median(t["xla"] / t[name] for t in per_round))
-        kernels = found[name][3]
-        if kernels is not None:
-            kernel_bytes = 3 * 4 * padded_floats(sizes, kernels.block)
-            entry.update(kernel_bytes=kernel_bytes, fraction_of_ceiling=rate * kernel_bytes / bandwidth,
+        fused = found[name][3]
+        if fused is not None:
+            moved = kernel_bytes(sizes, fused[0].block, fused[1])
+            entry.update(kernel_bytes=moved, fraction_of_ceiling=rate * moved / bandwidth,
                          max_abs_difference_vs_xla=largest_difference(outputs[name], reference))
         point["methods"][name] = entry
     return point
@@ -179,7 +185,7 @@ def measure(sizes, k: int, steps: int, rounds: int, fused_variants: dict, bandwi
 def markdown(points, bandwidth: float) -> str:
     lines = [f"Network-steps per second, side by side in one run; `floor`: fraction of {bandwidth / 1e12:.2f} TB/s "
              "spent on one read and one write of the weights per step; `ceiling`: fraction of it spent on the fused "
-             "kernels' own traffic (two reads, one write, padded). `vs xla`: median within-round ratio.", "",
+             "kernels' own weight traffic (padded). `vs xla`: median within-round ratio.", "",
              "| K | method | net-steps/s | vs xla | floor | ceiling | compile s | max diff vs xla "
              "| weight-size copies |",
              "|---|---|---|---|---|---|---|---|---|"]
@@ -205,6 +211,8 @@ def main(argv=None):
     parser.add_argument("--kernel-precisions", nargs="+", default=["engine"],
                         choices=["engine", *fused_step.DOT_PRECISIONS],
                         help="the fused kernels' products (engine: at --precision, ieee for highest)")
+    parser.add_argument("--schedules", nargs="+", default=list(SCHEDULES), choices=SCHEDULES,
+                        help="pipelined: each step computes the next one's first-layer product")
     parser.add_argument("--num-warps", type=int, help="Triton warps per program (default: Triton's, 4)")
     parser.add_argument("--precision", choices=runtime.MATMUL_PRECISIONS, default=runtime.DEFAULT_MATMUL_PRECISION,
                         help="matmul precision of both methods (deep_sparse.runtime)")
@@ -213,8 +221,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     runtime.set_matmul_precision(args.precision)
     interpret = jax.default_backend() != "gpu"  # the kernels are Triton's: anywhere else, interpret them
-    fused_variants = variants(args.blocks, args.kernel_precisions, interpret, args.num_warps)
-    for kernels in fused_variants.values():
+    fused_variants = variants(args.blocks, args.kernel_precisions, args.schedules, interpret, args.num_warps)
+    for kernels, _ in fused_variants.values():
         fused_step.check_options(ACTIVATION, kernels, BATCH)
     sizes = TINY_SIZES if args.tiny else PAPER_SIZES
     points = []

@@ -11,8 +11,8 @@
 #   4. if ENGINE_SECONDS > 0: XLA's memory plan per network at K = 1, 8, 32, 200 and the sparse-inference
 #      benchmark, on the GPU, for at most that long each;
 #   5. if FUSED_SECONDS > 0: the fused Pallas SGD step against XLA's (`benchmarks.fused_step $FUSED_ARGS`:
-#      K = 200, 1, 32, 8, blocks of 32 and 64, IEEE and 3xTF32 products by default) for at most that long
-#      (about 300 s is enough), into $OUT/fused.
+#      K = 200, 1, 32, 8, blocks of 32 and 64, IEEE and 3xTF32 products, pipelined and single steps by
+#      default: 9 programs per K) for at most that long (about 400 s), into $OUT/fused.
 # Installs nothing: the machine's python3 has jax, flax, optax, orbax, matplotlib. MNIST is read from
 # .device/data/mnist (the four gzipped IDX files, ~11 MB; prepare it with `benchmarks/prepare_device.sh`
 # and carry `.device`). Everything is written under $OUT; a step that fails or runs out of time leaves
@@ -82,7 +82,7 @@ fi
 
 FUSED_SECONDS=${FUSED_SECONDS:-0}
 # K = 200 first: the JSON is rewritten after every K, so a run cut short keeps the number that matters most
-FUSED_ARGS=${FUSED_ARGS:-"--k 200 1 32 8 --steps 50 --rounds 5 --blocks 32 64 --kernel-precisions engine tf32x3"}
+FUSED_ARGS=${FUSED_ARGS:-"--k 200 1 32 8 --steps 50 --rounds 5 --blocks 32 64 --kernel-precisions engine tf32x3 --schedules pipelined step"}
 if [ "$FUSED_SECONDS" != 0 ]; then
   # shellcheck disable=SC2086
   timeout --signal=INT --kill-after=20 "$FUSED_SECONDS" python3 -m benchmarks.fused_step $FUSED_ARGS \

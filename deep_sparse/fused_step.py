@@ -10,8 +10,8 @@ The math is the engine's step (:meth:`deep_sparse.train.Trainer.finetune_objecti
     backward  dh_{l-1} = dz_l W_l^T + (l1 / B) sign(h_{l-1}),  dz_{l-1} = dh_{l-1} * act'(z_{l-1})
     update    W_l <- W_l + (-lr) (h_{l-1}^T dz_l),   b_l <- b_l + (-lr) sum_rows dz_l
 
-Two kernels per layer, each launched once for all networks of a vmapped chunk (``pallas_call``'s
-batching adds the network axis to the grid):
+Two kernels per layer (the first layer's fused into one in a loop of steps, below), each launched
+once for all networks of a vmapped chunk (``pallas_call``'s batching adds the network axis to the grid):
 
 * ``forward``: grid over blocks of ``block`` output units; a program reads its column block of ``W_l``
   once (a loop over row chunks of ``block``) and the whole small ``h_{l-1}``, and writes ``z_l, h_l``.
@@ -37,10 +37,10 @@ unfused schedule and the 22.4 MB of one read and one write. At 4.8 TB/s, 35.4 MB
 of the bandwidth). Reaching 22.4 MB would need each ``W_l`` kept on chip from its forward product to
 its backward one, across the products of every layer above it (11 MB of weights, more than one
 kernel's share of an H200's on-chip memory): a kernel that cannot synchronise its programs grid-wide
-reads ``W_l`` twice. One read could still go (not done here): the first layer's update kernel, gridded
-over output columns, could also compute the next step's ``x_{t+1} W_1`` from the updated block it
-holds (``x_{t+1}`` is known and no layer lies below), saving the forward read of ``W_1`` (35.4 -> 32.1
-MB, a 150k ceiling). The small operands are re-read from L2 by every program (``h_{l-1}``, ``dz_l``:
+reads ``W_l`` twice. One read does go in a loop of steps (:func:`pipelined_step`, what
+:func:`scan_steps` runs by default): the first layer's update kernel, gridded over output columns, also
+computes the next step's ``x_{t+1} W_1`` from the updated block it holds (``x_{t+1}`` is known and no
+layer lies below), saving the forward read of ``W_1``: 32.1 MB per step, a ceiling of 150k. The small operands are re-read from L2 by every program (``h_{l-1}``, ``dz_l``:
 16 x 1024 floats, 64 KB, 32 programs per layer and network), about 2 MB per pass per layer, and the
 products compute 16 rows where 10 are real (1.6x the FLOPs: 8 FLOPs per byte of weight traffic, under
 the H200's fp32 balance of about 14, so still memory bound if the full-float32 products run at 57% of
@@ -186,6 +186,28 @@ def _backward_kernel(lr_ref, dz_ref, h_ref, w_ref, *rest, activation, block: int
         dz_below_ref[...] = (dh + l1_ref[...] * jnp.sign(h)) * slope
 
 
+def _first_layer_kernel(lr_ref, dz_ref, x_ref, x_next_ref, w_ref, b_ref, scale_ref, w_out_ref, b_out_ref, z_ref,
+                        a_ref, *, activation, block: int, precision):
+    """Program j (columns j of the first layer's W): for each row chunk r, ``W[r, j] <- W[r, j] + (-lr)
+    x[:, r]^T dz[:, j]`` and ``z_next[:, j] += x_next[:, r] W[r, j]`` from the updated chunk; then
+    ``b[j] <- b[j] + (-lr) sum_rows dz[:, j]`` and the next step's ``z_next + b``, ``act``."""
+    dz = dz_ref[...]
+    step = -lr_ref[0]
+
+    def chunk(r, acc):
+        rows = pl.ds(pl.multiple_of(r * block, block), block)
+        w = w_ref[rows, :] + step * lax.dot_general(x_ref[:, rows], dz, (((0,), (0,)), ((), ())), precision=precision)
+        w_out_ref[rows, :] = w
+        return acc + jnp.dot(x_next_ref[:, rows], w, precision=precision)
+
+    acc = lax.fori_loop(0, w_ref.shape[0] // block, chunk, jnp.zeros(z_ref.shape, jnp.float32))
+    b = b_ref[...] + step * jnp.sum(dz, axis=0)
+    b_out_ref[...] = b
+    z = acc + b[None, :]
+    z_ref[...] = z
+    a_ref[...] = KERNEL_ACTIVATIONS[activation](z, scale_ref[...][None, :])[0]
+
+
 # Triton's products: IEEE float32 on the CUDA cores, three TF32 products on the tensor cores (about
 # float32's accuracy), or one TF32 product
 DOT_PRECISIONS = {"ieee": lax.Precision.HIGHEST, "tf32x3": lax.DotAlgorithmPreset.TF32_TF32_F32_X3,
@@ -281,39 +303,107 @@ def backward_layer(lr, dz, h, w, below=None, *, activation, kernels: Kernels):
     return outputs[0], (outputs[1] if below is not None else None)
 
 
+def first_layer_update(lr, dz, x, x_next, w, b, scale, *, activation, kernels: Kernels):
+    """The first layer's ``(W, b)`` updated in place from ``dz`` [P, n_1] and the batch ``x`` [P, n_0],
+    and the next step's ``(z, act(z) * scale)`` for the next batch ``x_next``, from the updated weights:
+    one read and one write of ``w``, where an update and the next forward product read it twice."""
+    (rows, n_in), n_out, block = x.shape, w.shape[1], kernels.block
+    columns, units, whole = (lambda j: (0, j)), (lambda j: (j,)), (lambda j: (0, 0))
+    out = jax.ShapeDtypeStruct((rows, n_out), jnp.float32)
+    return kernels.call(
+        functools.partial(_first_layer_kernel, activation=activation),
+        out_shape=(jax.ShapeDtypeStruct(w.shape, w.dtype), jax.ShapeDtypeStruct(b.shape, b.dtype), out, out),
+        grid=(n_out // block,),
+        in_specs=[pl.BlockSpec((1,), lambda j: (0,)), pl.BlockSpec((rows, block), columns),
+                  pl.BlockSpec((rows, n_in), whole), pl.BlockSpec((rows, n_in), whole),
+                  pl.BlockSpec((n_in, block), columns), pl.BlockSpec((block,), units), pl.BlockSpec((block,), units)],
+        out_specs=(pl.BlockSpec((n_in, block), columns), pl.BlockSpec((block,), units),
+                   pl.BlockSpec((rows, block), columns), pl.BlockSpec((rows, block), columns)),
+        input_output_aliases={4: 0, 5: 1},
+        name="fused_step_first_layer",
+    )(jnp.reshape(lr, (1,)).astype(jnp.float32), dz, x, x_next, w, b, scale)
+
+
 # ----------------------------------------------------------------- the step
-def padded_step(padded: Params, lr, l1, x: Array, y: Array, *, layer_sizes: Sequence[int], activation: str,
-                kernels: Kernels) -> tuple[Params, Array]:
-    """One SGD step on padded parameters (:func:`pad`): ``(padded parameters after the step, loss before
-    it)``, the loss being the engine's objective, NLL + L1 penalty, on the mini-batch ``x`` [B, n_0],
-    ``y`` [B] (B <= 16). ``lr``, ``l1``: scalars (traced; vmap over them)."""
-    batch, widths = x.shape[0], [layer["w"].shape[0] for layer in padded] + [padded[-1]["w"].shape[1]]
-    h = jnp.zeros((PADDED_BATCH, widths[0]), jnp.float32).at[:batch, : x.shape[1]].set(x)
-    inputs, pre_activations, scales = [h], [], []
-    for index, layer in enumerate(padded):
+def _padded_batch(x: Array, width: int) -> Array:
+    return jnp.zeros((PADDED_BATCH, width), jnp.float32).at[: x.shape[0], : x.shape[1]].set(x)
+
+
+def _unit_scales(padded: Params, layer_sizes: Sequence[int], activation: str) -> list:
+    last = len(padded) - 1
+    return [unit_scale(activation if index < last else "linear", layer_sizes[index + 1], layer["w"].shape[1])
+            for index, layer in enumerate(padded)]
+
+
+def _forward(padded: Params, start: int, h: Array, scales: list, activation: str, kernels: Kernels):
+    """``(z, h)`` lists of layers ``start``.. of the padded batch ``h`` entering layer ``start``."""
+    pre_activations, codes = [], []
+    for index in range(start, len(padded)):
         hidden = index < len(padded) - 1
-        scale = unit_scale(activation if hidden else "linear", layer_sizes[index + 1], widths[index + 1])
-        z, h = forward_layer(h, layer["w"], layer["b"], scale, activation=activation if hidden else None,
-                             kernels=kernels)
+        z, h = forward_layer(h, padded[index]["w"], padded[index]["b"], scales[index],
+                             activation=activation if hidden else None, kernels=kernels)
         pre_activations.append(z)
-        scales.append(scale)
-        inputs.append(h)
-    logits = pre_activations[-1][:batch, : layer_sizes[-1]]
-    nll, dlogits = jax.value_and_grad(mlp.softmax_nll)(logits, y)
-    hidden_codes = [h[:batch, :n] for h, n in zip(inputs[1:-1], layer_sizes[1:-1])]
-    loss = nll + mlp.l1_penalty(hidden_codes, l1)
-    dz = jnp.zeros((PADDED_BATCH, widths[-1]), jnp.float32).at[:batch, : layer_sizes[-1]].set(dlogits)
+        codes.append(h)
+    return pre_activations, codes
+
+
+def _loss_and_output_slope(logits: Array, codes: list, y: Array, l1, layer_sizes: Sequence[int]):
+    """The engine's objective on the real rows and units, and its gradient at the padded logits."""
+    batch = y.shape[0]
+    nll, dlogits = jax.value_and_grad(mlp.softmax_nll)(logits[:batch, : layer_sizes[-1]], y)
+    loss = nll + mlp.l1_penalty([h[:batch, :n] for h, n in zip(codes, layer_sizes[1:-1])], l1)
+    return loss, jnp.zeros(logits.shape, jnp.float32).at[:batch, : layer_sizes[-1]].set(dlogits)
+
+
+def _backward(padded: Params, lr, l1, batch: int, dz: Array, inputs: list, pre_activations: list, scales: list,
+              stop: int, activation: str, kernels: Kernels):
+    """Layers from the last down to ``stop`` updated, and the gradient at layer ``stop - 1``'s
+    pre-activations (None for ``stop = 0``)."""
     # d(l1 * mean_examples sum_units |h|)/dh = (l1 / B) sign(h) on the real rows, 0 on the padding
     l1_rows = jnp.where(jnp.arange(PADDED_BATCH) < batch, l1 / batch, 0.0).astype(jnp.float32)[:, None]
     updated = list(padded)
-    for index in reversed(range(len(padded))):
+    for index in reversed(range(stop, len(padded))):
         layer = padded[index]
         below = (pre_activations[index - 1], scales[index - 1], l1_rows) if index > 0 else None
         w, dz_below = backward_layer(lr, dz, inputs[index], layer["w"], below, activation=activation,
                                      kernels=kernels)
         updated[index] = {"w": w, "b": layer["b"] + (-lr) * jnp.sum(dz, axis=0)}
         dz = dz_below
+    return updated, dz
+
+
+def padded_step(padded: Params, lr, l1, x: Array, y: Array, *, layer_sizes: Sequence[int], activation: str,
+                kernels: Kernels) -> tuple[Params, Array]:
+    """One SGD step on padded parameters (:func:`pad`): ``(padded parameters after the step, loss before
+    it)``, the loss being the engine's objective, NLL + L1 penalty, on the mini-batch ``x`` [B, n_0],
+    ``y`` [B] (B <= 16). ``lr``, ``l1``: scalars (traced; vmap over them)."""
+    scales = _unit_scales(padded, layer_sizes, activation)
+    h = _padded_batch(x, padded[0]["w"].shape[0])
+    pre_activations, codes = _forward(padded, 0, h, scales, activation, kernels)
+    loss, dz = _loss_and_output_slope(pre_activations[-1], codes[:-1], y, l1, layer_sizes)
+    updated, _ = _backward(padded, lr, l1, x.shape[0], dz, [h, *codes], pre_activations, scales, 0, activation,
+                           kernels)
     return updated, loss
+
+
+def pipelined_step(carry, lr, l1, x: Array, y: Array, x_next: Array, *, layer_sizes: Sequence[int],
+                   activation: str, kernels: Kernels):
+    """:func:`padded_step` for a network with a hidden layer, whose first layer's forward product was
+    computed by the previous step: ``carry = (padded parameters, z_1, h_1 of x)``; the step updates the
+    first layer and computes ``z_1, h_1`` of the next batch ``x_next`` in the same pass
+    (:func:`first_layer_update`). Returns ``((parameters, z_1, h_1 of x_next), loss)``."""
+    padded, z_first, h_first = carry
+    scales = _unit_scales(padded, layer_sizes, activation)
+    h = _padded_batch(x, padded[0]["w"].shape[0])
+    pre_activations, codes = _forward(padded, 1, h_first, scales, activation, kernels)
+    pre_activations, codes = [z_first, *pre_activations], [h_first, *codes]
+    loss, dz = _loss_and_output_slope(pre_activations[-1], codes[:-1], y, l1, layer_sizes)
+    updated, dz = _backward(padded, lr, l1, x.shape[0], dz, [h, *codes], pre_activations, scales, 1, activation,
+                            kernels)
+    w, b, z_first, h_first = first_layer_update(lr, dz, h, _padded_batch(x_next, h.shape[1]), padded[0]["w"],
+                                                padded[0]["b"], scales[0], activation=activation, kernels=kernels)
+    updated[0] = {"w": w, "b": b}
+    return (updated, z_first, h_first), loss
 
 
 def fused_step(params: Params, lr, l1, x: Array, y: Array, *, activation: str = "rectifier",
@@ -331,14 +421,25 @@ def fused_step(params: Params, lr, l1, x: Array, y: Array, *, activation: str = 
 
 
 def scan_steps(params: Params, lr, l1, x: Array, y: Array, batches: Array, *, activation: str = "rectifier",
-               kernels: Kernels = Kernels()) -> tuple[Params, Array]:
+               kernels: Kernels = Kernels(), pipelined: bool = True) -> tuple[Params, Array]:
     """One SGD step per row of ``batches`` (indices [S, B] into the examples ``x`` [N, n_0], ``y`` [N],
     gathered step by step as the engine's epoch does) in a ``lax.scan`` on padded parameters, padded once
     before and unpadded once after: ``(parameters after, loss of each step)``, the engine's epoch loop
-    with the fused step in place of XLA's. ValueError as :func:`fused_step`."""
+    with the fused step in place of XLA's. ``pipelined`` (networks with a hidden layer): each step also
+    computes the next one's first-layer product (:func:`pipelined_step`; the last step's, of the first
+    batch again, is dropped). ValueError as :func:`fused_step`."""
     check_options(activation, kernels, batches.shape[-1])
     sizes = mlp.layer_sizes_of(params)
-    step = functools.partial(padded_step, layer_sizes=sizes, activation=activation, kernels=kernels)
-    padded, losses = lax.scan(lambda p, indices: step(p, lr, l1, x[indices], y[indices]),
-                              pad(params, kernels.block), batches)
+    padded = pad(params, kernels.block)
+    options = dict(layer_sizes=sizes, activation=activation, kernels=kernels)
+    if not pipelined or len(padded) < 2:
+        padded, losses = lax.scan(lambda p, i: padded_step(p, lr, l1, x[i], y[i], **options), padded, batches)
+        return unpad(padded, sizes), losses
+    scale = unit_scale(activation, sizes[1], padded[0]["w"].shape[1])
+    first = forward_layer(_padded_batch(x[batches[0]], padded[0]["w"].shape[0]), padded[0]["w"], padded[0]["b"],
+                          scale, activation=activation, kernels=kernels)
+    following = jnp.concatenate([batches[1:], batches[:1]])
+    (padded, _, _), losses = lax.scan(
+        lambda carry, i: pipelined_step(carry, lr, l1, x[i[0]], y[i[0]], x[i[1]], **options),
+        (padded, *first), (batches, following))
     return unpad(padded, sizes), losses
