@@ -9,7 +9,10 @@
 #   3. if DIAGNOSTICS_MINUTES > 0: the labelled diagnostics of Table 1's gap (`sweeps.campaign
 #      --diagnostics`), resuming from the copy of results/ in $OUT/results, for that long;
 #   4. if ENGINE_SECONDS > 0: XLA's memory plan per network at K = 1, 8, 32, 200 and the sparse-inference
-#      benchmark, on the GPU, for at most that long each.
+#      benchmark, on the GPU, for at most that long each;
+#   5. if FUSED_SECONDS > 0: the fused Pallas SGD step against XLA's (`benchmarks.fused_step $FUSED_ARGS`:
+#      K = 200, 1, 32, 8, blocks of 32 and 64, IEEE and 3xTF32 products, pipelined and single steps by
+#      default: 9 programs per K) for at most that long (about 400 s), into $OUT/fused.
 # Installs nothing: the machine's python3 has jax, flax, optax, orbax, matplotlib. MNIST is read from
 # .device/data/mnist (the four gzipped IDX files, ~11 MB; prepare it with `benchmarks/prepare_device.sh`
 # and carry `.device`). Everything is written under $OUT; a step that fails or runs out of time leaves
@@ -75,6 +78,16 @@ if [ "$ENGINE_SECONDS" != 0 ]; then
   timeout --signal=INT --kill-after=20 "$ENGINE_SECONDS" python3 -m benchmarks.sparse_inference \
     --out "$OUT/engine" >> "$OUT/engine.log" 2>&1
   echo "sparse inference: exit $?" | tee -a "$OUT/engine.log"; tail -20 "$OUT/engine.log"
+fi
+
+FUSED_SECONDS=${FUSED_SECONDS:-0}
+# K = 200 first: the JSON is rewritten after every K, so a run cut short keeps the number that matters most
+FUSED_ARGS=${FUSED_ARGS:-"--k 200 1 32 8 --steps 50 --rounds 5 --blocks 32 64 --kernel-precisions engine tf32x3 --schedules pipelined step"}
+if [ "$FUSED_SECONDS" != 0 ]; then
+  # shellcheck disable=SC2086
+  timeout --signal=INT --kill-after=20 "$FUSED_SECONDS" python3 -m benchmarks.fused_step $FUSED_ARGS \
+    --out "$OUT/fused" > "$OUT/fused.log" 2>&1
+  echo "fused step: exit $?" | tee -a "$OUT/fused.log"; tail -20 "$OUT/fused.log"
 fi
 
 # the raw numbers sit three folders down, deeper than what comes back from a device call: lift them
