@@ -10,17 +10,12 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import itertools
-import math
 from typing import NamedTuple, Optional
 
 import jax
 import numpy as np
 
-from deep_sparse import activations as activations_lib
-from deep_sparse import dae, mlp
-from deep_sparse.dae import CORRUPTIONS
-
-TASKS = ("classification", "ratings")
+from deep_sparse import dae, hparam_rules
 
 
 class _HparamFields(NamedTuple):
@@ -102,7 +97,10 @@ Hparams.__signature__ = inspect.signature(_HparamFields)  # what help() and the 
 
 
 def _check_values(hparams: Hparams) -> None:
-    """Raise ValueError for a negative or NaN concrete value of any field (tracers pass unchecked)."""
+    """Raise ValueError for a concrete value of a field below its rule's lower bound (``hparam_rules``),
+    or NaN. The bound counts as allowed even where the rule excludes it: an ``in_axes`` prefix puts 0
+    (an axis) in a field. Upper bounds and finiteness are the planner's (they may depend on the
+    config); tracers pass unchecked."""
     for name, value in hparams._asdict().items():
         if value is None or isinstance(value, (bool, str)) or isinstance(value, jax.core.Tracer):
             continue
@@ -112,8 +110,9 @@ def _check_values(hparams: Hparams) -> None:
             array = np.asarray(value, np.float64)
         except (TypeError, ValueError):
             continue  # not a number: a placeholder JAX put there
-        if np.any(np.isnan(array)) or np.any(array < 0):
-            raise ValueError(f"Hparams.{name} must be >= 0, got {np.asarray(value).tolist()!r}")
+        low = hparam_rules.RULES[name].low
+        if np.any(np.isnan(array)) or np.any(array < low):
+            raise ValueError(f"Hparams.{name} must be >= {low:g}, got {np.asarray(value).tolist()!r}")
 
 
 def _flatten_with_keys(hparams: Hparams):
@@ -126,6 +125,7 @@ jax.tree_util.register_pytree_with_keys(
 
 
 HPARAM_NAMES = Hparams._fields
+assert HPARAM_NAMES == hparam_rules.HPARAM_NAMES, "Hparams' fields are the traced rules of hparam_rules, in order"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -196,45 +196,13 @@ class TrainConfig:
         return dataclasses.asdict(self)
 
 
-def _positive_int(config, field, allow_none=False):
-    value = getattr(config, field)
-    if value is None and allow_none:
-        return
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"TrainConfig.{field} must be a positive integer, got {value!r}")
-
-
 def validate(config: TrainConfig) -> None:
-    """Raise ValueError naming the first bad field of ``config``; nothing is compiled before this."""
-    if config.activation not in activations_lib.ACTIVATIONS:
-        raise ValueError(
-            f"TrainConfig.activation: unknown activation {config.activation!r}; "
-            f"known activations: {', '.join(activations_lib.names())}"
-        )
-    for size in config.hidden_sizes:
-        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-            raise ValueError(f"TrainConfig.hidden_sizes must be positive integers, got {config.hidden_sizes!r}")
-    for field in ("batch_size", "epochs", "eval_batch_size"):
-        _positive_int(config, field)
-    for field in ("patience", "num_classes", "train_size", "valid_size", "test_size"):
-        _positive_int(config, field, allow_none=True)
-    if isinstance(config.pretrain_epochs, bool) or not isinstance(config.pretrain_epochs, int) or config.pretrain_epochs < 0:
-        raise ValueError(f"TrainConfig.pretrain_epochs must be an integer >= 0, got {config.pretrain_epochs!r}")
-    if not (0.0 < config.labeled_fraction <= 1.0):
-        raise ValueError(f"TrainConfig.labeled_fraction must be in (0, 1], got {config.labeled_fraction!r}")
-    if not isinstance(config.hidden_bias_init, (int, float)) or not math.isfinite(config.hidden_bias_init):
-        raise ValueError(f"TrainConfig.hidden_bias_init must be a finite number, got {config.hidden_bias_init!r}")
-    if not isinstance(config.tied_decoder, bool):
-        raise ValueError(f"TrainConfig.tied_decoder must be True or False, got {config.tied_decoder!r}")
-    if config.output_layer_init not in mlp.OUTPUT_LAYER_INITS:
-        raise ValueError(f"TrainConfig.output_layer_init must be one of {mlp.OUTPUT_LAYER_INITS}, "
-                         f"got {config.output_layer_init!r}")
-    if config.task not in TASKS:
-        raise ValueError(f"TrainConfig.task must be one of {TASKS}, got {config.task!r}")
-    for field in ("corruption", "first_layer_corruption"):
-        value = getattr(config, field)
-        if value is not None and value not in CORRUPTIONS:
-            raise ValueError(f"TrainConfig.{field} must be one of {CORRUPTIONS}, got {value!r}")
+    """Raise ValueError naming the first bad field of ``config`` (its rule in ``hparam_rules``), and a
+    pre-training strategy the activation cannot use; nothing is compiled before this."""
+    for field in dataclasses.fields(config):
+        problem = hparam_rules.RULES[field.name].problem(getattr(config, field.name))
+        if problem:
+            raise ValueError(f"TrainConfig.{problem}")
     if config.pretrain_epochs > 0:
         if not config.hidden_sizes:
             raise ValueError("TrainConfig.pretrain_epochs > 0 needs at least one hidden layer")
