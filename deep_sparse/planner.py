@@ -7,8 +7,6 @@ import itertools
 import json
 from typing import Iterable, Optional
 
-import numpy as np
-
 from deep_sparse.config import HPARAM_NAMES, Hparams, TrainConfig
 from deep_sparse.hparam_rules import RULES
 

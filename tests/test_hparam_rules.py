@@ -9,6 +9,7 @@ import importlib
 import json
 import math
 import os
+import re
 
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
@@ -142,6 +143,17 @@ def test_every_module_spells_each_hyperparameter_flag_the_same_way():
             seen.setdefault(rule.name, set()).add(module.__name__)
     assert seen["lr"] >= {"sweeps.train", "sweeps.table1", "sweeps.figure3", "sweeps.workshop_table2"}
     assert seen["seed"] == {"sweeps.train", "sweeps.figure3"} and "sweeps.table1" in seen["dataset"]
+
+
+def test_every_help_names_only_presets_that_exist_and_tells_no_history():
+    for module in sweep_modules():
+        text = " ".join(module.build_parser().format_help().split())
+        assert not re.search(r"\bissue \d", text), module.__name__
+        presets = getattr(module, "PRESETS", None)
+        if presets is not None:
+            assert f"--preset {{{','.join(presets)}}}" in text and ("tiny" in presets) == ("tiny" in text)
+        if "--matmul-precision" in text:
+            assert "it matters on GPUs only" in text
 
 
 def recorded_commands() -> list[tuple[str, list[str]]]:
