@@ -18,12 +18,16 @@ import numpy as np
 from deep_sparse import dae, hparam_rules
 
 
+# every default is the rule's (deep_sparse.hparam_rules, docs/hyperparameters.md)
+_DEFAULT = {name: rule.default for name, rule in hparam_rules.RULES.items()}
+
+
 class _HparamFields(NamedTuple):
-    lr: float = 0.01
-    l1: float = 0.0
-    pretrain_lr: float = 0.01
-    noise_level: float = 0.25
-    alpha: float = 1.0
+    lr: float = _DEFAULT["lr"]
+    l1: float = _DEFAULT["l1"]
+    pretrain_lr: float = _DEFAULT["pretrain_lr"]
+    noise_level: float = _DEFAULT["noise_level"]
+    alpha: float = _DEFAULT["alpha"]
 
 
 class Hparams(_HparamFields):
@@ -125,7 +129,6 @@ jax.tree_util.register_pytree_with_keys(
 
 
 HPARAM_NAMES = Hparams._fields
-assert HPARAM_NAMES == hparam_rules.HPARAM_NAMES, "Hparams' fields are the traced rules of hparam_rules, in order"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -161,27 +164,27 @@ class TrainConfig:
     train_size, valid_size, test_size: use only the first n examples of each split (None: all).
     """
 
-    dataset: str = "mnist"
-    hidden_sizes: tuple[int, ...] = (1000, 1000, 1000)
-    activation: str = "rectifier"
-    batch_size: int = 10
-    epochs: int = 30
-    patience: Optional[int] = 5
-    pretrain_epochs: int = 0
-    pretrain_strategy: Optional[str] = None
-    tied_decoder: bool = True
-    corruption: str = "mask"
-    first_layer_corruption: Optional[str] = None
-    labeled_fraction: float = 1.0
-    labeled_seed: int = 0
-    task: str = "classification"
-    hidden_bias_init: float = 0.0
-    output_layer_init: str = "uniform"
-    eval_batch_size: int = 1000
-    num_classes: Optional[int] = None
-    train_size: Optional[int] = None
-    valid_size: Optional[int] = None
-    test_size: Optional[int] = None
+    dataset: str = _DEFAULT["dataset"]
+    hidden_sizes: tuple[int, ...] = _DEFAULT["hidden_sizes"]
+    activation: str = _DEFAULT["activation"]
+    batch_size: int = _DEFAULT["batch_size"]
+    epochs: int = _DEFAULT["epochs"]
+    patience: Optional[int] = _DEFAULT["patience"]
+    pretrain_epochs: int = _DEFAULT["pretrain_epochs"]
+    pretrain_strategy: Optional[str] = _DEFAULT["pretrain_strategy"]
+    tied_decoder: bool = _DEFAULT["tied_decoder"]
+    corruption: str = _DEFAULT["corruption"]
+    first_layer_corruption: Optional[str] = _DEFAULT["first_layer_corruption"]
+    labeled_fraction: float = _DEFAULT["labeled_fraction"]
+    labeled_seed: int = _DEFAULT["labeled_seed"]
+    task: str = _DEFAULT["task"]
+    hidden_bias_init: float = _DEFAULT["hidden_bias_init"]
+    output_layer_init: str = _DEFAULT["output_layer_init"]
+    eval_batch_size: int = _DEFAULT["eval_batch_size"]
+    num_classes: Optional[int] = _DEFAULT["num_classes"]
+    train_size: Optional[int] = _DEFAULT["train_size"]
+    valid_size: Optional[int] = _DEFAULT["valid_size"]
+    test_size: Optional[int] = _DEFAULT["test_size"]
 
     def __post_init__(self):
         object.__setattr__(self, "hidden_sizes", tuple(self.hidden_sizes))
