@@ -43,7 +43,7 @@ __all__ = ["PAPER_LR_GRID", "PAPER_BATCH_SIZE", "CELL_SELECTORS", "Subset", "Gen
            "DatasetPreset",
            "setting", "by_name", "preset_label", "is_paper_scale", "load_splits", "load_dataset", "split_sizes",
            "cell", "write_cells", "write_not_run", "run_sweep", "OpenedDataset", "Run",
-           "positive_int", "optional_positive_int", "grid_of", "names_among", "seed_values", "grid"]
+           "positive_int", "optional_positive_int", "grid_of", "names_among", "seed_values", "as_grid"]
 
 # The papers' procedure (AISTATS section 4.1), shared by the experiments' presets.
 PAPER_LR_GRID = (0.1, 0.01, 0.001, 0.0001)  # fine-tuning and pre-training learning rates explored
@@ -123,13 +123,14 @@ def _from_table(rule: hparam_rules.Rule) -> tuple[Callable[[Any], bool], str]:
     or, for a hyperparameter a flag takes a list of, a non-empty grid of them too."""
     if not rule.listed:
         return rule.accepts, rule.expected()
-    return ((lambda value: all(map(rule.accepts, value)) and bool(value) if isinstance(value, tuple)
-             else rule.accepts(value)), f"{rule.expected()} or a non-empty grid of them")
+    return (lambda value: bool(as_grid(value)) and all(map(rule.accepts, as_grid(value))),
+            f"{rule.expected()} or a non-empty grid of them")
 
 
-def _probabilities(value) -> bool:
-    values = value if isinstance(value, tuple) else (value,)
-    return bool(values) and all(hparam_rules.RULES["noise_level"].accepts(v, bounded=True) for v in values)
+def _noise_levels(bounded: bool) -> Callable[[Any], bool]:
+    """Noise levels, one or a non-empty grid: probabilities (``bounded``) or standard deviations."""
+    return lambda value: bool(as_grid(value)) and all(hparam_rules.RULES["noise_level"].accepts(v, bounded)
+                                                   for v in as_grid(value))
 
 
 # field name -> (rule, what the rule asks for); one rule per name for every experiment's presets: the
@@ -143,9 +144,8 @@ RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "seeds": (_seeds, "a positive number of seeds (0 to n - 1), or a non-empty list of seeds >= 0"),
     "best": (_positive_int, "a positive integer"),
     "alphas": (_from_table(hparam_rules.RULES["alpha"])[0], "a non-empty grid of positive alphas (inf allowed)"),
-    "noise_level": (_probabilities, "a masking probability in [0, 1]"),
-    "noise_std": (_from_table(dataclasses.replace(hparam_rules.RULES["noise_level"], high=None))[0],
-                  "a noise standard deviation >= 0"),
+    "noise_level": (_noise_levels(bounded=True), "a masking probability in [0, 1]"),
+    "noise_std": (_noise_levels(bounded=False), "a noise standard deviation >= 0"),
 }
 
 
@@ -154,7 +154,7 @@ def seed_values(seeds: int | Sequence[int]) -> Sequence[int]:
     return range(seeds) if isinstance(seeds, int) else seeds
 
 
-def grid(value) -> tuple:
+def as_grid(value) -> tuple:
     """A preset's hyperparameter as a grid axis: a grid as it is, one value as a grid of one."""
     return value if isinstance(value, tuple) else (value,)
 

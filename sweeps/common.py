@@ -248,30 +248,23 @@ def add_preset_argument(parser: argparse.ArgumentParser, presets: Mapping, defau
                         help=f"experiment size: {', '.join(presets)}, described below (default: %(default)s)")
 
 
-def add_rule_arguments(parser, rule_names: Sequence[str], choices: Mapping[str, Sequence] | None = None,
-                       defaults: Mapping | None = None) -> None:
+def add_rule_arguments(parser, rule_names: Sequence[str], choices: Mapping[str, Sequence] | None = None) -> None:
     """The flags of the hyperparameters ``rule_names``, from their rules (:mod:`deep_sparse.hparam_rules`):
-    spelling, one value or a list, type, range check and help are the same in every module. A flag not
-    given leaves no attribute (the preset's value stands, :func:`given_overrides`) unless ``defaults``
-    gives one; ``choices`` narrows a rule's choices to a module's (e.g. the data sets it knows)."""
-    choices, defaults = choices or {}, defaults or {}
+    spelling, one value or a list, type, range check and help are the same in every module. Each
+    overrides the preset's value; a flag not given leaves no attribute (:func:`given_overrides`).
+    ``choices`` narrows a rule's choices to a module's (e.g. the data sets it knows)."""
+    choices = choices or {}
     for name in rule_names:
         rule = hparam_rules.RULES[name]
-        default = defaults.get(name, argparse.SUPPRESS)
-        shown = "the preset's" if default is argparse.SUPPRESS else _shown_default(default)
         if rule.kind == hparam_rules.FLAG:
-            parser.add_argument(rule.option, *rule.aliases, dest=rule.dest, action="store_true", default=default,
-                                help=f"{rule.help} (default: {shown})")
+            parser.add_argument(rule.option, *rule.aliases, dest=rule.dest, action="store_true",
+                                default=argparse.SUPPRESS, help=f"{rule.help} (default: the preset's)")
             continue
         among = choices.get(name, rule.choices) or None
         valid = f"one of {', '.join(among)}" if among else rule.range_text()
-        parser.add_argument(rule.option, *rule.aliases, dest=rule.dest, type=rule.parse, default=default,
+        parser.add_argument(rule.option, *rule.aliases, dest=rule.dest, type=rule.parse, default=argparse.SUPPRESS,
                             nargs="+" if rule.listed else None, choices=among, metavar=rule.name.upper(),
-                            help=f"{rule.help}; valid: {valid} (default: {shown})")
-
-
-def _shown_default(value) -> str:
-    return " ".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
+                            help=f"{rule.help}; valid: {valid} (default: the preset's)")
 
 
 def given_overrides(args: argparse.Namespace, names: Sequence[str]) -> dict:

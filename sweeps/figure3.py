@@ -93,7 +93,7 @@ def figure3_config(preset: Figure3Preset) -> ds.config.TrainConfig:
 def figure3_grid(preset: Figure3Preset) -> list[dict]:
     """Seed outermost: every finished prefix of the sweep (seed 0 over all L1 values, then seed 1, ...)
     is a complete figure."""
-    return ds.sweep.product(seed=experiment.seed_values(preset.seeds), l1=preset.l1, lr=experiment.grid(preset.lr))
+    return ds.sweep.product(seed=experiment.seed_values(preset.seeds), l1=preset.l1, lr=experiment.as_grid(preset.lr))
 
 
 def main(argv=None) -> int:

@@ -90,11 +90,11 @@ def structure(preset, dataset: str) -> dict:
 def grid(preset) -> tuple[list[dict], Any]:
     """The networks of ``preset`` (activation outermost, as recorded sweeps list them) and the base
     hyperparameters: alpha is an axis only when several are given, else the base's value."""
-    alpha = experiment.grid(preset.alpha)
-    points = ds.sweep.product(activation=preset.activations, lr=experiment.grid(preset.lr),
-                              l1=experiment.grid(preset.l1), seed=experiment.grid(preset.seeds),
-                              pretrain_lr=experiment.grid(preset.pretrain_lr),
-                              noise_level=experiment.grid(preset.noise_level),
+    alpha = experiment.as_grid(preset.alpha)
+    points = ds.sweep.product(activation=preset.activations, lr=experiment.as_grid(preset.lr),
+                              l1=experiment.as_grid(preset.l1), seed=experiment.as_grid(preset.seeds),
+                              pretrain_lr=experiment.as_grid(preset.pretrain_lr),
+                              noise_level=experiment.as_grid(preset.noise_level),
                               **({"alpha": alpha} if len(alpha) > 1 else {}))
     return points, ds.config.Hparams(alpha=alpha[0])
 
