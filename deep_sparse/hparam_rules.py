@@ -33,7 +33,8 @@ class Rule:
     high_lifted_by: corruptions under which ``high`` does not hold (Gaussian noise's level is a
         standard deviation, the others' a probability: ``bounded_name``).
     listed: the flag takes a list, one network (or run) per value; sweeping makes sense for it.
-    flag: the command-line spelling; ``aliases``: older spellings recorded commands still use.
+    flag: the command-line spelling; ``aliases``: other spellings it accepts (a list flag's singular,
+        which recorded commands in ``results/`` use).
     cli_none: the command-line word that means None (patience 0: never stop early).
     """
 
