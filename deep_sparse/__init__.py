@@ -24,6 +24,7 @@ _SUBMODULES = (
     "activations", "mlp", "sparsity", "dae", "reparam", "ratings", "nn",
     "data", "config", "inputs", "optimizers", "train", "sweep", "experiment", "planner", "executor", "store",
     "distributed", "devices", "checkpoints", "results_io", "results", "plots", "selection", "runtime", "names",
+    "hparam_rules",
 )
 __all__ = list(_SUBMODULES)
 

@@ -10,25 +10,24 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import itertools
-import math
 from typing import NamedTuple, Optional
 
 import jax
 import numpy as np
 
-from deep_sparse import activations as activations_lib
-from deep_sparse import dae, mlp
-from deep_sparse.dae import CORRUPTIONS
+from deep_sparse import dae, hparam_rules
 
-TASKS = ("classification", "ratings")
+
+# every default is the rule's (deep_sparse.hparam_rules, docs/hyperparameters.md)
+_DEFAULT = {name: rule.default for name, rule in hparam_rules.RULES.items()}
 
 
 class _HparamFields(NamedTuple):
-    lr: float = 0.01
-    l1: float = 0.0
-    pretrain_lr: float = 0.01
-    noise_level: float = 0.25
-    alpha: float = 1.0
+    lr: float = _DEFAULT["lr"]
+    l1: float = _DEFAULT["l1"]
+    pretrain_lr: float = _DEFAULT["pretrain_lr"]
+    noise_level: float = _DEFAULT["noise_level"]
+    alpha: float = _DEFAULT["alpha"]
 
 
 class Hparams(_HparamFields):
@@ -102,7 +101,10 @@ Hparams.__signature__ = inspect.signature(_HparamFields)  # what help() and the 
 
 
 def _check_values(hparams: Hparams) -> None:
-    """Raise ValueError for a negative or NaN concrete value of any field (tracers pass unchecked)."""
+    """Raise ValueError for a concrete value of a field below its rule's lower bound (``hparam_rules``),
+    or NaN. The bound counts as allowed even where the rule excludes it: an ``in_axes`` prefix puts 0
+    (an axis) in a field. Upper bounds and finiteness are the planner's (they may depend on the
+    config); tracers pass unchecked."""
     for name, value in hparams._asdict().items():
         if value is None or isinstance(value, (bool, str)) or isinstance(value, jax.core.Tracer):
             continue
@@ -112,8 +114,9 @@ def _check_values(hparams: Hparams) -> None:
             array = np.asarray(value, np.float64)
         except (TypeError, ValueError):
             continue  # not a number: a placeholder JAX put there
-        if np.any(np.isnan(array)) or np.any(array < 0):
-            raise ValueError(f"Hparams.{name} must be >= 0, got {np.asarray(value).tolist()!r}")
+        low = hparam_rules.RULES[name].low
+        if np.any(np.isnan(array)) or np.any(array < low):
+            raise ValueError(f"Hparams.{name} must be >= {low:g}, got {np.asarray(value).tolist()!r}")
 
 
 def _flatten_with_keys(hparams: Hparams):
@@ -161,27 +164,27 @@ class TrainConfig:
     train_size, valid_size, test_size: use only the first n examples of each split (None: all).
     """
 
-    dataset: str = "mnist"
-    hidden_sizes: tuple[int, ...] = (1000, 1000, 1000)
-    activation: str = "rectifier"
-    batch_size: int = 10
-    epochs: int = 30
-    patience: Optional[int] = 5
-    pretrain_epochs: int = 0
-    pretrain_strategy: Optional[str] = None
-    tied_decoder: bool = True
-    corruption: str = "mask"
-    first_layer_corruption: Optional[str] = None
-    labeled_fraction: float = 1.0
-    labeled_seed: int = 0
-    task: str = "classification"
-    hidden_bias_init: float = 0.0
-    output_layer_init: str = "uniform"
-    eval_batch_size: int = 1000
-    num_classes: Optional[int] = None
-    train_size: Optional[int] = None
-    valid_size: Optional[int] = None
-    test_size: Optional[int] = None
+    dataset: str = _DEFAULT["dataset"]
+    hidden_sizes: tuple[int, ...] = _DEFAULT["hidden_sizes"]
+    activation: str = _DEFAULT["activation"]
+    batch_size: int = _DEFAULT["batch_size"]
+    epochs: int = _DEFAULT["epochs"]
+    patience: Optional[int] = _DEFAULT["patience"]
+    pretrain_epochs: int = _DEFAULT["pretrain_epochs"]
+    pretrain_strategy: Optional[str] = _DEFAULT["pretrain_strategy"]
+    tied_decoder: bool = _DEFAULT["tied_decoder"]
+    corruption: str = _DEFAULT["corruption"]
+    first_layer_corruption: Optional[str] = _DEFAULT["first_layer_corruption"]
+    labeled_fraction: float = _DEFAULT["labeled_fraction"]
+    labeled_seed: int = _DEFAULT["labeled_seed"]
+    task: str = _DEFAULT["task"]
+    hidden_bias_init: float = _DEFAULT["hidden_bias_init"]
+    output_layer_init: str = _DEFAULT["output_layer_init"]
+    eval_batch_size: int = _DEFAULT["eval_batch_size"]
+    num_classes: Optional[int] = _DEFAULT["num_classes"]
+    train_size: Optional[int] = _DEFAULT["train_size"]
+    valid_size: Optional[int] = _DEFAULT["valid_size"]
+    test_size: Optional[int] = _DEFAULT["test_size"]
 
     def __post_init__(self):
         object.__setattr__(self, "hidden_sizes", tuple(self.hidden_sizes))
@@ -196,45 +199,13 @@ class TrainConfig:
         return dataclasses.asdict(self)
 
 
-def _positive_int(config, field, allow_none=False):
-    value = getattr(config, field)
-    if value is None and allow_none:
-        return
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"TrainConfig.{field} must be a positive integer, got {value!r}")
-
-
 def validate(config: TrainConfig) -> None:
-    """Raise ValueError naming the first bad field of ``config``; nothing is compiled before this."""
-    if config.activation not in activations_lib.ACTIVATIONS:
-        raise ValueError(
-            f"TrainConfig.activation: unknown activation {config.activation!r}; "
-            f"known activations: {', '.join(activations_lib.names())}"
-        )
-    for size in config.hidden_sizes:
-        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-            raise ValueError(f"TrainConfig.hidden_sizes must be positive integers, got {config.hidden_sizes!r}")
-    for field in ("batch_size", "epochs", "eval_batch_size"):
-        _positive_int(config, field)
-    for field in ("patience", "num_classes", "train_size", "valid_size", "test_size"):
-        _positive_int(config, field, allow_none=True)
-    if isinstance(config.pretrain_epochs, bool) or not isinstance(config.pretrain_epochs, int) or config.pretrain_epochs < 0:
-        raise ValueError(f"TrainConfig.pretrain_epochs must be an integer >= 0, got {config.pretrain_epochs!r}")
-    if not (0.0 < config.labeled_fraction <= 1.0):
-        raise ValueError(f"TrainConfig.labeled_fraction must be in (0, 1], got {config.labeled_fraction!r}")
-    if not isinstance(config.hidden_bias_init, (int, float)) or not math.isfinite(config.hidden_bias_init):
-        raise ValueError(f"TrainConfig.hidden_bias_init must be a finite number, got {config.hidden_bias_init!r}")
-    if not isinstance(config.tied_decoder, bool):
-        raise ValueError(f"TrainConfig.tied_decoder must be True or False, got {config.tied_decoder!r}")
-    if config.output_layer_init not in mlp.OUTPUT_LAYER_INITS:
-        raise ValueError(f"TrainConfig.output_layer_init must be one of {mlp.OUTPUT_LAYER_INITS}, "
-                         f"got {config.output_layer_init!r}")
-    if config.task not in TASKS:
-        raise ValueError(f"TrainConfig.task must be one of {TASKS}, got {config.task!r}")
-    for field in ("corruption", "first_layer_corruption"):
-        value = getattr(config, field)
-        if value is not None and value not in CORRUPTIONS:
-            raise ValueError(f"TrainConfig.{field} must be one of {CORRUPTIONS}, got {value!r}")
+    """Raise ValueError naming the first bad field of ``config`` (its rule in ``hparam_rules``), and a
+    pre-training strategy the activation cannot use; nothing is compiled before this."""
+    for field in dataclasses.fields(config):
+        problem = hparam_rules.RULES[field.name].problem(getattr(config, field.name))
+        if problem:
+            raise ValueError(f"TrainConfig.{problem}")
     if config.pretrain_epochs > 0:
         if not config.hidden_sizes:
             raise ValueError("TrainConfig.pretrain_epochs > 0 needs at least one hidden layer")

@@ -33,7 +33,7 @@ import numpy as np
 # command lines build their parsers from the presets here, and --help must not wait seconds for JAX.
 import deep_sparse as ds
 from deep_sparse import data as data_lib
-from deep_sparse import names, portable, results_io
+from deep_sparse import hparam_rules, names, portable, results_io
 
 if TYPE_CHECKING:
     from deep_sparse.config import TrainConfig
@@ -43,7 +43,7 @@ __all__ = ["PAPER_LR_GRID", "PAPER_BATCH_SIZE", "CELL_SELECTORS", "Subset", "Gen
            "DatasetPreset",
            "setting", "by_name", "preset_label", "is_paper_scale", "load_splits", "load_dataset", "split_sizes",
            "cell", "write_cells", "write_not_run", "run_sweep", "OpenedDataset", "Run",
-           "positive_int", "optional_positive_int", "grid_of", "names_among"]
+           "positive_int", "optional_positive_int", "grid_of", "names_among", "seed_values", "as_grid"]
 
 # The papers' procedure (AISTATS section 4.1), shared by the experiments' presets.
 PAPER_LR_GRID = (0.1, 0.01, 0.001, 0.0001)  # fine-tuning and pre-training learning rates explored
@@ -113,35 +113,50 @@ def _widths(value) -> bool:
     return isinstance(value, tuple) and bool(value) and all(_positive_int(v) for v in value)
 
 
-def _number_or_grid(check: Callable[[Any], bool]) -> Callable[[Any], bool]:
-    """One number, or a non-empty grid of them, each passing ``check``."""
-    def rule(value) -> bool:
-        values = value if isinstance(value, tuple) else (value,)
-        return bool(values) and all(_is_number(v) and check(v) for v in values)
-    return rule
+def _seeds(value) -> bool:
+    seed = hparam_rules.RULES["seed"]
+    return _positive_int(value) or (isinstance(value, tuple) and bool(value) and all(map(seed.accepts, value)))
 
 
-# field name -> (rule, what the rule asks for); one rule per name for every experiment's presets
+def _from_table(rule: hparam_rules.Rule) -> tuple[Callable[[Any], bool], str]:
+    """A preset field's rule from the hyperparameter's (:mod:`deep_sparse.hparam_rules`): one valid value,
+    or, for a hyperparameter a flag takes a list of, a non-empty grid of them too."""
+    if not rule.listed:
+        return rule.accepts, rule.expected()
+    return (lambda value: bool(as_grid(value)) and all(map(rule.accepts, as_grid(value))),
+            f"{rule.expected()} or a non-empty grid of them")
+
+
+def _noise_levels(bounded: bool) -> Callable[[Any], bool]:
+    """Noise levels, one or a non-empty grid: probabilities (``bounded``) or standard deviations."""
+    return lambda value: bool(as_grid(value)) and all(hparam_rules.RULES["noise_level"].accepts(v, bounded)
+                                                   for v in as_grid(value))
+
+
+# field name -> (rule, what the rule asks for); one rule per name for every experiment's presets: the
+# hyperparameters' from their table (a field is named like its flag), then the experiments' own
 RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
+    **{rule.dest: _from_table(rule) for rule in hparam_rules.RULES.values() if rule.cli},
     "name": (_text, "a non-empty name"),
     "description": (_text, "a non-empty description"),
     "hidden_sizes": (_widths, "a non-empty sequence of positive layer widths"),
     "norb_hidden_sizes": (_widths, "a non-empty sequence of positive layer widths"),
-    "epochs": (_positive_int, "a positive integer"),
-    "patience": (_optional_positive_int, "a positive integer, or None (no early stopping)"),
-    "pretrain_epochs": (lambda v: _is_int(v) and v >= 0, "an integer >= 0 (0: no pre-training)"),
-    "seeds": (_positive_int, "a positive integer"),
+    "seeds": (_seeds, "a positive number of seeds (0 to n - 1), or a non-empty list of seeds >= 0"),
     "best": (_positive_int, "a positive integer"),
-    "lr": (_number_or_grid(lambda v: v > 0), "a positive learning rate or a non-empty grid of them"),
-    "pretrain_lr": (_number_or_grid(lambda v: v > 0), "a positive learning rate or a non-empty grid of them"),
-    "alphas": (_number_or_grid(lambda v: v > 0), "a non-empty grid of positive alphas (inf allowed)"),
-    "l1": (_number_or_grid(lambda v: 0 <= v < math.inf), "an L1 coefficient >= 0 or a non-empty grid of them"),
-    "noise_level": (_number_or_grid(lambda v: 0 <= v <= 1), "a masking probability in [0, 1]"),
-    "noise_std": (_number_or_grid(lambda v: 0 <= v < math.inf), "a noise standard deviation >= 0"),
-    "train_size": (_optional_positive_int, "a positive number of examples, or None (all)"),
-    "valid_size": (_optional_positive_int, "a positive number of examples, or None (all)"),
-    "test_size": (_optional_positive_int, "a positive number of examples, or None (all)"),
+    "alphas": (_from_table(hparam_rules.RULES["alpha"])[0], "a non-empty grid of positive alphas (inf allowed)"),
+    "noise_level": (_noise_levels(bounded=True), "a masking probability in [0, 1]"),
+    "noise_std": (_noise_levels(bounded=False), "a noise standard deviation >= 0"),
 }
+
+
+def seed_values(seeds: int | Sequence[int]) -> Sequence[int]:
+    """The seeds of a preset's ``seeds``: a count n is seeds 0 to n - 1, a list is its seeds."""
+    return range(seeds) if isinstance(seeds, int) else seeds
+
+
+def as_grid(value) -> tuple:
+    """A preset's hyperparameter as a grid axis: a grid as it is, one value as a grid of one."""
+    return value if isinstance(value, tuple) else (value,)
 
 
 def setting(rule: Callable[[Any], bool], what: str, **field_options) -> Any:

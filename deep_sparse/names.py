@@ -9,6 +9,8 @@ ACTIVATIONS = ("rectifier", "softplus", "scaled_softplus", "tanh", "sigmoid", "h
 # :mod:`deep_sparse.dae`'s corruption processes, and :func:`deep_sparse.mlp.init`'s softmax-layer starts
 CORRUPTIONS = ("mask", "gaussian", "salt_and_pepper", "none")
 OUTPUT_LAYER_INITS = ("uniform", "zeros")
+# what a network's output is read as: class probabilities, or a rating's stars (section 4.2)
+TASKS = ("classification", "ratings")
 
 # :mod:`deep_sparse.runtime`: the matmul precisions a run may ask for, the contract's, and where the
 # compilation cache goes

@@ -7,9 +7,8 @@ import itertools
 import json
 from typing import Iterable, Optional
 
-import numpy as np
-
 from deep_sparse.config import HPARAM_NAMES, Hparams, TrainConfig
+from deep_sparse.hparam_rules import RULES
 
 STRUCTURAL_NAMES = tuple(
     field.name for field in dataclasses.fields(TrainConfig)
@@ -50,24 +49,15 @@ def normalize_grid(grid) -> list[dict]:
 
 
 def check_hparams(values: dict, config: TrainConfig) -> Optional[str]:
-    """What is wrong with one network's hyperparameters (``{name: float}``), or None. The one place
-    their rules live, for the library and every command line alike: learning rates finite and > 0, L1
-    finite and >= 0, the corruption level a probability in [0, 1] for masking and salt-and-pepper noise
-    (a standard deviation >= 0 for Gaussian noise), alpha > 0 (inf: the rectifier)."""
-    for name in ("lr", "pretrain_lr"):
-        if not (np.isfinite(values[name]) and values[name] > 0):
-            return f"{name} must be a finite number > 0, got {values[name]!r}"
-    if not (np.isfinite(values["l1"]) and values["l1"] >= 0):
-        return f"l1 must be a finite number >= 0, got {values['l1']!r}"
-    level = values["noise_level"]
-    corruptions = {config.corruption, config.first_layer_corruption} - {None}
-    if corruptions - {"gaussian"} and not 0.0 <= level <= 1.0:
-        return (f"noise_level must be a probability in [0, 1] for {' and '.join(sorted(corruptions - {'gaussian'}))} "
-                f"noise, got {level!r}")
-    if not (np.isfinite(level) and level >= 0):
-        return f"noise_level must be a finite number >= 0, got {level!r}"
-    if not values["alpha"] > 0:  # NaN fails too
-        return f"alpha must be > 0 (inf for the rectifier), got {values['alpha']!r}"
+    """What is wrong with one network's hyperparameters (``{name: float}``), or None: each value
+    against its rule in :mod:`deep_sparse.hparam_rules` (learning rates finite and > 0, L1 finite and
+    >= 0, the corruption level a probability for masking and salt-and-pepper noise but a standard
+    deviation >= 0 for Gaussian noise, alpha > 0 with inf the rectifier)."""
+    corruptions = (config.corruption, config.first_layer_corruption)
+    for name in HPARAM_NAMES:
+        problem = RULES[name].problem(values[name], corruptions)
+        if problem:
+            return problem
     return None
 
 
@@ -97,8 +87,8 @@ def plan(config: TrainConfig, grid, base_hparams: Optional[Hparams] = None) -> l
         if "hidden_sizes" in structure:
             structure["hidden_sizes"] = tuple(structure["hidden_sizes"])
         seed = point.get("seed", 0)
-        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-            raise ValueError(f"grid point {index}: seed must be a non-negative integer, got {seed!r}")
+        if RULES["seed"].problem(seed):
+            raise ValueError(f"grid point {index}: {RULES['seed'].problem(seed)}")
         key = json.dumps(structure, sort_keys=True, default=str)
         if key not in groups:
             groups[key] = Group(len(groups), config.replace(**structure), structure, [])

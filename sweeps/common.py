@@ -12,7 +12,7 @@ from typing import Callable, Mapping, Sequence
 # JAX is imported when a command first needs it (``ds.runtime``, ``ds.sweep``: the package imports its
 # modules on first use), not here: building a parser (--help) must not wait seconds for it
 import deep_sparse as ds
-from deep_sparse import experiment, health, names, portable, results_io
+from deep_sparse import experiment, health, hparam_rules, names, portable, results_io
 from deep_sparse.data import FetchError
 from deep_sparse.experiment import Preset
 from deep_sparse.names import DeadlineReached
@@ -66,10 +66,10 @@ def add_run_arguments(parser: argparse.ArgumentParser, default_out: str) -> None
                        help="no progress bar and no line per epoch: only what starts, what is saved and the "
                             "summary")
     group.add_argument("--matmul-precision", choices=names.MATMUL_PRECISIONS, default=names.DEFAULT_MATMUL_PRECISION,
-                       help="float32 matrix products: highest (full float32 on every backend, so that a GPU "
-                            "gives the numbers a CPU gives), tensorfloat32 (TF32 on GPUs that have it: faster, "
-                            "other numbers), default (the backend's choice); recorded in results.json and in "
-                            "every row (default: %(default)s)")
+                       help="float32 matrix products: highest (full float32, so that a GPU gives the numbers a "
+                            "CPU gives), tensorfloat32 (TF32: faster, other numbers; it matters on GPUs only, a CPU "
+                            "computes full float32 either way), default (the backend's choice); recorded in "
+                            "results.json and in every row (default: %(default)s)")
     group.add_argument("--no-compilation-cache", action="store_true",
                        help="neither read nor write JAX's persistent compilation cache (by default compiled "
                             f"programs are kept for the next start in ${names.CACHE_ENV}, else "
@@ -209,25 +209,6 @@ def initialize_distributed(args: argparse.Namespace) -> None:
     ds.runtime.initialize_distributed(args.coordinator_address, args.num_processes, args.process_id)
 
 
-def float_list(text: str) -> float:
-    try:
-        return float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-
-
-def sizes(text: str) -> tuple[int, ...]:
-    """Parse ``1000-1000-1000`` (or ``1000,1000,1000``) into a tuple of layer widths."""
-    parts = text.replace(",", "-").split("-")
-    try:
-        values = tuple(int(p) for p in parts if p)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected widths like 1000-1000-1000, got {text!r}") from None
-    if not values or any(v < 1 for v in values):
-        raise argparse.ArgumentTypeError(f"expected positive widths like 1000-1000-1000, got {text!r}")
-    return values
-
-
 def best_by_validation(rows: Sequence[dict], keys: Sequence[str]) -> list[dict]:
     """For each combination of ``keys``, the row neither diverged nor collapsed with the lowest
     validation error."""
@@ -261,14 +242,36 @@ def preset_epilog(presets: Mapping[str, Preset], outputs: str) -> str:
             + "\n\nOutputs in --out: " + outputs)
 
 
-def add_preset_argument(parser: argparse.ArgumentParser, presets: Mapping) -> None:
-    parser.add_argument("--preset", choices=list(presets), default="quick",
-                        help="experiment size (default: quick); 'tiny' exists for the test suite only")
+def add_preset_argument(parser: argparse.ArgumentParser, presets: Mapping, default: str = "quick") -> None:
+    """--preset among ``presets`` (each described in the epilog, :func:`preset_epilog`)."""
+    parser.add_argument("--preset", choices=list(presets), default=default,
+                        help=f"experiment size: {', '.join(presets)}, described below (default: %(default)s)")
+
+
+def add_rule_arguments(parser, rule_names: Sequence[str], choices: Mapping[str, Sequence] | None = None) -> None:
+    """The flags of the hyperparameters ``rule_names``, from their rules (:mod:`deep_sparse.hparam_rules`):
+    spelling, one value or a list, type, range check and help are the same in every module. Each
+    overrides the preset's value; a flag not given leaves no attribute (:func:`given_overrides`).
+    ``choices`` narrows a rule's choices to a module's (e.g. the data sets it knows)."""
+    choices = choices or {}
+    for name in rule_names:
+        rule = hparam_rules.RULES[name]
+        if rule.kind == hparam_rules.FLAG:
+            parser.add_argument(rule.option, *rule.aliases, dest=rule.dest, action="store_true",
+                                default=argparse.SUPPRESS, help=f"{rule.help} (default: the preset's)")
+            continue
+        among = choices.get(name, rule.choices) or None
+        valid = f"one of {', '.join(among)}" if among else rule.range_text()
+        parser.add_argument(rule.option, *rule.aliases, dest=rule.dest, type=rule.parse, default=argparse.SUPPRESS,
+                            nargs="+" if rule.listed else None, choices=among, metavar=rule.name.upper(),
+                            help=f"{rule.help}; valid: {valid} (default: the preset's)")
 
 
 def given_overrides(args: argparse.Namespace, names: Sequence[str]) -> dict:
-    """``{name: value}`` of the ``--name`` options among ``names`` given on the command line."""
-    return {name: getattr(args, name) for name in names if getattr(args, name, None) is not None}
+    """``{name: value}`` of the ``--name`` options among ``names`` given on the command line (a flag of
+    :func:`add_rule_arguments` not given leaves no attribute; other options' default is None)."""
+    return {name: getattr(args, name) for name in names
+            if hasattr(args, name) and (getattr(args, name) is not None or name in hparam_rules.DESTS)}
 
 
 def chosen_preset(args: argparse.Namespace, presets: Mapping[str, Preset], names: Sequence[str]) -> Preset:
@@ -313,9 +316,7 @@ def dataset_parser(module: str, doc: str, presets: Mapping[str, Preset], outputs
         epilog=preset_epilog(presets, outputs),
     )
     add_preset_argument(parser, presets)
-    parser.add_argument("--datasets", nargs="+", choices=list(datasets), default=None,
-                        help="override the preset's data sets")
-    parser.add_argument("--epochs", type=int, default=None, help="override the preset's maximum epochs")
+    add_rule_arguments(parser, ("dataset", "epochs"), choices={"dataset": datasets})
     if extra is not None:
         extra(parser)
     add_run_arguments(parser, default_out=default_out)

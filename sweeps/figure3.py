@@ -31,15 +31,16 @@ class Figure3Preset(experiment.NetworkPreset):
     """A Figure 3 preset: the settings of every preset (architecture, epochs, patience) and
 
     train_size, valid_size, test_size: the first n examples of MNIST's splits (None: all); l1: the L1
-    values on the figure's sparsity axis; seeds: networks per L1 value; lr: the one learning rate.
+    values on the figure's sparsity axis; seeds: networks per L1 value (a count: seeds 0 to n - 1, or
+    the seeds themselves); lr: the learning rate (or several, each a network of its own).
     """
 
     train_size: int | None
     valid_size: int | None
     test_size: int | None
     l1: tuple[float, ...]
-    seeds: int
-    lr: float
+    seeds: int | tuple[int, ...]
+    lr: float | tuple[float, ...]
 
 
 PRESETS = experiment.by_name(
@@ -74,10 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
                                              "summary.md."),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--preset", choices=sorted(PRESETS), default="quick", help="experiment size (default: quick)")
-    parser.add_argument("--lr", type=float, default=None, help="override the preset's learning rate")
-    parser.add_argument("--epochs", type=int, default=None, help="override the preset's maximum epochs")
-    parser.add_argument("--seeds", type=int, default=None, help="override the preset's seeds per L1 value")
+    common.add_preset_argument(parser, PRESETS)
+    common.add_rule_arguments(parser, ("lr", "epochs", "seed"))
     parser.add_argument("--render", action="store_true",
                         help="train nothing: redraw figure3.png and summary.md in --out from the networks recorded "
                              "there so far (any finished prefix of the sweep)")
@@ -94,7 +93,7 @@ def figure3_config(preset: Figure3Preset) -> ds.config.TrainConfig:
 def figure3_grid(preset: Figure3Preset) -> list[dict]:
     """Seed outermost: every finished prefix of the sweep (seed 0 over all L1 values, then seed 1, ...)
     is a complete figure."""
-    return ds.sweep.product(seed=range(preset.seeds), l1=preset.l1, lr=[preset.lr])
+    return ds.sweep.product(seed=experiment.seed_values(preset.seeds), l1=preset.l1, lr=experiment.as_grid(preset.lr))
 
 
 def main(argv=None) -> int:

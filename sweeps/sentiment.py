@@ -165,7 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="unlabeled reviews for the pre-training only (same formats, rating absent or "
                              "ignored); needs --reviews")
     parser.add_argument("--run-folds", type=fold_count, default=None, help="run only the first N of the 10 folds")
-    parser.add_argument("--epochs", type=int, default=None, help="override the preset's maximum epochs")
+    common.add_rule_arguments(parser, ("epochs",))
     common.add_run_arguments(parser, default_out="runs/sentiment")
     return parser
 

@@ -97,7 +97,7 @@ def sparsity_grid(preset: SparsityPreset) -> list[dict]:
     each x lr x seed."""
     return [dict(activation=a, l1=l1, lr=lr, seed=s) for a in preset.activations
             for l1 in ([0.0, L1_PAPER] if a == "rectifier" else [0.0]) for lr in preset.lr
-            for s in range(preset.seeds)]
+            for s in experiment.seed_values(preset.seeds)]
 
 
 def not_run_cells(run: experiment.Run, dataset: str, reason: str) -> list[dict]:

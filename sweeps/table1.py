@@ -136,15 +136,9 @@ PRESETS = experiment.by_name(
 
 def build_parser() -> argparse.ArgumentParser:
     def extra(parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("--activations", nargs="+", choices=ACTIVATIONS, default=None,
-                            help="override the preset's activations")
-        parser.add_argument("--pretrain-epochs", type=int, default=None,
-                            help="override the pre-training epochs per layer; 0 runs only the networks "
-                                 "without pre-training")
-        parser.add_argument("--lr", type=float, nargs="+", default=None,
-                            help="override the preset's fine-tuning learning-rate grid")
-        parser.add_argument("--patience", type=int, default=None,
-                            help="override the preset's early-stopping patience in epochs")
+        # --pretrain-epochs 0 runs only the networks without pre-training
+        common.add_rule_arguments(parser, ("activation", "pretrain_epochs", "lr", "patience"),
+                                  choices={"activation": ACTIVATIONS})
         parser.add_argument("--no-significance", action="store_true",
                             help="skip the retraining of the selected networks and the McNemar test")
 
@@ -292,7 +286,7 @@ def table1_grid(preset: Table1Preset) -> list[dict]:
             l1 = preset.l1 if activation in preset.l1_activations else 0.0
             grid += ds.sweep.product(activation=[activation], pretrain_epochs=[pretrain_epochs], lr=preset.lr,
                                      pretrain_lr=pretrain_lrs, l1=[l1], noise_level=[preset.noise_level],
-                                     seed=range(preset.seeds))
+                                     seed=experiment.seed_values(preset.seeds))
     return grid
 
 

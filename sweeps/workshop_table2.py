@@ -111,12 +111,7 @@ PRESETS = experiment.by_name(
 
 def build_parser() -> argparse.ArgumentParser:
     def extra(parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("--pretrain-epochs", type=int, default=None,
-                            help="override the pre-training epochs per layer")
-        parser.add_argument("--lr", type=float, nargs="+", default=None, help="override the fine-tuning lr grid")
-        parser.add_argument("--pretrain-lr", type=float, nargs="+", default=None,
-                            help="override the pre-training lr grid")
-        parser.add_argument("--l1", type=float, nargs="+", default=None, help="override the rectifier's L1 grid")
+        common.add_rule_arguments(parser, ("pretrain_epochs", "lr", "pretrain_lr", "l1"))  # L1: the rectifier row's
         parser.add_argument("--noise-std", type=float, default=None,
                             help="override the standard deviation of the Gaussian corruption")
 
@@ -137,7 +132,8 @@ def table2_grid(preset: WorkshopTable2Preset) -> list[dict]:
     grid = []
     for row, activation in ACTIVATION_OF_ROW.items():
         l1s = preset.l1 if row == "rectifier_l1" else [0.0]
-        for l1, pretrain_lr, lr, seed in itertools.product(l1s, preset.pretrain_lr, preset.lr, range(preset.seeds)):
+        for l1, pretrain_lr, lr, seed in itertools.product(l1s, preset.pretrain_lr, preset.lr,
+                                                           experiment.seed_values(preset.seeds)):
             grid.append(dict(activation=activation, pretrain_strategy=SQUARED_STRATEGY[activation],
                              pretrain_epochs=preset.pretrain_epochs, l1=float(l1), pretrain_lr=pretrain_lr,
                              lr=lr, noise_level=preset.noise_std, seed=seed))

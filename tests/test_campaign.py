@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from sweeps import campaign
+from sweeps import campaign, common
 
 TINY = campaign.Step(
     "tiny Shapeset sweep", "sweeps.train",
@@ -82,9 +82,10 @@ def test_diagnostics_follow_the_table1_paper_preset_but_for_their_named_change()
     paper = table1.PRESETS["paper"]
     for step in campaign.DIAGNOSTIC_STEPS:
         args = train.build_parser().parse_args([*step.arguments, "--out", step.out])
-        assert (args.dataset, args.hidden_sizes, args.batch_size, args.epochs, args.patience) \
-            == ("mnist", paper.hidden_sizes, 10, paper.epochs, paper.patience), step.name
-        assert args.pretrain_epochs in (0, paper.pretrain_epochs) and args.noise_level == paper.noise_level
+        ran = common.chosen_preset(args, train.PRESETS, train.SETTINGS)  # flags are lists where a sweep makes sense
+        assert (ran.datasets, ran.hidden_sizes, ran.batch_size, ran.epochs, ran.patience) \
+            == (("mnist",), paper.hidden_sizes, 10, paper.epochs, paper.patience), step.name
+        assert ran.pretrain_epochs in (0, paper.pretrain_epochs) and ran.noise_level == (paper.noise_level,)
         assert step.out.startswith(diagnostics.FOLDER + "/") and step.reuse[0] == diagnostics.TABLE1_MNIST
         assert {folder.rsplit("/", 1)[1] for folder in step.reuse[1:]} <= set(diagnostics.by_name())
     assert len({campaign.step_key(step) for step in campaign.DIAGNOSTIC_STEPS}) == len(campaign.DIAGNOSTIC_STEPS)
