@@ -1,17 +1,22 @@
 """Live per-epoch metrics of a sweep: metrics.jsonl (one line per network per epoch, the values its
 curves record), TensorBoard event files with the same scalars, each epoch once across a resume, a line
-cut by a crash dropped, the umask's modes."""
+cut by a crash dropped, the umask's modes; the learning curves of a folder (ds.results.curves) and
+their plot (python -m sweeps.curves)."""
+import argparse
 import json
 import os
 import shutil
 
 import numpy as np
+import pandas as pd
 import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from deep_sparse import metrics_log, sweep
+from deep_sparse import metrics_log, results, sweep
 from deep_sparse.config import TrainConfig
 from deep_sparse.metrics_log import METRICS_FILE, MetricsLog, read_lines
+from sweeps import common
+from sweeps import curves as curves_command
 from tests import fakes
 from tests.test_sweep import make_data
 
@@ -145,3 +150,39 @@ def test_files_get_the_modes_of_the_umask(tmp_path, umask_022):
     assert found == {METRICS_FILE: 0o644, "tensorboard": 0o755, "tensorboard/network_00003": 0o755,
                      os.path.join("tensorboard/network_00003", os.listdir(tmp_path / "tensorboard/network_00003")[0]):
                      0o644}
+
+
+def test_curves_of_a_recorded_folder_are_the_logged_ones(swept, tmp_path):
+    """A folder written before metrics.jsonl existed gives, from its results.json rows, the lines the
+    log holds (but for the time)."""
+    out_dir, _ = swept
+    recorded = str(tmp_path / "recorded")
+    shutil.copytree(out_dir, recorded, ignore=shutil.ignore_patterns(METRICS_FILE, "tensorboard"))
+    logged, from_rows = results.curves(out_dir), results.curves(recorded)
+    key = ["network", "stage", "epoch"]
+    logged = logged.drop(columns="time").sort_values(key).reset_index(drop=True)
+    # the rows of every fine-tuned network carry its stack's pre-training curves; the log has each stack once
+    from_rows = from_rows.merge(logged[key], on=key).sort_values(key).reset_index(drop=True)
+    pd.testing.assert_frame_equal(logged, from_rows, check_dtype=False)
+
+
+def test_the_curves_command_plots_a_sweep(swept, tmp_path, capsys):
+    out_dir, _ = swept
+    png = tmp_path / "curves.png"
+    assert curves_command.main([out_dir, "--out", str(png), "--metric", "pretrain_loss"]) == 0
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "pretrain_loss per epoch of 2 network(s)" in capsys.readouterr().out
+
+
+def test_the_curves_command_refuses_a_folder_without_curves_in_one_line(tmp_path, capsys):
+    assert common.cli(curves_command.main, [str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {tmp_path}: no learning curves there") and err.count("\n") == 1
+    assert not os.listdir(tmp_path)
+
+
+def test_no_metrics_flag():
+    parser = argparse.ArgumentParser()
+    common.add_run_arguments(parser, default_out="runs/x")
+    assert common.sweep_options(parser.parse_args([]))["metrics"] is True
+    assert common.sweep_options(parser.parse_args(["--no-metrics"]))["metrics"] is False
