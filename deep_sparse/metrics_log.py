@@ -26,8 +26,8 @@ import os
 import time
 from typing import Mapping, Optional
 
-from tensorboardX import summary as tb_summary
 from tensorboardX.proto import event_pb2
+from tensorboardX.proto.summary_pb2 import Summary
 from tensorboardX.record_writer import RecordWriter
 
 METRICS_FILE = "metrics.jsonl"
@@ -104,8 +104,8 @@ class MetricsLog:
         self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
 
     def _write_events(self, line: dict) -> None:
-        """One scalar event per value of ``line`` (tag ``stage/name``, step the epoch) in the network's
-        run, appended to this process's event file of it."""
+        """The values of ``line`` as one event of scalars (tag ``stage/name``, step the epoch) in the
+        network's run, appended to this process's event file of it."""
         network = line["network"]
         path = self._event_files.get(network)
         new = path is None
@@ -119,11 +119,11 @@ class MetricsLog:
         try:
             if new:
                 records.write(event_pb2.Event(wall_time=line["time"], file_version="brain.Event:2").SerializeToString())
-            for name, value in line.items():
-                if name not in KEY_FIELDS and value is not None:
-                    scalar = tb_summary.scalar(f"{line['stage']}/{name}", value)
-                    records.write(event_pb2.Event(wall_time=line["time"], step=line["epoch"],
-                                                  summary=scalar).SerializeToString())
+            # what tensorboardX's summary.scalar makes of a float, without its array checks (40 us a value)
+            values = [Summary.Value(tag=f"{line['stage']}/{name}", simple_value=value)
+                      for name, value in line.items() if name not in KEY_FIELDS and value is not None]
+            records.write(event_pb2.Event(wall_time=line["time"], step=line["epoch"],
+                                          summary=Summary(value=values)).SerializeToString())
             records.flush()
         finally:
             records.close()
