@@ -39,7 +39,7 @@ class _AppendingRecords(RecordWriter):
     """tensorboardX's record framing (length, CRC32C) onto a file opened for appending; flushed to the
     system (a killed process keeps it) without an fsync per epoch."""
 
-    def __init__(self, path: str):  # noqa: super().__init__ would truncate the file
+    def __init__(self, path: str):  # not super().__init__, which opens the file anew (truncated)
         self.path = path
         self._writer = open(path, "ab")
 

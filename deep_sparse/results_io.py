@@ -275,8 +275,9 @@ def format_table(rows: Sequence[dict], columns: Sequence[str], formats: dict | N
     return "\n".join(lines)
 
 
-# a sweep's working folders (per-chunk rows, checkpoints, pre-trained stacks): not results of their own
-WORKING_FOLDERS = ("chunks", "checkpoints", "pretrained")
+# a sweep's working folders (per-chunk rows, checkpoints, pre-trained stacks, TensorBoard's copy of
+# metrics.jsonl, a folder per network): not results of their own
+WORKING_FOLDERS = ("chunks", "checkpoints", "pretrained", "tensorboard")
 
 
 def recorded_folders(root: str, names: Sequence[str] = ("results.json",)) -> list[str]:
