@@ -23,8 +23,8 @@ __version__ = "0.1.0"
 _SUBMODULES = (
     "activations", "mlp", "sparsity", "dae", "reparam", "ratings", "nn",
     "data", "config", "inputs", "optimizers", "train", "sweep", "experiment", "planner", "executor", "store",
-    "distributed", "devices", "checkpoints", "results_io", "results", "plots", "selection", "runtime", "names",
-    "hparam_rules",
+    "distributed", "devices", "checkpoints", "results_io", "results", "metrics_log", "plots", "selection", "runtime",
+    "names", "hparam_rules",
 )
 __all__ = list(_SUBMODULES)
 

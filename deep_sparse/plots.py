@@ -47,6 +47,44 @@ def finish(figure, axes, path: str, *, title: str | None = None, xlabel: str | N
     _pyplot().close(figure)
 
 
+PERCENT_CURVES = ("valid_error", "valid_sparsity")
+
+
+def stage_curves(frame, metric: str, path: str, title: str = "") -> None:
+    """``metric`` per epoch of every network of ``frame`` (:func:`deep_sparse.results.curves`: one row per
+    network per epoch), one line per network and one panel per stage that records it (fine-tuning, or
+    each pre-trained layer); error rates and sparsity in %. A legend when 12 lines or fewer."""
+    plt = _pyplot()
+    from matplotlib.ticker import MaxNLocator
+
+    recorded = frame.dropna(subset=[metric])
+    stages = sorted(recorded["stage"].unique(), key=lambda stage: (stage == "finetune", stage))
+    figure, panels = plt.subplots(1, len(stages), figsize=(5.2 * len(stages), 4.0), squeeze=False)
+    scale = 100 if metric in PERCENT_CURVES else 1
+    for axes, stage in zip(panels[0], stages):
+        networks = recorded[recorded["stage"] == stage].groupby(["folder", "network"], sort=True)
+        for (folder, network), curve in networks:
+            curve = curve.sort_values("epoch")
+            label = f"network {network}" if folder == "." else f"{folder}: network {network}"
+            axes.plot(curve["epoch"], scale * curve[metric], label=label, linewidth=1,
+                      marker="o" if len(curve) <= 20 else None, markersize=3)
+        epochs = sorted(recorded.loc[recorded["stage"] == stage, "epoch"].unique())
+        if len(epochs) <= 12:
+            axes.set_xticks(epochs)
+        else:
+            axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+        axes.set_title("fine-tuning" if stage == "finetune" else stage.replace("_", " "))
+        axes.set_xlabel("epoch")
+        axes.set_ylabel(metric.replace("_", " ") + (" (%)" if scale == 100 else ""))
+        axes.grid(alpha=0.3)
+        if networks.ngroups <= 12:
+            axes.legend(fontsize=7)
+    if title:
+        figure.suptitle(title, fontsize=10)
+    _save(figure, path)
+    plt.close(figure)
+
+
 def error_vs_sparsity(rows: Sequence[dict], path: str, title: str = "", knee: float | None = 0.85,
                       dead: int = 0, collapsed: int = 0) -> None:
     """Figure 3: test error (%) against the mean fraction of exact zeros, coloured by L1 coefficient.

@@ -233,13 +233,19 @@ def claim_output_folder(folder: str) -> None:
         atomic_write_text(marker, "written by deep-sparse; its commands refuse non-empty folders without this file\n")
 
 
+def command_line() -> list[str]:
+    """``sys.argv``, or [] in a Jupyter kernel (a notebook, IPython's kernel launcher and its connection
+    file: no command that runs the computation again)."""
+    return [] if sys.argv and "ipykernel" in sys.argv[0] else list(sys.argv)
+
+
 def provenance(argv: Sequence[str] | None = None, out: str | None = None) -> dict:
     """Command, UTC date, versions and machine, to store beside every result. The command names no
     machine (:mod:`deep_sparse.portable`): paths in the repository relative to it, others as
     ``…/<last part>``, the data folder as DATA_DIR; files written under ``out`` (the run's folder) do not
     make the commit dirty."""
     # --out as typed, made portable: the command a reader can run again (a run's sweeps may lie below it)
-    argv = portable.portable_argv(list(sys.argv if argv is None else argv))
+    argv = portable.portable_argv(list(command_line() if argv is None else argv))
     return {
         "command": " ".join([os.path.basename(sys.executable), *argv]) if argv else None,
         "argv": argv,
@@ -269,8 +275,9 @@ def format_table(rows: Sequence[dict], columns: Sequence[str], formats: dict | N
     return "\n".join(lines)
 
 
-# a sweep's working folders (per-chunk rows, checkpoints, pre-trained stacks): not results of their own
-WORKING_FOLDERS = ("chunks", "checkpoints", "pretrained")
+# a sweep's working folders (per-chunk rows, checkpoints, pre-trained stacks, TensorBoard's copy of
+# metrics.jsonl, a folder per network): not results of their own
+WORKING_FOLDERS = ("chunks", "checkpoints", "pretrained", "tensorboard")
 
 
 def recorded_folders(root: str, names: Sequence[str] = ("results.json",)) -> list[str]:

@@ -4,8 +4,10 @@ checkpoint manager apart from the model).
 A sweep's folder holds ``plan.json`` (the configuration and grid, to refuse resuming another sweep),
 ``chunks/`` (the rows of every finished chunk with their SHA-256: the record a resumed sweep, on this
 machine or a fresh clone, continues from), ``results.csv`` / ``results.json`` (every finished network,
-with the provenance of each invocation), ``chunking.json`` (chunk sizes used, for the record), and the
-local working files ``checkpoints/`` and ``pretrained/`` (never committed). It never writes into a
+with the provenance of each invocation), ``chunking.json`` (chunk sizes used, for the record),
+``metrics.jsonl`` and ``tensorboard/`` (each network's values after each epoch, written as the sweep
+runs by :mod:`deep_sparse.metrics_log`), and the local working files ``checkpoints/`` and
+``pretrained/`` (never committed). It never writes into a
 non-empty folder that deep-sparse did not write.
 """
 from __future__ import annotations

@@ -31,6 +31,7 @@ from deep_sparse import distributed, health, portable, results_io, reuse, runtim
 from deep_sparse.config import HPARAM_NAMES, Hparams, TrainConfig
 from deep_sparse.devices import auto_chunk_size, make_mesh, resolve_batching
 from deep_sparse.executor import ChunkExecutor, ChunkPolicy, DeadlineReached, Progress, fit_chunk_size
+from deep_sparse.metrics_log import MetricsLog
 from deep_sparse.planner import (Group, Network, balanced_chunks, check_hparams, chunk_name, chunk_slots,
                                  network_epochs, normalize_grid, plan, product, stack_signature)
 from deep_sparse.rows import is_dead, pack_wrong, pretrain_reconstruction, row_is_dead, rows_from_results, unpack_wrong
@@ -74,6 +75,7 @@ def run(
     extra_metadata: Optional[dict] = None,
     select_pretrain_lr: Optional[Sequence[str]] = None,
     reuse_rows_from: Sequence[str] = (),
+    metrics: bool = True,
     log: Callable[[str], None] = print,
 ) -> list[dict]:
     """Train every network of ``grid`` and write ``results.csv`` / ``results.json`` in ``out_dir``.
@@ -106,6 +108,8 @@ def run(
         where it comes from (``reused_from``).
     progress: ``True`` a bar on a terminal, else a line per epoch; ``"lines"`` a line per epoch;
         ``False`` nothing per epoch (:class:`~deep_sparse.executor.Progress`). ``log`` prints lines.
+    metrics: write each network's values after each epoch to ``metrics.jsonl`` and TensorBoard event
+        files under ``tensorboard/`` as they are produced (:mod:`deep_sparse.metrics_log`).
     Returns the rows (one dict per fine-tuned network, in grid order).
     """
     mesh = make_mesh(devices)
@@ -135,7 +139,9 @@ def run(
     timings: dict[str, Any] = {"groups": []}
     started = time.perf_counter()
     policy = ChunkPolicy(checkpoint_every, checkpoint_seconds, deadline, resume)
-    report = Progress(sum(len(g.networks) * network_epochs(g.config) for g in groups), progress, log)
+    metrics_log = MetricsLog(out_dir, {n.index: g.index for g in groups for n in g.networks},
+                             primary=distributed.is_primary()) if metrics else None
+    report = Progress(sum(len(g.networks) * network_epochs(g.config) for g in groups), progress, log, metrics_log)
     report.advance(sum(network_epochs(g.config) for g in groups for n in g.networks if n.index in all_rows))
 
     def chunk_finished(name: str, rows: list[dict]) -> None:

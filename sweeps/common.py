@@ -65,6 +65,10 @@ def add_run_arguments(parser: argparse.ArgumentParser, default_out: str) -> None
     group.add_argument("--quiet", action="store_true",
                        help="no progress bar and no line per epoch: only what starts, what is saved and the "
                             "summary")
+    group.add_argument("--no-metrics", action="store_true",
+                       help="do not write each network's values after each epoch to --out's metrics.jsonl and "
+                            "tensorboard/ (written by default, as they are produced: tensorboard --logdir "
+                            "OUT/tensorboard, or python -m sweeps.curves OUT)")
     group.add_argument("--matmul-precision", choices=names.MATMUL_PRECISIONS, default=names.DEFAULT_MATMUL_PRECISION,
                        help="float32 matrix products: highest (full float32, so that a GPU gives the numbers a "
                             "CPU gives), tensorfloat32 (TF32: faster, other numbers; it matters on GPUs only, a CPU "
@@ -110,7 +114,8 @@ def sweep_options(args: argparse.Namespace) -> dict:
     return dict(resume=args.resume, chunk_size=args.chunk_size, data_dir=args.data_dir, batching=args.batching,
                 download=not args.offline,
                 checkpoint_every=args.checkpoint_every, checkpoint_seconds=args.checkpoint_seconds,
-                deadline=deadline(args), progress=progress(args), reuse_rows_from=tuple(args.reuse_rows_from))
+                deadline=deadline(args), progress=progress(args), reuse_rows_from=tuple(args.reuse_rows_from),
+                metrics=not args.no_metrics)
 
 
 def progress(args: argparse.Namespace):

@@ -4,6 +4,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -78,6 +79,17 @@ def test_the_recorded_command_names_no_machine(tmp_path):
     assert "hostname" not in record["machine"] and record["machine"]["cpu_count"]
     outside = results_io.provenance(["-m", "sweeps.train", "--out", str(tmp_path / "x")], out=str(tmp_path / "x"))
     assert outside["argv"][-1] == "…/x"
+
+
+def test_a_notebook_records_no_command(monkeypatch):
+    """In a Jupyter kernel sys.argv is IPython's launcher and its connection file: no command that
+    runs the computation again, and a machine path."""
+    monkeypatch.setattr(sys, "argv", ["/opt/venv/lib/python3.11/site-packages/ipykernel_launcher.py", "-f",
+                                      "/home/someone/.local/share/jupyter/runtime/kernel-1.json"])
+    record = results_io.provenance()
+    assert record["command"] is None and record["argv"] == []
+    monkeypatch.setattr(sys, "argv", ["-m", "sweeps.train", "--out", "runs/x"])
+    assert results_io.provenance()["argv"] == ["-m", "sweeps.train", "--out", "runs/x"]
 
 
 def _git(root, *args):
