@@ -35,7 +35,7 @@ class ChunkPolicy:
     checkpoint_every: checkpoint every this many epochs (0: never, but at a deadline).
     checkpoint_seconds: and at least this many seconds after the previous checkpoint (0: no minimum).
     deadline: a ``time.time()`` value; stop at the first epoch boundary after which the chunk could not
-        finish in time (its worst case: every remaining epoch at the speed measured so far).
+        finish in time (its worst case: every remaining epoch run, at :func:`remaining_seconds`).
     resume: continue from the chunk's latest checkpoint, if any.
     save_last: checkpoint the last epoch whatever the interval (a finished stack of pre-trained layers
         is kept as its last checkpoint).
@@ -84,11 +84,29 @@ class Progress:
         self.bar.close()
 
 
+# epochs the plan looks back on: enough for a median that one slow epoch does not move, few enough
+# to follow a machine whose speed changes
+RECENT_EPOCHS = 9
+
+
 def epoch_speed(epoch_seconds: list[float]) -> float:
-    """Seconds per epoch to plan with: the mean after the chunk's first epoch (which pays one-time costs,
-    measured at 2x the others on a CPU) when there is one, else the first."""
-    later = epoch_seconds[1:] or epoch_seconds
-    return sum(later) / len(later)
+    """Seconds per epoch to plan with: the median of the chunk's recent epochs after its first (which
+    pays one-time costs, measured at 2x the others on a CPU) when there are any, else the first. A
+    median, not the mean or the latest: on a shared machine one slow epoch (another process, a
+    compilation when a chunk shrinks) says little about the next ones."""
+    later = epoch_seconds[1:][-RECENT_EPOCHS:] or epoch_seconds
+    return float(np.median(later))
+
+
+def remaining_seconds(epoch_seconds: list[float], epochs_left: int) -> float:
+    """Seconds the chunk's ``epochs_left`` epochs may take at most, as planned: the next one as slow as
+    the slowest recent epoch, every later one at :func:`epoch_speed`. One slow epoch so adds its own
+    excess once, where a plan at its speed would have counted it for every epoch left; and a
+    deadline is never crossed by the next epoch alone while it is as slow as one just seen."""
+    if epochs_left <= 0:
+        return 0.0
+    slowest = max(epoch_seconds[1:][-RECENT_EPOCHS:] or epoch_seconds)
+    return slowest + (epochs_left - 1) * epoch_speed(epoch_seconds)
 
 
 def bucket_size(n_running: int, n_devices: int) -> int:
@@ -277,7 +295,7 @@ class _Clock:
         return True
 
     def worst_case(self, epoch_count: int) -> float:
-        return (self.total - epoch_count) * epoch_speed(self.epoch_seconds)
+        return remaining_seconds(self.epoch_seconds, self.total - epoch_count)
 
     def too_late(self, epoch_count: int) -> bool:
         deadline = self.policy.deadline
