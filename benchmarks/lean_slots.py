@@ -8,7 +8,7 @@
   in the older form (every leaf in every step). Array bytes written per checkpointed epoch, and their
   ratio; both runs' rows must be identical.
 * **Real against computed network-epochs**: a compacted chunk computes, at each epoch, a bucket of the
-  networks still running (``deep_sparse.executor.slot_epochs``); its networks really ran
+  networks still running (``deep_sparse.planner.slot_epochs``); its networks really ran
   ``sum(epochs_run)``. Computed from the records of the sweep above, of the run above again with 4
   buckets per octave (its recorded count and rows), and of a recorded Figure 3 folder
   (``chunks/*.json``), at 1, 2, 4 and 8 buckets per octave, with the programs each compiles.
@@ -24,14 +24,12 @@ import os
 import sys
 import tempfile
 
-import numpy as np
-
 from deep_sparse import checkpoints, results_io, sweep
 from deep_sparse import executor as executor_module
 from deep_sparse.checkpoints import ChunkCheckpoint
 from deep_sparse.config import TrainConfig
 from deep_sparse.data import blobs
-from deep_sparse.executor import bucket_size, slot_epochs
+from deep_sparse.planner import bucket_size, slot_epochs
 from deep_sparse.train import Data
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -24,7 +24,7 @@ from deep_sparse.devices import (
     MEMORY_HEADROOM, available_memory_bytes, batch_over_networks, compiled_memory_bytes, resolve_batching,
 )
 from deep_sparse.names import DeadlineReached
-from deep_sparse.planner import Network
+from deep_sparse.planner import Network, bucket_size
 from deep_sparse.train import Data, Stage, Train
 
 
@@ -109,32 +109,9 @@ def remaining_seconds(epoch_seconds: list[float], epochs_left: int) -> float:
     return slowest + (epochs_left - 1) * epoch_speed(epoch_seconds)
 
 
-# bucket sizes per doubling of a compacted chunk: 1 (powers of two) compiles the fewest programs, more
-# compute fewer idle slots (benchmarks/lean_slots.py measures both)
+# bucket sizes per doubling of a compacted chunk (planner.bucket_size): 1 (powers of two) compiles the
+# fewest programs, more compute fewer idle slots (benchmarks/lean_slots.py measures both)
 BUCKETS_PER_OCTAVE = 1
-
-
-def bucket_size(n_running: int, n_devices: int, per_octave: int = 1) -> int:
-    """Slots of a compacted chunk for ``n_running`` networks: per device, a power of two (so that a
-    chunk shrinking epoch after epoch compiles at most log2(size) programs), or with ``per_octave``
-    = 2**j > 1 the next multiple of 2**(b - j) for the power of two 2**b just below it (4: 32, 40,
-    48, 56, 64; at most ``per_octave`` programs per doubling, at most 1/per_octave of a bucket idle)."""
-    if per_octave < 1 or per_octave & (per_octave - 1):
-        raise ValueError(f"buckets per octave must be a power of two >= 1, got {per_octave}")
-    per_device = -(-n_running // n_devices)
-    power = 1 << max(0, per_device - 1).bit_length()
-    step = max(1, power // 2 // per_octave)
-    return n_devices * min(power, -(-per_device // step) * step)
-
-
-def slot_epochs(epochs_run: Sequence[int], size: int, n_devices: int = 1, per_octave: int = 1) -> int:
-    """Network-epochs a compacted chunk computes for networks that ran ``epochs_run`` fine-tuning
-    epochs in ``size`` slots: at each epoch the bucket of the networks still running (what
-    :class:`_Bucket` computes under vmap on one process). Its real network-epochs are
-    ``sum(epochs_run)``."""
-    epochs = range(1, max(epochs_run, default=0) + 1)
-    running = [sum(e >= epoch for e in epochs_run) for epoch in epochs]
-    return sum(min(size, bucket_size(r, n_devices, per_octave)) for r in running)
 
 
 # compiled once per state layout, not once per chunk

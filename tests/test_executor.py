@@ -11,7 +11,8 @@ from hypothesis import given, strategies as st
 from deep_sparse import executor as executor_module
 from deep_sparse import sweep
 from deep_sparse.config import Hparams
-from deep_sparse.executor import ChunkPolicy, _Clock, bucket_size, epoch_speed, remaining_seconds, slot_epochs
+from deep_sparse.executor import ChunkPolicy, _Clock, epoch_speed, remaining_seconds
+from deep_sparse.planner import bucket_size, slot_epochs
 from deep_sparse.train import make_train
 from test_sweep import CONFIG as TEST_CONFIG, QUIET, assert_row_matches, make_data
 

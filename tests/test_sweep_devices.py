@@ -13,7 +13,7 @@ import jax
 import pytest
 
 from deep_sparse import executor as executor_module
-from deep_sparse import sweep
+from deep_sparse import planner, sweep
 from deep_sparse.config import Hparams
 from deep_sparse.train import make_train
 from test_sweep import CONFIG, TESTS, _env, assert_row_matches, make_data
@@ -146,7 +146,7 @@ def test_vmap_compacts_the_running_networks(forced_devices, n_devices, path):
     running = [sum(e >= epoch for e in epochs_run) for epoch in range(1, max(epochs_run) + 1)]
     buckets = [min(size, executor_module.bucket_size(r, n_devices)) for r in running]
     per_octave = FINE_PER_OCTAVE if path == "vmap-fine" else 1
-    assert found["network_epochs"] == executor_module.slot_epochs(epochs_run, size, n_devices, per_octave)
+    assert found["network_epochs"] == planner.slot_epochs(epochs_run, size, n_devices, per_octave)
     if path == "vmap":
         assert found["network_epochs"] == sum(buckets)
     if n_devices == 1:
