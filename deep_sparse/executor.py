@@ -25,7 +25,7 @@ from deep_sparse.devices import (
 )
 from deep_sparse.metrics_log import MetricsLog
 from deep_sparse.names import DeadlineReached
-from deep_sparse.planner import Network
+from deep_sparse.planner import Network, bucket_size
 from deep_sparse.train import Data, Stage, Train
 
 
@@ -36,7 +36,7 @@ class ChunkPolicy:
     checkpoint_every: checkpoint every this many epochs (0: never, but at a deadline).
     checkpoint_seconds: and at least this many seconds after the previous checkpoint (0: no minimum).
     deadline: a ``time.time()`` value; stop at the first epoch boundary after which the chunk could not
-        finish in time (its worst case: every remaining epoch at the speed measured so far).
+        finish in time (its worst case: every remaining epoch run, at :func:`remaining_seconds`).
     resume: continue from the chunk's latest checkpoint, if any.
     save_last: checkpoint the last epoch whatever the interval (a finished stack of pre-trained layers
         is kept as its last checkpoint).
@@ -91,18 +91,34 @@ class Progress:
             self.metrics.close()
 
 
+# epochs the plan looks back on: enough for a median that one slow epoch does not move, few enough
+# to follow a machine whose speed changes
+RECENT_EPOCHS = 9
+
+
 def epoch_speed(epoch_seconds: list[float]) -> float:
-    """Seconds per epoch to plan with: the mean after the chunk's first epoch (which pays one-time costs,
-    measured at 2x the others on a CPU) when there is one, else the first."""
-    later = epoch_seconds[1:] or epoch_seconds
-    return sum(later) / len(later)
+    """Seconds per epoch to plan with: the median of the chunk's recent epochs after its first (which
+    pays one-time costs, measured at 2x the others on a CPU) when there are any, else the first. A
+    median, not the mean or the latest: on a shared machine one slow epoch (another process, a
+    compilation when a chunk shrinks) says little about the next ones."""
+    later = epoch_seconds[1:][-RECENT_EPOCHS:] or epoch_seconds
+    return float(np.median(later))
 
 
-def bucket_size(n_running: int, n_devices: int) -> int:
-    """Slots of a compacted chunk for ``n_running`` networks: a power of two per device (so that a
-    chunk shrinking epoch after epoch compiles at most log2(size) programs)."""
-    per_device = -(-n_running // n_devices)
-    return n_devices * (1 << max(0, per_device - 1).bit_length())
+def remaining_seconds(epoch_seconds: list[float], epochs_left: int) -> float:
+    """Seconds the chunk's ``epochs_left`` epochs may take at most, as planned: the next one as slow as
+    the slowest recent epoch, every later one at :func:`epoch_speed`. One slow epoch so adds its own
+    excess once, where a plan at its speed would have counted it for every epoch left; and a
+    deadline is never crossed by the next epoch alone while it is as slow as one just seen."""
+    if epochs_left <= 0:
+        return 0.0
+    slowest = max(epoch_seconds[1:][-RECENT_EPOCHS:] or epoch_seconds)
+    return slowest + (epochs_left - 1) * epoch_speed(epoch_seconds)
+
+
+# bucket sizes per doubling of a compacted chunk (planner.bucket_size): 1 (powers of two) compiles the
+# fewest programs, more compute fewer idle slots (benchmarks/lean_slots.py measures both)
+BUCKETS_PER_OCTAVE = 1
 
 
 # compiled once per state layout, not once per chunk
@@ -286,7 +302,7 @@ class _Clock:
         return True
 
     def worst_case(self, epoch_count: int) -> float:
-        return (self.total - epoch_count) * epoch_speed(self.epoch_seconds)
+        return remaining_seconds(self.epoch_seconds, self.total - epoch_count)
 
     def too_late(self, epoch_count: int) -> bool:
         deadline = self.policy.deadline
@@ -327,7 +343,7 @@ class _Bucket:
         running = np.flatnonzero(~stopped)
         if not len(running):
             return False
-        size = bucket_size(len(running), self.executor.n_devices)
+        size = bucket_size(len(running), self.executor.n_devices, BUCKETS_PER_OCTAVE)
         if self.compacts and size < self.size:
             chunk_slots = running if self.slots is None else self.slots[running]
             self.full = self.full_state()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import json
-from typing import Iterable, Optional
+from typing import Iterable, Optional, Sequence
 
 from deep_sparse.config import HPARAM_NAMES, Hparams, TrainConfig
 from deep_sparse.hparam_rules import RULES
@@ -157,3 +157,26 @@ def stack_representatives(networks: list[Network]) -> list[Network]:
 def network_epochs(config: TrainConfig) -> int:
     """Epochs of one network at most: every pre-training epoch of every layer, and fine-tuning."""
     return config.epochs + config.pretrain_epochs * len(config.hidden_sizes)
+
+
+def bucket_size(n_running: int, n_devices: int, per_octave: int = 1) -> int:
+    """Slots of a compacted chunk for ``n_running`` networks: per device, a power of two (so that a
+    chunk shrinking epoch after epoch compiles at most log2(size) programs), or with ``per_octave``
+    = 2**j > 1 the next multiple of 2**(b - j) for the power of two 2**b just below it (4: 32, 40,
+    48, 56, 64; at most ``per_octave`` programs per doubling, at most 1/per_octave of a bucket idle)."""
+    if per_octave < 1 or per_octave & (per_octave - 1):
+        raise ValueError(f"buckets per octave must be a power of two >= 1, got {per_octave}")
+    per_device = -(-n_running // n_devices)
+    power = 1 << max(0, per_device - 1).bit_length()
+    step = max(1, power // 2 // per_octave)
+    return n_devices * min(power, -(-per_device // step) * step)
+
+
+def slot_epochs(epochs_run: Sequence[int], size: int, n_devices: int = 1, per_octave: int = 1) -> int:
+    """Network-epochs a compacted chunk computes for networks that ran ``epochs_run`` fine-tuning
+    epochs in ``size`` slots: at each epoch the bucket of the networks still running (what
+    the executor's compacted buckets compute under vmap on one process). Its real network-epochs are
+    ``sum(epochs_run)``."""
+    epochs = range(1, max(epochs_run, default=0) + 1)
+    running = [sum(e >= epoch for e in epochs_run) for epoch in epochs]
+    return sum(min(size, bucket_size(r, n_devices, per_octave)) for r in running)

@@ -1,7 +1,11 @@
 """Chunk checkpoints (issues 12.6 and 13.4): leaves keyed by tree path, a structure fingerprint, and
-checksums verified on restore; a write that fails, an interrupt during a write, damaged data."""
+checksums verified on restore; a write that fails, an interrupt during a write, damaged data; best
+parameters stored once, where they differ from the current ones."""
+import json
 import logging
+import math
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -14,7 +18,8 @@ import numpy as np
 import orbax.checkpoint as ocp
 import pytest
 
-from deep_sparse import sweep
+from deep_sparse import checkpoints, sweep
+from deep_sparse import executor as executor_module
 from deep_sparse.checkpoints import CheckpointMismatch, CheckpointWriteError, ChunkCheckpoint, leaf_paths
 from test_sweep import CONFIG, QUIET, make_data
 
@@ -241,7 +246,7 @@ INTERRUPT_SCRIPT = textwrap.dedent("""
     import os, signal, sys, time
     sys.path.insert(0, {tests!r})
     from test_sweep import CONFIG, make_data
-    from deep_sparse import sweep
+    from deep_sparse import checkpoints, sweep
     from deep_sparse.checkpoints import ChunkCheckpoint
     from sweeps import common
 
@@ -315,3 +320,130 @@ def test_ctrl_c_during_a_checkpoint_write_says_how_to_resume_and_leaves_it_compl
         checkpoint = ChunkCheckpoint(str(folder))
         assert checkpoint.latest_step() in (1, 2), point
         checkpoint.close()
+
+
+# ------------------------------------------------------------- best parameters stored where they differ
+class Networks(NamedTuple):  # the fields of a chunk's state that lean checkpoints treat apart
+    params: list
+    best_params: list
+    epoch: jnp.ndarray
+
+
+def networks_state(params, best, epoch):
+    return Networks([{"w": jnp.asarray(params)}], [{"w": jnp.asarray(best)}], jnp.asarray(epoch))
+
+
+def assert_bitwise(restored, state):
+    for (path, a), (_, b) in zip(leaf_paths(restored), leaf_paths(state)):
+        assert np.asarray(a).tobytes() == np.asarray(b).tobytes(), path
+
+
+def best_items(folder):
+    return sorted(name for name in os.listdir(folder) if name.endswith(".best"))
+
+
+def test_best_parameters_are_stored_once_where_they_differ_and_restore_bitwise(tmp_path):
+    rng = np.random.default_rng(0)
+    folder = tmp_path / "ckpt"
+    checkpoint = ChunkCheckpoint(str(folder))
+    params = rng.normal(size=(4, 5, 3)).astype(np.float32)
+    row_bytes = params[0].nbytes
+    # epoch 1: every network improved (best == params): the step alone
+    checkpoint.save(1, networks_state(params, params, 1))
+    checkpoint.wait()
+    assert checkpoint.bytes_written == params.nbytes + 4 and best_items(folder) == []
+    # epoch 2: networks 1 and 3 did not improve (their best is epoch 1's); network 3's best is NaN
+    best = params.copy()
+    best[3] = np.nan
+    params = params + 1
+    best[0], best[2] = params[0], params[2]
+    state2 = networks_state(params, best, 2)
+    checkpoint.save(2, state2)
+    checkpoint.wait()
+    assert checkpoint.bytes_written == 2 * (params.nbytes + 4) + 2 * row_bytes and best_items(folder) == ["2.best"]
+    # epoch 3: the same bests are not written again; network 0 stops improving
+    best[0] = params[0]
+    params = params + 1
+    best[2] = params[2]
+    state3 = networks_state(params, best, 3)
+    checkpoint.save(3, state3)
+    checkpoint.close()
+    assert checkpoint.bytes_written == 3 * (params.nbytes + 4) + 3 * row_bytes
+    assert best_items(folder) == ["2.best", "3.best"]
+    manifest = json.load(open(folder / "3.manifest.json"))
+    assert manifest["best_rows"] == [["3.best", 0], ["2.best", 0], None, ["2.best", 1]]
+    template = networks_state(np.zeros((4, 5, 3), np.float32), np.zeros((4, 5, 3), np.float32), 0)
+    resumed = ChunkCheckpoint(str(folder))
+    assert_bitwise(resumed.restore(3, template), state3)
+    # a resumed chunk refers to the items it restored: network 1 improves, nothing else changes
+    best[1] = params[1] + 1
+    params = params + 1
+    best[2] = params[2]
+    state4 = networks_state(params, best, 4)
+    resumed.save(4, state4)
+    resumed.close()
+    assert resumed.bytes_written == params.nbytes + 4 and best_items(folder) == ["2.best", "3.best"]
+    best[1] = params[1]  # stored as network 1's current parameters
+    assert_bitwise(ChunkCheckpoint(str(folder)).restore(4, template), state4)
+
+
+def test_a_checkpoint_of_the_older_form_is_restored(tmp_path, monkeypatch):
+    # written before best parameters were stored apart: every leaf in the step, no best_rows
+    rng = np.random.default_rng(1)
+    params = rng.normal(size=(3, 4)).astype(np.float32)
+    state = networks_state(params, params[::-1].copy(), 5)
+    monkeypatch.setattr(checkpoints, "shadowed_paths", lambda leaves: [])
+    written = ChunkCheckpoint(str(tmp_path / "ckpt"))
+    written.save(5, state)
+    written.close()
+    monkeypatch.undo()
+    assert "best_rows" not in json.load(open(tmp_path / "ckpt" / "5.manifest.json"))
+    template = networks_state(np.zeros((3, 4), np.float32), np.zeros((3, 4), np.float32), 0)
+    assert_bitwise(ChunkCheckpoint(str(tmp_path / "ckpt")).restore(5, template), state)
+
+
+@pytest.mark.parametrize("damage", ["flipped", "removed"])
+def test_a_damaged_best_item_is_one_line_with_the_way_out(tmp_path, damage):
+    params = np.arange(12, dtype=np.float32).reshape(3, 4)
+    checkpoint = ChunkCheckpoint(str(tmp_path / "ckpt"))
+    checkpoint.save(2, networks_state(params, params - 1, 2))
+    checkpoint.close()
+    item = tmp_path / "ckpt" / "2.best"
+    if damage == "flipped":
+        assert flip_array_data(item)
+    else:
+        shutil.rmtree(item)
+    template = networks_state(np.zeros((3, 4), np.float32), np.zeros((3, 4), np.float32), 0)
+    with pytest.raises(CheckpointMismatch) as refused:
+        ChunkCheckpoint(str(tmp_path / "ckpt")).restore(2, template)
+    message = str(refused.value)
+    assert "\n" not in message and "tensorstore_spec" not in message
+    assert message.startswith(f"{item}: ") and f"delete {tmp_path / 'ckpt'} and resume (--resume)" in message
+
+
+def test_a_chunk_interrupted_with_best_parameters_apart_resumes_bitwise(tmp_path, monkeypatch):
+    # four networks, early stopping under vmap (compacted buckets): at the interruption some networks'
+    # best parameters are older than their current ones, so the checkpoint holds best items
+    config = CONFIG.replace(epochs=8, patience=2)
+    grid = {"lr": [0.3, 0.01], "seed": [0, 1]}
+    options = dict(chunk_size=4, batching="vmap", **QUIET)
+    reference = sweep.run(config, grid, str(tmp_path / "reference"), make_data(), checkpoint_every=0, **options)
+    real_epoch = executor_module.Progress.epoch
+
+    def interrupted(self, summary):
+        if "finetune epoch 6:" in summary:
+            raise KeyboardInterrupt
+        real_epoch(self, summary)
+
+    monkeypatch.setattr(executor_module.Progress, "epoch", interrupted)
+    out = tmp_path / "out"
+    with pytest.raises(KeyboardInterrupt):
+        sweep.run(config, grid, str(out), make_data(), **options)
+    monkeypatch.undo()
+    folder = out / "checkpoints" / "group000_networks_00000-00003"
+    manifest = json.load(open(folder / "5.manifest.json"))
+    assert any(manifest["best_rows"]) and best_items(folder)
+    assert any(math.isnan(value) for row in reference for value in row["curves"]["valid_error"])  # stopped early
+    resumed = sweep.run(config, grid, str(out), make_data(), resume=True, **options)
+    # as JSON: the curves of networks that stopped end in NaN, equal to themselves there
+    assert json.dumps(resumed) == json.dumps(reference)

@@ -13,7 +13,7 @@ import jax
 import pytest
 
 from deep_sparse import executor as executor_module
-from deep_sparse import sweep
+from deep_sparse import planner, sweep
 from deep_sparse.config import Hparams
 from deep_sparse.train import make_train
 from test_sweep import CONFIG, TESTS, _env, assert_row_matches, make_data
@@ -33,6 +33,7 @@ def shard_single_runs():
 # ------------------------------------------------------------ every batching path (issue 12.1, 12.2)
 PATIENT_CONFIG = CONFIG.replace(epochs=6, patience=1)
 PATIENT_GRID = [{"lr": lr, "seed": seed, "l1": 1e-3} for lr in (0.5, 0.02) for seed in (0, 1)]
+FINE_PER_OCTAVE = 4
 
 @pytest.fixture(scope="module")
 def patient_single_runs():
@@ -51,7 +52,8 @@ DEVICES_SCRIPT = textwrap.dedent("""
     import jax
     sys.path.insert(0, {tests!r})
     from test_sweep import CONFIG, make_data
-    from test_sweep_devices import PATIENT_CONFIG, PATIENT_GRID, SHARD_GRID
+    from test_sweep_devices import FINE_PER_OCTAVE, PATIENT_CONFIG, PATIENT_GRID, SHARD_GRID
+    from deep_sparse import executor as executor_module
     from deep_sparse import sweep
     from deep_sparse.config import Hparams
     from deep_sparse.devices import make_mesh
@@ -63,12 +65,15 @@ DEVICES_SCRIPT = textwrap.dedent("""
     payload = {{"paths": {{}}, "hlo": {{}}}}
     patient = make_data(PATIENT_CONFIG)
     for n_devices in (1, 4):
-        for batching in ("map", "vmap"):
+        for batching in ("map", "vmap", "vmap-fine"):  # vmap-fine: buckets at 4 sizes per doubling
             folder = f"{{out}}/{{batching}}-{{n_devices}}"
-            rows = sweep.run(PATIENT_CONFIG, PATIENT_GRID, folder, patient, chunk_size=4, batching=batching,
-                             devices=jax.devices()[:n_devices], checkpoint_every=0, **quiet)
+            executor_module.BUCKETS_PER_OCTAVE = FINE_PER_OCTAVE if batching == "vmap-fine" else 1
+            rows = sweep.run(PATIENT_CONFIG, PATIENT_GRID, folder, patient, chunk_size=4,
+                             batching=batching.split("-")[0], devices=jax.devices()[:n_devices],
+                             checkpoint_every=0, **quiet)
             with open(folder + "/results.json") as handle:
                 record = json.load(handle)
+            executor_module.BUCKETS_PER_OCTAVE = 1
             payload["paths"][f"{{batching}} {{n_devices}}"] = dict(
                 rows=rows, batching=record["batching"],
                 network_epochs=record["timings"]["groups"][0]["network_epochs"])
@@ -120,26 +125,30 @@ def _found(forced_devices, part):
     return forced_devices[part]
 
 
-@pytest.mark.parametrize("path", ["map 1", "vmap 1", "map 4", "vmap 4"])
+@pytest.mark.parametrize("path", ["map 1", "vmap 1", "vmap-fine 1", "map 4", "vmap 4", "vmap-fine 4"])
 def test_every_batching_path_equals_single_runs(forced_devices, patient_single_runs, path):
     found = _found(forced_devices, "paths")[path]
     rows = found["rows"]
     assert len({row["epochs_run"] for row in rows}) > 1  # early stopping ended networks at different epochs
     for row in rows:
         assert_row_matches(row, patient_single_runs[(row["lr"], row["seed"])])
-    assert found["batching"] == path.split()[0]
+    assert found["batching"] == path.split()[0].split("-")[0]
 
 
 @pytest.mark.parametrize("n_devices", [1, 4])
-def test_vmap_compacts_the_running_networks(forced_devices, n_devices):
+@pytest.mark.parametrize("path", ["vmap", "vmap-fine"])
+def test_vmap_compacts_the_running_networks(forced_devices, n_devices, path):
     # Under vmap a stopped network would keep computing until its whole chunk stops; compacted, an
-    # epoch computes only a power-of-two bucket (per device) of the networks still running.
-    found = _found(forced_devices, "paths")[f"vmap {n_devices}"]
+    # epoch computes only a bucket (per device: a power of two, or finer) of the networks still running.
+    found = _found(forced_devices, "paths")[f"{path} {n_devices}"]
     epochs_run = [row["epochs_run"] for row in found["rows"]]
     size = len(epochs_run)
     running = [sum(e >= epoch for e in epochs_run) for epoch in range(1, max(epochs_run) + 1)]
     buckets = [min(size, executor_module.bucket_size(r, n_devices)) for r in running]
-    assert found["network_epochs"] == sum(buckets)
+    per_octave = FINE_PER_OCTAVE if path == "vmap-fine" else 1
+    assert found["network_epochs"] == planner.slot_epochs(epochs_run, size, n_devices, per_octave)
+    if path == "vmap":
+        assert found["network_epochs"] == sum(buckets)
     if n_devices == 1:
         assert found["network_epochs"] < size * max(epochs_run)  # this grid's networks stop early enough
 
