@@ -313,7 +313,7 @@ def run_dataset(run: experiment.Run, dataset: str, significance: bool = True) ->
     rows = run.sweep(config, table1_grid(preset), folder, data, select_pretrain_lr=(), dataset=dataset)
     chosen = select(rows)
     tests = significance_tests(config, preset, chosen, data, os.path.join(folder, "significance.json"),
-                               run.sweep_options.get("deadline")) if significance else {}
+                               run.sweep_options.deadline) if significance else {}
     sizes = experiment.split_sizes(data)
     cells = []
     for (activation, pretrained), row in chosen.items():

@@ -85,8 +85,8 @@ def main(argv=None) -> int:
         config.replace(activation=activation)
     grid = ds.sweep.product(activation=args.activation, lr=args.lr, l1=args.l1, seed=args.seed,
                             pretrain_lr=args.pretrain_lr, noise_level=[args.noise_level])
-    rows = ds.sweep.run(config, grid, args.out, argv=common.command_line(MODULE),
-                        extra_metadata={"experiment": "train"}, **common.sweep_options(args))
+    rows = ds.sweep.run(config, grid, args.out, options=common.sweep_options(
+        args, argv=common.command_line(MODULE), extra_metadata={"experiment": "train"}))
     columns = ["activation", "lr", "l1", "seed", "valid_error", "test_error", "train_error", "sparsity",
                "epochs_run", "best_epoch", "diverged"]
     formats = {"valid_error": ".4f", "test_error": ".4f", "train_error": ".4f", "sparsity": ".3f", "lr": "g", "l1": "g"}

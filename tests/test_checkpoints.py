@@ -16,6 +16,7 @@ import pytest
 
 from deep_sparse import sweep
 from deep_sparse.checkpoints import CheckpointMismatch, CheckpointWriteError, ChunkCheckpoint, leaf_paths
+from deep_sparse.sweep import SweepOptions
 from test_sweep import CONFIG, QUIET, make_data
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -196,7 +197,7 @@ def test_a_full_disk_is_one_line_with_the_space_needed_and_earlier_results_stay(
 
     monkeypatch.setattr(ocp.CheckpointManager, "save", fills_up)
     with pytest.raises(CheckpointWriteError) as full:
-        sweep.run(CONFIG, {"lr": [0.1, 0.03]}, str(out), make_data(), chunk_size=1, **QUIET)
+        sweep.run(CONFIG, {"lr": [0.1, 0.03]}, str(out), make_data(), options=SweepOptions(chunk_size=1, **QUIET))
     message = str(full.value)
     assert "\n" not in message and "tensorstore_spec" not in message
     assert message.startswith(f"{out / 'checkpoints' / 'group000_networks_00001-00001'}: the disk is full")
@@ -220,7 +221,7 @@ def test_a_real_full_disk_is_one_line_without_orbax_traceback(tmp_path, caplog):
     try:
         with pytest.raises(CheckpointWriteError) as full:  # 0.5 MiB per checkpoint: the first does not fit
             sweep.run(CONFIG.replace(hidden_sizes=(256, 256)), {"lr": [0.1]}, str(small / "out"), make_data(),
-                      chunk_size=1, **QUIET)
+                      options=SweepOptions(chunk_size=1, **QUIET))
     finally:
         subprocess.run(["umount", str(small)])
     assert "the disk is full" in str(full.value) and "free at least" in str(full.value)
@@ -286,8 +287,8 @@ INTERRUPT_SCRIPT = textwrap.dedent("""
     ChunkCheckpoint.save, ChunkCheckpoint._write, ChunkCheckpoint.__init__ = save, write, init
 
     def main(argv):
-        sweep.run(CONFIG.replace(epochs=6), {{"lr": [0.1]}}, out, make_data(), chunk_size=1, progress=False,
-                  log=lambda message: None)
+        sweep.run(CONFIG.replace(epochs=6), {{"lr": [0.1]}}, out, make_data(),
+                  options=sweep.SweepOptions(chunk_size=1, progress=False, log=lambda message: None))
         return 0
     main.__module__ = "interrupt_test"
     sys.exit(common.cli(main, ["--out", out]))
