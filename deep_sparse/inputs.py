@@ -20,6 +20,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from deep_sparse import data as data_lib
 from deep_sparse.config import TrainConfig
 
 Array = jax.Array
@@ -185,8 +186,6 @@ def as_device_arrays(data: Data) -> Data:
 
 def load_data(config: TrainConfig, data_dir: Optional[str] = None, download: bool = True) -> Data:
     """Load ``config.dataset`` with :func:`deep_sparse.data.load_splits` and :func:`prepare_data` it."""
-    from deep_sparse import data as data_lib
-
     splits = data_lib.load_splits(config.dataset, data_dir=data_dir, download=download)
     return prepare_data(config, splits)
 

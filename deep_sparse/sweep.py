@@ -40,9 +40,9 @@ from deep_sparse.sweep_options import SweepOptions
 from deep_sparse.train import Data, Trainer, load_data, make_train
 
 # what other modules and users reach through the sweep: its planner's, rows' and store's names too
-__all__ = ["run", "SweepOptions", "product", "plan", "normalize_grid", "check_hparams", "balanced_chunks", "chunk_slots",
-           "stack_signature", "Network", "DeadlineReached", "read_results", "rows_checksum", "pack_wrong",
-           "unpack_wrong", "is_dead", "row_is_dead", "pretrain_reconstruction", "skipped_name"]
+__all__ = ["run", "SweepOptions", "product", "plan", "normalize_grid", "check_hparams", "balanced_chunks",
+           "chunk_slots", "stack_signature", "Network", "DeadlineReached", "read_results", "rows_checksum",
+           "pack_wrong", "unpack_wrong", "is_dead", "row_is_dead", "pretrain_reconstruction"]
 
 
 # -------------------------------------------------------------------------------------- rows
@@ -72,19 +72,8 @@ def run(config: TrainConfig, grid, out_dir: str, data: Optional[Data] = None, *,
     points = normalize_grid(grid)
     groups = plan(config, points, base_hparams)
     batching = resolve_batching(options.batching, mesh)
-    record = _plan_record(config, points, base_hparams)
-    store = SweepStore(out_dir)
-    started_before = store.holds(record, options.resume, {"config": dataclasses.asdict(TrainConfig()),
-                                                  "base_hparams": Hparams()._asdict()})
-    expected = {n.index: (g.index, n.seed) for g in groups for n in g.networks}
-    all_rows: dict[int, dict] = store.finished_rows(expected) if started_before else {}
-    # every input is checked (and the data loaded) before the first file is written
-    group_data = _unfinished_groups_data(groups, all_rows, data, options.data_dir, options.download)
-    distributed.barrier("deep_sparse inputs checked")  # every process has read the folder before any writes it
-    if distributed.is_primary():
-        store.create(record, started_before)
-    distributed.barrier("deep_sparse plan written")
-
+    store, started_before, all_rows, group_data = _open_store(out_dir, _plan_record(config, points, base_hparams),
+                                                             groups, data, options)
     metadata = _run_metadata(options, out_dir, batching, store if started_before else None,
                              _data_hashes(groups, group_data, data,
                                           store.recorded_data_sha256() if started_before else {}))
@@ -128,6 +117,22 @@ def run(config: TrainConfig, grid, out_dir: str, data: Optional[Data] = None, *,
         store.write_results(all_rows, metadata, timings, started, complete=True)
     distributed.barrier("deep_sparse results written")
     return [all_rows[k] for k in sorted(all_rows) if is_finetuned(all_rows[k])]
+
+
+def _open_store(out_dir: str, record: dict, groups: list[Group], data: Optional[Data], options: SweepOptions):
+    """``(store, started_before, finished rows, {group: data})`` of the sweep in ``out_dir``: every input
+    checked (and the data of the unfinished groups loaded) before the plan ``record`` is written there."""
+    store = SweepStore(out_dir)
+    started_before = store.holds(record, options.resume, {"config": dataclasses.asdict(TrainConfig()),
+                                                          "base_hparams": Hparams()._asdict()})
+    expected = {n.index: (g.index, n.seed) for g in groups for n in g.networks}
+    all_rows: dict[int, dict] = store.finished_rows(expected) if started_before else {}
+    group_data = _unfinished_groups_data(groups, all_rows, data, options.data_dir, options.download)
+    distributed.barrier("deep_sparse inputs checked")  # every process has read the folder before any writes it
+    if distributed.is_primary():
+        store.create(record, started_before)
+    distributed.barrier("deep_sparse plan written")
+    return store, started_before, all_rows, group_data
 
 
 def _data_hashes(groups: list[Group], group_data: dict, data: Optional[Data], recorded: dict) -> dict[str, str]:

@@ -1,4 +1,4 @@
-"""The paper-scale campaign (issue 15): the papers' experiments at the ``paper`` preset, unmodified,
+"""The paper-scale campaign: the papers' experiments at the ``paper`` preset, unmodified,
 in order of priority, run within a time budget and resumed from what is recorded under ``results/``.
 
     python -m sweeps.campaign --budget-minutes 150          # run the next unfinished steps

@@ -213,13 +213,6 @@ def initialize_distributed(args: argparse.Namespace) -> None:
     ds.runtime.initialize_distributed(args.coordinator_address, args.num_processes, args.process_id)
 
 
-def float_list(text: str) -> float:
-    try:
-        return float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-
-
 def sizes(text: str) -> tuple[int, ...]:
     """Parse ``1000-1000-1000`` (or ``1000,1000,1000``) into a tuple of layer widths."""
     parts = text.replace(",", "-").split("-")

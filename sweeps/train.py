@@ -4,7 +4,7 @@ Each combination of --activation and --lr is one network (all of them trained as
 the summary gives, per activation, the network with the lowest validation error, as section 4.1 does
 ("a constant learning rate ... with respect to the supervised validation error").
 
-Example (the issue's bar, paper scale on CPU):
+Example (section 4.1's supervised networks at paper scale, on CPU):
   python -m sweeps.train --dataset mnist --activation rectifier tanh softplus --l1 0.001 \\
       --lr 0.1 0.01 0.001 0.0001 --out results/mnist-no-pretraining
 """
