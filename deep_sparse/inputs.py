@@ -178,9 +178,10 @@ def check_arrays(data: Data) -> None:
 
 def as_device_arrays(data: Data) -> Data:
     """``data`` with NumPy leaves moved to the device (JAX arrays and tracers pass unchanged): a run
-    indexes its inputs with traced mini-batch indices, which a NumPy array cannot take."""
+    indexes its inputs with traced mini-batch indices, which a NumPy array cannot take. A transfer,
+    never a compiled program (``make_train(config, data)`` compiles nothing)."""
     if any(isinstance(leaf, np.ndarray) for leaf in jax.tree.leaves(data)):
-        return jax.tree.map(jnp.asarray, data)
+        return jax.tree.map(jax.device_put, data)
     return data
 
 
