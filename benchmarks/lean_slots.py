@@ -57,8 +57,9 @@ def checkpointed_sweep(config: TrainConfig, grid: dict, data, out: str, lean: bo
     if not lean:  # the older form: every leaf in every step
         checkpoints.shadowed_paths = lambda leaves: []
     try:
-        rows = sweep.run(config, grid, out, data, chunk_size=len(sweep.product(**grid)), batching="vmap",
-                         checkpoint_every=1, progress=False, log=lambda message: None)
+        rows = sweep.run(config, grid, out, data, options=sweep.SweepOptions(
+            chunk_size=len(sweep.product(**grid)), batching="vmap", checkpoint_every=1, progress=False,
+            log=lambda message: None))
     finally:
         ChunkCheckpoint.save, checkpoints.shadowed_paths = real_save, real_paths
     written = {"bytes": sum(c.bytes_written for c in used.values()), "saves": len(saves)}
@@ -112,8 +113,9 @@ def measure(quick: bool, figure3: str | None) -> dict:
         full = checkpointed_sweep(config, grid, data, os.path.join(scratch, "full"), lean=False)
         executor_module.BUCKETS_PER_OCTAVE = 4
         try:
-            fine = sweep.run(config, grid, os.path.join(scratch, "fine"), data, chunk_size=len(lean["rows"]),
-                             batching="vmap", checkpoint_every=0, progress=False, log=lambda message: None)
+            fine = sweep.run(config, grid, os.path.join(scratch, "fine"), data, options=sweep.SweepOptions(
+                chunk_size=len(lean["rows"]), batching="vmap", checkpoint_every=0, progress=False,
+                log=lambda message: None))
             fine_recorded = recorded_network_epochs(os.path.join(scratch, "fine"))
         finally:
             executor_module.BUCKETS_PER_OCTAVE = 1

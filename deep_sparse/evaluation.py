@@ -1,16 +1,18 @@
 """Evaluation of a network over a whole split, in chunks of examples (sections 4.1 and 4.2): the error
 rate or RMSE, the exact sparsity of each hidden layer, the per-example errors a paired test needs, and
-the activity that tells a dead network. Pure functions of the parameters and the data; the training
-loop (:mod:`deep_sparse.train`) calls them with its activation, task and chunk size.
+the activity that tells a dead network, and all of them at once for a finished run (:func:`measure`).
+Pure functions of the parameters and the data; the training loop (:mod:`deep_sparse.train`) calls them
+with its activation, task and chunk size.
 """
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
 
 from deep_sparse import mlp, ratings
+from deep_sparse.inputs import Data
 
 Array = jax.Array
 
@@ -99,3 +101,28 @@ def activity(params, act: Callable, x: Array, chunk: int) -> tuple[Array, Array]
     counts, active = jax.lax.map(chunk_counts, (padded.reshape(n_chunks, chunk, -1), real))
     silent = jnp.stack([1.0 - jnp.mean(jnp.any(a, axis=0)) for a in active]) if active else jnp.zeros((0,))
     return jnp.max(jnp.sum(counts, axis=0)) / n, silent
+
+
+class Measures(NamedTuple):
+    """What a finished run is measured by (the fields of :class:`deep_sparse.train.Result` of the same
+    names): the metric of :func:`evaluate` on each split, the test set's sparsity per hidden layer, the
+    :func:`activity` of the validation set and the test set's :func:`example_errors`."""
+
+    test_error: Array
+    valid_error: Array
+    train_error: Array
+    sparsity_per_layer: Array
+    top_class_share: Array
+    silent_units_per_layer: Array
+    test_example_errors: Array
+
+
+def measure(params, act: Callable, data: Data, task: str, chunk: int, n_labeled: int) -> Measures:
+    """:class:`Measures` of ``params`` on ``data``; the training error is measured on the ``n_labeled``
+    examples fine-tuning read."""
+    test_error, test_sparsity = evaluate(params, act, data.x_test, data.y_test, task, chunk)
+    valid_error, _ = evaluate(params, act, data.x_valid, data.y_valid, task, chunk)
+    train_error, _ = evaluate(params, act, data.x_train[:n_labeled], data.y_train[:n_labeled], task, chunk)
+    top_class_share, silent_units = activity(params, act, data.x_valid, chunk)
+    return Measures(test_error, valid_error, train_error, test_sparsity, top_class_share, silent_units,
+                    example_errors(params, act, data.x_test, data.y_test, task, chunk))

@@ -37,6 +37,7 @@ from deep_sparse import hparam_rules, names, portable, results_io
 
 if TYPE_CHECKING:
     from deep_sparse.config import TrainConfig
+    from deep_sparse.sweep_options import SweepOptions
     from deep_sparse.train import Data
 
 __all__ = ["PAPER_LR_GRID", "PAPER_BATCH_SIZE", "CELL_SELECTORS", "Subset", "Generated", "Preset", "NetworkPreset",
@@ -447,13 +448,15 @@ def write_not_run(folder: str, reason: str, argv: Sequence[str], metadata: dict)
 
 
 def run_sweep(config: TrainConfig, grid, folder: str, data, *, argv: Sequence[str], metadata: dict,
-              **options) -> list[dict]:
-    """``deep_sparse.sweep.run`` recording ``metadata`` and the data's split sizes with the results;
-    ``options``: the sweep's run options (resume, chunk_size, deadline, ...)."""
+              options: Optional[SweepOptions] = None, base_hparams=None) -> list[dict]:
+    """``deep_sparse.sweep.run`` recording ``argv``, ``metadata`` and the data's split sizes with the
+    results; ``options``: the sweep's run options (:class:`~deep_sparse.sweep_options.SweepOptions`,
+    None: the defaults); ``base_hparams``: the values of the hyperparameters the grid leaves out."""
     extra = dict(metadata)
     if data is not None:
         extra["sizes"] = split_sizes(data)
-    return ds.sweep.run(config, grid, folder, data=data, argv=list(argv), extra_metadata=extra, **options)
+    options = dataclasses.replace(options or ds.sweep.SweepOptions(), argv=tuple(argv), extra_metadata=extra)
+    return ds.sweep.run(config, grid, folder, data=data, base_hparams=base_hparams, options=options)
 
 
 class OpenedDataset(NamedTuple):
@@ -472,8 +475,8 @@ class Run:
     experiment: the name results record ("table1"); out: the output folder (one subfolder per data
     set); argv: the command as typed, recorded with every result; data_dir, download: where data sets
     are and whether a missing one may be downloaded; sweep_options: the run options of
-    ``deep_sparse.sweep.run`` (resume, chunk_size, batching, checkpoint_every, checkpoint_seconds, deadline,
-    progress).
+    ``deep_sparse.sweep.run`` (:class:`~deep_sparse.sweep_options.SweepOptions`; None: the defaults,
+    made with the run, which is when the training modules and JAX are first imported).
     """
 
     experiment: str
@@ -482,8 +485,12 @@ class Run:
     argv: tuple[str, ...] = ()
     data_dir: Optional[str] = None
     download: bool = True
-    sweep_options: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    sweep_options: Optional[SweepOptions] = None
     log: Callable[[str], None] = dataclasses.field(default=print, compare=False, repr=False)
+
+    def __post_init__(self):
+        if self.sweep_options is None:
+            object.__setattr__(self, "sweep_options", ds.sweep.SweepOptions())
 
     def metadata(self, **more) -> dict:
         """What every results file of the run records: experiment, preset label and settings, ``more``."""
@@ -506,10 +513,10 @@ class Run:
     def sweep(self, config: TrainConfig, grid, folder: str, data, *,
               select_pretrain_lr: Optional[Sequence[str]] = None, **more) -> list[dict]:
         """:func:`run_sweep` with the run's options and metadata (``more`` added to it);
-        ``select_pretrain_lr``: as in ``deep_sparse.sweep.run`` (the experiment's procedure, not a run
-        option)."""
-        return run_sweep(config, grid, folder, data, argv=self.argv, metadata=self.metadata(**more),
-                         select_pretrain_lr=select_pretrain_lr, **self.sweep_options)
+        ``select_pretrain_lr``: as in :class:`~deep_sparse.sweep_options.SweepOptions` (the experiment's
+        procedure, not a command-line option)."""
+        options = dataclasses.replace(self.sweep_options, select_pretrain_lr=select_pretrain_lr)
+        return run_sweep(config, grid, folder, data, argv=self.argv, metadata=self.metadata(**more), options=options)
 
     def cell(self, dataset: str, label: str, metric: str, ours, paper_key=None, **extra) -> dict:
         """:func:`cell` of this run's experiment and preset."""

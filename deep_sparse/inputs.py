@@ -20,6 +20,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from deep_sparse import data as data_lib
 from deep_sparse.config import TrainConfig
 
 Array = jax.Array
@@ -177,16 +178,15 @@ def check_arrays(data: Data) -> None:
 
 def as_device_arrays(data: Data) -> Data:
     """``data`` with NumPy leaves moved to the device (JAX arrays and tracers pass unchanged): a run
-    indexes its inputs with traced mini-batch indices, which a NumPy array cannot take."""
+    indexes its inputs with traced mini-batch indices, which a NumPy array cannot take. A transfer,
+    never a compiled program (``make_train(config, data)`` compiles nothing)."""
     if any(isinstance(leaf, np.ndarray) for leaf in jax.tree.leaves(data)):
-        return jax.tree.map(jnp.asarray, data)
+        return jax.tree.map(jax.device_put, data)
     return data
 
 
 def load_data(config: TrainConfig, data_dir: Optional[str] = None, download: bool = True) -> Data:
     """Load ``config.dataset`` with :func:`deep_sparse.data.load_splits` and :func:`prepare_data` it."""
-    from deep_sparse import data as data_lib
-
     splits = data_lib.load_splits(config.dataset, data_dir=data_dir, download=download)
     return prepare_data(config, splits)
 

@@ -1,6 +1,6 @@
 """Rows of another sweep that are the same computation as networks of this one, taken instead of
-retrained (issue 15: the workshop's Table 1 on MNIST reuses the networks of Table 1 without
-pre-training that it shares).
+retrained: experiments that share networks train them once (the workshop's Table 1 on MNIST holds
+the networks of Table 1 without pre-training).
 
 Two networks are the same computation when they train on the same data (the SHA-256 of its arrays,
 recorded by every sweep in ``results.json`` as ``data_sha256`` per group) with equal

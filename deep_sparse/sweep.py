@@ -28,7 +28,7 @@ import time
 from typing import Any, Callable, Optional, Sequence
 
 from deep_sparse import distributed, health, portable, results_io, reuse, runtime
-from deep_sparse.config import HPARAM_NAMES, Hparams, TrainConfig
+from deep_sparse.config import Hparams, TrainConfig
 from deep_sparse.devices import auto_chunk_size, make_mesh, resolve_batching
 from deep_sparse.executor import ChunkExecutor, ChunkPolicy, DeadlineReached, Progress, fit_chunk_size
 from deep_sparse.metrics_log import MetricsLog
@@ -37,12 +37,13 @@ from deep_sparse.planner import (Group, Network, balanced_chunks, check_hparams,
 from deep_sparse.rows import is_dead, pack_wrong, pretrain_reconstruction, row_is_dead, rows_from_results, unpack_wrong
 from deep_sparse.stacks import SharedStacks, chunk_checkpoint, pretrained_stacks, select_stacks
 from deep_sparse.store import SweepStore, is_finetuned, read_results, rows_checksum
+from deep_sparse.sweep_options import SweepOptions
 from deep_sparse.train import Data, Trainer, load_data, make_train
 
 # what other modules and users reach through the sweep: its planner's, rows' and store's names too
-__all__ = ["run", "product", "plan", "normalize_grid", "check_hparams", "balanced_chunks", "chunk_slots",
-           "stack_signature", "Network", "DeadlineReached", "read_results", "rows_checksum", "pack_wrong",
-           "unpack_wrong", "is_dead", "row_is_dead", "pretrain_reconstruction", "skipped_name"]
+__all__ = ["run", "SweepOptions", "product", "plan", "normalize_grid", "check_hparams", "balanced_chunks",
+           "chunk_slots", "stack_signature", "Network", "DeadlineReached", "read_results", "rows_checksum",
+           "pack_wrong", "unpack_wrong", "is_dead", "row_is_dead", "pretrain_reconstruction"]
 
 
 # -------------------------------------------------------------------------------------- rows
@@ -54,94 +55,36 @@ def _plan_record(config: TrainConfig, grid: list[dict], base_hparams: Hparams) -
     }
 
 
-def run(
-    config: TrainConfig,
-    grid,
-    out_dir: str,
-    data: Optional[Data] = None,
-    *,
-    base_hparams: Optional[Hparams] = None,
-    resume: bool = False,
-    chunk_size: Optional[int] = None,
-    devices: Optional[Sequence] = None,
-    batching: str = "auto",
-    checkpoint_every: int = 1,
-    checkpoint_seconds: float = 0.0,
-    deadline: Optional[float] = None,
-    data_dir: Optional[str] = None,
-    download: bool = True,
-    progress: bool | str = True,
-    argv: Optional[Sequence[str]] = None,
-    extra_metadata: Optional[dict] = None,
-    select_pretrain_lr: Optional[Sequence[str]] = None,
-    reuse_rows_from: Sequence[str] = (),
-    metrics: bool = True,
-    log: Callable[[str], None] = print,
-) -> list[dict]:
+def run(config: TrainConfig, grid, out_dir: str, data: Optional[Data] = None, *,
+        base_hparams: Optional[Hparams] = None, options: SweepOptions = SweepOptions()) -> list[dict]:
     """Train every network of ``grid`` and write ``results.csv`` / ``results.json`` in ``out_dir``.
 
+    config, grid, base_hparams: what is computed (the grid's points over ``base_hparams``, default
+        :class:`~deep_sparse.config.Hparams`).
     data: a :class:`~deep_sparse.train.Data`, or None to load ``config.dataset`` (per group) from
-        ``data_dir``, downloading missing files unless ``download`` is False.
-    chunk_size: networks per compiled step (default: :func:`auto_chunk_size`); a multiple of the
-        number of devices. A resumed sweep may use another chunk size than the one it started with:
-        finished networks are recorded per network (``chunks/``), the others are chunked anew.
-    batching: how a device runs its networks: ``"vmap"``, ``"map"`` or ``"auto"``
-        (:func:`~deep_sparse.devices.resolve_batching`).
-    checkpoint_every: checkpoint the running chunk every this many epochs (0: only finished chunks).
-    checkpoint_seconds: and at least this many seconds apart (for large chunks on fast devices, where a
-        checkpoint costs more than an epoch). Checkpoints are written in the background.
-    deadline: a ``time.time()`` value; the sweep raises :class:`DeadlineReached` at the first epoch
-        boundary after which the running chunk could not finish in time (its worst case: every
-        remaining epoch at the speed measured so far), after checkpointing it.
-    select_pretrain_lr: None fine-tunes every network. A sequence of hyperparameter names (``()``
-        for none) selects the pre-training lr before fine-tuning, as the paper does (section 4.1:
-        "We select the model with the lowest reconstruction error"): once a group's stacks are
-        pre-trained, only the networks of the pre-training lr of lowest reconstruction error
-        (:func:`deep_sparse.selection.lowest_reconstruction`, per group and per combination of these
-        fields) are fine-tuned. The others are recorded as not fine-tuned (``not_finetuned`` in
-        ``results.json``, with their stack's reconstruction error) and left out of the rows, so that
-        the selection of :mod:`deep_sparse.selection` on the rows picks the same network as on a full
-        sweep, for a quarter of the fine-tuning on the paper's four pre-training lrs.
-    reuse_rows_from: folders of other sweeps whose finished networks are taken instead of trained
-        where they are the same computation (:mod:`deep_sparse.reuse`: same data, seed, and
-        configuration and hyperparameters as far as the network reads them); each such row says
-        where it comes from (``reused_from``).
-    progress: ``True`` a bar on a terminal, else a line per epoch; ``"lines"`` a line per epoch;
-        ``False`` nothing per epoch (:class:`~deep_sparse.executor.Progress`). ``log`` prints lines.
-    metrics: write each network's values after each epoch to ``metrics.jsonl`` and TensorBoard event
-        files under ``tensorboard/`` as they are produced (:mod:`deep_sparse.metrics_log`).
+        ``options.data_dir``, downloading missing files unless ``options.download`` is False.
+    options: how it runs and is recorded (:class:`~deep_sparse.sweep_options.SweepOptions`: resume,
+        chunk size, devices, checkpoints, deadline, progress, pre-training lr selection, reused rows).
     Returns the rows (one dict per fine-tuned network, in grid order).
     """
-    mesh = make_mesh(devices)
-    select_pretrain_lr = _check_options(select_pretrain_lr, checkpoint_every, checkpoint_seconds, chunk_size,
-                                        mesh.devices.size)
+    mesh = make_mesh(options.devices)
+    _check_chunk_size(options.chunk_size, mesh.devices.size)
     base_hparams = base_hparams or Hparams()
     points = normalize_grid(grid)
     groups = plan(config, points, base_hparams)
-    batching = resolve_batching(batching, mesh)
-    record = _plan_record(config, points, base_hparams)
-    store = SweepStore(out_dir)
-    started_before = store.holds(record, resume, {"config": dataclasses.asdict(TrainConfig()),
-                                                  "base_hparams": Hparams()._asdict()})
-    expected = {n.index: (g.index, n.seed) for g in groups for n in g.networks}
-    all_rows: dict[int, dict] = store.finished_rows(expected) if started_before else {}
-    # every input is checked (and the data loaded) before the first file is written
-    group_data = _unfinished_groups_data(groups, all_rows, data, data_dir, download)
-    distributed.barrier("deep_sparse inputs checked")  # every process has read the folder before any writes it
-    if distributed.is_primary():
-        store.create(record, started_before)
-    distributed.barrier("deep_sparse plan written")
-
-    metadata = _run_metadata(argv, out_dir, extra_metadata, batching, store if started_before else None,
+    batching = resolve_batching(options.batching, mesh)
+    store, started_before, all_rows, group_data = _open_store(out_dir, _plan_record(config, points, base_hparams),
+                                                             groups, data, options)
+    metadata = _run_metadata(options, out_dir, batching, store if started_before else None,
                              _data_hashes(groups, group_data, data,
-                                          store.recorded_data_sha256() if started_before else {}),
-                             reuse_rows_from)
+                                          store.recorded_data_sha256() if started_before else {}))
     timings: dict[str, Any] = {"groups": []}
     started = time.perf_counter()
-    policy = ChunkPolicy(checkpoint_every, checkpoint_seconds, deadline, resume)
+    policy = ChunkPolicy(options.checkpoint_every, options.checkpoint_seconds, options.deadline, options.resume)
     metrics_log = MetricsLog(out_dir, {n.index: g.index for g in groups for n in g.networks},
-                             primary=distributed.is_primary()) if metrics else None
-    report = Progress(sum(len(g.networks) * network_epochs(g.config) for g in groups), progress, log, metrics_log)
+                             primary=distributed.is_primary()) if options.metrics else None
+    report = Progress(sum(len(g.networks) * network_epochs(g.config) for g in groups), options.progress,
+                      options.log, metrics_log)
     report.advance(sum(network_epochs(g.config) for g in groups for n in g.networks if n.index in all_rows))
 
     def chunk_finished(name: str, rows: list[dict]) -> None:
@@ -155,16 +98,17 @@ def run(
     shared = SharedStacks([g for g in groups if any(n.index not in all_rows for n in g.networks)])
     recorded_before = report.advanced
     try:
-        if reuse_rows_from:
-            _reuse_rows(groups, all_rows, reuse_rows_from, metadata["data_sha256"], chunk_finished, report)
+        if options.reuse_rows_from:
+            _reuse_rows(groups, all_rows, options.reuse_rows_from, metadata["data_sha256"], chunk_finished, report)
         for group in groups:
             todo = [n for n in group.networks if n.index not in all_rows]
             if todo:
                 executor = ChunkExecutor(make_train(group.config), group_data[group.index],
                                          mesh, batching)
                 finished = [row for row in all_rows.values() if row["group"] == group.index]
-                timings["groups"].append(_run_group(executor, group, todo, chunk_size, store, policy, report,
-                                                    chunk_finished, finished, select_pretrain_lr, shared))
+                timings["groups"].append(_run_group(executor, group, todo, options.chunk_size, store, policy,
+                                                    report, chunk_finished, finished,
+                                                    options.select_pretrain_lr, shared))
     except Exception:
         # a start refused before its first epoch (e.g. a chunk too big for memory) leaves the folder as it was
         if report.advanced == recorded_before and distributed.is_primary():
@@ -176,6 +120,22 @@ def run(
         store.write_results(all_rows, metadata, timings, started, complete=True)
     distributed.barrier("deep_sparse results written")
     return [all_rows[k] for k in sorted(all_rows) if is_finetuned(all_rows[k])]
+
+
+def _open_store(out_dir: str, record: dict, groups: list[Group], data: Optional[Data], options: SweepOptions):
+    """``(store, started_before, finished rows, {group: data})`` of the sweep in ``out_dir``: every input
+    checked (and the data of the unfinished groups loaded) before the plan ``record`` is written there."""
+    store = SweepStore(out_dir)
+    started_before = store.holds(record, options.resume, {"config": dataclasses.asdict(TrainConfig()),
+                                                          "base_hparams": Hparams()._asdict()})
+    expected = {n.index: (g.index, n.seed) for g in groups for n in g.networks}
+    all_rows: dict[int, dict] = store.finished_rows(expected) if started_before else {}
+    group_data = _unfinished_groups_data(groups, all_rows, data, options.data_dir, options.download)
+    distributed.barrier("deep_sparse inputs checked")  # every process has read the folder before any writes it
+    if distributed.is_primary():
+        store.create(record, started_before)
+    distributed.barrier("deep_sparse plan written")
+    return store, started_before, all_rows, group_data
 
 
 def _data_hashes(groups: list[Group], group_data: dict, data: Optional[Data], recorded: dict) -> dict[str, str]:
@@ -206,40 +166,24 @@ def _reuse_rows(groups: list[Group], all_rows: dict, folders: Sequence[str], has
                        "computation: data, seed, and the settings they read)")
 
 
-def _check_selection_fields(fields: Sequence[str]) -> tuple[str, ...]:
-    fields = (fields,) if isinstance(fields, str) else tuple(fields)
-    allowed = [name for name in HPARAM_NAMES + ("seed",) if name not in ("lr", "pretrain_lr")]
-    unknown = [name for name in fields if name not in allowed]
-    if unknown:
-        raise ValueError(f"select_pretrain_lr: {', '.join(map(repr, unknown))} cannot tell settings apart; "
-                         f"expected names among {', '.join(allowed)}")
-    return fields
-
-
-def _check_options(select_pretrain_lr: Optional[Sequence[str]], checkpoint_every: int, checkpoint_seconds: float,
-                   chunk_size: Optional[int], n_devices: int) -> Optional[tuple[str, ...]]:
-    """Refuse bad run options with one line each; returns the pre-training selection's fields."""
-    if checkpoint_every < 0:
-        raise ValueError(f"checkpoint_every must be >= 0, got {checkpoint_every}")
-    if not checkpoint_seconds >= 0:
-        raise ValueError(f"checkpoint_seconds must be >= 0, got {checkpoint_seconds}")
-    if chunk_size is not None and (chunk_size < 1 or chunk_size % n_devices):
+def _check_chunk_size(chunk_size: Optional[int], n_devices: int) -> None:
+    """A chunk is split evenly over the devices: refuse a chunk size that is not a multiple of them."""
+    if chunk_size is not None and chunk_size % n_devices:
         raise ValueError(f"chunk_size must be a positive multiple of the {n_devices} devices, got {chunk_size}")
-    return None if select_pretrain_lr is None else _check_selection_fields(select_pretrain_lr)
 
 
-def _run_metadata(argv: Optional[Sequence[str]], out_dir: str, extra_metadata: Optional[dict], batching: str,
-                  previous: Optional[SweepStore], data_sha256: dict, reuse_rows_from: Sequence[str]) -> dict:
+def _run_metadata(options: SweepOptions, out_dir: str, batching: str, previous: Optional[SweepStore],
+                  data_sha256: dict) -> dict:
     """What ``results.json`` records of this invocation: its provenance, the earlier invocations of a
     resumed sweep (``previous``: its store, None for a new sweep) and the data it trained on."""
-    metadata = results_io.provenance(argv, out=out_dir)
-    metadata.update(extra_metadata or {})
+    metadata = results_io.provenance(options.argv, out=out_dir)
+    metadata.update(options.extra_metadata or {})
     metadata["batching"] = batching
     metadata["matmul_precision"] = runtime.matmul_precision()
     metadata["previous_runs"] = previous.previous_runs() if previous is not None else []
     metadata["data_sha256"] = data_sha256
-    if reuse_rows_from:
-        metadata["reuse_rows_from"] = [portable.recorded_path(f) for f in reuse_rows_from]
+    if options.reuse_rows_from:
+        metadata["reuse_rows_from"] = [portable.recorded_path(f) for f in options.reuse_rows_from]
     return metadata
 
 

@@ -7,7 +7,7 @@ import argparse
 import os
 import sys
 import time
-from typing import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Callable, Mapping, Sequence
 
 # JAX is imported when a command first needs it (``ds.runtime``, ``ds.sweep``: the package imports its
 # modules on first use), not here: building a parser (--help) must not wait seconds for it
@@ -18,6 +18,9 @@ from deep_sparse.experiment import Preset
 from deep_sparse.names import DeadlineReached
 from deep_sparse.store import SweepExists, is_complete
 from sweeps import paper_numbers
+
+if TYPE_CHECKING:
+    from deep_sparse.sweep_options import SweepOptions
 
 DEADLINE_ERRORS = (DeadlineReached,)
 _PROCESS_STARTED = time.time()
@@ -107,15 +110,16 @@ def seconds(text: str) -> float:
     return value
 
 
-def sweep_options(args: argparse.Namespace) -> dict:
-    """The keyword arguments of ``ds.sweep.run`` that the run options (:func:`add_run_arguments`) set;
-    --offline is ``download=False`` here (for sweeps that load their own data, e.g. figure3) and in the
-    modules' loaders (:func:`experiment_run`)."""
-    return dict(resume=args.resume, chunk_size=args.chunk_size, data_dir=args.data_dir, batching=args.batching,
-                download=not args.offline,
-                checkpoint_every=args.checkpoint_every, checkpoint_seconds=args.checkpoint_seconds,
-                deadline=deadline(args), progress=progress(args), reuse_rows_from=tuple(args.reuse_rows_from),
-                metrics=not args.no_metrics)
+def sweep_options(args: argparse.Namespace, **more) -> "SweepOptions":
+    """The ``ds.sweep.run`` options that the run options (:func:`add_run_arguments`) set, and ``more``
+    (e.g. ``argv``); --offline is ``download=False`` here (for sweeps that load their own data, e.g.
+    figure3) and in the modules' loaders (:func:`experiment_run`)."""
+    return ds.sweep.SweepOptions(resume=args.resume, chunk_size=args.chunk_size, data_dir=args.data_dir,
+                                 batching=args.batching, download=not args.offline,
+                                 checkpoint_every=args.checkpoint_every, checkpoint_seconds=args.checkpoint_seconds,
+                                 deadline=deadline(args), progress=progress(args),
+                                 reuse_rows_from=tuple(args.reuse_rows_from),
+                                 metrics=not args.no_metrics, **more)
 
 
 def progress(args: argparse.Namespace):

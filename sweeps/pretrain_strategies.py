@@ -8,7 +8,7 @@ layer below's pre-activations (``linear_squared_before``) or its post-activation
 image experiments and (2) for its text experiments and prints no comparison. For (2) the codes are
 divided by their largest value over the training inputs, a fixed map absorbed by the next layer's
 weights, so that the fine-tuned network computes what the auto-encoder trained
-(``deep_sparse.train.Trainer.code_scale``). Here each strategy (the
+(``deep_sparse.pretraining.code_scale``). Here each strategy (the
 names of ``deep_sparse.dae.STRATEGIES``) and a no-pre-training baseline are trained with the Table 1
 procedure and compared by test error and sparsity. Each strategy's network is selected by the rule of
 ``deep_sparse.selection``, as in Table 1: the pre-training learning rate with the lowest reconstruction

@@ -74,9 +74,10 @@ def render(root: str, out_path: str) -> str:
     out_dir = os.path.dirname(os.path.abspath(out_path))
     table1, table1_cells = report_tables.aistats_table1(root)
     workshop, workshop_cells = report_tables.workshop_table1(root)
-    why, findings = report_diagnostics.section(root, out_dir)
+    selected = report_tables.table1_selected(root)
+    why, findings = report_diagnostics.section(root, out_dir, selected)
     curves = os.path.join(out_dir, "report_table1_curves.png")
-    has_curves = report_tables.curves_figure(report_tables.table1_selected(root), curves)
+    has_curves = report_tables.curves_figure(selected, curves)
     lines = [
         "# deep-sparse: the papers' tables with our numbers", "",
         "Only runs of the unmodified `paper` preset stand beside a paper number here. " + report_tables.__doc__.split(

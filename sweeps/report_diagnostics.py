@@ -137,14 +137,15 @@ def pick_text(row: Optional[dict]) -> str:
             f"{100 * row['test_error']:.2f}%, {100 * row['sparsity']:.1f}% zeros")
 
 
-def findings(root: str) -> list[Finding]:
-    selected = report_tables.table1_selected(root)
+def findings(root: str, selected: dict[tuple[str, bool], dict]) -> list[Finding]:
+    """Each diagnostic's finding against ``selected``, Table 1's networks (``report_tables.table1_selected``)."""
     return [finding(root, d, selected) for d in diagnostics.DIAGNOSTICS]
 
 
-def section(root: str, out_dir: str) -> tuple[list[str], list[dict]]:
-    """The report's "Why our numbers differ" section and its machine-readable findings."""
-    found = findings(root)
+def section(root: str, out_dir: str, selected: dict[tuple[str, bool], dict]) -> tuple[list[str], list[dict]]:
+    """The report's "Why our numbers differ" section and its machine-readable findings, against
+    ``selected``, Table 1's networks (``report_tables.table1_selected``)."""
+    found = findings(root, selected)
     lines = [__doc__.split("\n\n", 1)[1].strip(), "",
              "| diagnostic | question | change | networks | validation pick | p vs Table 1 | verdict |",
              "|---|---|---|---|---|---|---|"]

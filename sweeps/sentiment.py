@@ -16,7 +16,7 @@ to [0, 1]:
 
 * rectifier codes h are mapped by u = h / s, s the largest code value over the pre-training inputs
   (a fixed map, not a per-mini-batch maximum), and the map is absorbed by the next layer's weights
-  (W_network = W_autoencoder / s; ``deep_sparse.train.Trainer.code_scale``): the fine-tuned network,
+  (W_network = W_autoencoder / s; ``deep_sparse.pretraining.code_scale``): the fine-tuned network,
   which sees h, computes exactly the encoder the auto-encoder trained on u;
 * tanh codes are mapped by u = (h + 1) / 2 in pre-training only; the fine-tuned network sees h. This
   difference is kept because it is how the training engine pre-trains every tanh network, Table 1's

@@ -27,14 +27,11 @@ Data sets whose files are absent are reported as "not run: no files in DIR", nev
 from __future__ import annotations
 
 import argparse
-import collections
 import dataclasses
 import math
 import os
 import time
 from typing import Optional
-
-import numpy as np
 
 import deep_sparse as ds
 from deep_sparse import experiment, selection
@@ -260,19 +257,6 @@ def cell_key(row: dict) -> tuple[str, bool]:
     return row["activation"], row["pretrain_epochs"] > 0
 
 
-def settled(grid: list[dict], rows: list[dict], not_finetuned: list[dict]) -> dict:
-    """{(activation, pretrained): (selected row, networks fine-tuned)} for the cells of an unfinished
-    sweep whose planned networks (``grid``) are all recorded, fine-tuned (``rows``) or left out by the
-    reconstruction-error selection (``not_finetuned``): :func:`select` on a cell uses that cell's rows
-    only, so its choice there is the one the finished sweep makes."""
-    planned = collections.Counter(map(cell_key, grid))
-    recorded = collections.Counter(map(cell_key, rows + not_finetuned))
-    done = [row for row in rows if recorded[cell_key(row)] == planned[cell_key(row)]]
-    fine_tuned = collections.Counter(map(cell_key, done))
-    return {key: (row, fine_tuned[key]) for key, row in select(done).items()}
-
-
-# ------------------------------------------------------------------------------ main
 def table1_grid(preset: Table1Preset) -> list[dict]:
     """The networks of one data set, those without pre-training first (so that a sweep stopped early
     has finished them): activation x fine-tuning lr x seed, and with pre-training also x pre-training
@@ -307,7 +291,7 @@ def run_dataset(run: experiment.Run, dataset: str, significance: bool = True) ->
     rows = run.sweep(config, table1_grid(preset), folder, data, select_pretrain_lr=(), dataset=dataset)
     chosen = select(rows)
     tests = significance_tests(config, preset, chosen, data, os.path.join(folder, "significance.json"),
-                               run.sweep_options.get("deadline")) if significance else {}
+                               run.sweep_options.deadline) if significance else {}
     sizes = experiment.split_sizes(data)
     cells = []
     for (activation, pretrained), row in chosen.items():

@@ -111,7 +111,7 @@ def main(argv=None) -> int:
         folder = os.path.join(args.out, dataset) if several else args.out
         config = ds.config.TrainConfig(**structure(preset, dataset), activation=preset.activations[0])
         rows = experiment.run_sweep(config, points, folder, None, argv=run.argv, metadata=run.metadata(),
-                                    base_hparams=base, **run.sweep_options)
+                                    base_hparams=base, options=run.sweep_options)
         common.write_text(os.path.join(folder, "summary.md"), summary(dataset, rows, preset.label))
         print(summary(dataset, rows, preset.label))
     return 0

@@ -7,7 +7,7 @@ import numpy as np
 from deep_sparse import data as data_lib
 from deep_sparse import results_io
 from deep_sparse.config import Hparams
-from deep_sparse.sweep import normalize_grid
+from deep_sparse.sweep import SweepOptions, normalize_grid
 
 
 def fake_load_splits(name, data_dir, download=True, width=64, block=20, **options):
@@ -29,12 +29,13 @@ def fake_load_splits(name, data_dir, download=True, width=64, block=20, **option
 
 
 def fake_sweep(calls: list):
-    """``deep_sparse.sweep.run`` that trains nothing: it records ``(config, grid, folder, options)`` in
+    """``deep_sparse.sweep.run`` that trains nothing: it records ``(config, grid, folder, options)`` (the
+    :class:`~deep_sparse.sweep_options.SweepOptions`) in
     ``calls``, claims ``folder`` as the sweep's store does, and returns one row per grid point, with
     fixed errors (network k: validation error 0.5 - k / 100, test error 0.6 - k / 100, reconstruction
     error 1 + k) and no divergence."""
-    def run(config, grid, folder, data=None, **options):
-        calls.append((config, grid, folder, dict(options, data=data)))
+    def run(config, grid, folder, data=None, *, base_hparams=None, options=SweepOptions()):
+        calls.append((config, grid, folder, options))
         results_io.claim_output_folder(folder)
         results_io.atomic_write_json(os.path.join(folder, "plan.json"), {"fake": True})
         rows = []

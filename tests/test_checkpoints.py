@@ -21,6 +21,7 @@ import pytest
 from deep_sparse import checkpoints, sweep
 from deep_sparse import executor as executor_module
 from deep_sparse.checkpoints import CheckpointMismatch, CheckpointWriteError, ChunkCheckpoint, leaf_paths
+from deep_sparse.sweep import SweepOptions
 from test_sweep import CONFIG, QUIET, make_data
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -201,7 +202,7 @@ def test_a_full_disk_is_one_line_with_the_space_needed_and_earlier_results_stay(
 
     monkeypatch.setattr(ocp.CheckpointManager, "save", fills_up)
     with pytest.raises(CheckpointWriteError) as full:
-        sweep.run(CONFIG, {"lr": [0.1, 0.03]}, str(out), make_data(), chunk_size=1, **QUIET)
+        sweep.run(CONFIG, {"lr": [0.1, 0.03]}, str(out), make_data(), options=SweepOptions(chunk_size=1, **QUIET))
     message = str(full.value)
     assert "\n" not in message and "tensorstore_spec" not in message
     assert message.startswith(f"{out / 'checkpoints' / 'group000_networks_00001-00001'}: the disk is full")
@@ -225,7 +226,7 @@ def test_a_real_full_disk_is_one_line_without_orbax_traceback(tmp_path, caplog):
     try:
         with pytest.raises(CheckpointWriteError) as full:  # 0.5 MiB per checkpoint: the first does not fit
             sweep.run(CONFIG.replace(hidden_sizes=(256, 256)), {"lr": [0.1]}, str(small / "out"), make_data(),
-                      chunk_size=1, **QUIET)
+                      options=SweepOptions(chunk_size=1, **QUIET))
     finally:
         subprocess.run(["umount", str(small)])
     assert "the disk is full" in str(full.value) and "free at least" in str(full.value)
@@ -291,8 +292,8 @@ INTERRUPT_SCRIPT = textwrap.dedent("""
     ChunkCheckpoint.save, ChunkCheckpoint._write, ChunkCheckpoint.__init__ = save, write, init
 
     def main(argv):
-        sweep.run(CONFIG.replace(epochs=6), {{"lr": [0.1]}}, out, make_data(), chunk_size=1, progress=False,
-                  log=lambda message: None)
+        sweep.run(CONFIG.replace(epochs=6), {{"lr": [0.1]}}, out, make_data(),
+                  options=sweep.SweepOptions(chunk_size=1, progress=False, log=lambda message: None))
         return 0
     main.__module__ = "interrupt_test"
     sys.exit(common.cli(main, ["--out", out]))
@@ -427,7 +428,8 @@ def test_a_chunk_interrupted_with_best_parameters_apart_resumes_bitwise(tmp_path
     config = CONFIG.replace(epochs=8, patience=2)
     grid = {"lr": [0.3, 0.01], "seed": [0, 1]}
     options = dict(chunk_size=4, batching="vmap", **QUIET)
-    reference = sweep.run(config, grid, str(tmp_path / "reference"), make_data(), checkpoint_every=0, **options)
+    reference = sweep.run(config, grid, str(tmp_path / "reference"), make_data(),
+                          options=sweep.SweepOptions(checkpoint_every=0, **options))
     real_epoch = executor_module.Progress.epoch
 
     def interrupted(self, summary):
@@ -438,12 +440,12 @@ def test_a_chunk_interrupted_with_best_parameters_apart_resumes_bitwise(tmp_path
     monkeypatch.setattr(executor_module.Progress, "epoch", interrupted)
     out = tmp_path / "out"
     with pytest.raises(KeyboardInterrupt):
-        sweep.run(config, grid, str(out), make_data(), **options)
+        sweep.run(config, grid, str(out), make_data(), options=sweep.SweepOptions(**options))
     monkeypatch.undo()
     folder = out / "checkpoints" / "group000_networks_00000-00003"
     manifest = json.load(open(folder / "5.manifest.json"))
     assert any(manifest["best_rows"]) and best_items(folder)
     assert any(math.isnan(value) for row in reference for value in row["curves"]["valid_error"])  # stopped early
-    resumed = sweep.run(config, grid, str(out), make_data(), resume=True, **options)
+    resumed = sweep.run(config, grid, str(out), make_data(), options=sweep.SweepOptions(resume=True, **options))
     # as JSON: the curves of networks that stopped end in NaN, equal to themselves there
     assert json.dumps(resumed) == json.dumps(reference)

@@ -10,6 +10,7 @@ import pytest
 
 from deep_sparse import runtime, sweep
 from deep_sparse.config import TrainConfig
+from deep_sparse.sweep import SweepOptions
 from sweeps import common
 from test_sweep import make_data
 
@@ -22,8 +23,9 @@ def tiny_main(argv):
     parser = argparse.ArgumentParser()
     common.add_run_arguments(parser, default_out="runs/tiny")
     args = parser.parse_args(argv)
-    rows = sweep.run(TINY, [{"seed": 0}], args.out, make_data(TINY, n=(40, 20, 20)), resume=args.resume,
-                     checkpoint_every=0, progress=False, argv=common.command_line("tests.tiny"))
+    rows = sweep.run(TINY, [{"seed": 0}], args.out, make_data(TINY, n=(40, 20, 20)),
+                     options=SweepOptions(resume=args.resume, checkpoint_every=0, progress=False,
+                                          argv=common.command_line("tests.tiny")))
     common.write_text(os.path.join(args.out, "summary.md"), f"# tiny: {len(rows)} network(s)\n")
     return 0
 
@@ -57,8 +59,8 @@ def test_a_finished_folder_gives_its_summary_and_an_unfinished_one_the_flag_to_p
 
 def test_results_and_rows_record_the_pinned_matmul_precision(tmp_path):
     assert runtime.matmul_precision() == "highest"  # pinned by importing the library
-    rows = sweep.run(TINY, [{"seed": 0}], str(tmp_path / "out"), make_data(TINY, n=(40, 20, 20)), checkpoint_every=0,
-                     progress=False, log=lambda message: None)
+    rows = sweep.run(TINY, [{"seed": 0}], str(tmp_path / "out"), make_data(TINY, n=(40, 20, 20)),
+                     options=SweepOptions(checkpoint_every=0, progress=False, log=lambda message: None))
     with open(tmp_path / "out" / "results.json") as handle:
         record = json.load(handle)
     assert record["matmul_precision"] == "highest" and rows[0]["matmul_precision"] == "highest"

@@ -94,8 +94,8 @@ FINE_GRID = [{"lr": lr, "seed": seed, "l1": 1e-3} for lr in (0.5, 0.1, 0.02) for
 def test_finer_buckets_compute_fewer_slots_and_every_network_equals_its_single_run(tmp_path, monkeypatch):
     monkeypatch.setattr(executor_module, "BUCKETS_PER_OCTAVE", 4)
     data = make_data(FINE_CONFIG)
-    rows = sweep.run(FINE_CONFIG, FINE_GRID, str(tmp_path / "out"), data, chunk_size=6, batching="vmap",
-                     checkpoint_every=0, **QUIET)
+    rows = sweep.run(FINE_CONFIG, FINE_GRID, str(tmp_path / "out"), data, options=sweep.SweepOptions(
+        chunk_size=6, batching="vmap", checkpoint_every=0, **QUIET))
     train = jax.jit(make_train(FINE_CONFIG))
     for row in rows:
         assert_row_matches(row, train(jax.random.PRNGKey(row["seed"]), Hparams(lr=row["lr"], l1=row["l1"]), data))

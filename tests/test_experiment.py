@@ -9,6 +9,7 @@ import pytest
 from deep_sparse import data as data_lib
 from deep_sparse import experiment, results_io
 from deep_sparse.experiment import DatasetPreset, Generated, Subset
+from deep_sparse.sweep import SweepOptions
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -237,7 +238,7 @@ def test_a_subset_larger_than_the_data_set_is_a_reason(monkeypatch):
 # ------------------------------------------------------------------------------ a run
 def make_run(tmp_path, preset=None, log=None):
     return experiment.Run("example", preset or example().with_overrides(epochs=3), str(tmp_path / "out"),
-                          argv=("-m", "sweeps.example", "--epochs", "3"), sweep_options={"resume": True},
+                          argv=("-m", "sweeps.example", "--epochs", "3"), sweep_options=SweepOptions(resume=True),
                           log=log or (lambda line: None))
 
 
@@ -265,11 +266,12 @@ def test_a_run_sweeps_with_its_options_and_metadata_and_finishes_with_cells_and_
     assert reason is None and config.num_classes == 3
     assert run.sweep(config, [{"lr": 0.1}], folder, data, dataset="shapeset") == [{"network": 0}]
     (_, grid, swept, kwargs), = calls
-    assert grid == [{"lr": 0.1}] and swept == folder and kwargs["resume"] is True and kwargs["data"] is data
-    assert kwargs["argv"] == ["-m", "sweeps.example", "--epochs", "3"]
-    assert kwargs["extra_metadata"] == {"experiment": "example", "preset": "paper [--epochs 3]",
-                                        "preset_settings": run.preset.settings(), "dataset": "shapeset",
-                                        "sizes": {"n_train": 30, "n_valid": 20, "n_test": 10}}
+    options = kwargs["options"]
+    assert grid == [{"lr": 0.1}] and swept == folder and options.resume is True and kwargs["data"] is data
+    assert options.argv == ("-m", "sweeps.example", "--epochs", "3")
+    assert options.extra_metadata == {"experiment": "example", "preset": "paper [--epochs 3]",
+                                      "preset_settings": run.preset.settings(), "dataset": "shapeset",
+                                      "sizes": {"n_train": 30, "n_valid": 20, "n_test": 10}}
     cell = run.cell("shapeset", "rectifier", "test_error", np.float32(0.25), None, n_test=10)
     assert cell == {"experiment": "example", "preset": "paper [--epochs 3]", "dataset": "shapeset",
                     "cell": "rectifier", "metric": "test_error", "ours": 0.25, "paper_key": None, "n_test": 10}

@@ -8,6 +8,7 @@ import pytest
 from deep_sparse import sweep
 from deep_sparse.config import TrainConfig
 from deep_sparse.executor import Progress
+from deep_sparse.sweep import SweepOptions
 from sweeps import common, figure3
 from test_sweep import make_data
 
@@ -63,10 +64,11 @@ def test_quiet_prints_nothing_per_epoch_and_lines_never_draw_a_bar(monkeypatch, 
 def test_a_sweep_logged_to_a_file_has_no_bar_frames_and_quiet_has_no_epoch_lines(tmp_path, capfd):
     config = TrainConfig(num_classes=3, hidden_sizes=(8,), batch_size=10, epochs=2, patience=None)
     data = make_data(config, n=(40, 20, 20))
-    sweep.run(config, [{"seed": 0}], str(tmp_path / "default"), data, checkpoint_every=0)
+    sweep.run(config, [{"seed": 0}], str(tmp_path / "default"), data, options=SweepOptions(checkpoint_every=0))
     out, err = capfd.readouterr()
     assert not BAR_FRAMES.search(err) and out.count(EPOCH_LINE) == 2
-    sweep.run(config, [{"seed": 0}], str(tmp_path / "quiet"), data, checkpoint_every=0, progress=False)
+    sweep.run(config, [{"seed": 0}], str(tmp_path / "quiet"), data,
+              options=SweepOptions(checkpoint_every=0, progress=False))
     out, err = capfd.readouterr()
     assert EPOCH_LINE not in out + err and not BAR_FRAMES.search(err)
 

@@ -15,6 +15,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from deep_sparse import metrics_log, results, sweep
 from deep_sparse.config import TrainConfig
 from deep_sparse.metrics_log import METRICS_FILE, MetricsLog, read_lines
+from deep_sparse.sweep_options import SweepOptions
 from sweeps import common
 from sweeps import curves as curves_command
 from tests import fakes
@@ -37,7 +38,7 @@ def data():
 def swept(data, tmp_path_factory):
     """A sweep with pre-training, in chunks of 2: ``(out_dir, rows)``."""
     out_dir = str(tmp_path_factory.mktemp("metrics"))
-    rows = sweep.run(PRETRAINED, GRID, out_dir, data, chunk_size=2, **QUIET)
+    rows = sweep.run(PRETRAINED, GRID, out_dir, data, options=SweepOptions(chunk_size=2, **QUIET))
     return out_dir, rows
 
 
@@ -99,13 +100,13 @@ def test_a_resumed_sweep_logs_each_epoch_once(data, swept, tmp_path, monkeypatch
     but for the times."""
     out_dir = str(tmp_path / "resumed")
     with pytest.raises(sweep.DeadlineReached):
-        sweep.run(CONFIG, GRID, out_dir, data, chunk_size=2, deadline=0.0, **QUIET)
+        sweep.run(CONFIG, GRID, out_dir, data, options=SweepOptions(chunk_size=2, deadline=0.0, **QUIET))
     assert [(line["network"], line["epoch"]) for line in read_lines(os.path.join(out_dir, METRICS_FILE))] == [
         (0, 1), (1, 1)]
     shutil.rmtree(os.path.join(out_dir, "checkpoints"))  # the chunk restarts from its first epoch
-    sweep.run(CONFIG, GRID, out_dir, data, chunk_size=2, resume=True, **QUIET)
+    sweep.run(CONFIG, GRID, out_dir, data, options=SweepOptions(chunk_size=2, resume=True, **QUIET))
     whole = str(tmp_path / "whole")
-    sweep.run(CONFIG, GRID, whole, data, chunk_size=2, **QUIET)
+    sweep.run(CONFIG, GRID, whole, data, options=SweepOptions(chunk_size=2, **QUIET))
 
     def untimed(folder):
         return sorted((json.dumps({k: v for k, v in line.items() if k != "time"}, sort_keys=True)
@@ -118,7 +119,7 @@ def test_a_resumed_sweep_logs_each_epoch_once(data, swept, tmp_path, monkeypatch
 
 
 def test_no_metrics_writes_no_file(data, tmp_path):
-    sweep.run(CONFIG, {"lr": [0.1], "seed": [0]}, str(tmp_path), data, metrics=False, **QUIET)
+    sweep.run(CONFIG, {"lr": [0.1], "seed": [0]}, str(tmp_path), data, options=SweepOptions(metrics=False, **QUIET))
     assert not os.path.exists(tmp_path / METRICS_FILE)
     assert not os.path.exists(tmp_path / metrics_log.TENSORBOARD_FOLDER)
 

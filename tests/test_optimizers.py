@@ -1,13 +1,15 @@
 """Any optax optimizer fine-tunes; Hparams.lr is its one learning rate, traced and vmappable."""
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
 
-from deep_sparse import optimizers
+from deep_sparse import finetuning, optimizers
 from deep_sparse.config import Hparams, TrainConfig
-from deep_sparse.train import Data, Trainer, make_train
+from deep_sparse.train import Data, make_train
 
 KEY = jax.random.PRNGKey(0)
 # one mini-batch per epoch (the whole training set): an epoch is one optimizer step
@@ -33,11 +35,10 @@ def test_adam_step_against_numpy_with_the_learning_rate_of_each_network(data):
     keys = jax.random.split(KEY, 2)
     start = jax.vmap(train.init, in_axes=(0, 0, None))(keys, hparams, data)
     after = jax.jit(jax.vmap(train.finetune.epoch, in_axes=(0, 0, None)))(start, hparams, data)
-    trainer = Trainer(CONFIG)
     for n, lr in enumerate([0.01, 0.001]):
         params = jax.tree.map(lambda a: a[n], start.params)
         network = jax.tree.map(lambda a: a[n], hparams)
-        grads = jax.grad(trainer.finetune_objective)(params, network, data.x_train, data.y_train)
+        grads = jax.grad(functools.partial(finetuning.objective, CONFIG))(params, network, data.x_train, data.y_train)
         for layer, got_layer, grad_layer in zip(params, after.params, grads):
             for name in ("w", "b"):
                 p0, g = np.asarray(layer[name], np.float64), np.asarray(grad_layer[name], np.float64)

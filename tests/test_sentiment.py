@@ -6,7 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from deep_sparse import mlp
+from deep_sparse import mlp, pretraining
 from deep_sparse.config import Hparams, TrainConfig
 from deep_sparse.data import reviews
 from deep_sparse.train import Trainer, prepare_data
@@ -97,15 +97,15 @@ def test_the_second_autoencoder_encodes_with_the_fine_tuned_networks_own_layer(r
 
 
 def test_the_scale_is_fixed_by_the_pretraining_inputs_not_the_mini_batch(run):
-    trainer, data = run["trainer"], run["data"]
+    data = run["data"]
     below = run["init"](KEY, HPARAMS, data).params[:1]
-    low, span = trainer.code_scale(below, jax.nn.relu, data.x_pretrain)
+    low, span = pretraining.code_scale(CONFIG, below, jax.nn.relu, data.x_pretrain)
     assert float(low) == 0.0
-    codes, _ = trainer.pretrain_input(below, jax.nn.relu, data.x_pretrain, None, (low, span))
+    codes, _ = pretraining.autoencoder_input(CONFIG, below, jax.nn.relu, data.x_pretrain, None, (low, span))
     assert float(jnp.max(codes)) == pytest.approx(1.0) and float(jnp.min(codes)) == 0.0
-    few, _ = trainer.pretrain_input(below, jax.nn.relu, data.x_pretrain[:5], None, (low, span))
+    few, _ = pretraining.autoencoder_input(CONFIG, below, jax.nn.relu, data.x_pretrain[:5], None, (low, span))
     np.testing.assert_allclose(np.asarray(few), np.asarray(codes[:5]), rtol=1e-6)  # a mini-batch: the same map
-    assert trainer.code_scale([], jax.nn.relu, data.x_pretrain) is None  # raw inputs are not scaled
+    assert pretraining.code_scale(CONFIG, [], jax.nn.relu, data.x_pretrain) is None  # raw inputs are not scaled
 
 
 # ------------------------------------------------------------------ (c) noise level on classification

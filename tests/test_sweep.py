@@ -22,6 +22,7 @@ from deep_sparse import stacks as stacks_module
 from deep_sparse import results_io, reuse, runtime, selection, sweep
 from deep_sparse.executor import ChunkExecutor
 from deep_sparse.config import Hparams, TrainConfig
+from deep_sparse.sweep import SweepOptions
 from deep_sparse.train import make_train, prepare_data
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -68,8 +69,9 @@ def sweep_dirs(data, tmp_path_factory):
     out = {}
     for chunk_size in (1, 4):
         out_dir = str(tmp_path_factory.mktemp(f"sweep_chunk{chunk_size}"))
-        rows = sweep.run(CONFIG, GRID, out_dir, data, chunk_size=chunk_size, checkpoint_every=0,
-                         argv=["test_sweep", f"--chunk-size={chunk_size}"], **QUIET)
+        rows = sweep.run(CONFIG, GRID, out_dir, data,
+                         options=SweepOptions(chunk_size=chunk_size, checkpoint_every=0,
+                                              argv=["test_sweep", f"--chunk-size={chunk_size}"], **QUIET))
         out[chunk_size] = (out_dir, rows)
     return out
 
@@ -179,7 +181,7 @@ def test_the_number_of_classes_is_read_from_the_data_when_the_config_leaves_it_u
     # may not carry Data.num_classes either
     points = sweep.product(**GRID)[:2]
     rows = sweep.run(CONFIG.replace(num_classes=None), points, str(tmp_path / "unset"), data.replace(num_classes=None),
-                     chunk_size=2, **QUIET)
+                     options=SweepOptions(chunk_size=2, **QUIET))
     for row, point in zip(rows, points):
         assert_row_matches(row, single_runs[(point["lr"], point["l1"], point["seed"])])
 
@@ -231,7 +233,8 @@ def test_isolation_of_a_diverging_network(data, sweep_dirs, tmp_path):
     # The diverging network shares a chunk (one vmap) with three good ones.
     grid = [{"lr": 0.1, "l1": 0.0, "seed": 0}, {"lr": 1e4, "l1": 0.0, "seed": 0},
             {"lr": 0.1, "l1": 1e-3, "seed": 1}, {"lr": 0.03, "l1": 0.0, "seed": 1}]
-    rows = sweep.run(CONFIG, grid, str(tmp_path / "out"), data, chunk_size=4, checkpoint_every=0, **QUIET)
+    rows = sweep.run(CONFIG, grid, str(tmp_path / "out"), data,
+                     options=SweepOptions(chunk_size=4, checkpoint_every=0, **QUIET))
     assert [row["diverged"] for row in rows] == [False, True, False, False]
     assert np.isfinite(rows[1]["test_error"])
     reference = {(r["lr"], r["l1"], r["seed"]): r for r in sweep_dirs[4][1]}
@@ -247,7 +250,8 @@ def test_a_network_that_learned_nothing_is_flagged_collapsed(data, tmp_path):
     # the most frequent class errs on 62% of the training set; finite loss (not diverged), and it
     # does not answer one class (not dead): nothing else marks it
     grid = [{"lr": 1e-6, "seed": 1}, {"lr": 0.1, "seed": 1}]
-    rows = sweep.run(CONFIG, grid, str(tmp_path / "out"), data, chunk_size=2, checkpoint_every=0, **QUIET)
+    rows = sweep.run(CONFIG, grid, str(tmp_path / "out"), data,
+                     options=SweepOptions(chunk_size=2, checkpoint_every=0, **QUIET))
     assert [(r["diverged"], r["dead"], r["collapsed"]) for r in rows] == [(False, False, True), (False, False, False)]
     assert rows[0]["collapse_reason"].startswith("training error 70.50% is no better than always predicting the "
                                                  "most frequent training class (62.00%)")
@@ -257,7 +261,8 @@ def test_a_network_that_learned_nothing_is_flagged_collapsed(data, tmp_path):
 
 def test_structural_groups_run_separately(data, tmp_path):
     grid = sweep.product(activation=["rectifier", "tanh"], seed=[0])
-    rows = sweep.run(CONFIG.replace(epochs=2), grid, str(tmp_path / "out"), data, checkpoint_every=0, **QUIET)
+    rows = sweep.run(CONFIG.replace(epochs=2), grid, str(tmp_path / "out"), data,
+                     options=SweepOptions(checkpoint_every=0, **QUIET))
     assert [(row["group"], row["activation"]) for row in rows] == [(0, "rectifier"), (1, "tanh")]
     tanh = jax.jit(make_train(CONFIG.replace(epochs=2, activation="tanh")))(jax.random.PRNGKey(0), Hparams(), data)
     assert_row_matches(rows[1], tanh)
@@ -273,7 +278,7 @@ def test_structural_groups_run_separately(data, tmp_path):
 def test_rerun_without_resume_is_refused(data, sweep_dirs):
     out_dir, _ = sweep_dirs[1]
     with pytest.raises(FileExistsError, match="resume"):
-        sweep.run(CONFIG, GRID, out_dir, data, chunk_size=1, **QUIET)
+        sweep.run(CONFIG, GRID, out_dir, data, options=SweepOptions(chunk_size=1, **QUIET))
 
 
 @pytest.mark.parametrize("changes", [
@@ -287,7 +292,7 @@ def test_resume_with_different_settings_is_refused(data, sweep_dirs, changes):
     args = {"config": CONFIG, "grid": GRID, "base_hparams": None, **changes}
     with pytest.raises(ValueError, match="differs"):
         sweep.run(args["config"], args["grid"], out_dir, data, base_hparams=args["base_hparams"],
-                  resume=True, chunk_size=1, **QUIET)
+                  options=SweepOptions(resume=True, chunk_size=1, **QUIET))
     assert open(os.path.join(out_dir, "results.csv")).read() == before
 
 
@@ -299,7 +304,7 @@ def test_resume_of_a_finished_sweep_recomputes_nothing(data, sweep_dirs, monkeyp
         raise AssertionError("a finished chunk was trained again")
 
     monkeypatch.setattr(sweep, "_run_chunk", no_training)
-    again = sweep.run(CONFIG, GRID, out_dir, data, chunk_size=4, resume=True, **QUIET)
+    again = sweep.run(CONFIG, GRID, out_dir, data, options=SweepOptions(chunk_size=4, resume=True, **QUIET))
     assert [r["test_error"] for r in again] == [r["test_error"] for r in rows]
     assert open(os.path.join(out_dir, "results.csv")).read() == before
 
@@ -319,7 +324,7 @@ def test_resume_with_another_chunk_size_keeps_finished_networks(data, sweep_dirs
 
     monkeypatch.setattr(sweep, "_run_chunk", stop_after_one_chunk)
     with pytest.raises(KeyboardInterrupt):
-        sweep.run(CONFIG, GRID, out_dir, data, chunk_size=4, checkpoint_every=0, **QUIET)
+        sweep.run(CONFIG, GRID, out_dir, data, options=SweepOptions(chunk_size=4, checkpoint_every=0, **QUIET))
     assert os.listdir(os.path.join(out_dir, "chunks")) == ["group000_networks_00000-00003.json"]
     trained = []
 
@@ -328,7 +333,8 @@ def test_resume_with_another_chunk_size_keeps_finished_networks(data, sweep_dirs
         return real_run_chunk(runner, group, networks, *args, **kwargs)
 
     monkeypatch.setattr(sweep, "_run_chunk", counting)
-    rows = sweep.run(CONFIG, GRID, out_dir, data, chunk_size=1, checkpoint_every=0, resume=True, **QUIET)
+    rows = sweep.run(CONFIG, GRID, out_dir, data,
+                     options=SweepOptions(chunk_size=1, checkpoint_every=0, resume=True, **QUIET))
     assert trained == [4, 5, 6, 7]
     # bitwise against the same program: chunks of 4 for the first four networks, of 1 for the others
     reference = sweep_dirs[4][1][:4] + sweep_dirs[1][1][4:]
@@ -338,7 +344,7 @@ def test_resume_with_another_chunk_size_keeps_finished_networks(data, sweep_dirs
 
 def test_rows_of_another_sweep_are_refused(data, sweep_dirs, tmp_path):
     out_dir = str(tmp_path / "foreign")
-    sweep.run(CONFIG, GRID, out_dir, data, chunk_size=4, checkpoint_every=0, **QUIET)
+    sweep.run(CONFIG, GRID, out_dir, data, options=SweepOptions(chunk_size=4, checkpoint_every=0, **QUIET))
     path = os.path.join(out_dir, "chunks", "group000_networks_00000-00003.json")
     with open(path) as handle:
         record = json.load(handle)
@@ -347,7 +353,7 @@ def test_rows_of_another_sweep_are_refused(data, sweep_dirs, tmp_path):
     with open(path, "w") as handle:
         json.dump(record, handle)
     with pytest.raises(ValueError, match="group000_networks_00000-00003.json: network 0"):
-        sweep.run(CONFIG, GRID, out_dir, data, chunk_size=4, resume=True, **QUIET)
+        sweep.run(CONFIG, GRID, out_dir, data, options=SweepOptions(chunk_size=4, resume=True, **QUIET))
 
 
 def test_deadline_stops_cleanly_and_resume_finishes_bitwise(data, sweep_dirs, tmp_path, monkeypatch):
@@ -364,11 +370,13 @@ def test_deadline_stops_cleanly_and_resume_finishes_bitwise(data, sweep_dirs, tm
     # 250 s of budget: chunks 1 and 2 finish; the deadline has passed when the third has run its first
     # epoch: it stops there, checkpointed.
     with pytest.raises(sweep.DeadlineReached, match="checkpointed"):
-        sweep.run(CONFIG, GRID, out_dir, data, chunk_size=1, checkpoint_every=0, deadline=1250.0, **QUIET)
+        sweep.run(CONFIG, GRID, out_dir, data,
+                  options=SweepOptions(chunk_size=1, checkpoint_every=0, deadline=1250.0, **QUIET))
     assert sorted(os.listdir(os.path.join(out_dir, "chunks"))) == [
         "group000_networks_00000-00000.json", "group000_networks_00001-00001.json"]
     assert _checkpoint_steps(out_dir, "group000_networks_00002-00002") == ["1"]
-    rows = sweep.run(CONFIG, GRID, out_dir, data, chunk_size=1, checkpoint_every=0, resume=True, **QUIET)
+    rows = sweep.run(CONFIG, GRID, out_dir, data,
+                     options=SweepOptions(chunk_size=1, checkpoint_every=0, resume=True, **QUIET))
     assert [r["curves"] for r in rows] == [r["curves"] for r in sweep_dirs[1][1]]
     assert not os.path.exists(os.path.join(out_dir, "checkpoints", "group000_networks_00002-00002"))
     with open(os.path.join(out_dir, "results.json")) as handle:
@@ -380,11 +388,12 @@ def test_deadline_stops_cleanly_and_resume_finishes_bitwise(data, sweep_dirs, tm
 
 def test_bad_chunk_size_and_checkpoint_every(data, tmp_path):
     with pytest.raises(ValueError, match="chunk_size"):
-        sweep.run(CONFIG, GRID, str(tmp_path / "a"), data, chunk_size=0, **QUIET)
+        sweep.run(CONFIG, GRID, str(tmp_path / "a"), data, options=SweepOptions(chunk_size=0, **QUIET))
     with pytest.raises(ValueError, match="checkpoint_every"):
-        sweep.run(CONFIG, GRID, str(tmp_path / "b"), data, checkpoint_every=-1, **QUIET)
+        sweep.run(CONFIG, GRID, str(tmp_path / "b"), data, options=SweepOptions(checkpoint_every=-1, **QUIET))
     with pytest.raises(ValueError, match="checkpoint_seconds must be >= 0, got nan"):
-        sweep.run(CONFIG, GRID, str(tmp_path / "c"), data, checkpoint_seconds=float("nan"), **QUIET)
+        sweep.run(CONFIG, GRID, str(tmp_path / "c"), data,
+                  options=SweepOptions(checkpoint_seconds=float("nan"), **QUIET))
     assert not any((tmp_path / name).exists() for name in "abc")  # refused before writing anything
 
 
@@ -395,7 +404,8 @@ def test_memory_refusal_suggests_a_chunk_size(data, tmp_path, monkeypatch):
     monkeypatch.setattr(ChunkExecutor, "memory_bytes", lambda self, networks, size: int(size * 1e9))
     messages = []
     with pytest.raises(MemoryError, match=r"use a chunk size of at most 2\b"):
-        sweep.run(CONFIG, GRID, str(tmp_path / "out"), data, chunk_size=4, progress=False, log=messages.append)
+        sweep.run(CONFIG, GRID, str(tmp_path / "out"), data,
+                  options=SweepOptions(chunk_size=4, progress=False, log=messages.append))
     assert any("needs" in m and "GiB" in m for m in messages)  # the need is stated first
     assert not os.path.exists(tmp_path / "out" / "results.csv")
 
@@ -409,26 +419,28 @@ def test_a_chunk_refused_for_memory_leaves_the_folder_as_it_was(data, tmp_path, 
     if exists:
         out_dir.mkdir(parents=True)
     with pytest.raises(MemoryError, match=r"use a chunk size of at most 2\b"):
-        sweep.run(CONFIG, GRID, str(out_dir), data, chunk_size=4, **QUIET)
+        sweep.run(CONFIG, GRID, str(out_dir), data, options=SweepOptions(chunk_size=4, **QUIET))
     if exists:
         assert os.listdir(out_dir) == []
     else:
         assert not (tmp_path / "runs").exists()
     monkeypatch.undo()
-    rows = sweep.run(CONFIG, {"lr": [0.1], "seed": [0]}, str(out_dir), data, checkpoint_every=0, **QUIET)
+    rows = sweep.run(CONFIG, {"lr": [0.1], "seed": [0]}, str(out_dir), data,
+                     options=SweepOptions(checkpoint_every=0, **QUIET))
     assert len(rows) == 1  # the corrected command finds the folder as it was
 
 
 def test_memory_refusal_when_nothing_fits(data, tmp_path, monkeypatch):
     monkeypatch.setattr(executor_module, "available_memory_bytes", lambda device: 1000)
     with pytest.raises(MemoryError, match="even one network per device does not fit"):
-        sweep.run(CONFIG, GRID, str(tmp_path / "out"), data, chunk_size=4, progress=False, log=lambda m: None)
+        sweep.run(CONFIG, GRID, str(tmp_path / "out"), data,
+                  options=SweepOptions(chunk_size=4, progress=False, log=lambda m: None))
 
 
 def test_memory_is_stated_before_starting(data, tmp_path):
     messages = []
-    sweep.run(CONFIG, [{"seed": 0}], str(tmp_path / "out"), data, checkpoint_every=0, progress=False,
-              log=messages.append)
+    sweep.run(CONFIG, [{"seed": 0}], str(tmp_path / "out"), data,
+              options=SweepOptions(checkpoint_every=0, progress=False, log=messages.append))
     memory = [m for m in messages if m.startswith("memory:")]
     assert memory and "needs" in memory[0] and "available" in memory[0]
     group = [m for m in messages if m.startswith("group 0")]
@@ -444,8 +456,9 @@ SWEEP_SCRIPT = textwrap.dedent("""
     sys.path.insert(0, {tests!r})
     from test_sweep import KILL_CONFIG, KILL_GRID, make_data
     from deep_sparse import sweep
-    sweep.run(KILL_CONFIG, KILL_GRID, sys.argv[1], make_data(KILL_CONFIG), chunk_size=1, checkpoint_every=1,
-              resume=sys.argv[2] == "resume", progress=False, argv=["kill-test"])
+    sweep.run(KILL_CONFIG, KILL_GRID, sys.argv[1], make_data(KILL_CONFIG),
+              options=sweep.SweepOptions(chunk_size=1, checkpoint_every=1, resume=sys.argv[2] == "resume",
+                                         progress=False, argv=["kill-test"]))
     print("SWEEP DONE")
 """).format(tests=TESTS)
 
@@ -496,8 +509,8 @@ def test_sigkill_then_resume_gives_the_same_results(tmp_path):
 
     # The uninterrupted reference, run here.
     reference_dir = str(tmp_path / "reference")
-    sweep.run(KILL_CONFIG, KILL_GRID, reference_dir, make_data(KILL_CONFIG), chunk_size=1, checkpoint_every=0,
-              argv=["kill-test"], **QUIET)
+    sweep.run(KILL_CONFIG, KILL_GRID, reference_dir, make_data(KILL_CONFIG),
+              options=SweepOptions(chunk_size=1, checkpoint_every=0, argv=["kill-test"], **QUIET))
     with open(os.path.join(out_dir, "results.csv"), "rb") as handle:
         resumed_csv = handle.read()
     with open(os.path.join(reference_dir, "results.csv"), "rb") as handle:
@@ -518,8 +531,8 @@ def test_automatic_chunk_shrinks_to_fit(data, tmp_path, monkeypatch):
     monkeypatch.setattr(executor_module, "available_memory_bytes", lambda device: int(2.5e9))
     monkeypatch.setattr(ChunkExecutor, "memory_bytes", lambda self, networks, size: int(size * 1e9))
     messages = []
-    rows = sweep.run(CONFIG, GRID, str(tmp_path / "out"), data, progress=False, checkpoint_every=0,
-                     log=messages.append)
+    rows = sweep.run(CONFIG, GRID, str(tmp_path / "out"), data,
+                     options=SweepOptions(progress=False, checkpoint_every=0, log=messages.append))
     assert len(rows) == len(sweep.normalize_grid(GRID))
     assert any("chunk(s) of 2 " in m for m in messages), messages
 
@@ -553,7 +566,8 @@ def _stop_at_finetuning(out_dir, data, nth=1, **options):
     with pytest.MonkeyPatch.context() as patch:
         _spy_on_stages(patch, stop)
         with pytest.raises(KeyboardInterrupt):
-            sweep.run(PRETRAIN_CONFIG, PRETRAIN_GRID, out_dir, data, checkpoint_every=0, **options, **QUIET)
+            sweep.run(PRETRAIN_CONFIG, PRETRAIN_GRID, out_dir, data,
+                      options=SweepOptions(checkpoint_every=0, **options, **QUIET))
 
 
 @pytest.fixture(scope="module")
@@ -564,8 +578,8 @@ def pretrain_sweep(data, tmp_path_factory):
         _spy_on_stages(monkeypatch, lambda executor, networks, names: trained.append(
             ([n.index for n in networks], names)))
         out_dir = tmp_path_factory.mktemp("pretrain") / "out"
-        rows = sweep.run(PRETRAIN_CONFIG, PRETRAIN_GRID, str(out_dir), data, chunk_size=2, checkpoint_every=0,
-                         progress=False, log=messages.append)
+        rows = sweep.run(PRETRAIN_CONFIG, PRETRAIN_GRID, str(out_dir), data,
+                         options=SweepOptions(chunk_size=2, checkpoint_every=0, progress=False, log=messages.append))
     return rows, trained, messages, out_dir
 
 
@@ -597,13 +611,13 @@ def test_labeled_fractions_below_one_share_their_pretrained_stacks(data, tmp_pat
     pretrained_by_group, messages = [], []
     _spy_on_stages(monkeypatch, lambda executor, networks, names: pretrained_by_group.append(
         executor.train.config.labeled_fraction) if names[0].startswith("pretrain") else None)
-    rows = sweep.run(PRETRAIN_CONFIG, grid, str(tmp_path / "all"), data, checkpoint_every=0, progress=False,
-                     log=messages.append)
+    rows = sweep.run(PRETRAIN_CONFIG, grid, str(tmp_path / "all"), data,
+                     options=SweepOptions(checkpoint_every=0, progress=False, log=messages.append))
     assert pretrained_by_group == [0.5, 1.0]  # not again for 0.8
     assert any("1 of them taken from an earlier group" in m for m in messages)
     monkeypatch.undo()
     alone = sweep.run(PRETRAIN_CONFIG, dict(grid, labeled_fraction=[0.8]), str(tmp_path / "alone"), data,
-                      checkpoint_every=0, **QUIET)
+                      options=SweepOptions(checkpoint_every=0, **QUIET))
     shared = [row for row in rows if row["labeled_fraction"] == 0.8]
     for mine, theirs in zip(shared, alone, strict=True):
         for name in ("valid_error", "test_error", "pretrain_reconstruction"):
@@ -618,8 +632,8 @@ def test_resume_reuses_a_finished_stack(data, tmp_path, monkeypatch, pretrain_sw
     assert [name for name in os.listdir(stacks_dir) if name.isdigit()] == ["2"]
     calls = []
     _spy_on_stages(monkeypatch, lambda executor, networks, names: calls.append(executor.network_epochs))
-    resumed = sweep.run(PRETRAIN_CONFIG, PRETRAIN_GRID, out_dir, data, chunk_size=2, checkpoint_every=0,
-                        resume=True, **QUIET)
+    resumed = sweep.run(PRETRAIN_CONFIG, PRETRAIN_GRID, out_dir, data,
+                        options=SweepOptions(chunk_size=2, checkpoint_every=0, resume=True, **QUIET))
     assert calls[:2] == [0, 0]  # the stack chunk restored, not one epoch trained
     fresh = pretrain_sweep[0]
     assert [r["curves"] for r in resumed] == [r["curves"] for r in fresh]
@@ -638,8 +652,9 @@ def test_selecting_the_pretraining_lr_first_finetunes_only_its_networks(data, tm
     kept_lr = _finetuned_lr(full)
     messages = []
     out_dir = str(tmp_path / "selected")
-    rows = sweep.run(PRETRAIN_CONFIG, PRETRAIN_GRID, out_dir, data, chunk_size=2, checkpoint_every=0,
-                     select_pretrain_lr=(), progress=False, log=messages.append)
+    rows = sweep.run(PRETRAIN_CONFIG, PRETRAIN_GRID, out_dir, data,
+                     options=SweepOptions(chunk_size=2, checkpoint_every=0, select_pretrain_lr=(), progress=False,
+                                          log=messages.append))
     assert [r["network"] for r in rows] == [r["network"] for r in full if r["pretrain_lr"] == kept_lr]
     assert any("3 of 6 network(s) fine-tuned" in m for m in messages), messages
     by_network = {r["network"]: r for r in full}
@@ -695,14 +710,14 @@ def test_pretrain_reconstruction_is_the_sum_of_each_layers_last_epoch_and_inf_on
 def test_a_resumed_selection_finetunes_only_what_is_missing(data, tmp_path):
     out_dir = str(tmp_path / "selected")
     options = dict(chunk_size=1, checkpoint_every=0, select_pretrain_lr=(), **QUIET)
-    first = sweep.run(PRETRAIN_CONFIG, PRETRAIN_GRID, out_dir, data, **options)
+    first = sweep.run(PRETRAIN_CONFIG, PRETRAIN_GRID, out_dir, data, options=SweepOptions(**options))
     last = first[-1]["network"]
     os.remove(os.path.join(out_dir, "chunks", f"group000_networks_{last:05d}-{last:05d}.json"))
     trained = []
     with pytest.MonkeyPatch.context() as monkeypatch:
         _spy_on_stages(monkeypatch, lambda executor, networks, names: trained.append(
             ([n.index for n in networks], names[0])))
-        resumed = sweep.run(PRETRAIN_CONFIG, PRETRAIN_GRID, out_dir, data, resume=True, **options)
+        resumed = sweep.run(PRETRAIN_CONFIG, PRETRAIN_GRID, out_dir, data, options=SweepOptions(resume=True, **options))
     # one stack pre-trained again (it was local and is gone; its chunk is named by the group's first
     # network of that stack), then only the missing network fine-tuned
     stack = min(r["network"] for r in first if r["pretrain_lr"] == first[-1]["pretrain_lr"])
@@ -721,8 +736,9 @@ def test_a_resume_with_fewer_networks_left_finds_the_finished_stack(data, tmp_pa
     calls = []
     _spy_on_stages(monkeypatch, lambda executor, networks, names: calls.append(
         (names[0].startswith("pretrain"), [n.index for n in networks], executor.network_epochs)))
-    sweep.run(PRETRAIN_CONFIG, PRETRAIN_GRID, out_dir, data, chunk_size=chunk_size, checkpoint_every=0,
-              select_pretrain_lr=(), resume=True, **QUIET)
+    sweep.run(PRETRAIN_CONFIG, PRETRAIN_GRID, out_dir, data,
+              options=SweepOptions(chunk_size=chunk_size, checkpoint_every=0, select_pretrain_lr=(), resume=True,
+                                   **QUIET))
     first_finetuning = next(i for i, call in enumerate(calls) if not call[0])
     assert first_finetuning >= 1  # the stacks come first: restored, not one epoch trained
     assert [epochs for _, _, epochs in calls[:first_finetuning + 1]] == [0] * (first_finetuning + 1)
@@ -735,14 +751,16 @@ def test_a_resume_asked_for_smaller_chunks_pretrains_its_stacks_in_them(data, tm
     stack_chunks = []
     _spy_on_stages(monkeypatch, lambda executor, networks, names: names[0].startswith("pretrain") and
                    stack_chunks.append(len(networks)))
-    sweep.run(PRETRAIN_CONFIG, PRETRAIN_GRID, out_dir, data, chunk_size=1, checkpoint_every=0, resume=True, **QUIET)
+    sweep.run(PRETRAIN_CONFIG, PRETRAIN_GRID, out_dir, data,
+              options=SweepOptions(chunk_size=1, checkpoint_every=0, resume=True, **QUIET))
     assert stack_chunks == [1, 1]
 
 
 @pytest.mark.parametrize("fields", [("pretrain_lr",), ("lr",), ("activation",), "bogus"])
 def test_selection_fields_are_checked(data, tmp_path, fields):
     with pytest.raises(ValueError, match="select_pretrain_lr: .* cannot tell settings apart; expected names among"):
-        sweep.run(PRETRAIN_CONFIG, PRETRAIN_GRID, str(tmp_path / "out"), data, select_pretrain_lr=fields, **QUIET)
+        sweep.run(PRETRAIN_CONFIG, PRETRAIN_GRID, str(tmp_path / "out"), data,
+                  options=SweepOptions(select_pretrain_lr=fields, **QUIET))
     assert not os.path.exists(tmp_path / "out")
 
 
@@ -754,8 +772,9 @@ def test_identical_networks_are_taken_from_another_sweep(data, sweep_dirs, tmp_p
     trained, messages = [], []
     _spy_on_stages(monkeypatch, lambda executor, networks, names: trained.append([n.index for n in networks]))
     out_dir = str(tmp_path / "taker")
-    rows = sweep.run(CONFIG, grid, out_dir, data, chunk_size=1, checkpoint_every=0, reuse_rows_from=[donor_dir],
-                     progress=False, log=messages.append)
+    rows = sweep.run(CONFIG, grid, out_dir, data,
+                     options=SweepOptions(chunk_size=1, checkpoint_every=0, reuse_rows_from=[donor_dir], progress=False,
+                                          log=messages.append))
     assert trained == [[1]]  # only lr 0.05 is trained
     twin = next(r for r in donor_rows if (r["lr"], r["l1"], r["seed"]) == (0.1, 1e-3, 1))
     # recorded without the machine's path (the donor lies outside the repository here)
@@ -766,16 +785,18 @@ def test_identical_networks_are_taken_from_another_sweep(data, sweep_dirs, tmp_p
     assert any("1 of 2 network(s) taken from" in m for m in messages), messages
     # resumed, nothing is trained again; other data reuses nothing
     trained.clear()
-    again = sweep.run(CONFIG, grid, out_dir, data, resume=True, reuse_rows_from=[donor_dir], **QUIET)
+    again = sweep.run(CONFIG, grid, out_dir, data,
+                      options=SweepOptions(resume=True, reuse_rows_from=[donor_dir], **QUIET))
     assert trained == [] and [r["test_error"] for r in again] == [r["test_error"] for r in rows]
-    sweep.run(CONFIG, grid, str(tmp_path / "other"), make_data(seed=1), chunk_size=2, checkpoint_every=0,
-              reuse_rows_from=[donor_dir], **QUIET)
+    sweep.run(CONFIG, grid, str(tmp_path / "other"), make_data(seed=1),
+              options=SweepOptions(chunk_size=2, checkpoint_every=0, reuse_rows_from=[donor_dir], **QUIET))
     assert trained == [[0, 1]]
 
 
 def test_a_reuse_folder_must_hold_a_sweep(data, tmp_path):
     with pytest.raises(FileNotFoundError, match="no plan.json; --reuse-rows-from takes the folder of a sweep"):
-        sweep.run(CONFIG, GRID, str(tmp_path / "out"), data, reuse_rows_from=[str(tmp_path)], **QUIET)
+        sweep.run(CONFIG, GRID, str(tmp_path / "out"), data,
+                  options=SweepOptions(reuse_rows_from=[str(tmp_path)], **QUIET))
 
 
 def test_the_computation_key_leaves_out_only_what_a_network_never_reads():
@@ -791,7 +812,7 @@ def test_the_computation_key_leaves_out_only_what_a_network_never_reads():
 
 def test_a_tampered_chunk_file_is_refused(data, tmp_path):
     out_dir = str(tmp_path / "tampered")
-    sweep.run(CONFIG, GRID, out_dir, data, chunk_size=4, checkpoint_every=0, **QUIET)
+    sweep.run(CONFIG, GRID, out_dir, data, options=SweepOptions(chunk_size=4, checkpoint_every=0, **QUIET))
     path = os.path.join(out_dir, "chunks", "group000_networks_00004-00007.json")
     with open(path) as handle:
         record = json.load(handle)
@@ -799,7 +820,7 @@ def test_a_tampered_chunk_file_is_refused(data, tmp_path):
     with open(path, "w") as handle:
         json.dump(record, handle)
     with pytest.raises(ValueError, match=r"group000_networks_00004-00007.json: the rows do not match their checksum"):
-        sweep.run(CONFIG, GRID, out_dir, data, chunk_size=4, resume=True, **QUIET)
+        sweep.run(CONFIG, GRID, out_dir, data, options=SweepOptions(chunk_size=4, resume=True, **QUIET))
 
 
 # ------------------------------------------------------------------ bad input (issue 13)
@@ -815,7 +836,7 @@ def test_a_tampered_chunk_file_is_refused(data, tmp_path):
 def test_invalid_hyperparameters_are_refused_before_anything_is_written(data, tmp_path, point, message):
     out_dir = tmp_path / "out"
     with pytest.raises(ValueError, match=rf"grid point 0: {message}"):
-        sweep.run(CONFIG, [point], str(out_dir), data, **QUIET)
+        sweep.run(CONFIG, [point], str(out_dir), data, options=SweepOptions(**QUIET))
     assert not out_dir.exists()
 
 
@@ -829,7 +850,7 @@ def test_gaussian_noise_level_is_a_standard_deviation(data):
 def test_empty_dict_and_empty_list_grids_mean_the_same(data, tmp_path):
     for grid in ({}, []):
         with pytest.raises(ValueError, match="no points"):
-            sweep.run(CONFIG, grid, str(tmp_path / "out"), data, **QUIET)
+            sweep.run(CONFIG, grid, str(tmp_path / "out"), data, options=SweepOptions(**QUIET))
 
 
 def test_a_foreign_folder_is_never_written(data, tmp_path):
@@ -838,7 +859,7 @@ def test_a_foreign_folder_is_never_written(data, tmp_path):
     (out_dir / "summary.md").write_text("my notes")
     (out_dir / "results.csv").write_text("a,b\n1,2\n")
     with pytest.raises(FileExistsError, match="holds no output of deep-sparse"):
-        sweep.run(CONFIG, GRID, str(out_dir), data, **QUIET)
+        sweep.run(CONFIG, GRID, str(out_dir), data, options=SweepOptions(**QUIET))
     assert sorted(os.listdir(out_dir)) == ["results.csv", "summary.md"]
     assert (out_dir / "summary.md").read_text() == "my notes"
 
@@ -847,9 +868,10 @@ def test_a_failed_start_leaves_nothing_and_the_fixed_rerun_works(data, tmp_path)
     out_dir = tmp_path / "out"
     wrong = CONFIG.replace(num_classes=2)  # the data have 3 classes
     with pytest.raises(ValueError):
-        sweep.run(wrong, GRID, str(out_dir), data, **QUIET)
+        sweep.run(wrong, GRID, str(out_dir), data, options=SweepOptions(**QUIET))
     assert not out_dir.exists()
-    rows = sweep.run(CONFIG, {"lr": [0.1], "seed": [0]}, str(out_dir), data, checkpoint_every=0, **QUIET)
+    rows = sweep.run(CONFIG, {"lr": [0.1], "seed": [0]}, str(out_dir), data,
+                     options=SweepOptions(checkpoint_every=0, **QUIET))
     assert len(rows) == 1
 
 
@@ -889,8 +911,8 @@ def test_padding_slots_are_never_trained(data, tmp_path, monkeypatch):
         return state
 
     monkeypatch.setattr(ChunkExecutor, "_stop_padding", spy)
-    rows = sweep.run(CONFIG, [{"lr": 0.1, "seed": s} for s in range(5)], str(tmp_path / "out"), data, chunk_size=4,
-                     checkpoint_every=0, **QUIET)
+    rows = sweep.run(CONFIG, [{"lr": 0.1, "seed": s} for s in range(5)], str(tmp_path / "out"), data,
+                     options=SweepOptions(chunk_size=4, checkpoint_every=0, **QUIET))
     assert seen == [[False, False, False], [False, False, True]]
     assert [r["epochs_run"] for r in rows] == [CONFIG.epochs] * 5
 
@@ -909,7 +931,7 @@ def test_resume_of_a_finished_sweep_loads_no_data_and_compiles_nothing(data, swe
 
     monkeypatch.setattr(sweep, "load_data", load)
     monkeypatch.setattr(ChunkExecutor, "compiled", compile_)
-    again = sweep.run(CONFIG, GRID, out_dir, None, chunk_size=4, resume=True, **QUIET)
+    again = sweep.run(CONFIG, GRID, out_dir, None, options=SweepOptions(chunk_size=4, resume=True, **QUIET))
     assert counted == {"load": 0, "compile": 0}
     assert [r["test_error"] for r in again] == [r["test_error"] for r in rows]
 
@@ -922,6 +944,6 @@ def test_a_sweep_that_loads_its_data_passes_download_on(data, tmp_path, monkeypa
         return data
 
     monkeypatch.setattr(sweep, "load_data", load)
-    sweep.run(CONFIG.replace(epochs=1), {"lr": [0.1]}, str(tmp_path / "out"), None, data_dir="/nowhere",
-              download=False, checkpoint_every=0, **QUIET)
+    sweep.run(CONFIG.replace(epochs=1), {"lr": [0.1]}, str(tmp_path / "out"), None,
+              options=SweepOptions(data_dir="/nowhere", download=False, checkpoint_every=0, **QUIET))
     assert seen == [("/nowhere", False)]  # --offline: never a download

@@ -68,9 +68,9 @@ DEVICES_SCRIPT = textwrap.dedent("""
         for batching in ("map", "vmap", "vmap-fine"):  # vmap-fine: buckets at 4 sizes per doubling
             folder = f"{{out}}/{{batching}}-{{n_devices}}"
             executor_module.BUCKETS_PER_OCTAVE = FINE_PER_OCTAVE if batching == "vmap-fine" else 1
-            rows = sweep.run(PATIENT_CONFIG, PATIENT_GRID, folder, patient, chunk_size=4,
-                             batching=batching.split("-")[0], devices=jax.devices()[:n_devices],
-                             checkpoint_every=0, **quiet)
+            rows = sweep.run(PATIENT_CONFIG, PATIENT_GRID, folder, patient, options=sweep.SweepOptions(
+                chunk_size=4, batching=batching.split("-")[0], devices=jax.devices()[:n_devices],
+                checkpoint_every=0, **quiet))
             with open(folder + "/results.json") as handle:
                 record = json.load(handle)
             executor_module.BUCKETS_PER_OCTAVE = 1
@@ -78,8 +78,8 @@ DEVICES_SCRIPT = textwrap.dedent("""
                 rows=rows, batching=record["batching"],
                 network_epochs=record["timings"]["groups"][0]["network_epochs"])
     messages = []
-    rows = sweep.run(CONFIG, SHARD_GRID, out + "/shard", make_data(), chunk_size=4, checkpoint_every=1,
-                     devices=jax.devices()[:4], progress=False, log=messages.append)
+    rows = sweep.run(CONFIG, SHARD_GRID, out + "/shard", make_data(), options=sweep.SweepOptions(
+        chunk_size=4, checkpoint_every=1, devices=jax.devices()[:4], progress=False, log=messages.append))
     payload["shard"] = dict(rows=rows, messages=messages)
     for n_devices in (4, 8):
         for batching in ("map", "vmap"):
@@ -180,8 +180,8 @@ MULTIPROCESS_SCRIPT = textwrap.dedent("""
     from test_sweep_devices import PATIENT_CONFIG, PATIENT_GRID
     from deep_sparse import sweep
     assert jax.process_count() == 2 and len(jax.devices()) == 2
-    rows = sweep.run(PATIENT_CONFIG, PATIENT_GRID, sys.argv[1], make_data(PATIENT_CONFIG), chunk_size=2,
-                     progress=False, log=lambda m: None)
+    rows = sweep.run(PATIENT_CONFIG, PATIENT_GRID, sys.argv[1], make_data(PATIENT_CONFIG),
+                     options=sweep.SweepOptions(chunk_size=2, progress=False, log=lambda m: None))
     print("ROWS " + json.dumps(rows))
 """).format(tests=TESTS)
 

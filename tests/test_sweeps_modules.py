@@ -153,8 +153,8 @@ def test_checkpoint_seconds_is_a_run_option(capsys):
     from sweeps import figure3
 
     parser = figure3.build_parser()
-    assert common.sweep_options(parser.parse_args([]))["checkpoint_seconds"] == 0
-    assert common.sweep_options(parser.parse_args(["--checkpoint-seconds", "90"]))["checkpoint_seconds"] == 90.0
+    assert common.sweep_options(parser.parse_args([])).checkpoint_seconds == 0
+    assert common.sweep_options(parser.parse_args(["--checkpoint-seconds", "90"])).checkpoint_seconds == 90.0
     for bad in ("-1", "nan", "soon"):
         with pytest.raises(SystemExit):
             parser.parse_args(["--checkpoint-seconds", bad])
@@ -175,7 +175,7 @@ def test_figure4_sweeps_every_curve_point_of_its_preset(tmp_path, fake_data, mon
     assert len(grid) == 2 * 3 * 2  # activation x labeled fraction x (with, without pre-training), one lr each
     assert {(p["pretrain_epochs"], p["pretrain_lr"], p["lr"], p["l1"]) for p in grid} == {(1, 0.01, 0.1, 0.001),
                                                                                           (0, 0.01, 0.1, 0.001)}
-    metadata = options["extra_metadata"]
+    metadata = options.extra_metadata
     assert (metadata["experiment"], metadata["preset"], metadata["dataset"]) == ("figure4", "quick", "shapeset")
     assert metadata["sizes"] == {"n_train": 2000, "n_valid": 1000, "n_test": 1000}
     assert metadata["preset_settings"] == figure4.PRESETS["quick"].with_overrides(
@@ -209,8 +209,8 @@ def test_pretrain_strategies_offline_reaches_the_loader_not_the_environment(tmp_
     assert pretrain_strategies.main(argv) == 0
     assert loads == [("mnist", False), ("shapeset", False)] and "DEEP_SPARSE_OFFLINE" not in os.environ
     (config, grid, folder, options), = calls
-    assert options["checkpoint_seconds"] == 30.0 and options["checkpoint_every"] == 1
-    assert options["download"] is False  # for sweeps that load their own data (figure3, train)
+    assert options.checkpoint_seconds == 30.0 and options.checkpoint_every == 1
+    assert options.download is False  # for sweeps that load their own data (figure3, train)
     assert config.activation == "rectifier" and config.hidden_sizes == (100, 100, 100)
     assert len(grid) == len(dae.STRATEGIES) + 1 and all(p["l1"] == 0.001 for p in grid)
     cells = read(out / "cells.json")["cells"]

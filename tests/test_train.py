@@ -6,6 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from deep_sparse import evaluation, pretraining
 from deep_sparse.config import Hparams, TrainConfig
 from deep_sparse.train import DATA_ARRAYS, Data, Trainer, labels_span, make_train, prepare_data
 
@@ -161,9 +162,11 @@ def test_pretraining_lowers_the_reconstruction_error(data):
         def held_out_loss(s, trained, layer_index=layer_index):
             # Input of this layer's auto-encoder: the clean code of the (pre-trained) layers below.
             input_range = (jnp.min(data.x_train), jnp.max(data.x_train))  # as in training
-            code, target = trainer.pretrain_input(trained.params[:layer_index], act, data.x_valid, input_range)
-            return trainer.pretrain_objective(
-                (s.params[layer_index], s.decoder_biases[layer_index]), hparams, noise_key, code, layer_index, target
+            code, target = pretraining.autoencoder_input(config, trained.params[:layer_index], act, data.x_valid,
+                                                         input_range)
+            return pretraining.dae_objective(
+                config, (s.params[layer_index], s.decoder_biases[layer_index]), hparams, noise_key, code, layer_index,
+                target
             )
 
         def held_out(s):
@@ -380,7 +383,7 @@ def test_activity_against_numpy():
     state = trainer.init(jax.random.PRNGKey(1), Hparams(), data)
     params = state.params
     params[1]["b"] = params[1]["b"].at[:3].set(-100.0)  # three units of layer 2 can never fire
-    share, silent = trainer.activity(params, Hparams(), data.x_valid)
+    share, silent = evaluation.activity(params, trainer.activation(Hparams()), data.x_valid, config.eval_batch_size)
     x = np.asarray(data.x_valid, np.float64)
     h1 = np.maximum(x @ np.asarray(params[0]["w"]) + np.asarray(params[0]["b"]), 0)
     h2 = np.maximum(h1 @ np.asarray(params[1]["w"]) + np.asarray(params[1]["b"]), 0)
@@ -418,10 +421,9 @@ def test_signed_inputs_are_reconstructed_in_the_range_the_decoder_reaches(activa
     config = TrainConfig(num_classes=3, hidden_sizes=(8, 6), batch_size=10, epochs=1, pretrain_epochs=3,
                          activation=activation)
     data = prepare_data(config, splits)
-    trainer = Trainer(config)
     x = data.x_train[:10]
     low, high = jnp.min(data.x_train), jnp.max(data.x_train)
-    code, target = trainer.pretrain_input([], None, x, (low, high))
+    code, target = pretraining.autoencoder_input(config, [], None, x, (low, high))
     np.testing.assert_allclose(np.asarray(target), (np.asarray(x) - float(low)) / float(high - low), rtol=1e-6)
     result = jax.jit(make_train(config))(jax.random.PRNGKey(0), Hparams(pretrain_lr=0.1), data)
     assert not bool(result.diverged)
@@ -429,7 +431,7 @@ def test_signed_inputs_are_reconstructed_in_the_range_the_decoder_reaches(activa
     assert np.all(np.asarray(result.curves.pretrain_valid_loss) >= 0)
     # inputs the decoder reaches as they are (MNIST's [0, 1]) stay their own target, bit for bit
     unit = jnp.asarray(rng.random((10, 12), np.float32))
-    _, same = trainer.pretrain_input([], None, unit, (jnp.float32(0.0), jnp.float32(1.0)))
+    _, same = pretraining.autoencoder_input(config, [], None, unit, (jnp.float32(0.0), jnp.float32(1.0)))
     assert np.array_equal(np.asarray(same), np.asarray(unit))
 
 

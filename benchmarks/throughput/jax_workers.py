@@ -25,6 +25,7 @@ import numpy as np
 
 from benchmarks.throughput.problem import BATCH, L1, LR, N_CLASSES, synthetic_splits
 from benchmarks.throughput.timing import short_call_repeats, median_seconds, warm_then_time
+from deep_sparse import evaluation
 from deep_sparse.config import Hparams, TrainConfig
 from deep_sparse.devices import auto_chunk_size, compiled_memory_bytes, make_mesh, resolve_batching
 from deep_sparse.executor import ChunkExecutor, ChunkPolicy, Progress, fit_chunk_size
@@ -56,7 +57,8 @@ def jax_problem(spec: dict) -> JaxProblem:
     trainer = Trainer(config)
 
     def validation_pass(state, hparams, data):
-        return trainer.evaluate(state.params, hparams, data.x_valid, data.y_valid)
+        return evaluation.evaluate(state.params, trainer.activation(hparams), data.x_valid, data.y_valid, config.task,
+                                   config.eval_batch_size)
 
     return JaxProblem(config, make_train(config), data, Hparams(lr=LR, l1=L1), validation_pass)
 
