@@ -8,8 +8,8 @@ For each K, K networks of 784-1000-1000-1000-10 (rectifier, L1 0.001, lr 0.01, m
 drawn from 50,000 shared training examples, gathered step by step as the engine does) run ``--steps``
 SGD steps in one ``lax.scan`` under ``jax.vmap``, timed as one call:
 
-* ``xla``: the engine's step (``value_and_grad`` of :meth:`deep_sparse.train.Trainer.finetune_objective`,
-  then the engine's optax SGD), what :meth:`~deep_sparse.train.Trainer._sgd_epoch` scans;
+* ``xla``: the engine's step (``value_and_grad`` of :func:`deep_sparse.finetuning.objective`,
+  then the engine's optax SGD), what :func:`~deep_sparse.finetuning.finetune_epoch` scans;
 * ``fused_b<block>[_<precision>]_<schedule>``: :func:`deep_sparse.fused_step.scan_steps` with that block
   size, kernel precision (``--kernel-precisions``; no suffix: the engine's) and schedule (``step``: each
   step on its own, three passes over the weights; ``pipelined``: each step also computes the next one's
@@ -44,7 +44,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from deep_sparse import fused_step, mlp, optimizers, results_io, runtime
+from deep_sparse import finetuning, fused_step, mlp, optimizers, results_io, runtime
 from deep_sparse.config import Hparams, TrainConfig
 from deep_sparse.train import Trainer
 
@@ -58,10 +58,11 @@ IN_AXES = (0, 0, 0, None, None, 0)
 
 def xla_steps(trainer: Trainer, params, opt_state, hparams: Hparams, x, y, batches):
     """The engine's SGD steps, one per row of ``batches`` (indices [S, B] into ``x`` [N, n_0], ``y``
-    [N]): ``((params, opt_state), losses)``, the loop :meth:`Trainer._sgd_epoch` runs."""
+    [N]): ``((params, opt_state), losses)``, the loop :func:`deep_sparse.finetuning.finetune_epoch` runs."""
     def step(carry, indices):
         params, opt_state = carry
-        loss, grads = jax.value_and_grad(trainer.finetune_objective)(params, hparams, x[indices], y[indices])
+        loss, grads = jax.value_and_grad(finetuning.objective, argnums=1)(trainer.config, params, hparams, x[indices],
+                                                                           y[indices])
         updates, opt_state = trainer.optimizer.update(grads, opt_state, params)
         return (optax.apply_updates(params, updates), opt_state), loss
 

@@ -2,7 +2,7 @@
 forward product and once for the backward product, and written once, updated (section 4.1's objective:
 softmax NLL plus ``l1 * sum_layers mean_examples sum_units |h|``, plain SGD).
 
-The math is the engine's step (:meth:`deep_sparse.train.Trainer.finetune_objective`, its gradient and
+The math is the engine's step (:func:`deep_sparse.finetuning.objective`, its gradient and
 ``optax.sgd``) written out: with ``P`` examples (``B`` real ones), ``h_0 = x``,
 
     forward   z_l = h_{l-1} W_l + b_l,  h_l = act(z_l)                  l = 1..L (no act on the logits)
@@ -49,8 +49,9 @@ the fp32 peak or more). At K = 1 a layer's grid is 32 programs (``block = 32``) 
 network alone cannot draw the full bandwidth, and 8 kernels plus XLA's small steps set its latency.
 
 Wiring into the engine (not done here; off by default, since the sums run in another order than XLA's
-and results are then not bitwise those of the XLA step): in ``Trainer._sgd_epoch``, for the default SGD
-optimizer and an activation of :data:`KERNEL_ACTIVATIONS`, replace the ``lax.scan`` of ``step`` by
+and results are then not bitwise those of the XLA step): in
+:func:`deep_sparse.finetuning.finetune_epoch`, for the default SGD optimizer and an activation of
+:data:`KERNEL_ACTIVATIONS`, replace the ``lax.scan`` of ``step`` by
 ``params, losses = scan_steps(state.params, lr, hparams.l1, data.x_train, data.y_train, batches,
 activation=config.activation, kernels=Kernels(interpret=jax.default_backend() != "gpu"))`` with ``lr =
 state.opt_state.hyperparams["learning_rate"]``, advance the SGD state's step count by the number of

@@ -185,5 +185,5 @@ def test_the_curves_command_refuses_a_folder_without_curves_in_one_line(tmp_path
 def test_no_metrics_flag():
     parser = argparse.ArgumentParser()
     common.add_run_arguments(parser, default_out="runs/x")
-    assert common.sweep_options(parser.parse_args([]))["metrics"] is True
-    assert common.sweep_options(parser.parse_args(["--no-metrics"]))["metrics"] is False
+    assert common.sweep_options(parser.parse_args([])).metrics is True
+    assert common.sweep_options(parser.parse_args(["--no-metrics"])).metrics is False
