@@ -27,6 +27,9 @@ class Diagnostic(NamedTuple):
     change: str  # the one way the paper preset is changed
     arguments: tuple[str, ...]  # sweeps.train flags besides PAPER_PROCEDURE, --out and run options
     reuse: tuple[str, ...] = ()  # diagnostics whose identical networks it takes, beside Table 1's
+    # diagnostics whose networks of its activation and L1 join its validation selection: the rest of a
+    # grid another diagnostic trained
+    selects_with: tuple[str, ...] = ()
     # the seeds of a Table 1 cell's own selected configuration (the report's "over seeds" column), not of
     # a changed one
     spreads_table1_cell: bool = False
@@ -35,6 +38,14 @@ class Diagnostic(NamedTuple):
     def seeds_only(self) -> bool:
         """Whether it measures the seed spread of a Table 1 cell rather than a change."""
         return self.name.startswith("seeds-")
+
+    def values(self, flag: str) -> tuple[str, ...]:
+        """The values given to ``flag`` in its arguments (``()`` when it is not given)."""
+        if flag not in self.arguments:
+            return ()
+        rest = self.arguments[self.arguments.index(flag) + 1:]
+        ends = [i for i, word in enumerate(rest) if word.startswith("--")]
+        return rest[:ends[0] if ends else len(rest)]
 
     @property
     def cell(self) -> tuple[str, bool]:
@@ -79,7 +90,8 @@ DIAGNOSTICS = (
         "l1-weak-grid-ends-half-negated", "Under the reading that maps the paper's (lr, L1 0.001) to our (10 lr, "
         "L1 0.0001), does validation still pick lr 0.1 when the rest of the paper's lr grid (0.1 and 0.0001, ours 1 "
         "and 0.001) is trained too?", "lr 1 and 0.001 with L1 0.0001 (the l1-strength-lr diagnostic has 0.1 and 0.01)",
-        ("--activation", "half_negated_rectifier", "--lr", "1", "0.001", "--l1", "0.0001", "--seed", "0")),
+        ("--activation", "half_negated_rectifier", "--lr", "1", "0.001", "--l1", "0.0001", "--seed", "0"),
+        selects_with=("l1-strength-lr",)),
     Diagnostic(
         "seeds-l1-weak-lr-0.1-rectifier", "Does the plain rectifier at lr 0.1 with L1 0.0001 (the weak-L1 reading "
         "of Table 1's lr 0.01, L1 0.001) improve on its paper-preset network (1.78%) over seeds?",

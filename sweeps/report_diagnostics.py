@@ -73,6 +73,11 @@ def _rows(root: str, folder: str) -> tuple[list[dict], Optional[int]]:
 
 def finding(root: str, diagnostic: diagnostics.Diagnostic, selected: dict) -> Finding:
     rows, planned = _rows(root, report_tables.in_results(diagnostics.folder(diagnostic)))
+    l1 = {float(value) for value in diagnostic.values("--l1")}
+    for name in diagnostic.selects_with:  # the rest of its grid, trained by another diagnostic
+        others, _ = _rows(root, report_tables.in_results(diagnostics.folder_of(name)))
+        joined = [r for r in others if r["activation"] == diagnostic.cell[0] and r["l1"] in l1]
+        rows, planned = rows + joined, None if planned is None else planned + len(joined)
     return finding_from(diagnostic, rows, planned, selected.get(diagnostic.cell))
 
 

@@ -171,3 +171,16 @@ def test_a_seed_mean_is_set_against_the_papers_interval_on_either_side(errors, e
     rows = [net(k, "half_negated_rectifier", 0.01, 0.018, error, seed=k) for k, error in enumerate(errors)]
     found = report_diagnostics.finding_from(diagnostic, rows, 3, rows[0])
     assert found.verdict.endswith(expected), found.verdict
+
+
+def test_a_diagnostic_that_completes_another_ones_grid_selects_over_both(results):
+    ends = next(d for d in diagnostics.DIAGNOSTICS if d.name == "l1-weak-grid-ends-half-negated")
+    assert ends.selects_with == ("l1-strength-lr",) and ends.values("--l1") == ("0.0001",)
+    write(results, report_tables.in_results(diagnostics.folder(ends)), "plan.json", {"grid": [{}, {}]})
+    write(results, report_tables.in_results(diagnostics.folder(ends)), "results.json", {"rows": [
+        net(0, "half_negated_rectifier", 0.001, 0.0196, 0.0213, l1=0.0001)]})
+    write(results, report_tables.in_results(diagnostics.folder_of("l1-strength-lr")), "results.json", {"rows": [
+        net(0, "half_negated_rectifier", 0.1, 0.0154, 0.0155, l1=0.0001),
+        net(1, "half_negated_rectifier", 0.1, 0.0150, 0.0140, l1=0.001)]})  # another L1: not in its grid
+    found = report_diagnostics.finding(str(results), ends, {})
+    assert (found.pick["lr"], found.pick["l1"], found.recorded, found.planned) == (0.1, 0.0001, 2, 3)
