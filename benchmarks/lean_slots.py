@@ -31,6 +31,7 @@ from deep_sparse.config import TrainConfig
 from deep_sparse.data import blobs
 from deep_sparse.planner import bucket_size, slot_epochs
 from deep_sparse.train import Data
+from benchmarks import recording
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PER_OCTAVE = (1, 2, 4, 8)
@@ -161,13 +162,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     result = measure(args.quick, args.figure3)
     result["provenance"] = results_io.provenance(["-m", "benchmarks.lean_slots", *(argv or sys.argv[1:])])
-    folder = os.path.join(args.out, "benchmarks", "results")
-    os.makedirs(folder, exist_ok=True)
-    name = "lean_slots_quick" if args.quick else "lean_slots"
-    results_io.atomic_write_json(os.path.join(folder, f"{name}.json"), result)
-    with open(os.path.join(folder, f"{name}.md"), "w") as f:
-        f.write(markdown(result))
-    print(markdown(result))
+    recording.write(args.out, "lean_slots_quick" if args.quick else "lean_slots", result, markdown(result))
 
 
 if __name__ == "__main__":

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 import sys
 import time
@@ -31,6 +30,7 @@ import numpy as np
 from deep_sparse import results_io
 from deep_sparse import train as train_lib
 from deep_sparse.config import Hparams, TrainConfig
+from benchmarks import recording
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MNIST = dict(n_train=50_000, n_valid=10_000, n_test=10_000, n_in=784, n_classes=10)
@@ -158,13 +158,7 @@ def main(argv=None):
     result["provenance"] = results_io.provenance(["-m", "benchmarks.memory_plan", *(argv or sys.argv[1:])])
     result["shape"] = dict(hidden_sizes=config.hidden_sizes, n_train=data.x_train.shape[0],
                            n_valid=data.x_valid.shape[0], n_in=data.x_train.shape[1])
-    folder = os.path.join(args.out, "benchmarks", "results")
-    os.makedirs(folder, exist_ok=True)
-    name = "memory_plan_quick" if args.quick else "memory_plan"
-    results_io.atomic_write_json(os.path.join(folder, f"{name}.json"), result)
-    with open(os.path.join(folder, f"{name}.md"), "w") as f:
-        f.write(markdown(result))
-    print(markdown(result))
+    recording.write(args.out, "memory_plan_quick" if args.quick else "memory_plan", result, markdown(result))
 
 
 if __name__ == "__main__":

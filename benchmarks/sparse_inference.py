@@ -35,6 +35,7 @@ import numpy as np
 
 from deep_sparse import mlp, results_io
 from deep_sparse import sparse_inference as si
+from benchmarks import recording
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SIZES = (784, 1000, 1000, 1000, 10)
@@ -158,13 +159,8 @@ def main(argv=None):
     threads = {name: os.environ.get(name) for name in THREAD_VARIABLES}
     result = dict(provenance=results_io.provenance(["-m", "benchmarks.sparse_inference", *(argv or sys.argv[1:])]),
                   sizes=sizes, thread_variables=threads, points=points)
-    folder = os.path.join(args.out, "benchmarks", "results")
-    os.makedirs(folder, exist_ok=True)
-    name = "sparse_inference_quick" if args.quick else "sparse_inference"
-    results_io.atomic_write_json(os.path.join(folder, f"{name}.json"), result)
-    with open(os.path.join(folder, f"{name}.md"), "w") as f:
-        f.write(markdown(points, sizes))
-    print(markdown(points, sizes))
+    recording.write(args.out, "sparse_inference_quick" if args.quick else "sparse_inference", result,
+                    markdown(points, sizes))
 
 
 if __name__ == "__main__":
