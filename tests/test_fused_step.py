@@ -169,3 +169,53 @@ def test_benchmark_runs_both_steps_side_by_side(tmp_path):
     fused = point["methods"][fused_name]
     assert fused["network_steps_per_s"] > 0 and fused["max_abs_difference_vs_xla"] < 1e-5
     assert fused_name in (tmp_path / "fused_step.md").read_text()
+
+
+def numpy_sgd_step(params, lr, l1, x, y, activation):
+    """One SGD step of NLL (mean over the batch) + l1 * sum_layers mean_examples sum_units |h|, by hand
+    in float64: the forward pass, the chain rule layer by layer, then W <- W - lr * dW."""
+    act, slope = {"rectifier": (lambda z: np.maximum(z, 0), lambda z, h: (z > 0).astype(float)),
+                  "tanh": (np.tanh, lambda z, h: 1 - h ** 2)}[activation]
+    ws = [np.asarray(layer["w"], np.float64) for layer in params]
+    bs = [np.asarray(layer["b"], np.float64) for layer in params]
+    inputs, pre, codes, h = [], [], [], np.asarray(x, np.float64)
+    for w, b in zip(ws[:-1], bs[:-1]):
+        inputs.append(h)
+        z = h @ w + b
+        h = act(z)
+        pre.append(z)
+        codes.append(h)
+    inputs.append(h)
+    logits = h @ ws[-1] + bs[-1]
+    shifted = logits - logits.max(-1, keepdims=True)
+    probs = np.exp(shifted) / np.exp(shifted).sum(-1, keepdims=True)
+    n = len(y)
+    loss = -np.log(probs[np.arange(n), y]).mean() + l1 * sum(np.abs(c).sum(-1).mean() for c in codes)
+    delta = probs.copy()
+    delta[np.arange(n), y] -= 1
+    delta /= n
+    grads = []
+    for i in range(len(ws) - 1, -1, -1):
+        grads.append((inputs[i].T @ delta, delta.sum(0)))
+        if i:
+            dh = delta @ ws[i].T + l1 * np.sign(codes[i - 1]) / n
+            delta = dh * slope(pre[i - 1], codes[i - 1])
+    grads.reverse()
+    return [{"w": w - lr * gw, "b": b - lr * gb} for w, b, (gw, gb) in zip(ws, bs, grads)], loss
+
+
+@pytest.mark.parametrize("activation", ["rectifier", "tanh"])
+def test_one_fused_step_is_sgd_on_nll_plus_l1_by_hand_in_numpy(activation):
+    sizes, batch, lr, l1 = (12, 20, 16, 5), 7, 0.1, 0.01
+    params = mlp.init(jax.random.PRNGKey(3), sizes, activation)
+    rng = np.random.default_rng(3)
+    params = [dict(layer, b=jnp.asarray(rng.normal(0, 0.2, layer["b"].shape), jnp.float32)) for layer in params]
+    x = rng.uniform(-1.0, 1.0, (batch, sizes[0])).astype(np.float32)
+    y = rng.integers(0, sizes[-1], batch).astype(np.int32)
+    after, loss = fused_step.fused_step(params, jnp.float32(lr), jnp.float32(l1), jnp.asarray(x), jnp.asarray(y),
+                                        activation=activation, kernels=KERNELS)
+    expected, expected_loss = numpy_sgd_step(params, lr, l1, x, y, activation)
+    np.testing.assert_allclose(float(loss), expected_loss, rtol=1e-5)
+    for layer, reference in zip(after, expected, strict=True):
+        np.testing.assert_allclose(np.asarray(layer["w"]), reference["w"], rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(np.asarray(layer["b"]), reference["b"], rtol=1e-5, atol=1e-6)
