@@ -98,6 +98,19 @@ DIAGNOSTICS = (
         "lr 0.1 and L1 0.0001 (the paper preset's cell: lr 0.01, L1 0.001), seeds 0-2",
         _network("rectifier", "0.1", "0.0001", SEEDS)),
     Diagnostic(
+        "l1-weak-grid-rectifier", "Under the same reading, which lr of the mapped grid (ours 1, 0.1, 0.01, 0.001 "
+        "with L1 0.0001) does validation pick for the plain rectifier without pre-training?",
+        "lr 1, 0.01 and 0.001 with L1 0.0001 (seeds-l1-weak-lr-0.1-rectifier has 0.1)",
+        ("--activation", "rectifier", "--lr", "1", "0.01", "0.001", "--l1", "0.0001", "--seed", "0"),
+        selects_with=("seeds-l1-weak-lr-0.1-rectifier",)),
+    Diagnostic(
+        "lr-grid-top-softplus", "Softplus' selected lr without pre-training, 0.1, is the top of the paper's grid: "
+        "does lr 1 (the top of the grid under the summed-cost reading) train better?",
+        "lr 1 beside Table 1's grid", _network("softplus", "1", "0")),
+    Diagnostic(
+        "lr-grid-top-tanh", "Does tanh without pre-training train at lr 1 (the top of the paper's grid under the "
+        "summed-cost reading)?", "lr 1 beside Table 1's grid", _network("tanh", "1", "0")),
+    Diagnostic(
         "seeds-tanh", "How far does tanh's selected network without pre-training (lr 0.01; test 1.93% at seed 0, "
         "paper 1.57%) spread over seeds?", "seeds 1 and 2 beside Table 1's seed 0",
         _network("tanh", "0.01", "0", SEEDS), spreads_table1_cell=True),
