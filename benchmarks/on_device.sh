@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The GPU measurement, in one call on a lent accelerator machine (issue 15):
 #   0. if CAMPAIGN_MINUTES > 0: `sweeps.campaign` for that long, resuming every step from the copy of
-#      results/ placed in $OUT/results (what it adds comes back there: copy it into results/);
+#      results/ placed in $OUT/results (what it adds comes back there: copy it into results/); only the
+#      steps named in CAMPAIGN_ONLY when it is set (e.g. CAMPAIGN_ONLY=table1-paper);
 #   1. Figure 3 at paper scale (`sweeps.figure3 --preset paper`, unmodified), resumed from
 #      results/figure3-paper (copied to $OUT first), seed after seed, for at most $FIG3_SECONDS; every
 #      finished seed (50 networks, one chunk) is written as it finishes (FIG3_SECONDS=0 skips it);
@@ -42,7 +43,9 @@ cat "$OUT/environment.txt"
 CAMPAIGN_MINUTES=${CAMPAIGN_MINUTES:-0}
 if [ "$CAMPAIGN_MINUTES" != 0 ]; then
   cp -r results "$OUT/results"
-  python3 -m sweeps.campaign --root "$OUT" --budget-minutes "$CAMPAIGN_MINUTES" > "$OUT/campaign.log" 2>&1
+  # shellcheck disable=SC2086
+  python3 -m sweeps.campaign --root "$OUT" --budget-minutes "$CAMPAIGN_MINUTES" ${CAMPAIGN_ONLY:+--only $CAMPAIGN_ONLY} \
+    > "$OUT/campaign.log" 2>&1
   echo "campaign: exit $?" | tee -a "$OUT/campaign.log"; grep "^campaign" "$OUT/campaign.log"
 fi
 

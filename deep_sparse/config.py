@@ -130,6 +130,37 @@ jax.tree_util.register_pytree_with_keys(
 
 HPARAM_NAMES = Hparams._fields
 
+# How a mini-batch's cost is normalised: "mean" (this library's cost, every term averaged over the
+# examples) or "summed" (the data term, NLL or reconstruction, summed over the examples and the L1 term
+# averaged over them), the two readings the papers' text allows (see :func:`from_summed_cost`).
+MINIBATCH_COSTS = ("mean", "summed")
+
+
+def from_summed_cost(hparams: Hparams, batch_size: int) -> Hparams:
+    """The hyperparameters under which this library's SGD takes exactly the steps that SGD takes on a
+    mini-batch cost whose data term is summed over the mini-batch and whose L1 term is averaged.
+
+    With ``B = batch_size``, ``l_b`` the NLL (or reconstruction cost) of example b and ``h_b`` its codes:
+
+        summed:  C_s(theta) = sum_b l_b + lambda * (1/B) sum_b ||h_b||_1
+        ours:    C_m(theta) = (1/B) sum_b l_b + lambda' * (1/B) sum_b ||h_b||_1
+
+    ``C_s = B * C_m`` when ``lambda' = lambda / B``, so ``theta - eta * grad C_s = theta - (B eta) *
+    grad C_m``: the learning rates (``lr`` and ``pretrain_lr``) are multiplied by B and ``l1`` divided
+    by B. The steps are the same for plain SGD only (an adaptive optimizer such as Adam divides the
+    scale out). ``noise_level`` and ``alpha`` are unchanged.
+
+    Args:
+      hparams: the values in the summed cost's units (one network or stacked).
+      batch_size: the mini-batch size B.
+
+    Returns:
+      An :class:`Hparams` in this library's (mean cost) units.
+    """
+    scale = float(batch_size)
+    return hparams._replace(lr=np.asarray(hparams.lr) * scale, pretrain_lr=np.asarray(hparams.pretrain_lr) * scale,
+                            l1=np.asarray(hparams.l1) / scale)
+
 
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:

@@ -2,7 +2,7 @@
 
     import deep_sparse as ds
     frame = ds.results.load("results")                  # one row per network, every results.json below
-    frame[frame.folder == "table1-paper/mnist"].sort_values("valid_error")
+    frame[frame.folder == "table1-paper-mean-cost/mnist"].sort_values("valid_error")
 
 Reads only what the runs wrote (``results.json``: its rows, and the run's experiment, preset, date and
 commit); writes nothing. Learning curves and per-example errors stay out unless asked for

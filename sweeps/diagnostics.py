@@ -8,13 +8,13 @@ A diagnostic is never a Table 1 cell: it lives in ``results/diagnostics/NAME/``,
 run, and its networks are the Table 1 preset's networks (full MNIST, 3 x 1000 units, mini-batch 10,
 at most 50 epochs with patience 10) with the one change its ``change`` names. Where a run holds a
 network that Table 1 already trained (the same computation), it is taken from
-``results/table1-paper/mnist`` and says so (``reused_from``), never trained again.
+``results/table1-paper-mean-cost/mnist`` and says so (``reused_from``), never trained again.
 """
 from __future__ import annotations
 
 from typing import NamedTuple
 
-TABLE1_MNIST = "results/table1-paper/mnist"
+TABLE1_MNIST = "results/table1-paper-mean-cost/mnist"
 FOLDER = "results/diagnostics"
 # The Table 1 paper preset's supervised procedure, as sweeps.train flags (see sweeps.table1's "paper").
 PAPER_PROCEDURE = ("--dataset", "mnist", "--hidden-sizes", "1000-1000-1000", "--batch-size", "10",
@@ -97,12 +97,6 @@ DIAGNOSTICS = (
         "of Table 1's lr 0.01, L1 0.001) improve on its paper-preset network (1.78%) over seeds?",
         "lr 0.1 and L1 0.0001 (the paper preset's cell: lr 0.01, L1 0.001), seeds 0-2",
         _network("rectifier", "0.1", "0.0001", SEEDS)),
-    Diagnostic(
-        "l1-weak-grid-rectifier", "Under the same reading, which lr of the mapped grid (ours 1, 0.1, 0.01, 0.001 "
-        "with L1 0.0001) does validation pick for the plain rectifier without pre-training?",
-        "lr 1, 0.01 and 0.001 with L1 0.0001 (seeds-l1-weak-lr-0.1-rectifier has 0.1)",
-        ("--activation", "rectifier", "--lr", "1", "0.01", "0.001", "--l1", "0.0001", "--seed", "0"),
-        selects_with=("seeds-l1-weak-lr-0.1-rectifier",)),
     Diagnostic(
         "lr-grid-top-softplus", "Softplus' selected lr without pre-training, 0.1, is the top of the paper's grid: "
         "does lr 1 (the top of the grid under the summed-cost reading) train better?",

@@ -36,14 +36,14 @@ EARLIER = (
     ("shapeset-rectifier-no-l1-lr-0.01-150-epochs",
      "Does the 50-epoch cap explain the workshop Shapeset miss (the selected rectifier continued to 150 epochs)?",
      "partly (2026-11-29, cf8c713): the cap binds on Shapeset; the rest of the gap needs the original data"),
-    ("table1-paper/NOTE.md", "Does the 50-epoch cap bind on the MNIST cells without pre-training?",
+    ("table1-paper-mean-cost/NOTE.md", "Does the 50-epoch cap bind on the MNIST cells without pre-training?",
      "refuted (2026-11-29, 9f99b2e): their best epochs are 14-32, early stopping ended them, training errors "
      "0.004-0.014%"),
-    ("table1-paper/NOTE.md", "Does our code learn differently from an independent plain-JAX network of the same "
+    ("table1-paper-mean-cost/NOTE.md", "Does our code learn differently from an independent plain-JAX network of the same "
                              "shape and procedure?",
      "refuted (2026-11-24): the independent network gave 1.73% test with our initialisation and 1.74% with "
      "U(+-1/sqrt(fan_in)), our nine seeds 1.74% on average"),
-    ("table1-paper/NOTE.md", "Can the softplus reconstruction of section 4.1 reach the half-negated rectifier's "
+    ("table1-paper-mean-cost/NOTE.md", "Can the softplus reconstruction of section 4.1 reach the half-negated rectifier's "
                              "negated codes?",
      "no, a cause of its pre-trained miss (2026-11-29, 9f99b2e): the negated units carry 584 of layer 1's 1067 "
      "summed squares per example, a floor under layer 2's reconstruction error"),

@@ -21,10 +21,12 @@ import matplotlib.pyplot as plt  # noqa: E402  (after the backend is chosen)
 from deep_sparse import results_io  # noqa: E402
 from deep_sparse import health  # noqa: E402
 from deep_sparse.rows import row_is_dead  # noqa: E402
-from sweeps import diagnostics, paper_numbers  # noqa: E402
+from sweeps import diagnostics, paper_numbers, table1  # noqa: E402
 
 # folders under the results folder
 TABLE1 = "table1-paper"
+# Table 1 as recorded when the paper preset read the mini-batch cost as a mean (its grid in our units)
+TABLE1_MEAN_COST = "table1-paper-mean-cost"
 SPARSITY = "sparsity-paper"
 FIGURE3 = "figure3-paper"
 WORKSHOP_TABLE2 = "workshop_table2-paper"
@@ -78,22 +80,44 @@ def live_rows(rows: list[dict], num_classes: int = 10) -> list[dict]:
     return [r for r in rows if not health.is_excluded(r) and not row_is_dead(r, num_classes)]
 
 
-def table1_cells(root: str) -> dict[tuple[str, str, bool], dict]:
-    """Table 1's cells at the unmodified paper preset: {(dataset, activation, pre-trained): cell}."""
-    record = read(root, f"{TABLE1}/cells.json") or {"cells": []}
+def table1_cells(root: str, folder: str = TABLE1) -> dict[tuple[str, str, bool], dict]:
+    """Table 1's cells at the unmodified paper preset: {(dataset, activation, pre-trained): cell}. A
+    finished sweep's ``cells.json``; for MNIST, while its sweep runs, the cells its recorded rows already
+    allow, each the network of lowest validation error among those trained (``partial``: how many of
+    the cell's networks are trained, when not all)."""
+    record = read(root, f"{folder}/cells.json") or {"cells": []}
     cells = {}
     for cell in record["cells"]:
         if cell.get("preset") == "paper" and cell.get("ours") is not None:
             activation, arm = cell["cell"].split(", ", 1)
             cells[(cell["dataset"], activation, arm == "with pre-training")] = cell
+    if not any(dataset == "mnist" for dataset, _, _ in cells):
+        cells.update(cells_so_far(read(root, f"{folder}/mnist/results.json")))
     return cells
 
 
-def table1_selected(root: str) -> dict[tuple[str, bool], dict]:
+def cells_so_far(record: Optional[dict]) -> dict[tuple[str, str, bool], dict]:
+    """The MNIST cells of an unfinished Table 1 sweep (``results.json``) at the paper preset, by the
+    sweep's own selection rule (:func:`sweeps.table1.select`) over its finished rows."""
+    if record is None or record.get("preset") != "paper":
+        return {}
+    rows = [r for r in record["rows"] if r.get("finetuned", True)]
+    per_cell = len(record["preset_settings"]["lr"])
+    cells = {}
+    for (activation, pretrained), row in table1.select(rows).items():
+        trained = sum(table1.cell_key(r) == (activation, pretrained) for r in rows)
+        cells[("mnist", activation, pretrained)] = {
+            "preset": "paper", "ours": None if row["diverged"] else row["test_error"], "lr": row["lr"],
+            "pretrain_lr": row["pretrain_lr"] if pretrained else None, "p_value": None,
+            **({"partial": f"{trained} of {per_cell}"} if trained < per_cell else {})}
+    return cells
+
+
+def table1_selected(root: str, folder: str = TABLE1) -> dict[tuple[str, bool], dict]:
     """The row of each MNIST Table 1 cell's selected network: {(activation, pre-trained): row}."""
-    record = read(root, f"{TABLE1}/mnist/results.json") or {"rows": []}
+    record = read(root, f"{folder}/mnist/results.json") or {"rows": []}
     selected = {}
-    for (dataset, activation, pretrained), cell in table1_cells(root).items():
+    for (dataset, activation, pretrained), cell in table1_cells(root, folder).items():
         for row in record["rows"]:
             if (dataset == "mnist" and row["activation"] == activation and (row["pretrain_epochs"] > 0) == pretrained
                     and row["lr"] == cell["lr"] and (not pretrained or row["pretrain_lr"] == cell["pretrain_lr"])
@@ -102,23 +126,37 @@ def table1_selected(root: str) -> dict[tuple[str, bool], dict]:
     return selected
 
 
-def seed_spreads(root: str) -> dict[tuple[str, bool], Spread]:
-    """The test error over seeds of each cell's selected configuration (the seeds diagnostics)."""
+def seed_spreads(root: str, selected: dict[tuple[str, bool], dict]) -> dict[tuple[str, bool], Spread]:
+    """The test error over seeds of each cell's selected configuration: the selected network and the
+    other seeds of the same activation, lrs and L1 that a seeds diagnostic trained."""
     spreads = {}
-    for diagnostic in diagnostics.DIAGNOSTICS:
-        record = read(root, f"{in_results(diagnostics.folder(diagnostic))}/results.json")
-        if not diagnostic.spreads_table1_cell or record is None:
-            continue
-        errors = [row["test_error"] for row in record["rows"] if row.get("test_error") is not None]
+    for (activation, pretrained), chosen in selected.items():
+        errors = {chosen["seed"]: chosen["test_error"]}
+        for diagnostic in diagnostics.DIAGNOSTICS:
+            record = read(root, f"{in_results(diagnostics.folder(diagnostic))}/results.json")
+            if not diagnostic.seeds_only or diagnostic.cell != (activation, pretrained) or record is None:
+                continue
+            for row in record["rows"]:
+                if row.get("test_error") is not None and same_configuration(row, chosen):
+                    errors.setdefault(row["seed"], row["test_error"])
         if len(errors) >= 2:
-            spreads[diagnostic.cell] = Spread(statistics.mean(errors), statistics.stdev(errors), len(errors))
+            values = list(errors.values())
+            spreads[(activation, pretrained)] = Spread(statistics.mean(values), statistics.stdev(values), len(values))
     return spreads
 
 
+def same_configuration(row: dict, other: dict) -> bool:
+    """Whether two rows are one network configuration (seeds aside): activation, L1 and the lrs it read."""
+    names = ("activation", "lr", "l1", "pretrain_epochs") + (("pretrain_lr", "noise_level") if other["pretrain_epochs"]
+                                                             else ())
+    return all(row.get(name) == other.get(name) for name in names)
+
+
 # ------------------------------------------------------------------------------ the tables
-def aistats_table1(root: str) -> tuple[list[str], list[dict]]:
-    """AISTATS Table 1 as the paper lays it out (MNIST filled in, the other data sets not obtainable)."""
-    cells, spreads = table1_cells(root), seed_spreads(root)
+def aistats_table1(root: str, folder: str = TABLE1) -> tuple[list[str], list[dict]]:
+    """AISTATS Table 1 as the paper lays it out (MNIST filled in, the other data sets not obtainable),
+    from the Table 1 sweep in ``folder``."""
+    cells, spreads = table1_cells(root, folder), seed_spreads(root, table1_selected(root, folder))
     lines = [f"Ours: the network selected on validation (seed 0), and the same configuration's test error over seeds "
              f"(mean ± s.d., n). CIFAR10, NISTP, NORB: the paper's number / ours {NOT_OBTAINABLE}.", "",
              "| Neuron | MNIST: paper | ours (selected) | ours over seeds | mark | CIFAR10 | NISTP | NORB |",
@@ -137,16 +175,51 @@ def aistats_table1(root: str) -> tuple[list[str], list[dict]]:
             others = [f"{pct(paper_numbers.AISTATS_TABLE1[(d, pretrained, row_name)][0])} / not run"
                       if row_name else "" for d in ("cifar10", "nistp", "norb")]
             paper_text = f"{pct(paper['value'])}{' (bold)' if paper['bold'] else ''}" if paper else "—"
-            lines.append(f"| {label} | {paper_text} | {pct(ours) if cell else 'not recorded'} | {spread_text(spread)} | "
+            partial = cell is not None and "partial" in cell
+            ours_text = ("not recorded" if cell is None else
+                         f"{pct(ours)} (so far: {cell['partial']} lrs trained)" if partial else pct(ours))
+            judged = None if partial else judged
+            lines.append(f"| {label} | {paper_text} | {ours_text} | {spread_text(spread)} | "
                          f"{mark(judged, paper['value'] if paper else None, 10_000)} | {' | '.join(others)} |")
             records.append({"table": "aistats.table1", "dataset": "mnist", "activation": activation,
                             "pretrained": pretrained, "paper": paper["value"] if paper else None, "ours": ours,
+                            "folder": folder, "partial": cell.get("partial") if cell else None,
                             "seeds": spread._asdict() if spread else None,
                             "mark": mark(judged, paper["value"] if paper else None, 10_000)})
     lines += ["", "Bold (the paper): with and without pre-training statistically equivalent (p = 0.05). Ours, exact "
               "McNemar test of the two selected networks on the 10,000 test images:", ""]
     lines += mcnemar_lines(cells)
     return lines, records
+
+
+def compact_table1(root: str, folder: str) -> tuple[list[str], list[dict]]:
+    """AISTATS Table 1 on MNIST in one line per neuron (with / without pre-training side by side, and the
+    McNemar test of the pair): for a Table 1 sweep shown beside the main one."""
+    cells = table1_cells(root, folder)
+    spreads = seed_spreads(root, table1_selected(root, folder))
+    lines = ["| Neuron | paper: with / without | ours: with | mark | ours: without | over seeds | mark | McNemar p |",
+             "|---|---|---|---|---|---|---|---|"]
+    records, notes = [], []
+    for label, activation in PAPER_ROWS + (("Rectifier, not half-negated (extra row)", "rectifier"),):
+        parts, papers = [], []
+        for pretrained in (True, False):
+            cell = cells.get(("mnist", activation, pretrained))
+            paper = paper_numbers.lookup(paper_numbers.table1_key_for("mnist", activation, pretrained))
+            spread = spreads.get((activation, pretrained))
+            ours = None if cell is None else cell["ours"]
+            judged = spread.mean if spread is not None and spread.n >= SEEDS_FOR_MEAN else ours
+            papers.append(pct(paper["value"]) if paper else "—")
+            shown = mark(judged, paper["value"] if paper else None, 10_000)
+            parts.append(f"{pct(ours)} | " + (f"{spread_text(spread)} | " if not pretrained else "") + shown)
+            records.append({"table": "aistats.table1", "dataset": "mnist", "activation": activation,
+                            "pretrained": pretrained, "paper": paper["value"] if paper else None, "ours": ours,
+                            "folder": folder, "seeds": spread._asdict() if spread else None, "mark": shown})
+        pair = cells.get(("mnist", activation, True)) or {}
+        p_value = "" if pair.get("p_value") is None else f"{pair['p_value']:.2g}"
+        note = pair.get("note") or (cells.get(("mnist", activation, False)) or {}).get("note")
+        lines.append(f"| {label} | {' / '.join(papers)} | {' | '.join(parts)} | {p_value}{' *' if note else ''} |")
+        notes += [f"\\* {label}: {note}."] if note else []
+    return lines + ([""] + notes if notes else []), records
 
 
 def mcnemar_lines(cells: dict) -> list[str]:

@@ -53,14 +53,20 @@ def test_no_step_starts_without_time_for_it(tmp_path):
     assert campaign.standing(TINY, str(tmp_path)) == "not started"
 
 
-def test_commands_resume_and_pass_the_budget_on():
-    line = campaign.command(TINY, 12.34, python="python", chunk_size=1, root="/r")
+def test_commands_resume_and_pass_the_budget_on(tmp_path):
+    root = str(tmp_path)
+    line = campaign.command(TINY, 12.34, python="python", chunk_size=1, root=root)
     assert line[:3] == ["python", "-m", "sweeps.train"]
-    assert line[line.index("--out") + 1] == "/r/results/tiny"
+    assert line[line.index("--out") + 1] == f"{root}/results/tiny"
     assert "--resume" in line and line[line.index("--budget-minutes") + 1] == "12.3"
     assert campaign.main(["--list"]) == 0
-    taking = campaign.command(TINY._replace(reuse=("results/a", "results/b")), None, python="python", root="/r")
-    assert taking[taking.index("--reuse-rows-from"):][:3] == ["--reuse-rows-from", "/r/results/a", "/r/results/b"]
+    donors = TINY._replace(reuse=("results/a", "results/b", "results/c"))
+    assert "--reuse-rows-from" not in campaign.command(donors, None, python="python", root=root)
+    for ran in ("a", "c"):  # a sweep folder has a plan.json; b has not run yet and is left out
+        (tmp_path / "results" / ran).mkdir(parents=True)
+        (tmp_path / "results" / ran / "plan.json").write_text("{}")
+    taking = campaign.command(donors, None, python="python", root=root)
+    assert taking[taking.index("--reuse-rows-from"):] == ["--reuse-rows-from", f"{root}/results/a", f"{root}/results/c"]
 
 
 def test_standing_counts_each_data_sets_recorded_networks(tmp_path):

@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 from jax import monitoring
 
-from deep_sparse import activations
-from deep_sparse.config import Hparams, TrainConfig
+from deep_sparse import activations, finetuning, mlp
+from deep_sparse.config import Hparams, TrainConfig, from_summed_cost
 from deep_sparse.train import Data, make_train
+from tests.numpy_reference import numpy_sgd_step
 
 
 @contextlib.contextmanager
@@ -190,3 +191,36 @@ def test_a_partly_stacked_hparams_names_its_unstacked_fields():
         uneven.stacked_size()
     with pytest.raises(ValueError, match=r"partly stacked.*l1 \(shape \(\)\) is not"):
         Hparams.grid(lr=[0.1, 0.01])._replace(l1=0.0).stacked_size()
+
+
+@pytest.mark.parametrize("activation", ["rectifier", "tanh"])
+def test_sgd_on_the_summed_cost_is_our_sgd_at_the_mapped_hparams(activation):
+    """One SGD step on the cost whose NLL is summed over the mini-batch (the L1 term averaged), by hand in
+    NumPy, equals one step of the library's objective at ``from_summed_cost``'s lr and L1."""
+    sizes, batch, lr, l1 = (12, 20, 16, 5), 10, 0.01, 0.001
+    config = TrainConfig(hidden_sizes=sizes[1:-1], activation=activation, batch_size=batch)
+    params = mlp.init(jax.random.PRNGKey(3), sizes, activation)
+    rng = np.random.default_rng(3)
+    x = rng.uniform(0.0, 1.0, (batch, sizes[0])).astype(np.float32)
+    y = rng.integers(0, sizes[-1], batch).astype(np.int32)
+    ours = from_summed_cost(Hparams(lr=lr, l1=l1), batch)
+    np.testing.assert_allclose([ours.lr, ours.l1], [lr * batch, l1 / batch], rtol=1e-12)
+    grads = jax.grad(finetuning.objective, argnums=1)(config, params, ours, x, y)
+    stepped = jax.tree_util.tree_map(lambda p, g: p - np.float32(ours.lr) * g, params, grads)
+    expected, _ = numpy_sgd_step(params, lr, l1, x, y, activation, nll="sum")
+    for layer, reference in zip(stepped, expected, strict=True):
+        np.testing.assert_allclose(np.asarray(layer["w"]), reference["w"], rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(np.asarray(layer["b"]), reference["b"], rtol=1e-5, atol=1e-6)
+    # and the mean-cost reference at the unmapped values takes another step (the test can fail)
+    unmapped, _ = numpy_sgd_step(params, lr, l1, x, y, activation, nll="mean")
+    assert not np.allclose(unmapped[0]["w"], expected[0]["w"], rtol=1e-5, atol=1e-6)
+
+
+def test_from_summed_cost_maps_only_the_rates_and_the_l1_coefficient():
+    stacked = Hparams.grid(lr=[0.1, 0.01], l1=[0.0, 0.001], pretrain_lr=0.001, noise_level=0.3, alpha=2.0)
+    mapped = from_summed_cost(stacked, 10)
+    np.testing.assert_allclose(mapped.lr, np.asarray(stacked.lr) * 10, rtol=1e-6)
+    np.testing.assert_allclose(mapped.pretrain_lr, np.asarray(stacked.pretrain_lr) * 10, rtol=1e-6)
+    np.testing.assert_allclose(mapped.l1, np.asarray(stacked.l1) / 10, rtol=1e-6)
+    np.testing.assert_array_equal(mapped.noise_level, stacked.noise_level)
+    np.testing.assert_array_equal(mapped.alpha, stacked.alpha)

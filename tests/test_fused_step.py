@@ -14,6 +14,7 @@ from benchmarks.fused_step import IN_AXES, main as bench_main, xla_steps
 from deep_sparse import fused_step, mlp, optimizers
 from deep_sparse.config import Hparams, TrainConfig
 from deep_sparse.train import Trainer
+from tests.numpy_reference import numpy_sgd_step
 
 KERNELS = fused_step.Kernels(block=16, interpret=True)
 # float32 products summed in another order (blocks of 16 against XLA's own): a few ulps of the
@@ -169,39 +170,6 @@ def test_benchmark_runs_both_steps_side_by_side(tmp_path):
     fused = point["methods"][fused_name]
     assert fused["network_steps_per_s"] > 0 and fused["max_abs_difference_vs_xla"] < 1e-5
     assert fused_name in (tmp_path / "fused_step.md").read_text()
-
-
-def numpy_sgd_step(params, lr, l1, x, y, activation):
-    """One SGD step of NLL (mean over the batch) + l1 * sum_layers mean_examples sum_units |h|, by hand
-    in float64: the forward pass, the chain rule layer by layer, then W <- W - lr * dW."""
-    act, slope = {"rectifier": (lambda z: np.maximum(z, 0), lambda z, h: (z > 0).astype(float)),
-                  "tanh": (np.tanh, lambda z, h: 1 - h ** 2)}[activation]
-    ws = [np.asarray(layer["w"], np.float64) for layer in params]
-    bs = [np.asarray(layer["b"], np.float64) for layer in params]
-    inputs, pre, codes, h = [], [], [], np.asarray(x, np.float64)
-    for w, b in zip(ws[:-1], bs[:-1]):
-        inputs.append(h)
-        z = h @ w + b
-        h = act(z)
-        pre.append(z)
-        codes.append(h)
-    inputs.append(h)
-    logits = h @ ws[-1] + bs[-1]
-    shifted = logits - logits.max(-1, keepdims=True)
-    probs = np.exp(shifted) / np.exp(shifted).sum(-1, keepdims=True)
-    n = len(y)
-    loss = -np.log(probs[np.arange(n), y]).mean() + l1 * sum(np.abs(c).sum(-1).mean() for c in codes)
-    delta = probs.copy()
-    delta[np.arange(n), y] -= 1
-    delta /= n
-    grads = []
-    for i in range(len(ws) - 1, -1, -1):
-        grads.append((inputs[i].T @ delta, delta.sum(0)))
-        if i:
-            dh = delta @ ws[i].T + l1 * np.sign(codes[i - 1]) / n
-            delta = dh * slope(pre[i - 1], codes[i - 1])
-    grads.reverse()
-    return [{"w": w - lr * gw, "b": b - lr * gb} for w, b, (gw, gb) in zip(ws, bs, grads)], loss
 
 
 @pytest.mark.parametrize("activation", ["rectifier", "tanh"])

@@ -158,7 +158,27 @@ def test_only_the_seeds_of_the_cells_own_configuration_fill_its_seed_column(resu
     assert weak.seeds_only and not weak.spreads_table1_cell and weak.cell == ("half_negated_rectifier", False)
     write(results, report_tables.in_results(diagnostics.folder(weak)), "results.json", {"rows": [
         net(0, "half_negated_rectifier", 0.1, 0.0154, 0.0155), net(1, "half_negated_rectifier", 0.1, 0.0155, 0.0149, 1)]})
-    assert report_tables.seed_spreads(str(results))[("half_negated_rectifier", False)].n == 3  # the preset's seeds
+    spreads = report_tables.seed_spreads(str(results), report_tables.table1_selected(str(results)))
+    assert spreads[("half_negated_rectifier", False)].n == 3  # the preset's seeds
+    # a cell whose selected network is the weak diagnostic's configuration takes those seeds instead
+    chosen = {("half_negated_rectifier", False): net(9, "half_negated_rectifier", 0.1, 0.0154, 0.0155, l1=0.001)}
+    weak_spread = report_tables.seed_spreads(str(results), chosen)[("half_negated_rectifier", False)]
+    assert weak_spread.n == 2 and abs(weak_spread.mean - 0.0152) < 1e-9
+
+
+def test_an_unfinished_table1_sweep_shows_its_cells_so_far_without_a_mark(tmp_path):
+    rows = [net(k, "half_negated_rectifier", lr, valid, test, l1=0.0001)
+            for k, (lr, valid, test) in enumerate([(1.0, 0.9, 0.9), (0.1, 0.0154, 0.0155), (0.01, 0.0164, 0.0171)])]
+    rows[0]["diverged"] = True
+    write(tmp_path, "table1-paper/mnist", "results.json",
+          {"experiment": "table1", "preset": "paper", "preset_settings": {"lr": [0.1, 0.01, 0.001, 0.0001]},
+           "rows": rows})
+    cells = report_tables.table1_cells(str(tmp_path))
+    assert cells[("mnist", "half_negated_rectifier", False)]["ours"] == 0.0155
+    assert cells[("mnist", "half_negated_rectifier", False)]["partial"] == "3 of 4"
+    text = "\n".join(report_tables.aistats_table1(str(tmp_path))[0])
+    line = next(line for line in text.splitlines() if line.startswith("| Rectifier |") and "1.43" in line)
+    assert "1.55 (so far: 3 of 4 lrs trained)" in line and "within" not in line
 
 
 @pytest.mark.parametrize("errors, expected", [
