@@ -34,8 +34,8 @@ import time
 from typing import Optional
 
 import deep_sparse as ds
-from deep_sparse import experiment, selection
-from deep_sparse.experiment import PAPER_LR_GRID, Generated, Subset
+from deep_sparse import experiment, presets, selection
+from deep_sparse.presets import PAPER_LR_GRID, Generated, Subset
 from deep_sparse.selection import mcnemar_exact  # noqa: F401 - the paired test of the bold cells, public here too
 from sweeps import common, paper_numbers
 
@@ -50,7 +50,7 @@ OVERRIDES = ("datasets", "activations", "epochs", "pretrain_epochs", "lr", "pati
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class Table1Preset(experiment.DatasetPreset):
+class Table1Preset(presets.DatasetPreset):
     """A Table 1 preset: the settings of every preset (architecture, epochs, patience, data sets and
     their sizes) and
 
@@ -76,7 +76,7 @@ class Table1Preset(experiment.DatasetPreset):
     seeds: int
 
 
-PRESETS = experiment.by_name(
+PRESETS = presets.by_name(
     Table1Preset(
         name="quick",
         description="REDUCED, for a CPU in a few minutes: 3 x 100 units, 1 pre-training epoch per layer, at most 3 "
@@ -270,7 +270,7 @@ def table1_grid(preset: Table1Preset) -> list[dict]:
             l1 = preset.l1 if activation in preset.l1_activations else 0.0
             grid += ds.sweep.product(activation=[activation], pretrain_epochs=[pretrain_epochs], lr=preset.lr,
                                      pretrain_lr=pretrain_lrs, l1=[l1], noise_level=[preset.noise_level],
-                                     seed=experiment.seed_values(preset.seeds))
+                                     seed=presets.seed_values(preset.seeds))
     return grid
 
 
