@@ -1,7 +1,7 @@
 """deep-sparse: deep sparse rectifier networks (Glorot, Bordes & Bengio, AISTATS 2011) in JAX.
 
-One module per idea of the paper: :mod:`activations`, :mod:`mlp`, :mod:`sparsity`, :mod:`dae`,
-:mod:`reparam`, :mod:`ratings`, :mod:`nn` (Flax linen and NNX modules), :mod:`data`, :mod:`train`,
+One module per idea of the paper: :mod:`activations`, :mod:`mlp`, :mod:`sparsity`, :mod:`corruption`,
+:mod:`dae`, :mod:`reparam`, :mod:`ratings`, :mod:`nn` (Flax linen and NNX modules), :mod:`data`, :mod:`train`,
 :mod:`sweep`. Submodules are imported on first use (``ds.train``), so ``import deep_sparse`` stays cheap.
 
 From other JAX code::
@@ -21,8 +21,8 @@ import importlib as _importlib
 __version__ = "0.1.0"
 
 _SUBMODULES = (
-    "activations", "mlp", "sparsity", "dae", "reparam", "ratings", "nn",
-    "data", "config", "inputs", "optimizers", "train", "sweep", "experiment", "planner", "executor", "store",
+    "activations", "mlp", "sparsity", "corruption", "dae", "reparam", "ratings", "nn",
+    "data", "config", "inputs", "optimizers", "train", "sweep", "presets", "experiment", "planner", "executor", "store",
     "distributed", "devices", "checkpoints", "results_io", "results", "metrics_log", "plots", "selection", "runtime",
     "names", "hparam_rules",
 )

@@ -21,8 +21,8 @@ strategy                   output              cost                          tar
 
 ``sigmoid_cross_entropy`` is also the reconstruction the paper uses for tanh networks (section 4.1).
 Costs are summed over input units and averaged over examples. Corruption (masking noise, section 4.1;
-i.i.d. Gaussian noise, workshop paper; salt-and-pepper noise, section 4.2) is applied to the input
-only; the target is always clean.
+i.i.d. Gaussian noise, workshop paper; salt-and-pepper noise, section 4.2; :mod:`deep_sparse.corruption`)
+is applied to the input only; the target is always clean.
 
 Everything is pure and jit-, grad- and vmap-safe; corruption levels and the L1 coefficient may be
 traced, so a sweep can ``vmap`` over them.
@@ -36,12 +36,11 @@ import jax.numpy as jnp
 import numpy as np
 
 from deep_sparse import activations as activations_lib
+from deep_sparse import corruption as corruption_lib
 from deep_sparse import mlp as mlp_lib
-from deep_sparse import names
 
 Array = jax.Array
 
-CORRUPTIONS = names.CORRUPTIONS
 STRATEGIES = (
     "softplus_squared",
     "sigmoid_cross_entropy",
@@ -55,94 +54,9 @@ def _is_concrete(value) -> bool:
     return not isinstance(value, jax.core.Tracer)
 
 
-def _check_probability(p, what: str = "corruption probability") -> None:
-    if _is_concrete(p):
-        value = np.asarray(p)
-        if np.any(~((value >= 0) & (value <= 1))):
-            raise ValueError(f"{what} must lie in [0, 1], got {value.tolist()!r}")
-
-
-def _check_std(std) -> None:
-    if _is_concrete(std):
-        value = np.asarray(std)
-        if np.any(~(value >= 0)):
-            raise ValueError(f"Gaussian noise std must be >= 0, got {value.tolist()!r}")
-
-
 def _float(x) -> Array:
     x = jnp.asarray(x)
     return x if jnp.issubdtype(x.dtype, jnp.floating) else x.astype(jnp.float32)
-
-
-# ----------------------------------------------------------------------------------------------
-# Corruption processes
-# ----------------------------------------------------------------------------------------------
-def mask_noise(key: Array, x: Array, p: Array | float) -> Array:
-    """Masking noise (section 4.1, Vincent et al. 2008): ``x~_j = m_j x_j``, ``m_j ~ Bernoulli(1 - p)``.
-
-    Each entry is set to 0 independently with probability ``p`` (the paper uses p = 0.25 on images).
-    ``p`` may be traced; a concrete ``p`` outside [0, 1] raises ValueError.
-    """
-    _check_probability(p)
-    x = _float(x)
-    dropped = jax.random.uniform(key, x.shape) < p
-    return jnp.where(dropped, jnp.zeros_like(x), x)
-
-
-def gaussian_noise(key: Array, x: Array, std: Array | float) -> Array:
-    """Additive i.i.d. Gaussian noise (workshop paper): ``x~ = x + std * eps``, ``eps ~ N(0, 1)``.
-
-    ``std`` may be traced; a concrete negative ``std`` raises ValueError.
-    """
-    _check_std(std)
-    x = _float(x)
-    return x + jnp.asarray(std, x.dtype) * jax.random.normal(key, x.shape, x.dtype)
-
-
-def salt_and_pepper(
-    key: Array, x: Array, p: Array | float, low: float = 0.0, high: float = 1.0
-) -> Array:
-    """Salt-and-pepper noise (section 4.2): each entry is replaced with probability ``p``, by ``low``
-    with probability ``p / 2`` and by ``high`` with probability ``p / 2``; kept otherwise.
-
-    With one uniform draw ``u_j``: ``x~_j = low`` if ``u_j < p/2``, ``high`` if ``p/2 <= u_j < p``,
-    else ``x_j``. Suited to the binary bag-of-words inputs of section 4.2 (low = 0, high = 1).
-    ``p`` may be traced; a concrete ``p`` outside [0, 1] raises ValueError.
-    """
-    _check_probability(p)
-    x = _float(x)
-    u = jax.random.uniform(key, x.shape)
-    low_value = jnp.asarray(low, x.dtype)
-    high_value = jnp.asarray(high, x.dtype)
-    return jnp.where(u < p / 2, low_value, jnp.where(u < p, high_value, x))
-
-
-def no_noise(key: Array, x: Array, level: Array | float) -> Array:
-    """No corruption: ``x`` itself (an ordinary auto-encoder; e.g. the layers above the first when
-    only the input pixels are corrupted)."""
-    del key, level
-    return x
-
-
-_CORRUPTION_FUNCTIONS: dict[str, Callable[..., Array]] = {
-    "mask": mask_noise,
-    "gaussian": gaussian_noise,
-    "salt_and_pepper": salt_and_pepper,
-    "none": no_noise,
-}
-
-
-def corrupt(key: Array, x: Array, kind: str, level: Array | float) -> Array:
-    """Corrupt ``x`` with the process called ``kind`` at ``level``.
-
-    ``kind`` is one of :data:`CORRUPTIONS`: ``"mask"`` (``level`` = probability of zeroing),
-    ``"gaussian"`` (``level`` = standard deviation), ``"salt_and_pepper"`` (``level`` = probability of
-    replacing an entry, by 0 or 1 with equal chance), ``"none"`` (``x`` unchanged). ``level`` may be traced. An unknown ``kind``
-    raises ValueError listing the known names.
-    """
-    if kind not in _CORRUPTION_FUNCTIONS:
-        raise ValueError(f"unknown corruption {kind!r}; known corruptions: {', '.join(CORRUPTIONS)}")
-    return _CORRUPTION_FUNCTIONS[kind](key, x, level)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -410,15 +324,16 @@ def dae_loss(
 
     ``L = reconstruction_loss(x, corrupt(x)) + l1 * mean_examples sum_units |c(corrupt(x))|``: the
     reconstruction cost of the corrupted input against the clean one plus the L1 penalty on the code,
-    with the same convention as :func:`deep_sparse.mlp.l1_penalty` (the paper uses 0.001). Grad-able
-    with respect to ``(layer, decoder_bias)``; ``level`` and ``l1`` may be traced (vmap over them).
+    with the same convention as :func:`deep_sparse.mlp.l1_penalty` (the paper uses 0.001); ``corruption``
+    at ``level`` is the process of :func:`deep_sparse.corruption.corrupt`. Grad-able with respect to
+    ``(layer, decoder_bias)``; ``level`` and ``l1`` may be traced (vmap over them).
     """
     _check_arguments("dae_loss", "key, layer, decoder_bias, x, activation, strategy, corruption, level, l1, ...",
                      key=key, layer=layer, decoder_bias=decoder_bias, x=x)
     check_strategy(activation, strategy)
     _check_layer(layer, decoder_bias, x)
     x = _float(x)
-    x_corrupted = corrupt(key, x, corruption, level)
+    x_corrupted = corruption_lib.corrupt(key, x, corruption, level)
     t = x if target is None else target
     if t.shape != x.shape:
         raise ValueError(f"target has shape {tuple(t.shape)}, expected {tuple(x.shape)} (the input's shape)")

@@ -1,6 +1,7 @@
 """Command-line glue of the experiment modules: run options, the preset chosen on the command line,
-devices, errors as one line, summaries. The experiment logic (typed presets, opening a data set,
-running a sweep, the cells of our numbers) is in :mod:`deep_sparse.experiment`."""
+devices, errors as one line, summaries. The typed presets are in :mod:`deep_sparse.presets`; the
+experiment logic (opening a data set, running a sweep, the cells of our numbers) is in
+:mod:`deep_sparse.experiment`."""
 from __future__ import annotations
 
 import argparse
@@ -14,7 +15,7 @@ from typing import TYPE_CHECKING, Callable, Mapping, Sequence
 import deep_sparse as ds
 from deep_sparse import experiment, health, hparam_rules, names, portable, results_io
 from deep_sparse.data import FetchError
-from deep_sparse.experiment import Preset
+from deep_sparse.presets import Preset, is_paper_scale
 from deep_sparse.names import DeadlineReached
 from deep_sparse.store import SweepExists, is_complete
 from sweeps import paper_numbers
@@ -242,7 +243,6 @@ def command_line(module: str) -> list[str]:
 
 # ------------------------------------------------------------------ presets on the command line
 QUICK_LABEL = "quick preset (reduced)"
-is_paper_scale = experiment.is_paper_scale
 
 
 def preset_epilog(presets: Mapping[str, Preset], outputs: str) -> str:
@@ -285,7 +285,7 @@ def given_overrides(args: argparse.Namespace, names: Sequence[str]) -> dict:
 
 def chosen_preset(args: argparse.Namespace, presets: Mapping[str, Preset], names: Sequence[str]) -> Preset:
     """The preset of --preset with the options among ``names`` that were given on the command line
-    (:meth:`deep_sparse.experiment.Preset.with_overrides`: its label and description list them)."""
+    (:meth:`deep_sparse.presets.Preset.with_overrides`: its label and description list them)."""
     return presets[args.preset].with_overrides(**given_overrides(args, names))
 
 

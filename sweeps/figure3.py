@@ -15,7 +15,7 @@ import numpy as np
 
 import deep_sparse as ds
 from deep_sparse import data as data_lib
-from deep_sparse import experiment, health
+from deep_sparse import health, presets
 from sweeps import common
 
 NAME = "figure3"
@@ -27,7 +27,7 @@ OVERRIDES = ("lr", "epochs", "seeds")
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class Figure3Preset(experiment.NetworkPreset):
+class Figure3Preset(presets.NetworkPreset):
     """A Figure 3 preset: the settings of every preset (architecture, epochs, patience) and
 
     train_size, valid_size, test_size: the first n examples of MNIST's splits (None: all); l1: the L1
@@ -43,7 +43,7 @@ class Figure3Preset(experiment.NetworkPreset):
     lr: float | tuple[float, ...]
 
 
-PRESETS = experiment.by_name(
+PRESETS = presets.by_name(
     Figure3Preset(
         name="quick",
         description="REDUCED, for a CPU in minutes: 16 networks (8 L1 values x 2 seeds), 3 x 300 rectifier "
@@ -93,7 +93,7 @@ def figure3_config(preset: Figure3Preset) -> ds.config.TrainConfig:
 def figure3_grid(preset: Figure3Preset) -> list[dict]:
     """Seed outermost: every finished prefix of the sweep (seed 0 over all L1 values, then seed 1, ...)
     is a complete figure."""
-    return ds.sweep.product(seed=experiment.seed_values(preset.seeds), l1=preset.l1, lr=experiment.as_grid(preset.lr))
+    return ds.sweep.product(seed=presets.seed_values(preset.seeds), l1=preset.l1, lr=presets.as_grid(preset.lr))
 
 
 def main(argv=None) -> int:

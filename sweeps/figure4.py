@@ -18,8 +18,8 @@ import dataclasses
 import os
 
 import deep_sparse as ds
-from deep_sparse import experiment, plots, selection
-from deep_sparse.experiment import PAPER_LR_GRID, Generated, Subset
+from deep_sparse import experiment, plots, presets, selection
+from deep_sparse.presets import PAPER_LR_GRID, Generated, Subset
 from sweeps import common
 
 NAME = "figure4"
@@ -31,7 +31,7 @@ OVERRIDES = ("datasets", "fractions", "epochs")
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class Figure4Preset(experiment.DatasetPreset):
+class Figure4Preset(presets.DatasetPreset):
     """A Figure 4 preset: the settings of every preset (architecture, epochs, patience, data sets and
     their sizes) and norb_hidden_sizes: the widths on NORB (the paper's 4000-2000); activations: the
     curves' neuron types, each with and without pre-training; pretrain_epochs: pre-training epochs per
@@ -43,14 +43,14 @@ class Figure4Preset(experiment.DatasetPreset):
     norb_hidden_sizes: tuple[int, ...]
     activations: tuple[str, ...]
     pretrain_epochs: int
-    fractions: tuple[float, ...] = experiment.setting(
-        experiment.grid_of(lambda f: 0 < f <= 1), "a non-empty list of labeled fractions in (0, 1]")
+    fractions: tuple[float, ...] = presets.setting(
+        presets.grid_of(lambda f: 0 < f <= 1), "a non-empty list of labeled fractions in (0, 1]")
     lr: tuple[float, ...]
     pretrain_lr: tuple[float, ...]
     l1: float
 
 
-PRESETS = experiment.by_name(
+PRESETS = presets.by_name(
     Figure4Preset(
         name="quick",
         description="REDUCED, for a CPU in minutes: Shapeset generated 2,000/1,000/1,000 and MNIST first "

@@ -22,8 +22,8 @@ import argparse
 import dataclasses
 
 import deep_sparse as ds
-from deep_sparse import experiment, selection
-from deep_sparse.experiment import PAPER_LR_GRID, Generated, Subset
+from deep_sparse import experiment, presets, selection
+from deep_sparse.presets import PAPER_LR_GRID, Generated, Subset
 from sweeps import common
 
 NAME = "pretrain_strategies"
@@ -35,7 +35,7 @@ OVERRIDES = ("datasets", "epochs")
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class StrategiesPreset(experiment.DatasetPreset):
+class StrategiesPreset(presets.DatasetPreset):
     """A pre-training strategies preset: the settings of every preset (architecture, epochs, patience,
     data sets and their sizes) and pretrain_epochs: pre-training epochs per layer; lr, pretrain_lr:
     the fine-tuning and pre-training lr grids (each strategy gets its own pre-training lr); l1: the L1
@@ -49,7 +49,7 @@ class StrategiesPreset(experiment.DatasetPreset):
     l1: float
 
 
-PRESETS = experiment.by_name(
+PRESETS = presets.by_name(
     StrategiesPreset(
         name="quick",
         description="REDUCED, for a CPU in minutes: MNIST first 2,000/1,000/2,000 images, plus the generated "

@@ -46,9 +46,9 @@ from typing import TYPE_CHECKING, NamedTuple, Optional
 import numpy as np
 
 import deep_sparse as ds
-from deep_sparse import experiment, portable, results_io, selection
+from deep_sparse import experiment, portable, presets, results_io, selection
 from deep_sparse.data import reviews as reviews_lib
-from deep_sparse.experiment import PAPER_BATCH_SIZE, PAPER_LR_GRID, optional_positive_int, positive_int, setting
+from deep_sparse.presets import PAPER_BATCH_SIZE, PAPER_LR_GRID, optional_positive_int, positive_int, setting
 from sweeps import common
 from sweeps import paper_numbers as pn
 
@@ -72,7 +72,7 @@ OVERRIDES = ("run_folds", "epochs")
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class SentimentPreset(experiment.Preset):
+class SentimentPreset(presets.Preset):
     """A Table 2 preset: the settings of every preset (epochs, patience) and
 
     n_synthetic, n_synthetic_unlabeled: the labeled and unlabeled SYNTHETIC reviews generated without
@@ -95,7 +95,7 @@ class SentimentPreset(experiment.Preset):
     pretrain_lr: tuple[float, ...]
     l1: float
     noise_level: tuple[float, ...]
-    models: tuple[str, ...] = setting(experiment.names_among(MODELS),
+    models: tuple[str, ...] = setting(presets.names_among(MODELS),
                                       f"a non-empty list of models among {', '.join(MODELS)}")
 
     def train_config(self) -> TrainConfig:
@@ -106,7 +106,7 @@ class SentimentPreset(experiment.Preset):
                                      num_classes=5, corruption="mask", first_layer_corruption="salt_and_pepper")
 
 
-PRESETS = experiment.by_name(
+PRESETS = presets.by_name(
     SentimentPreset(
         name="quick",
         description="REDUCED, for a CPU in minutes, on GENERATED SYNTHETIC reviews files (1,000 labeled, 2,000 "

@@ -12,8 +12,8 @@ import dataclasses
 import math
 
 import deep_sparse as ds
-from deep_sparse import experiment
-from deep_sparse.experiment import PAPER_LR_GRID, Generated, Subset
+from deep_sparse import experiment, presets
+from deep_sparse.presets import PAPER_LR_GRID, Generated, Subset
 from sweeps import common
 from sweeps import paper_numbers as pn
 
@@ -26,7 +26,7 @@ OVERRIDES = ("datasets", "epochs")
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class SoftplusAlphaPreset(experiment.DatasetPreset):
+class SoftplusAlphaPreset(presets.DatasetPreset):
     """A rescaled-softplus preset: the settings of every preset (architecture, epochs, patience, data
     sets and their sizes) and norb_hidden_sizes: the widths on NORB (the paper's 4000-2000); lr: the lr
     grid, chosen on the validation error per alpha; l1: the L1 penalty; alphas: the alphas run."""
@@ -39,7 +39,7 @@ class SoftplusAlphaPreset(experiment.DatasetPreset):
     alphas: tuple[float, ...]
 
 
-PRESETS = experiment.by_name(
+PRESETS = presets.by_name(
     SoftplusAlphaPreset(
         name="quick",
         description="REDUCED, for a CPU in minutes: 3 x 100 units (NORB 100-100), at most 4 epochs (patience 2), "

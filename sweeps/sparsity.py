@@ -18,8 +18,8 @@ import argparse
 import dataclasses
 import os
 
-from deep_sparse import experiment, plots
-from deep_sparse.experiment import PAPER_LR_GRID, Generated, Subset
+from deep_sparse import experiment, plots, presets
+from deep_sparse.presets import PAPER_LR_GRID, Generated, Subset
 from sweeps import common
 from sweeps import paper_numbers as pn
 
@@ -32,7 +32,7 @@ OVERRIDES = ("datasets", "epochs")
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class SparsityPreset(experiment.DatasetPreset):
+class SparsityPreset(presets.DatasetPreset):
     """A sparsity preset: the settings of every preset (architecture, epochs, patience, data sets and
     their sizes) and lr: the lr grid, chosen on the validation error per activation and L1; seeds:
     networks per setting; activations: the neuron types run (the rectifier with L1 0 and L1_PAPER)."""
@@ -44,7 +44,7 @@ class SparsityPreset(experiment.DatasetPreset):
     activations: tuple[str, ...]
 
 
-PRESETS = experiment.by_name(
+PRESETS = presets.by_name(
     SparsityPreset(
         name="quick",
         description="REDUCED, for a CPU in minutes: 3 x 200 units, at most 5 epochs (patience 2), lr grid "
@@ -97,7 +97,7 @@ def sparsity_grid(preset: SparsityPreset) -> list[dict]:
     each x lr x seed."""
     return [dict(activation=a, l1=l1, lr=lr, seed=s) for a in preset.activations
             for l1 in ([0.0, L1_PAPER] if a == "rectifier" else [0.0]) for lr in preset.lr
-            for s in experiment.seed_values(preset.seeds)]
+            for s in presets.seed_values(preset.seeds)]
 
 
 def not_run_cells(run: experiment.Run, dataset: str, reason: str) -> list[dict]:

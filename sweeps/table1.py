@@ -38,8 +38,8 @@ import time
 from typing import Optional
 
 import deep_sparse as ds
-from deep_sparse import experiment, selection
-from deep_sparse.experiment import PAPER_LR_GRID, Generated, Subset
+from deep_sparse import experiment, presets, selection
+from deep_sparse.presets import PAPER_LR_GRID, Generated, Subset
 from deep_sparse.selection import mcnemar_exact  # noqa: F401 - the paired test of the bold cells, public here too
 from sweeps import common, paper_numbers
 
@@ -54,7 +54,7 @@ OVERRIDES = ("datasets", "activations", "epochs", "pretrain_epochs", "lr", "pati
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class Table1Preset(experiment.DatasetPreset):
+class Table1Preset(presets.DatasetPreset):
     """A Table 1 preset: the settings of every preset (architecture, epochs, patience, data sets and
     their sizes) and
 
@@ -80,11 +80,11 @@ class Table1Preset(experiment.DatasetPreset):
     l1_activations: tuple[str, ...]
     noise_level: float
     seeds: int
-    minibatch_cost: str = experiment.setting(lambda value: value in ds.config.MINIBATCH_COSTS,
-                                             f"one of {', '.join(ds.config.MINIBATCH_COSTS)}")
+    minibatch_cost: str = presets.setting(lambda value: value in ds.config.MINIBATCH_COSTS,
+                                          f"one of {', '.join(ds.config.MINIBATCH_COSTS)}")
 
 
-PRESETS = experiment.by_name(
+PRESETS = presets.by_name(
     Table1Preset(
         name="quick",
         description="REDUCED, for a CPU in a few minutes: 3 x 100 units, 1 pre-training epoch per layer, at most 3 "
@@ -284,7 +284,7 @@ def table1_grid(preset: Table1Preset) -> list[dict]:
                 # a network without pre-training does not depend on the pre-training lr: keep one of them
                 pretrain_lr=pretrain_lrs if pretrain_epochs else pretrain_lrs[:1],
                 l1=[l1 if activation in preset.l1_activations else 0.0], noise_level=[preset.noise_level],
-                seed=experiment.seed_values(preset.seeds))
+                seed=presets.seed_values(preset.seeds))
     return grid
 
 
@@ -297,7 +297,7 @@ def trained_values(preset: Table1Preset) -> tuple[tuple[float, ...], tuple[float
         return tuple(preset.lr), tuple(preset.pretrain_lr), preset.l1
 
     def ours(**summed) -> ds.config.Hparams:
-        return ds.config.from_summed_cost(ds.config.Hparams(**summed), experiment.PAPER_BATCH_SIZE)
+        return ds.config.from_summed_cost(ds.config.Hparams(**summed), presets.PAPER_BATCH_SIZE)
 
     def decimal(value) -> float:
         return float(f"{float(value):.10g}")

@@ -18,8 +18,8 @@ from typing import Any
 
 import deep_sparse as ds
 from deep_sparse import data as data_lib
-from deep_sparse import experiment, hparam_rules
-from deep_sparse.experiment import PAPER_BATCH_SIZE, PAPER_LR_GRID
+from deep_sparse import experiment, hparam_rules, presets
+from deep_sparse.presets import PAPER_BATCH_SIZE, PAPER_LR_GRID
 from sweeps import common
 
 NAME = "train"
@@ -39,12 +39,12 @@ def _preset_default(rule: hparam_rules.Rule) -> Any:
 
 TrainPreset = dataclasses.make_dataclass(
     "TrainPreset", [(RULES[name].dest, Any, dataclasses.field(default=_preset_default(RULES[name]))) for name in _OWN],
-    bases=(experiment.NetworkPreset,), frozen=True, kw_only=True)
+    bases=(presets.NetworkPreset,), frozen=True, kw_only=True)
 TrainPreset.__module__ = __name__
 TrainPreset.__doc__ = ("A sweeps.train preset: one setting per flag (deep_sparse.hparam_rules), the hyperparameters "
                        "a grid of values each; settings a preset does not give hold the rule's default.")
 
-PRESETS = experiment.by_name(
+PRESETS = presets.by_name(
     TrainPreset(
         name="quick",
         description="REDUCED, for a CPU in minutes: 3 x 300 units, the first 10,000 training and 2,000 validation "
@@ -90,11 +90,11 @@ def structure(preset, dataset: str) -> dict:
 def grid(preset) -> tuple[list[dict], Any]:
     """The networks of ``preset`` (activation outermost, as recorded sweeps list them) and the base
     hyperparameters: alpha is an axis only when several are given, else the base's value."""
-    alpha = experiment.as_grid(preset.alpha)
-    points = ds.sweep.product(activation=preset.activations, lr=experiment.as_grid(preset.lr),
-                              l1=experiment.as_grid(preset.l1), seed=experiment.as_grid(preset.seeds),
-                              pretrain_lr=experiment.as_grid(preset.pretrain_lr),
-                              noise_level=experiment.as_grid(preset.noise_level),
+    alpha = presets.as_grid(preset.alpha)
+    points = ds.sweep.product(activation=preset.activations, lr=presets.as_grid(preset.lr),
+                              l1=presets.as_grid(preset.l1), seed=presets.as_grid(preset.seeds),
+                              pretrain_lr=presets.as_grid(preset.pretrain_lr),
+                              noise_level=presets.as_grid(preset.noise_level),
                               **({"alpha": alpha} if len(alpha) > 1 else {}))
     return points, ds.config.Hparams(alpha=alpha[0])
 

@@ -33,8 +33,8 @@ import itertools
 import statistics
 from typing import Sequence
 
-from deep_sparse import experiment, health, results_io
-from deep_sparse.experiment import PAPER_LR_GRID, Generated, Subset
+from deep_sparse import experiment, health, presets, results_io
+from deep_sparse.presets import PAPER_LR_GRID, Generated, Subset
 from sweeps import common
 from sweeps import paper_numbers as pn
 
@@ -53,7 +53,7 @@ OVERRIDES = ("datasets", "epochs", "pretrain_epochs", "lr", "pretrain_lr", "l1",
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class WorkshopTable2Preset(experiment.DatasetPreset):
+class WorkshopTable2Preset(presets.DatasetPreset):
     """A workshop Table 2 preset: the settings of every preset (architecture, epochs, patience, data
     sets and their sizes) and pretrain_epochs: DAE epochs per layer; lr, pretrain_lr: the fine-tuning
     and pre-training lr grids; l1: the rectifier row's L1 grid (tanh trains without); noise_std: the
@@ -71,7 +71,7 @@ class WorkshopTable2Preset(experiment.DatasetPreset):
     seeds: int
 
 
-PRESETS = experiment.by_name(
+PRESETS = presets.by_name(
     WorkshopTable2Preset(
         name="quick",
         description="REDUCED, for a CPU in minutes: MNIST first 2,000/1,000/1,000 images, 3 x 100 units, 1 "
@@ -133,7 +133,7 @@ def table2_grid(preset: WorkshopTable2Preset) -> list[dict]:
     for row, activation in ACTIVATION_OF_ROW.items():
         l1s = preset.l1 if row == "rectifier_l1" else [0.0]
         for l1, pretrain_lr, lr, seed in itertools.product(l1s, preset.pretrain_lr, preset.lr,
-                                                           experiment.seed_values(preset.seeds)):
+                                                           presets.seed_values(preset.seeds)):
             grid.append(dict(activation=activation, pretrain_strategy=SQUARED_STRATEGY[activation],
                              pretrain_epochs=preset.pretrain_epochs, l1=float(l1), pretrain_lr=pretrain_lr,
                              lr=lr, noise_level=preset.noise_std, seed=seed))

@@ -1,13 +1,43 @@
 """Small fixed stand-ins shared by the experiment-module tests (fast, no data files)."""
+import dataclasses
 import os
 import stat
 
 import numpy as np
 
 from deep_sparse import data as data_lib
-from deep_sparse import results_io
+from deep_sparse import presets, results_io
 from deep_sparse.config import Hparams
+from deep_sparse.presets import DatasetPreset, Generated, Subset
 from deep_sparse.sweep import SweepOptions, normalize_grid
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ExamplePreset(DatasetPreset):
+    """A preset of an experiment of its own (its data sets, activations and a setting with its own rule)."""
+
+    known_datasets = ("mnist", "norb", "shapeset")
+    known_activations = ("rectifier", "tanh")
+
+    norb_hidden_sizes: tuple[int, ...]
+    activations: tuple[str, ...]
+    pretrain_epochs: int
+    lr: tuple[float, ...]
+    l1: float
+    seeds: int
+    fractions: tuple[float, ...] = presets.setting(
+        lambda v: bool(v) and all(0 < f <= 1 for f in v), "a non-empty list of fractions in (0, 1]", default=(1.0,))
+
+
+def example(**changes) -> ExamplePreset:
+    """The paper-scale example preset, with ``changes`` (validated as any preset is)."""
+    settings = dict(name="paper", description="PAPER SCALE, for the tests", hidden_sizes=[1000, 1000, 1000],
+                    norb_hidden_sizes=(4000, 2000), epochs=50, patience=10, pretrain_epochs=10, lr=[0.1, 0.01],
+                    l1=0.001, seeds=2, activations=["rectifier", "tanh"], datasets=["mnist", "shapeset"],
+                    sizes={"mnist": Subset(train_size=100, valid_size=50, test_size=60),
+                           "shapeset": Generated(n_train=30, n_valid=20, n_test=10, seed=3)})
+    settings.update(changes)
+    return ExamplePreset(**settings)
 
 
 def fake_load_splits(name, data_dir, download=True, width=64, block=20, **options):

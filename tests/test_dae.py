@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
+from deep_sparse import corruption as corruption_lib
 from deep_sparse import dae, mlp
 
 RNG = np.random.default_rng(3)
@@ -53,63 +54,6 @@ PAIRS = [("rectifier", s) for s in dae.STRATEGIES] + [("tanh", "sigmoid_cross_en
                                                         ("sigmoid", "linear_squared_after")]
 
 
-# ---------------------------------------------------------------- corruption
-def test_mask_noise_statistics():
-    x = jnp.ones((200, 100)) * 3.0
-    y = np.asarray(dae.mask_noise(jax.random.PRNGKey(0), x, 0.25))
-    assert set(np.unique(y)) <= {0.0, 3.0}
-    assert abs((y == 0).mean() - 0.25) < 0.01
-    assert np.all(np.asarray(dae.mask_noise(jax.random.PRNGKey(0), x, 0.0)) == 3.0)
-    assert np.all(np.asarray(dae.mask_noise(jax.random.PRNGKey(0), x, 1.0)) == 0.0)
-
-
-def test_gaussian_noise_statistics():
-    x = jnp.full((200, 100), 2.0)
-    noise = np.asarray(dae.gaussian_noise(jax.random.PRNGKey(1), x, 0.5)) - 2.0
-    assert abs(noise.mean()) < 0.01 and abs(noise.std() - 0.5) < 0.01
-    np.testing.assert_array_equal(dae.gaussian_noise(jax.random.PRNGKey(1), x, 0.0), x)
-
-
-def test_salt_and_pepper_statistics():
-    x = jnp.full((200, 100), 0.5)
-    y = np.asarray(dae.salt_and_pepper(jax.random.PRNGKey(2), x, 0.3))
-    assert set(np.unique(y)) <= {0.0, 0.5, 1.0}
-    assert abs((y == 0).mean() - 0.15) < 0.01 and abs((y == 1).mean() - 0.15) < 0.01
-    y = np.asarray(dae.salt_and_pepper(jax.random.PRNGKey(2), x, 1.0, low=-1.0, high=2.0))
-    assert set(np.unique(y)) == {-1.0, 2.0}
-
-
-def test_corrupt_dispatches_by_name():
-    key = jax.random.PRNGKey(4)
-    x = jnp.asarray(X01)
-    np.testing.assert_array_equal(dae.corrupt(key, x, "mask", 0.3), dae.mask_noise(key, x, 0.3))
-    np.testing.assert_array_equal(dae.corrupt(key, x, "gaussian", 0.3), dae.gaussian_noise(key, x, 0.3))
-    np.testing.assert_array_equal(dae.corrupt(key, x, "salt_and_pepper", 0.3), dae.salt_and_pepper(key, x, 0.3))
-    with pytest.raises(ValueError, match="unknown corruption 'dropout'.*mask, gaussian, salt_and_pepper"):
-        dae.corrupt(key, x, "dropout", 0.3)
-
-
-@pytest.mark.parametrize("fn,level,match", [
-    (dae.mask_noise, 1.5, r"corruption probability must lie in \[0, 1\], got 1.5"),
-    (dae.mask_noise, -0.1, r"got -0.1"),
-    (dae.salt_and_pepper, 2.0, r"got 2.0"),
-    (dae.gaussian_noise, -1.0, r"std must be >= 0, got -1.0"),
-])
-def test_bad_corruption_level(fn, level, match):
-    with pytest.raises(ValueError, match=match):
-        fn(jax.random.PRNGKey(0), jnp.ones((2, 3)), level)
-
-
-def test_corruption_level_may_be_traced():
-    key = jax.random.PRNGKey(5)
-    x = jnp.ones((50, 40))
-    levels = jnp.asarray([0.0, 0.2, 0.9])
-    for kind in dae.CORRUPTIONS:
-        batched = jax.jit(jax.vmap(lambda p: dae.corrupt(key, x, kind, p)))(levels)
-        for k, p in enumerate([0.0, 0.2, 0.9]):
-            np.testing.assert_allclose(batched[k], dae.corrupt(key, x, kind, p), rtol=1e-6, atol=1e-6)
-
-
 # ---------------------------------------------------------------- auto-encoder
 def test_encode_and_tied_decoder():
     layer, c = make_layer()
@@ -128,7 +72,7 @@ def test_encode_and_tied_decoder():
 @pytest.mark.parametrize("activation,strategy", PAIRS)
 def test_reconstruction_loss_matches_numpy(activation, strategy):
     layer, c = make_layer(1)
-    x_corr = np.asarray(dae.mask_noise(jax.random.PRNGKey(0), jnp.asarray(X01), 0.3))
+    x_corr = np.asarray(corruption_lib.mask_noise(jax.random.PRNGKey(0), jnp.asarray(X01), 0.3))
     target = RNG.normal(size=X01.shape).astype(np.float32) if strategy == "linear_squared_before" else None
     got = dae.reconstruction_loss(layer, c, jnp.asarray(X01), jnp.asarray(x_corr), activation, strategy,
                                   target=None if target is None else jnp.asarray(target))
@@ -139,7 +83,7 @@ def test_reconstruction_loss_matches_numpy(activation, strategy):
 @pytest.mark.parametrize("activation,strategy", PAIRS)
 def test_reconstruction_gradient_matches_finite_differences(activation, strategy):
     layer, c = make_layer(2)
-    x_corr = np.asarray(dae.mask_noise(jax.random.PRNGKey(1), jnp.asarray(X01), 0.3))
+    x_corr = np.asarray(corruption_lib.mask_noise(jax.random.PRNGKey(1), jnp.asarray(X01), 0.3))
     grads = jax.grad(lambda l, d: dae.reconstruction_loss(l, d, jnp.asarray(X01), jnp.asarray(x_corr), activation, strategy),
                      argnums=(0, 1))(layer, c)
     w, b, d = (np.asarray(a, np.float64) for a in (layer["w"], layer["b"], c))
@@ -248,7 +192,7 @@ def test_dae_loss_is_reconstruction_plus_l1():
     key = jax.random.PRNGKey(7)
     for corruption, level in (("mask", 0.25), ("gaussian", 0.1), ("salt_and_pepper", 0.2)):
         got = dae.dae_loss(key, layer, c, jnp.asarray(X01), "rectifier", "softplus_squared", corruption, level, 0.01)
-        x_corr = np.asarray(dae.corrupt(key, jnp.asarray(X01), corruption, level))
+        x_corr = np.asarray(corruption_lib.corrupt(key, jnp.asarray(X01), corruption, level))
         recon, code = np_recon_loss(layer["w"], layer["b"], c, X01, x_corr, "rectifier", "softplus_squared")
         np.testing.assert_allclose(got, recon + 0.01 * np.abs(code).sum(-1).mean(), rtol=1e-5)
     with pytest.raises(ValueError, match="L1 coefficient must be >= 0, got -1"):
@@ -292,8 +236,3 @@ def test_a_decoder_of_its_own_reconstructs_with_its_weights():
     np.testing.assert_allclose(np.asarray(tied), code @ np.asarray(layer["w"]).T + b_dec, rtol=1e-5, atol=1e-6)
     with pytest.raises(ValueError, match=r"layer\['w_dec'\] has shape \(5, 3\), expected \(3, 5\)"):
         dae.reconstruction_loss(dict(layer, w_dec=jnp.zeros((5, 3))), jnp.asarray(b_dec), code @ w_dec, code @ w_dec)
-
-
-def test_no_corruption_leaves_the_input_as_it_is():
-    x = jnp.asarray(np.random.default_rng(1).random((4, 6)), jnp.float32)
-    np.testing.assert_array_equal(np.asarray(dae.corrupt(jax.random.PRNGKey(0), x, "none", 0.9)), np.asarray(x))

@@ -13,7 +13,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 # the modules a user calling the library from JAX code reads
-PUBLIC = ("activations", "mlp", "sparsity", "dae", "reparam", "ratings", "config", "inputs", "optimizers",
+PUBLIC = ("activations", "mlp", "sparsity", "corruption", "dae", "reparam", "ratings", "config", "inputs", "optimizers",
           "train", "nn")
 ROLE = re.compile(r":(?:func|class|meth|mod|attr|data|obj):`~?([^`<]+?)`")
 # pdoc cannot evaluate some string annotations (those of the __init__ a NamedTuple generates live in a

@@ -15,7 +15,7 @@ import os
 import numpy as np
 import pytest
 
-from deep_sparse import experiment, sweep
+from deep_sparse import experiment, presets, sweep
 from sweeps import common
 
 from fakes import fake_load_splits, fake_sweep
@@ -55,7 +55,7 @@ def test_presets_are_consistent(name):
     assert {"quick", "paper"} <= set(module.PRESETS)
     keys = set(module.PRESETS["paper"].settings())
     for preset_name, preset in module.PRESETS.items():
-        assert isinstance(preset, experiment.Preset) and type(preset) is type(module.PRESETS["paper"])
+        assert isinstance(preset, presets.Preset) and type(preset) is type(module.PRESETS["paper"])
         assert set(preset.settings()) == keys, f"{name}: preset {preset_name} has other settings than paper"
         assert preset.name == preset_name and preset.label == preset_name and not preset.overrides
     assert "REDUCED" in module.PRESETS["quick"].description
@@ -78,7 +78,7 @@ def test_presets_are_consistent(name):
 def test_paper_presets_hold_the_values_the_campaign_runs_with():
     """sweeps.campaign resumes these presets from what results/ records: a changed value would mix
     another experiment's networks into the recorded ones."""
-    from deep_sparse.experiment import Generated
+    from deep_sparse.presets import Generated
     from sweeps import figure3, figure4, softplus_alpha, sparsity, table1
 
     grid = (0.1, 0.01, 0.001, 0.0001)
@@ -108,7 +108,7 @@ def test_paper_presets_hold_the_values_the_campaign_runs_with():
 
 
 def test_the_paper_presets_of_figure4_pretrain_strategies_and_sentiment():
-    from deep_sparse.experiment import Generated
+    from deep_sparse.presets import Generated
     from sweeps import figure4, pretrain_strategies, sentiment
 
     grid = (0.1, 0.01, 0.001, 0.0001)
@@ -288,8 +288,8 @@ def test_table1_and_sparsity_tiny_then_report(tmp_path, fake_data):
 def test_preset_label_names_every_override():
     from sweeps import common
 
-    assert experiment.preset_label("paper", {}) == "paper"
-    label = experiment.preset_label("paper", {"epochs": 30, "lr": [0.1, 0.01], "pretrain_epochs": 0})
+    assert presets.preset_label("paper", {}) == "paper"
+    label = presets.preset_label("paper", {"epochs": 30, "lr": [0.1, 0.01], "pretrain_epochs": 0})
     assert label == "paper [--epochs 30; --lr 0.1 0.01; --pretrain-epochs 0]"
     assert common.is_paper_scale("paper") and common.is_paper_scale(label)
     assert not common.is_paper_scale("quick") and not common.is_paper_scale("quick [--epochs 9]")

@@ -1,0 +1,370 @@
+"""Experiments' presets as data: typed settings, each checked when a preset is made, and their labels.
+
+A preset is a frozen dataclass: one place lists what it holds (architecture, data sizes, grids, epochs,
+patience, selection settings). :class:`Preset` holds what every experiment has, :class:`NetworkPreset`
+adds the architecture, :class:`DatasetPreset` the data sets it runs on and their sizes (:class:`Subset`,
+:class:`Generated`), and each experiment subclasses one of them with its own fields
+(``sweeps.table1.Table1Preset``, ...). Every field is checked when a preset is made, by one rule per
+field name (:data:`RULES`; an experiment's own field gives its rule with :func:`setting`), so a bad
+value is one error line naming the field and the value::
+
+    PRESETS = by_name(Table1Preset(name="quick", ...), Table1Preset(name="paper", ...))
+    preset = PRESETS["paper"].with_overrides(epochs=30)  # a new preset: label "paper [--epochs 30]",
+                                                         # its description says it was overridden
+
+The papers' procedure that the experiments' presets share (:data:`PAPER_LR_GRID`,
+:data:`PAPER_BATCH_SIZE`) and the name results record for a preset (:func:`preset_label`,
+:func:`is_paper_scale`) live here too. What an experiment does with a preset (open its data sets,
+sweep, write its cells) is in :mod:`deep_sparse.experiment`.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import types
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Mapping, Optional, Sequence
+
+import numpy as np
+
+# The training modules (and JAX) are reached through the package, which imports them on first use: the
+# command lines build their parsers from the presets here, and --help must not wait seconds for JAX.
+import deep_sparse as ds
+from deep_sparse import data as data_lib
+from deep_sparse import hparam_rules, names
+
+if TYPE_CHECKING:
+    from deep_sparse.config import TrainConfig
+
+__all__ = ["PAPER_LR_GRID", "PAPER_BATCH_SIZE", "CELL_SELECTORS", "RULES", "Subset", "Generated", "Preset",
+           "NetworkPreset", "DatasetPreset", "setting", "by_name", "preset_label", "is_paper_scale",
+           "positive_int", "optional_positive_int", "grid_of", "names_among", "seed_values", "as_grid"]
+
+# The papers' procedure (AISTATS section 4.1), shared by the experiments' presets.
+PAPER_LR_GRID = (0.1, 0.01, 0.001, 0.0001)  # fine-tuning and pre-training learning rates explored
+PAPER_BATCH_SIZE = 10  # mini-batches of SGD, pre-training and fine-tuning alike
+
+# Settings that choose which cells run, not how they are computed: overriding them keeps the label.
+CELL_SELECTORS = ("datasets", "activations")
+OVERRIDDEN = " — OVERRIDDEN on the command line: "
+
+
+# ------------------------------------------------------------------------------ data set sizes
+@dataclasses.dataclass(frozen=True)
+class Subset:
+    """The first n examples of each split of a stored data set (None: all of them)."""
+
+    train_size: Optional[int] = None
+    valid_size: Optional[int] = None
+    test_size: Optional[int] = None
+
+    def config_fields(self) -> dict:
+        """The ``TrainConfig`` fields that cut the splits (``prepare_data`` applies them)."""
+        return dataclasses.asdict(self)
+
+    def loader_options(self) -> dict:
+        return {}
+
+
+@dataclasses.dataclass(frozen=True)
+class Generated:
+    """The generator's options of a generated data set (Shapeset): examples per split and seed."""
+
+    n_train: int
+    n_valid: int
+    n_test: int
+    seed: int = 0
+
+    def config_fields(self) -> dict:
+        return {}
+
+    def loader_options(self) -> dict:
+        """Keyword arguments of ``deep_sparse.data.load_splits``."""
+        return dataclasses.asdict(self)
+
+
+# ------------------------------------------------------------------------------ validation rules
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and not math.isnan(value)
+
+
+def _positive_int(value) -> bool:
+    return _is_int(value) and value >= 1
+
+
+def _optional_positive_int(value) -> bool:
+    return value is None or _positive_int(value)
+
+
+def _text(value) -> bool:
+    return isinstance(value, str) and bool(value.strip())
+
+
+def _widths(value) -> bool:
+    return isinstance(value, tuple) and bool(value) and all(_positive_int(v) for v in value)
+
+
+def _seeds(value) -> bool:
+    seed = hparam_rules.RULES["seed"]
+    return _positive_int(value) or (isinstance(value, tuple) and bool(value) and all(map(seed.accepts, value)))
+
+
+def _from_table(rule: hparam_rules.Rule) -> tuple[Callable[[Any], bool], str]:
+    """A preset field's rule from the hyperparameter's (:mod:`deep_sparse.hparam_rules`): one valid value,
+    or, for a hyperparameter a flag takes a list of, a non-empty grid of them too."""
+    if not rule.listed:
+        return rule.accepts, rule.expected()
+    return (lambda value: bool(as_grid(value)) and all(map(rule.accepts, as_grid(value))),
+            f"{rule.expected()} or a non-empty grid of them")
+
+
+def _noise_levels(bounded: bool) -> Callable[[Any], bool]:
+    """Noise levels, one or a non-empty grid: probabilities (``bounded``) or standard deviations."""
+    return lambda value: bool(as_grid(value)) and all(hparam_rules.RULES["noise_level"].accepts(v, bounded)
+                                                   for v in as_grid(value))
+
+
+# field name -> (rule, what the rule asks for); one rule per name for every experiment's presets: the
+# hyperparameters' from their table (a field is named like its flag), then the experiments' own
+RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
+    **{rule.dest: _from_table(rule) for rule in hparam_rules.RULES.values() if rule.cli},
+    "name": (_text, "a non-empty name"),
+    "description": (_text, "a non-empty description"),
+    "hidden_sizes": (_widths, "a non-empty sequence of positive layer widths"),
+    "norb_hidden_sizes": (_widths, "a non-empty sequence of positive layer widths"),
+    "seeds": (_seeds, "a positive number of seeds (0 to n - 1), or a non-empty list of seeds >= 0"),
+    "best": (_positive_int, "a positive integer"),
+    "alphas": (_from_table(hparam_rules.RULES["alpha"])[0], "a non-empty grid of positive alphas (inf allowed)"),
+    "noise_level": (_noise_levels(bounded=True), "a masking probability in [0, 1]"),
+    "noise_std": (_noise_levels(bounded=False), "a noise standard deviation >= 0"),
+}
+
+
+def seed_values(seeds: int | Sequence[int]) -> Sequence[int]:
+    """The seeds of a preset's ``seeds``: a count n is seeds 0 to n - 1, a list is its seeds."""
+    return range(seeds) if isinstance(seeds, int) else seeds
+
+
+def as_grid(value) -> tuple:
+    """A preset's hyperparameter as a grid axis: a grid as it is, one value as a grid of one."""
+    return value if isinstance(value, tuple) else (value,)
+
+
+def setting(rule: Callable[[Any], bool], what: str, **field_options) -> Any:
+    """A preset field of an experiment's own with its rule (``what``: what the rule asks for, for the
+    error message); fields whose name has a rule in :data:`RULES` need none."""
+    return dataclasses.field(metadata={"rule": (rule, what)}, **field_options)
+
+
+# rules for an experiment's own settings, to give with setting(rule, what)
+def positive_int(value) -> bool:
+    """An integer >= 1 (a bool is not one)."""
+    return _positive_int(value)
+
+
+def optional_positive_int(value) -> bool:
+    """An integer >= 1, or None."""
+    return _optional_positive_int(value)
+
+
+def grid_of(check: Callable[[Any], bool]) -> Callable[[Any], bool]:
+    """The rule of a grid: a non-empty sequence (a tuple, once frozen) of numbers that each pass ``check``."""
+    return lambda value: isinstance(value, tuple) and bool(value) and all(_is_number(v) and check(v) for v in value)
+
+
+def names_among(known: Sequence[str]) -> Callable[[Any], bool]:
+    """The rule of a choice of names: a non-empty sequence (a tuple, once frozen) of names among ``known``."""
+    return lambda value: isinstance(value, tuple) and bool(value) and all(v in tuple(known) for v in value)
+
+
+def _frozen(value):
+    """Lists (and ranges, tuples, arrays) as tuples, NumPy scalars as Python numbers, mappings read-only."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (list, tuple, range, np.ndarray)):
+        return tuple(_frozen(v) for v in value)
+    if isinstance(value, Mapping):
+        return types.MappingProxyType({k: _frozen(v) for k, v in value.items()})
+    return value
+
+
+def _plain(value):
+    """A setting as results record it (JSON-ready): mappings and data set sizes as dicts."""
+    if isinstance(value, (Subset, Generated)):
+        return dataclasses.asdict(value)
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def _shown(value) -> str:
+    return " ".join(map(str, value)) if isinstance(value, (list, tuple, range)) else str(value)
+
+
+def _options(overrides: Mapping[str, Any]) -> str:
+    """``"--epochs 30; --lr 0.1 0.01"``: the command-line options that gave ``overrides``."""
+    return "; ".join(f"--{k.replace('_', '-')} {_shown(v)}" for k, v in overrides.items())
+
+
+def preset_label(preset_name: str, overrides: Mapping[str, Any]) -> str:
+    """The preset's name as results record it: ``"paper"``, or ``"paper [--epochs 30; --lr 0.1 0.01]"``
+    when command-line options changed it, so that no overridden run passes for the preset itself."""
+    return f"{preset_name} [{_options(overrides)}]" if overrides else preset_name
+
+
+def is_paper_scale(label: Optional[str]) -> bool:
+    """The paper preset, with or without command-line overrides (which its label then lists)."""
+    return label == "paper" or str(label).startswith("paper [")
+
+
+# ------------------------------------------------------------------------------ presets
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Preset:
+    """What every experiment's preset holds; experiments subclass it (or :class:`NetworkPreset`,
+    :class:`DatasetPreset`) with their own fields.
+
+    name: "quick", "paper", "tiny", ...; description: what the preset is, printed and written in
+    summary.md; epochs: the most fine-tuning epochs; patience: early stopping after this many epochs
+    without a better validation error (None: never); overrides: the settings changed on the command
+    line, ``(field, value)`` in the order given, that the label and the description list (set by
+    :meth:`with_overrides`, never by hand).
+    """
+
+    known_activations: ClassVar[tuple[str, ...]] = names.ACTIVATIONS
+
+    name: str
+    description: str
+    epochs: int
+    patience: Optional[int]
+    overrides: tuple[tuple[str, Any], ...] = ()
+
+    def __post_init__(self):
+        for field in dataclasses.fields(self):
+            object.__setattr__(self, field.name, _frozen(getattr(self, field.name)))
+        for field in dataclasses.fields(self):
+            self._check(field, getattr(self, field.name))
+
+    def _check(self, field: dataclasses.Field, value) -> None:
+        if field.name == "overrides":
+            return
+        if field.name in ("activations", "l1_activations"):
+            known = self.known_activations if field.name == "activations" else names.ACTIVATIONS
+            self._require(field.name, value, isinstance(value, tuple) and bool(value) and set(value) <= set(known),
+                          f"a non-empty list of activations among {', '.join(known)}")
+            return
+        rule = field.metadata.get("rule") or RULES.get(field.name)
+        if rule is None:
+            raise TypeError(f"{type(self).__name__}.{field.name} has no validation rule: give it one with "
+                            "deep_sparse.presets.setting(rule, what)")
+        self._require(field.name, value, rule[0](value), rule[1])
+
+    def _require(self, field: str, value, holds: bool, what: str) -> None:
+        if not holds:
+            shown = dict(value) if isinstance(value, Mapping) else value
+            raise ValueError(f"preset {self.label!r} ({type(self).__name__}): {field} must be {what}, got {shown!r}")
+
+    @property
+    def label(self) -> str:
+        """The name results record: ``"paper"``, or ``"paper [--epochs 30]"`` when overridden."""
+        return preset_label(self.name, dict(self.overrides))
+
+    def with_overrides(self, **given) -> "Preset":
+        """A new preset with the ``given`` settings (command-line options) in place of the preset's.
+
+        The settings that change how cells are computed are listed, in the order given, in its label
+        and at the end of its description (``" — OVERRIDDEN on the command line: --lr 0.1"``); the cell
+        selectors (:data:`CELL_SELECTORS`) only choose cells and leave both unchanged.
+        """
+        settable = [f.name for f in dataclasses.fields(self) if f.name not in ("name", "description", "overrides")]
+        for key in given:
+            if key not in settable:
+                raise ValueError(f"preset {self.label!r} ({type(self).__name__}) has no setting {key!r} to "
+                                 f"override; its settings: {', '.join(settable)}")
+        if not given:
+            return self
+        listed = {**dict(self.overrides), **{k: _frozen(v) for k, v in given.items() if k not in CELL_SELECTORS}}
+        description = self.description.partition(OVERRIDDEN)[0]
+        if listed:
+            description += OVERRIDDEN + _options(listed)
+        return dataclasses.replace(self, **given, description=description, overrides=tuple(listed.items()))
+
+    def settings(self) -> dict:
+        """The preset's values as results record them (``preset_settings``): every field but the name
+        and the overrides (the label holds them), data set sizes as dicts."""
+        return {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self)
+                if f.name not in ("name", "overrides")}
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class NetworkPreset(Preset):
+    """A preset whose networks share one architecture: hidden_sizes, the widths of the hidden layers
+    (an experiment with a NORB architecture of its own adds ``norb_hidden_sizes``)."""
+
+    hidden_sizes: tuple[int, ...]
+
+    def hidden_sizes_for(self, dataset: str) -> tuple[int, ...]:
+        """The hidden widths on ``dataset``: a preset's ``norb_hidden_sizes`` on NORB where it has them
+        (the paper's 4000-2000), else ``hidden_sizes``."""
+        norb = getattr(self, "norb_hidden_sizes", None)
+        return norb if dataset == "norb" and norb is not None else self.hidden_sizes
+
+    def train_config(self, dataset: str, **structure) -> TrainConfig:
+        """The ``TrainConfig`` of this preset on ``dataset``: its hidden widths there, epochs, patience
+        and the paper's mini-batches of 10; ``structure`` gives the rest (activation, corruption, ...)."""
+        return ds.config.TrainConfig(dataset=dataset, hidden_sizes=self.hidden_sizes_for(dataset),
+                                     batch_size=PAPER_BATCH_SIZE, epochs=self.epochs, patience=self.patience,
+                                     **structure)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class DatasetPreset(NetworkPreset):
+    """A preset that runs its procedure on each of several data sets in turn.
+
+    datasets: the data sets run, in order (among the experiment's ``known_datasets``); sizes: the
+    subset of each data set (:class:`Subset`, :class:`Generated`; a data set not listed runs whole).
+    """
+
+    known_datasets: ClassVar[tuple[str, ...]] = data_lib.NAMES
+
+    datasets: tuple[str, ...]
+    sizes: Mapping[str, Subset | Generated] = dataclasses.field(default_factory=dict)
+
+    def _check(self, field: dataclasses.Field, value) -> None:
+        if field.name == "datasets":
+            self._require("datasets", value, isinstance(value, tuple) and bool(value)
+                          and set(value) <= set(self.known_datasets),
+                          f"a non-empty list of data sets among {', '.join(self.known_datasets)}")
+        elif field.name == "sizes":
+            self._require("sizes", value, isinstance(value, Mapping) and all(name in data_lib.NAMES for name in value),
+                          f"a mapping keyed by data sets among {', '.join(data_lib.NAMES)}")
+            for name, size in value.items():
+                self._require(f"sizes[{name!r}]", size, isinstance(size, (Subset, Generated)) and _valid_sizes(size),
+                              "a Subset (positive sizes or None) or Generated (positive sizes, seed >= 0)")
+        else:
+            super()._check(field, value)
+
+    def sizes_of(self, dataset: str) -> Subset | Generated:
+        return self.sizes.get(dataset, Subset())
+
+
+def _valid_sizes(size: Subset | Generated) -> bool:
+    if isinstance(size, Subset):
+        return all(_optional_positive_int(v) for v in dataclasses.astuple(size))
+    return all(_positive_int(v) for v in (size.n_train, size.n_valid, size.n_test)) and _is_int(size.seed) \
+        and size.seed >= 0
+
+
+def by_name(*presets: Preset) -> dict[str, Preset]:
+    """``{name: preset}`` of one experiment's presets (one class, distinct names), in the order given."""
+    named: dict[str, Preset] = {}
+    for preset in presets:
+        if type(preset) is not type(presets[0]):
+            raise TypeError(f"presets of one experiment share a class: {preset.name!r} is a {type(preset).__name__}, "
+                            f"{presets[0].name!r} a {type(presets[0]).__name__}")
+        if preset.name in named:
+            raise ValueError(f"two presets are named {preset.name!r}")
+        named[preset.name] = preset
+    return named
