@@ -19,8 +19,8 @@ import orbax.checkpoint as ocp
 import pytest
 
 from deep_sparse import checkpoints, sweep
-from deep_sparse.progress import Progress
 from deep_sparse.checkpoints import CheckpointMismatch, CheckpointWriteError, ChunkCheckpoint, leaf_paths
+from deep_sparse.progress import Progress
 from deep_sparse.sweep import SweepOptions
 from test_sweep import CONFIG, QUIET, make_data
 
