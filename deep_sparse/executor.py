@@ -7,15 +7,12 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import os
 import time
-import warnings
 from typing import Callable, Optional, Sequence
 
 import jax
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
-from tqdm.auto import tqdm
 
 from deep_sparse import distributed, portable
 from deep_sparse.checkpoints import ChunkCheckpoint
@@ -23,9 +20,9 @@ from deep_sparse.config import HPARAM_NAMES, Hparams
 from deep_sparse.devices import (
     MEMORY_HEADROOM, available_memory_bytes, batch_over_networks, compiled_memory_bytes, resolve_batching,
 )
-from deep_sparse.metrics_log import MetricsLog
 from deep_sparse.names import DeadlineReached
 from deep_sparse.planner import Network, bucket_size
+from deep_sparse.progress import Progress
 from deep_sparse.train import Data, Stage, Train
 
 
@@ -50,45 +47,6 @@ class ChunkPolicy:
 
     def wants_checkpoints(self) -> bool:
         return bool(self.checkpoint_every) or self.deadline is not None or self.save_last
-
-
-class Progress:
-    """Where a sweep reports. ``mode``: ``True`` a tqdm bar of network-epochs on a terminal (or in a
-    notebook) and elsewhere (a log file, a pipe: no bar frames) a line per epoch; ``"lines"`` a line
-    per epoch, never a bar; ``False`` quiet, nothing per epoch. While a bar is drawn, ``log``'s lines go
-    through tqdm's ``external_write_mode`` (the bar cleared first), never into the bar's line.
-    ``metrics``: where each network's values after each epoch are written (a
-    :class:`~deep_sparse.metrics_log.MetricsLog`; None: nowhere), whatever ``mode``."""
-
-    def __init__(self, total: int, mode: bool | str = True, log: Callable[[str], None] = print,
-                 metrics: Optional[MetricsLog] = None):
-        if mode not in (True, False, "lines"):
-            raise ValueError(f"progress: expected True, False or 'lines', got {mode!r}")
-        # disable=None: tqdm draws only on a terminal (and always in a notebook, whose bar is a widget)
-        self.bar = tqdm(total=total, unit="net-epoch", disable=None if mode is True else True, dynamic_ncols=True,
-                        smoothing=0.1)
-        self.epoch_lines = mode is not False and self.bar.disable
-        self._log = log
-        self.metrics = metrics
-        self.advanced = 0  # network-epochs done or recorded (a disabled bar counts nothing)
-
-    def log(self, message: str) -> None:
-        with tqdm.external_write_mode():
-            self._log(message)
-
-    def advance(self, network_epochs: int) -> None:
-        self.advanced += network_epochs
-        self.bar.update(network_epochs)
-
-    def epoch(self, summary: str) -> None:
-        self.bar.set_postfix_str(summary, refresh=False)
-        if self.epoch_lines:
-            self.log(summary)
-
-    def close(self) -> None:
-        self.bar.close()
-        if self.metrics is not None:
-            self.metrics.close()
 
 
 # epochs the plan looks back on: enough for a median that one slow epoch does not move, few enough
@@ -251,9 +209,7 @@ class ChunkExecutor:
                 self.network_epochs += bucket.size
                 self.train_seconds += time.perf_counter() - started
                 progress.advance(len(networks))
-                progress.epoch(bucket.summary(label, stage.name, epoch_count))
-                if progress.metrics is not None:
-                    progress.metrics.write(stage.name, bucket.latest_values(stage.name, networks))
+                progress.after_epoch(label, stage.name, epoch_count, bucket.state, bucket.chunk_slots(), networks)
                 due = clock.checkpoint_due(epoch_count) or (policy.save_last and epoch_count == total)
                 if checkpoint is not None and due:
                     checkpoint.save(epoch_count, bucket.full_state())
@@ -363,41 +319,9 @@ class _Bucket:
         self.full = _scatter(self.full, self.state, self.slots, self.executor.network_sharding)
         return self.full
 
-    def summary(self, label: str, stage: str, epoch_count: int) -> str:
-        """Mean loss / validation error / sparsity of the bucket's networks after their latest epoch."""
-        if stage != "finetune":
-            return f"{label} {stage} (epoch {epoch_count} of the chunk)"
-        live = slice(0, self.n_live)
-        host = distributed.to_host((self.state.epoch, self.state.curves))
-        index = np.asarray(host[0])[live] - 1
-        curves, rows = host[1], np.arange(self.n_live)
-        with warnings.catch_warnings():  # all-NaN (every network diverged) is reported as nan
-            warnings.simplefilter("ignore", RuntimeWarning)
-            return (f"{label} finetune epoch {int(index.max()) + 1}: "
-                    f"loss {np.nanmean(curves.train_loss[live][rows, index]):.4f} "
-                    f"valid {100 * np.nanmean(curves.valid_error[live][rows, index]):.2f}% "
-                    f"zeros {100 * np.nanmean(curves.valid_sparsity[live][rows, index]):.1f}%")
-
-
-    def latest_values(self, stage: str, networks: Sequence[Network]) -> dict[int, tuple[int, dict[str, float]]]:
-        """``{network index: (its epochs of stage run, {curve: value at the latest})}`` of the bucket's
-        networks, as their curves recorded them (:class:`~deep_sparse.train.Curves`)."""
-        host = distributed.to_host((self.state.epoch, self.state.pretrain_epoch, self.state.curves))
-        epochs, pretrain_epochs, curves = jax.tree.map(np.asarray, host)
-        chunk_slots = range(self.n_live) if self.slots is None else self.slots
-        latest = {}
-        for row, slot in enumerate(chunk_slots):
-            if stage == "finetune":
-                epoch = int(epochs[row])
-                values = {name: getattr(curves, name)[row, epoch - 1]
-                          for name in ("train_loss", "valid_error", "valid_sparsity")}
-            else:  # pre-training stages are named pretrain_layer_<1-based layer>
-                layer = int(stage.rsplit("_", 1)[1]) - 1
-                epoch = int(pretrain_epochs[row, layer])
-                values = {name: getattr(curves, name)[row, layer, epoch - 1]
-                          for name in ("pretrain_loss", "pretrain_valid_loss")}
-            latest[networks[slot].index] = (epoch, values if epoch > 0 else {})
-        return latest
+    def chunk_slots(self) -> Sequence[int]:
+        """The chunk slot of each of the bucket's live slots."""
+        return range(self.n_live) if self.slots is None else self.slots
 
 
 @functools.lru_cache(maxsize=None)

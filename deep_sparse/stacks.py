@@ -14,9 +14,10 @@ import numpy as np
 from deep_sparse import distributed, runtime, selection
 from deep_sparse.checkpoints import ChunkCheckpoint
 from deep_sparse.config import TrainConfig
-from deep_sparse.executor import ChunkExecutor, ChunkPolicy, Progress
+from deep_sparse.executor import ChunkExecutor, ChunkPolicy
 from deep_sparse.planner import (Group, Network, balanced_chunks, chunk_slots, pretraining_key,
                                  stack_representatives, stack_signature, stacks_name)
+from deep_sparse.progress import Progress
 from deep_sparse.rows import network_fields, pretrain_reconstruction
 from deep_sparse.store import SweepStore
 

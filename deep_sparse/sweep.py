@@ -30,10 +30,11 @@ from typing import Any, Callable, Optional, Sequence
 from deep_sparse import distributed, health, portable, results_io, reuse, runtime
 from deep_sparse.config import Hparams, TrainConfig
 from deep_sparse.devices import auto_chunk_size, make_mesh, resolve_batching
-from deep_sparse.executor import ChunkExecutor, ChunkPolicy, DeadlineReached, Progress, fit_chunk_size
+from deep_sparse.executor import ChunkExecutor, ChunkPolicy, DeadlineReached, fit_chunk_size
 from deep_sparse.metrics_log import MetricsLog
 from deep_sparse.planner import (Group, Network, balanced_chunks, check_hparams, chunk_name, chunk_slots,
                                  network_epochs, normalize_grid, plan, product, stack_signature)
+from deep_sparse.progress import Progress
 from deep_sparse.rows import is_dead, pack_wrong, pretrain_reconstruction, row_is_dead, rows_from_results, unpack_wrong
 from deep_sparse.stacks import SharedStacks, chunk_checkpoint, pretrained_stacks, select_stacks
 from deep_sparse.store import SweepStore, is_finetuned, read_results, rows_checksum

@@ -60,7 +60,7 @@ class SweepOptions:
 
     progress: bool | str = True
     """``True``: a bar on a terminal, else a line per epoch; ``"lines"``: a line per epoch; ``False``:
-    nothing per epoch (:class:`~deep_sparse.executor.Progress`)."""
+    nothing per epoch (:class:`~deep_sparse.progress.Progress`)."""
 
     argv: Optional[tuple[str, ...]] = None
     """The command recorded with the results (None: ``sys.argv``)."""

@@ -124,7 +124,7 @@ def sweep_options(args: argparse.Namespace, **more) -> "SweepOptions":
 
 
 def progress(args: argparse.Namespace):
-    """``ds.sweep.run``'s ``progress`` of --quiet and --no-progress (:class:`deep_sparse.executor.Progress`)."""
+    """``ds.sweep.run``'s ``progress`` of --quiet and --no-progress (:class:`deep_sparse.progress.Progress`)."""
     return False if args.quiet else "lines" if args.no_progress else True
 
 

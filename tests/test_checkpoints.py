@@ -19,8 +19,8 @@ import orbax.checkpoint as ocp
 import pytest
 
 from deep_sparse import checkpoints, sweep
-from deep_sparse import executor as executor_module
 from deep_sparse.checkpoints import CheckpointMismatch, CheckpointWriteError, ChunkCheckpoint, leaf_paths
+from deep_sparse.progress import Progress
 from deep_sparse.sweep import SweepOptions
 from test_sweep import CONFIG, QUIET, make_data
 
@@ -430,14 +430,14 @@ def test_a_chunk_interrupted_with_best_parameters_apart_resumes_bitwise(tmp_path
     options = dict(chunk_size=4, batching="vmap", **QUIET)
     reference = sweep.run(config, grid, str(tmp_path / "reference"), make_data(),
                           options=sweep.SweepOptions(checkpoint_every=0, **options))
-    real_epoch = executor_module.Progress.epoch
+    real_epoch = Progress.epoch
 
     def interrupted(self, summary):
         if "finetune epoch 6:" in summary:
             raise KeyboardInterrupt
         real_epoch(self, summary)
 
-    monkeypatch.setattr(executor_module.Progress, "epoch", interrupted)
+    monkeypatch.setattr(Progress, "epoch", interrupted)
     out = tmp_path / "out"
     with pytest.raises(KeyboardInterrupt):
         sweep.run(config, grid, str(out), make_data(), options=sweep.SweepOptions(**options))

@@ -7,7 +7,7 @@ import pytest
 
 from deep_sparse import sweep
 from deep_sparse.config import TrainConfig
-from deep_sparse.executor import Progress
+from deep_sparse.progress import Progress
 from deep_sparse.sweep import SweepOptions
 from sweeps import common, figure3
 from test_sweep import make_data

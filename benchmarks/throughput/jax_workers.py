@@ -28,8 +28,9 @@ from benchmarks.throughput.timing import short_call_repeats, median_seconds, war
 from deep_sparse import evaluation
 from deep_sparse.config import Hparams, TrainConfig
 from deep_sparse.devices import auto_chunk_size, compiled_memory_bytes, make_mesh, resolve_batching
-from deep_sparse.executor import ChunkExecutor, ChunkPolicy, Progress, fit_chunk_size
+from deep_sparse.executor import ChunkExecutor, ChunkPolicy, fit_chunk_size
 from deep_sparse.planner import Network, balanced_chunks
+from deep_sparse.progress import Progress
 from deep_sparse.train import Data, Stage, Train, Trainer, make_train, prepare_data
 
 
