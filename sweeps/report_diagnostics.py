@@ -1,6 +1,10 @@
 """Why our Table 1 differs from the paper's: each diagnostic (``sweeps/diagnostics.py``) turned into a
 finding drawn from its recorded rows, by one stated rule, for the report.
 
+Every diagnostic changes one thing of the networks of Table 1 under the mean-cost reading (the paper
+preset until 2026-12-03, `results/table1-paper-mean-cost`); "Table 1" below means that table. The
+weak-L1 diagnostics are what the paper preset now reads: their networks are the summed-cost Table 1's.
+
 The rule: among a diagnostic's networks the one of lowest validation error is compared with Table 1's
 selected network of the same cell (seed 0): **confirmed** when it is significantly better (exact
 McNemar p < 0.05 on the test examples; where Table 1's network predates stored per-example errors,
