@@ -11,6 +11,10 @@ CORRUPTIONS = ("mask", "gaussian", "salt_and_pepper", "none")
 OUTPUT_LAYER_INITS = ("uniform", "zeros")
 # what a network's output is read as: class probabilities, or a rating's stars (section 4.2)
 TASKS = ("classification", "ratings")
+# how a mini-batch's cost is normalised: "mean" (this library's cost, every term averaged over the
+# examples) or "summed" (the data term, NLL or reconstruction, summed over them and the L1 term averaged),
+# the two readings the papers' text allows (:func:`deep_sparse.config.from_summed_cost`)
+MINIBATCH_COSTS = ("mean", "summed")
 
 # :mod:`deep_sparse.runtime`: the matmul precisions a run may ask for, the contract's, and where the
 # compilation cache goes

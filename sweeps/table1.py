@@ -38,7 +38,7 @@ import time
 from typing import Optional
 
 import deep_sparse as ds
-from deep_sparse import experiment, presets, selection
+from deep_sparse import experiment, names, presets, selection
 from deep_sparse.presets import PAPER_LR_GRID, Generated, Subset
 from deep_sparse.selection import mcnemar_exact  # noqa: F401 - the paired test of the bold cells, public here too
 from sweeps import common, paper_numbers
@@ -80,8 +80,8 @@ class Table1Preset(presets.DatasetPreset):
     l1_activations: tuple[str, ...]
     noise_level: float
     seeds: int
-    minibatch_cost: str = presets.setting(lambda value: value in ds.config.MINIBATCH_COSTS,
-                                          f"one of {', '.join(ds.config.MINIBATCH_COSTS)}")
+    minibatch_cost: str = presets.setting(lambda value: value in names.MINIBATCH_COSTS,
+                                          f"one of {', '.join(names.MINIBATCH_COSTS)}")
 
 
 PRESETS = presets.by_name(
