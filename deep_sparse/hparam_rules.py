@@ -209,8 +209,9 @@ RULES: dict[str, Rule] = _rules(
     Rule("first_layer_corruption", CHOICE, None, "the first layer's corruption when it differs from the others' "
          "(salt_and_pepper on the sentiment experiment's binary bag-of-words)", section=PRETRAINING,
          applies_to=PRETRAINED, choices=names.CORRUPTIONS, optional=True),
-    Rule("labeled_fraction", FLOAT, 1.0, "fraction of the training labels fine-tuning uses (Figure 4); "
-         "pre-training reads every training input", low=0, low_open=True, high=1),
+    Rule("labeled_fraction", FLOAT, 1.0, "fractions of the training labels fine-tuning uses, one network per "
+         "fraction (Figure 4); pre-training reads every training input", low=0, low_open=True, high=1, listed=True,
+         flag="--labeled-fractions", aliases=("--labeled-fraction",)),
     Rule("labeled_seed", INT, 0, "NumPy seed of the fixed choice of the labeled subset", low=0, cli=False),
     Rule("task", CHOICE, "classification", "classification (error rate) or ratings (RMSE of the expected star "
          "value, section 4.2)", choices=names.TASKS, cli=False),

@@ -128,7 +128,8 @@ def _noise_levels(bounded: bool) -> Callable[[Any], bool]:
 
 
 # field name -> (rule, what the rule asks for); one rule per name for every experiment's presets: the
-# hyperparameters' from their table (a field is named like its flag), then the experiments' own
+# hyperparameters' from their table (a field is named like its flag, or maps to its hyperparameter with
+# Preset.hparam_of_field), then the experiments' own
 RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     **{rule.dest: _from_table(rule) for rule in hparam_rules.RULES.values() if rule.cli},
     "name": (_text, "a non-empty name"),
@@ -137,9 +138,8 @@ RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "norb_hidden_sizes": (_widths, "a non-empty sequence of positive layer widths"),
     "seeds": (_seeds, "a positive number of seeds (0 to n - 1), or a non-empty list of seeds >= 0"),
     "best": (_positive_int, "a positive integer"),
-    "alphas": (_from_table(hparam_rules.RULES["alpha"])[0], "a non-empty grid of positive alphas (inf allowed)"),
     "noise_level": (_noise_levels(bounded=True), "a masking probability in [0, 1]"),
-    "noise_std": (_noise_levels(bounded=False), "a noise standard deviation >= 0"),
+    "noise_std": (_noise_levels(bounded=False), "a noise standard deviation >= 0 or a non-empty grid of them"),
 }
 
 
@@ -204,15 +204,17 @@ def _shown(value) -> str:
     return " ".join(map(str, value)) if isinstance(value, (list, tuple, range)) else str(value)
 
 
-def _options(overrides: Mapping[str, Any]) -> str:
-    """``"--epochs 30; --lr 0.1 0.01"``: the command-line options that gave ``overrides``."""
-    return "; ".join(f"--{k.replace('_', '-')} {_shown(v)}" for k, v in overrides.items())
+def _options(overrides: Mapping[str, Any], flags: Mapping[str, str]) -> str:
+    """``"--epochs 30; --lr 0.1 0.01"``: the command-line options that gave ``overrides`` (``flags``: the
+    spelling of a field's flag where it is not the field's name)."""
+    return "; ".join(f"{flags.get(k) or '--' + k.replace('_', '-')} {_shown(v)}" for k, v in overrides.items())
 
 
-def preset_label(preset_name: str, overrides: Mapping[str, Any]) -> str:
+def preset_label(preset_name: str, overrides: Mapping[str, Any], flags: Optional[Mapping[str, str]] = None) -> str:
     """The preset's name as results record it: ``"paper"``, or ``"paper [--epochs 30; --lr 0.1 0.01]"``
-    when command-line options changed it, so that no overridden run passes for the preset itself."""
-    return f"{preset_name} [{_options(overrides)}]" if overrides else preset_name
+    when command-line options changed it, so that no overridden run passes for the preset itself
+    (``flags``: the spelling of a field's flag where it is not ``--`` and the field's name)."""
+    return f"{preset_name} [{_options(overrides, flags or {})}]" if overrides else preset_name
 
 
 def is_paper_scale(label: Optional[str]) -> bool:
@@ -231,9 +233,15 @@ class Preset:
     without a better validation error (None: never); overrides: the settings changed on the command
     line, ``(field, value)`` in the order given, that the label and the description list (set by
     :meth:`with_overrides`, never by hand).
+
+    ``hparam_of_field``: an experiment's fields that hold a hyperparameter under a name of their own,
+    ``{field: rule name}`` (:mod:`deep_sparse.hparam_rules`): results record the field's name, the rule's
+    flag sets it (``sweeps.common.given_overrides``), labels spell that flag, and the field is checked by
+    the rule where :data:`RULES` has no rule of its own for it.
     """
 
     known_activations: ClassVar[tuple[str, ...]] = names.ACTIVATIONS
+    hparam_of_field: ClassVar[Mapping[str, str]] = types.MappingProxyType({})
 
     name: str
     description: str
@@ -256,6 +264,8 @@ class Preset:
                           f"a non-empty list of activations among {', '.join(known)}")
             return
         rule = field.metadata.get("rule") or RULES.get(field.name)
+        if rule is None and field.name in self.hparam_of_field:
+            rule = _from_table(hparam_rules.RULES[self.hparam_of_field[field.name]])
         if rule is None:
             raise TypeError(f"{type(self).__name__}.{field.name} has no validation rule: give it one with "
                             "deep_sparse.presets.setting(rule, what)")
@@ -269,7 +279,12 @@ class Preset:
     @property
     def label(self) -> str:
         """The name results record: ``"paper"``, or ``"paper [--epochs 30]"`` when overridden."""
-        return preset_label(self.name, dict(self.overrides))
+        return preset_label(self.name, dict(self.overrides), self.flags())
+
+    @classmethod
+    def flags(cls) -> dict[str, str]:
+        """``{field: flag}`` of the fields in :attr:`hparam_of_field`: the flag that sets each."""
+        return {field: hparam_rules.RULES[rule].option for field, rule in cls.hparam_of_field.items()}
 
     def with_overrides(self, **given) -> "Preset":
         """A new preset with the ``given`` settings (command-line options) in place of the preset's.
@@ -288,7 +303,7 @@ class Preset:
         listed = {**dict(self.overrides), **{k: _frozen(v) for k, v in given.items() if k not in CELL_SELECTORS}}
         description = self.description.partition(OVERRIDDEN)[0]
         if listed:
-            description += OVERRIDDEN + _options(listed)
+            description += OVERRIDDEN + _options(listed, self.flags())
         return dataclasses.replace(self, **given, description=description, overrides=tuple(listed.items()))
 
     def settings(self) -> dict:

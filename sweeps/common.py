@@ -276,17 +276,26 @@ def add_rule_arguments(parser, rule_names: Sequence[str], choices: Mapping[str, 
                             help=f"{rule.help}; valid: {valid} (default: the preset's)")
 
 
-def given_overrides(args: argparse.Namespace, names: Sequence[str]) -> dict:
-    """``{name: value}`` of the ``--name`` options among ``names`` given on the command line (a flag of
-    :func:`add_rule_arguments` not given leaves no attribute; other options' default is None)."""
-    return {name: getattr(args, name) for name in names
-            if hasattr(args, name) and (getattr(args, name) is not None or name in hparam_rules.DESTS)}
+def given_overrides(args: argparse.Namespace, names: Sequence[str],
+                    hparam_of_field: Mapping[str, str] | None = None) -> dict:
+    """``{name: value}`` of the preset settings among ``names`` whose option was given on the command line:
+    ``--name``, or for a setting in ``hparam_of_field`` (``{name: rule name}``, a hyperparameter the preset
+    holds under a name of its own) the rule's flag (a flag of :func:`add_rule_arguments` not given leaves
+    no attribute; other options' default is None)."""
+    given = {}
+    for name in names:
+        dest = hparam_rules.RULES[hparam_of_field[name]].dest if name in (hparam_of_field or {}) else name
+        if hasattr(args, dest) and (getattr(args, dest) is not None or dest in hparam_rules.DESTS):
+            given[name] = getattr(args, dest)
+    return given
 
 
 def chosen_preset(args: argparse.Namespace, presets: Mapping[str, Preset], names: Sequence[str]) -> Preset:
     """The preset of --preset with the options among ``names`` that were given on the command line
-    (:meth:`deep_sparse.presets.Preset.with_overrides`: its label and description list them)."""
-    return presets[args.preset].with_overrides(**given_overrides(args, names))
+    (:meth:`deep_sparse.presets.Preset.with_overrides`: its label and description list them; the
+    preset's ``hparam_of_field`` says which flag sets a setting named otherwise)."""
+    preset = presets[args.preset]
+    return preset.with_overrides(**given_overrides(args, names, preset.hparam_of_field))
 
 
 def experiment_run(args: argparse.Namespace, module: str, name: str, preset: Preset) -> experiment.Run:

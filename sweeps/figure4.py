@@ -35,16 +35,17 @@ class Figure4Preset(presets.DatasetPreset):
     """A Figure 4 preset: the settings of every preset (architecture, epochs, patience, data sets and
     their sizes) and norb_hidden_sizes: the widths on NORB (the paper's 4000-2000); activations: the
     curves' neuron types, each with and without pre-training; pretrain_epochs: pre-training epochs per
-    layer; fractions: the labeled fractions of the training set; lr, pretrain_lr: the fine-tuning and
-    pre-training lr grids; l1: the L1 activation penalty."""
+    layer; fractions: the labeled fractions of the training set (the hyperparameter labeled_fraction,
+    set by --labeled-fractions); lr, pretrain_lr: the fine-tuning and pre-training lr grids; l1: the L1
+    activation penalty."""
 
     known_datasets = DATASETS
+    hparam_of_field = {"fractions": "labeled_fraction"}
 
     norb_hidden_sizes: tuple[int, ...]
     activations: tuple[str, ...]
     pretrain_epochs: int
-    fractions: tuple[float, ...] = presets.setting(
-        presets.grid_of(lambda f: 0 < f <= 1), "a non-empty list of labeled fractions in (0, 1]")
+    fractions: tuple[float, ...]
     lr: tuple[float, ...]
     pretrain_lr: tuple[float, ...]
     l1: float
@@ -84,8 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     return common.dataset_parser(
         MODULE, __doc__, PRESETS, "one folder per data set (results.csv, results.json, cells.json, "
                                   "figure4.png) and summary.md at the top.",
-        DATASETS, "runs/figure4", extra=lambda p: p.add_argument(
-            "--fractions", nargs="+", type=float, default=None, help="override the labeled fractions"))
+        DATASETS, "runs/figure4", extra=lambda parser: common.add_rule_arguments(parser, ("labeled_fraction",)))
 
 
 def plot(cells: list[dict], path: str, title: str) -> None:
@@ -136,7 +136,7 @@ def point_cell(run: experiment.Run, dataset: str, row: dict, sizes: dict) -> dic
 def run_dataset(run: experiment.Run, dataset: str) -> list[dict]:
     """Sweep one data set, select each curve point as Table 1 does; returns its cells (and plots them)."""
     preset = run.preset
-    fractions = [float(f) for f in preset.fractions]
+    fractions = [float(f) for f in presets.as_grid(preset.fractions)]
     # One random order of the training set, fixed by labeled_seed, shared by every fraction: the first
     # round(f * n) examples are the labeled ones (what prepare_data does for one fraction).
     base = preset.train_config(dataset, activation=preset.activations[0], labeled_fraction=min(min(fractions), 0.5))

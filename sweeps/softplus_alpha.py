@@ -22,16 +22,18 @@ MODULE = "sweeps.softplus_alpha"
 DATASETS = ("norb", "mnist", "cifar10", "shapeset")
 ALPHAS = tuple(pn.AISTATS_SOFTPLUS_ALPHA_NORB)  # the paper's: 1, 1.3, 2, 3, 6, inf
 # the preset's settings that --name options override (in the order labels list them)
-OVERRIDES = ("datasets", "epochs")
+OVERRIDES = ("datasets", "alphas", "epochs")
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class SoftplusAlphaPreset(presets.DatasetPreset):
     """A rescaled-softplus preset: the settings of every preset (architecture, epochs, patience, data
     sets and their sizes) and norb_hidden_sizes: the widths on NORB (the paper's 4000-2000); lr: the lr
-    grid, chosen on the validation error per alpha; l1: the L1 penalty; alphas: the alphas run."""
+    grid, chosen on the validation error per alpha; l1: the L1 penalty; alphas: the alphas run (the
+    hyperparameter alpha, set by --alpha)."""
 
     known_datasets = DATASETS
+    hparam_of_field = {"alphas": "alpha"}
 
     norb_hidden_sizes: tuple[int, ...]
     lr: tuple[float, ...]
@@ -65,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     return common.dataset_parser(
         MODULE, __doc__, PRESETS, "one folder per data set (results.csv, results.json, cells.json) and "
                                   "summary.md at the top. alpha = inf is stored as null in JSON.",
-        DATASETS, "runs/softplus_alpha")
+        DATASETS, "runs/softplus_alpha", extra=lambda parser: common.add_rule_arguments(parser, ("alpha",)))
 
 
 def run_dataset(run: experiment.Run, dataset: str) -> list[dict]:
@@ -77,8 +79,8 @@ def run_dataset(run: experiment.Run, dataset: str) -> list[dict]:
     key = (lambda alpha: pn.alpha_key(dataset, alpha)) if dataset == "norb" else (lambda alpha: None)
     if reason is not None:
         return [run.cell(dataset, f"alpha = {pn.alpha_label(a)}", "test_error", None, key(a), note=reason)
-                for a in preset.alphas]
-    grid = ds.sweep.product(alpha=preset.alphas, lr=preset.lr, l1=[preset.l1])
+                for a in presets.as_grid(preset.alphas)]
+    grid = ds.sweep.product(alpha=presets.as_grid(preset.alphas), lr=preset.lr, l1=[preset.l1])
     rows = run.sweep(config, grid, folder, data, dataset=dataset)
     for row in rows:  # JSON has no inf: a reloaded alpha = inf reads null
         if row["alpha"] is None:

@@ -1,7 +1,7 @@
 """Train networks with the paper's procedure and pick the learning rate on the validation set.
 
-Each combination of --activations, --lr, --l1, --seeds, --pretrain-lr, --noise-level (and --alpha) is
-one network, all of them trained as one batched sweep; the summary gives, per activation, L1 and seed,
+Each combination of --activations, --lr, --l1, --seeds, --pretrain-lr, --noise-level (and --alpha,
+--labeled-fractions) is one network, all of them trained as one batched sweep; the summary gives, per activation, L1 and seed,
 the network with the lowest validation error, as section 4.1 does ("a constant learning rate ... with
 respect to the supervised validation error"). Several --datasets are swept in turn, one folder each.
 
@@ -80,22 +80,26 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def structure(preset, dataset: str) -> dict:
-    """The ``TrainConfig`` fields of ``preset`` on ``dataset`` (the activation is a grid axis)."""
+    """The ``TrainConfig`` fields of ``preset`` on ``dataset`` (the activation is a grid axis, the labeled
+    fraction one when several are given)."""
     fields = {name: getattr(preset, RULES[name].dest) for name in hparam_rules.CLI_NAMES
               if not RULES[name].listed and RULES[name].kind != hparam_rules.FLAG}
-    return dict(fields, dataset=dataset, tied_decoder=not preset.untied_decoder,
-                num_classes=data_lib.num_classes(dataset))
+    fractions = presets.as_grid(preset.labeled_fractions)
+    return dict(fields, **({"labeled_fraction": fractions[0]} if len(fractions) == 1 else {}), dataset=dataset,
+                tied_decoder=not preset.untied_decoder, num_classes=data_lib.num_classes(dataset))
 
 
 def grid(preset) -> tuple[list[dict], Any]:
     """The networks of ``preset`` (activation outermost, as recorded sweeps list them) and the base
-    hyperparameters: alpha is an axis only when several are given, else the base's value."""
-    alpha = presets.as_grid(preset.alpha)
+    hyperparameters: alpha and the labeled fraction are axes only when several are given, else the
+    base's value and the configuration's (:func:`structure`)."""
+    alpha, fractions = presets.as_grid(preset.alpha), presets.as_grid(preset.labeled_fractions)
     points = ds.sweep.product(activation=preset.activations, lr=presets.as_grid(preset.lr),
                               l1=presets.as_grid(preset.l1), seed=presets.as_grid(preset.seeds),
                               pretrain_lr=presets.as_grid(preset.pretrain_lr),
                               noise_level=presets.as_grid(preset.noise_level),
-                              **({"alpha": alpha} if len(alpha) > 1 else {}))
+                              **({"alpha": alpha} if len(alpha) > 1 else {}),
+                              **({"labeled_fraction": fractions} if len(fractions) > 1 else {}))
     return points, ds.config.Hparams(alpha=alpha[0])
 
 

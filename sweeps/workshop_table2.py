@@ -57,16 +57,18 @@ class WorkshopTable2Preset(presets.DatasetPreset):
     """A workshop Table 2 preset: the settings of every preset (architecture, epochs, patience, data
     sets and their sizes) and pretrain_epochs: DAE epochs per layer; lr, pretrain_lr: the fine-tuning
     and pre-training lr grids; l1: the rectifier row's L1 grid (tanh trains without); noise_std: the
-    standard deviation of the Gaussian corruption; best: how many networks of lowest validation error
-    each row averages; seeds: networks per setting."""
+    standard deviation of the Gaussian corruption (the hyperparameter noise_level, set by --noise-level;
+    several are a grid axis, selected on validation with the others); best: how many networks of lowest
+    validation error each row averages; seeds: networks per setting."""
 
     known_datasets = DATASETS
+    hparam_of_field = {"noise_std": "noise_level"}
 
     pretrain_epochs: int
     lr: tuple[float, ...]
     pretrain_lr: tuple[float, ...]
     l1: tuple[float, ...]
-    noise_std: float
+    noise_std: float | tuple[float, ...]
     best: int
     seeds: int
 
@@ -111,9 +113,8 @@ PRESETS = presets.by_name(
 
 def build_parser() -> argparse.ArgumentParser:
     def extra(parser: argparse.ArgumentParser) -> None:
-        common.add_rule_arguments(parser, ("pretrain_epochs", "lr", "pretrain_lr", "l1"))  # L1: the rectifier row's
-        parser.add_argument("--noise-std", type=float, default=None,
-                            help="override the standard deviation of the Gaussian corruption")
+        # L1: the rectifier row's; the noise level: the Gaussian corruption's standard deviation
+        common.add_rule_arguments(parser, ("pretrain_epochs", "lr", "pretrain_lr", "l1", "noise_level"))
 
     return common.dataset_parser(
         MODULE, __doc__, PRESETS, "one folder per data set (results.csv, results.json, cells.json) and summary.md "
@@ -128,15 +129,17 @@ def row_of(network: dict) -> str:
 
 
 def table2_grid(preset: WorkshopTable2Preset) -> list[dict]:
-    """One point per (row, L1, pre-training lr, fine-tuning lr, seed); L1 only on the rectifier row."""
+    """One point per (row, L1, noise standard deviation, pre-training lr, fine-tuning lr, seed); L1 only on
+    the rectifier row."""
     grid = []
     for row, activation in ACTIVATION_OF_ROW.items():
         l1s = preset.l1 if row == "rectifier_l1" else [0.0]
-        for l1, pretrain_lr, lr, seed in itertools.product(l1s, preset.pretrain_lr, preset.lr,
-                                                           presets.seed_values(preset.seeds)):
+        axes = (l1s, presets.as_grid(preset.noise_std), preset.pretrain_lr, preset.lr,
+                presets.seed_values(preset.seeds))
+        for l1, noise_std, pretrain_lr, lr, seed in itertools.product(*axes):
             grid.append(dict(activation=activation, pretrain_strategy=SQUARED_STRATEGY[activation],
                              pretrain_epochs=preset.pretrain_epochs, l1=float(l1), pretrain_lr=pretrain_lr,
-                             lr=lr, noise_level=preset.noise_std, seed=seed))
+                             lr=lr, noise_level=noise_std, seed=seed))
     return grid
 
 
@@ -156,8 +159,8 @@ def mean_and_sd(values: Sequence[float]) -> tuple[float | None, float | None]:
 
 def selected_record(network: dict) -> dict:
     """What a cell keeps of each of its 5 networks."""
-    return {k: network.get(k) for k in ("network", "lr", "pretrain_lr", "l1", "valid_error", "test_error",
-                                        "sparsity", "epochs_run")}
+    return {k: network.get(k) for k in ("network", "lr", "pretrain_lr", "l1", "noise_level", "valid_error",
+                                        "test_error", "sparsity", "epochs_run")}
 
 
 def row_cells(networks: Sequence[dict], row: str, preset_name: str, dataset: str, sizes: dict, k: int) -> list[dict]:
@@ -226,10 +229,10 @@ def summarize(cells: list[dict], preset: str, description: str) -> str:
     lines = [f"# Workshop Table 2 ({preset} preset)", "", common.preset_banner(preset), "", description, "",
              results_io.format_table(table, columns),
              "", "## The networks of each row, by validation error", "",
-             results_io.format_table(chosen, ["dataset", "row", "network", "lr", "pretrain_lr", "l1", "valid_error",
-                                              "test_error", "sparsity"],
+             results_io.format_table(chosen, ["dataset", "row", "network", "lr", "pretrain_lr", "l1", "noise_level",
+                                              "valid_error", "test_error", "sparsity"],
                                      {"valid_error": ".4f", "test_error": ".4f", "sparsity": ".3f", "lr": "g",
-                                      "pretrain_lr": "g", "l1": "g"})]
+                                      "pretrain_lr": "g", "l1": "g", "noise_level": "g"})]
     return "\n".join(lines) + "\n"
 
 

@@ -156,6 +156,67 @@ def test_every_help_names_only_presets_that_exist_and_tells_no_history():
             assert "it matters on GPUs only" in text
 
 
+# a preset field that holds a hyperparameter under a name of its own, set by the hyperparameter's flag
+RENAMED = [
+    ("figure4", ["--labeled-fractions", "0.1", "0.5"], "fractions", (0.1, 0.5), "--labeled-fractions 0.1 0.5"),
+    ("figure4", ["--labeled-fraction", "0.2"], "fractions", (0.2,), "--labeled-fractions 0.2"),
+    ("softplus_alpha", ["--alpha", "1", "inf"], "alphas", (1.0, math.inf), "--alpha 1.0 inf"),
+    ("workshop_table2", ["--noise-level", "0.5", "2"], "noise_std", (0.5, 2.0), "--noise-level 0.5 2.0"),
+]
+
+
+@pytest.mark.parametrize("name, argv, field, value, option", RENAMED, ids=[r[0] + r[1][0] for r in RENAMED])
+def test_a_hyperparameters_flag_sets_the_preset_field_that_holds_it_and_the_label_names_the_flag(
+        name, argv, field, value, option):
+    module = importlib.import_module(f"sweeps.{name}")
+    preset = common.chosen_preset(module.build_parser().parse_args(["--preset", "paper", *argv]), module.PRESETS,
+                                  module.OVERRIDES)
+    assert getattr(preset, field) == value and dict(preset.overrides) == {field: value}
+    assert preset.label == f"paper [{option}]"
+    assert preset.description.endswith(f"OVERRIDDEN on the command line: {option}")
+    assert preset.settings()[field] == value  # results record the field's name
+
+
+@pytest.mark.parametrize("name, option, word", [
+    ("figure4", "--labeled-fractions", "0"), ("figure4", "--labeled-fractions", "1.5"),
+    ("figure4", "--labeled-fraction", "nan"), ("softplus_alpha", "--alpha", "0"), ("softplus_alpha", "--alpha", "-1"),
+    ("workshop_table2", "--noise-level", "-0.1"), ("workshop_table2", "--noise-level", "inf"),
+])
+def test_a_value_outside_the_rule_is_refused_by_each_module_with_one_line_naming_the_flag(name, option, word, capsys):
+    module = importlib.import_module(f"sweeps.{name}")
+    with pytest.raises(SystemExit):
+        module.build_parser().parse_args([option, "0.5", word])
+    (line,) = capsys.readouterr().err.splitlines()[-1:]
+    rule = next(rule for rule in RULES.values() if option in (rule.option, *rule.aliases))
+    assert line == (f"python -m sweeps.{name}: error: argument {'/'.join([rule.option, *rule.aliases])}: "
+                    f"expected {rule.expected(bounded=not rule.high_lifted_by)}, got {word!r}")
+
+
+def test_every_field_a_preset_holds_under_another_name_has_its_flag_and_reaches_the_preset():
+    renamed = 0
+    for module in sweep_modules():
+        presets = getattr(module, "PRESETS", {})
+        for field, name in (type(next(iter(presets.values()))).hparam_of_field if presets else {}).items():
+            options = {option for action in module.build_parser()._actions for option in action.option_strings}
+            assert RULES[name].option in options and field in module.OVERRIDES, (module.__name__, field)
+            renamed += 1
+    assert renamed == 3
+
+
+def test_a_preset_field_named_otherwise_is_checked_by_its_hyperparameters_rule():
+    from sweeps import figure4, softplus_alpha, workshop_table2
+
+    with pytest.raises(ValueError, match=r"fractions must be a finite number in \(0, 1\] or a non-empty grid of "
+                                         r"them, got \(0.5, 1.5\)$"):
+        dataclasses.replace(figure4.PRESETS["quick"], fractions=(0.5, 1.5))
+    with pytest.raises(ValueError, match=r"alphas must be > 0 \(inf: the rectifier\) or a non-empty grid"):
+        dataclasses.replace(softplus_alpha.PRESETS["quick"], alphas=(1.0, 0.0))
+    gaussian = dataclasses.replace(workshop_table2.PRESETS["quick"], noise_std=(0.5, 3.0))  # a standard deviation
+    assert gaussian.noise_std == (0.5, 3.0)
+    with pytest.raises(ValueError, match="noise_std must be a noise standard deviation >= 0"):
+        dataclasses.replace(workshop_table2.PRESETS["quick"], noise_std=-0.5)
+
+
 def recorded_commands() -> list[tuple[str, list[str]]]:
     found = []
     for path in sorted(glob.glob(os.path.join(ROOT, "results", "**", "results.json"), recursive=True)):

@@ -132,6 +132,8 @@ def test_labels_and_paper_scale():
     assert presets.preset_label("quick", {}) == "quick"
     label = presets.preset_label("paper", {"noise_std": 0.1, "l1": (0.0, 0.1)})
     assert label == "paper [--noise-std 0.1; --l1 0.0 0.1]"
+    renamed = presets.preset_label("paper", {"noise_std": (0.5, 2.0), "epochs": 3}, {"noise_std": "--noise-level"})
+    assert renamed == "paper [--noise-level 0.5 2.0; --epochs 3]"
     assert presets.is_paper_scale("paper") and presets.is_paper_scale("paper [--epochs 3]")
     assert not any(presets.is_paper_scale(x) for x in ("quick", "quick [--epochs 3]", "papers", None))
 

@@ -191,6 +191,22 @@ def test_figure4_sweeps_every_curve_point_of_its_preset(tmp_path, fake_data, mon
     assert "# Figure 4 (quick preset)" in (out / "summary.md").read_text()
 
 
+def test_figure4_sweeps_the_labeled_fractions_of_its_flag(tmp_path, fake_data, monkeypatch):
+    from sweeps import figure4
+
+    calls = []
+    monkeypatch.setattr("deep_sparse.sweep.run", fake_sweep(calls))
+    out = tmp_path / "figure4"
+    assert figure4.main(["--preset", "quick", "--datasets", "shapeset", "--labeled-fractions", "0.1", "0.5",
+                         "--out", str(out), "--no-progress"]) == 0
+    (config, grid, folder, options), = calls
+    assert config.labeled_fraction == 0.1 and {p["labeled_fraction"] for p in grid} == {0.1, 0.5}
+    metadata = options.extra_metadata
+    assert metadata["preset"] == "quick [--labeled-fractions 0.1 0.5]"
+    assert metadata["preset_settings"]["fractions"] == (0.1, 0.5)  # results record the field's name
+    assert {c["n_labeled"] for c in read(out / "cells.json")["cells"]} == {200, 1000}
+
+
 def test_pretrain_strategies_offline_reaches_the_loader_not_the_environment(tmp_path, monkeypatch):
     from deep_sparse import dae
     from sweeps import pretrain_strategies

@@ -32,3 +32,17 @@ def test_without_a_preset_a_run_is_the_paper_preset_with_its_overrides_named():
     alphas = common.chosen_preset(train.build_parser().parse_args(["--alpha", "1", "inf", "--lr", "0.1"]),
                                   train.PRESETS, train.SETTINGS)
     assert [point["alpha"] for point in train.grid(alphas)[0]] == [1.0, float("inf")]
+
+
+def test_one_labeled_fraction_is_the_configurations_and_several_are_a_grid_axis():
+    parse = train.build_parser().parse_args
+    one = common.chosen_preset(parse(["--labeled-fraction", "0.5", "--lr", "0.1"]), train.PRESETS, train.SETTINGS)
+    assert one.label == "paper [--lr 0.1; --labeled-fractions 0.5]"  # in the table's order
+    assert train.structure(one, "mnist")["labeled_fraction"] == 0.5
+    assert all("labeled_fraction" not in point for point in train.grid(one)[0])
+    several = common.chosen_preset(parse(["--labeled-fractions", "0.5", "1", "--lr", "0.1"]), train.PRESETS,
+                                   train.SETTINGS)
+    assert "labeled_fraction" not in train.structure(several, "mnist")
+    assert [point["labeled_fraction"] for point in train.grid(several)[0]] == [0.5, 1.0]
+    assert train.structure(common.chosen_preset(parse([]), train.PRESETS, train.SETTINGS), "mnist")[
+        "labeled_fraction"] == 1.0

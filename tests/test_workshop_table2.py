@@ -1,5 +1,6 @@
 """sweeps.workshop_table2: the workshop paper's Table 2 (DAE pre-training with Gaussian noise, squared
 error, tied weights; mean and sd of the 5 best models on validation)."""
+import dataclasses
 import json
 import statistics
 
@@ -69,6 +70,16 @@ def test_paper_grid_is_the_papers_rows_with_squared_error_strategies():
     assert {p["pretrain_strategy"] for p in tanh} == {"linear_squared_after"}
     assert {p["noise_level"] for p in grid} == {wt2.PRESETS["paper"].noise_std}
     assert {p["pretrain_epochs"] for p in grid} == {wt2.PRESETS["paper"].pretrain_epochs} != {0}
+
+
+def test_several_noise_levels_are_a_grid_axis_and_one_leaves_the_grid_as_it_was():
+    paper = wt2.PRESETS["paper"]
+    swept = wt2.table2_grid(dataclasses.replace(paper, noise_std=(0.1, 0.5)))
+    assert len(swept) == 2 * len(wt2.table2_grid(paper)) and {p["noise_level"] for p in swept} == {0.1, 0.5}
+    for level in (0.1, 0.5):
+        at_level = [{k: v for k, v in p.items() if k != "noise_level"} for p in swept if p["noise_level"] == level]
+        assert at_level == [{k: v for k, v in p.items() if k != "noise_level"} for p in wt2.table2_grid(paper)]
+    assert wt2.table2_grid(dataclasses.replace(paper, noise_std=(0.25,))) == wt2.table2_grid(paper)
 
 
 @pytest.mark.parametrize("activation", sorted(wt2.SQUARED_STRATEGY))
