@@ -9,7 +9,9 @@ the fine-tuning learning rate chosen on the validation set from {0.1, 0.01, 0.00
 does not say whether a mini-batch's cost is averaged or summed over its 10 examples; the ``paper`` preset
 reads it as summed for the NLL and reconstruction terms and averaged for the L1 term
 (``minibatch_cost="summed"``), which for plain SGD is this library's mean cost at 10 times the learning
-rates and a tenth of the L1 coefficient (:func:`deep_sparse.config.from_summed_cost`). When
+rates and a tenth of the L1 coefficient (:func:`deep_sparse.config.from_summed_cost`); ``--lr`` values are
+in the preset's units (with ``--preset paper``, ``--lr 0.01`` trains at our lr 0.1), and results record
+the values the networks trained with. When
 several pre-training learning rates are given, the one with the lowest final reconstruction error is
 kept first (the paper: "We select the model with the lowest reconstruction error"): the reconstruction
 error alone (no noise, no L1 term) of the clean validation inputs, summed over the layers after each
