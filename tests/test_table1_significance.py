@@ -1,4 +1,5 @@
 """Table 1's McNemar tests are recorded and reused for the same pair of selected networks."""
+import dataclasses
 import time
 
 import numpy as np
@@ -101,3 +102,18 @@ def test_a_retrained_copy_that_misses_the_sweep_is_named_in_the_cell_note():
                   "sweep_test_error": {"pretrained": 0.0206, "no_pretraining": 0.0167}}
     assert table1.retrained_copy_note(reproduced) == ""
     assert table1.retrained_copy_note({"note": "not tested"}) == ""
+
+
+def test_the_paper_preset_trains_the_summed_costs_grid_at_our_mean_costs_values():
+    paper, quick = table1.PRESETS["paper"], table1.PRESETS["quick"]
+    assert paper.minibatch_cost == "summed" and (paper.lr, paper.l1) == ((0.1, 0.01, 0.001, 0.0001), 0.001)
+    grid = table1.table1_grid(paper)
+    assert sorted({row["lr"] for row in grid}) == [0.001, 0.01, 0.1, 1.0]
+    assert sorted({row["pretrain_lr"] for row in grid if row["pretrain_epochs"]}) == [0.001, 0.01, 0.1, 1.0]
+    assert {row["l1"] for row in grid if row["activation"] in table1.L1_ACTIVATIONS} == {0.0001}
+    assert {row["l1"] for row in grid if row["activation"] not in table1.L1_ACTIVATIONS} == {0.0}
+    # a preset that reads the cost as a mean trains at its own values
+    assert quick.minibatch_cost == "mean"
+    assert sorted({row["lr"] for row in table1.table1_grid(quick)}) == [0.01, 0.1]
+    with pytest.raises(ValueError, match="minibatch_cost must be one of mean, summed"):
+        dataclasses.replace(quick, minibatch_cost="sum")
