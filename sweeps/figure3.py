@@ -16,6 +16,8 @@ import numpy as np
 import deep_sparse as ds
 from deep_sparse import data as data_lib
 from deep_sparse import health, presets
+from deep_sparse.rows import row_is_dead
+from deep_sparse.store import read_results
 from sweeps import common
 
 NAME = "figure3"
@@ -101,7 +103,7 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     run = common.start(args, MODULE, NAME, PRESETS, OVERRIDES, "Figure 3")
     if args.render:
-        rows = ds.sweep.read_results(args.out)
+        rows = read_results(args.out)
     else:
         rows = run.sweep(figure3_config(run.preset), figure3_grid(run.preset), args.out, data=None)
     write_outputs(rows, args.out, run.preset.label, run.preset.description)
@@ -110,7 +112,7 @@ def main(argv=None) -> int:
 
 def write_outputs(rows: list[dict], out: str, label: str, description: str) -> str:
     """figure3.png and summary.md from the rows recorded so far (any prefix of the sweep)."""
-    dead = [ds.sweep.row_is_dead(r, NUM_CLASSES) for r in rows]
+    dead = [row_is_dead(r, NUM_CLASSES) for r in rows]
     collapsed = [health.is_collapsed(r) and not d for r, d in zip(rows, dead)]
     live = [r for r, d, c in zip(rows, dead, collapsed) if not d and not c]
     ds.plots.error_vs_sparsity(
@@ -126,7 +128,7 @@ def write_outputs(rows: list[dict], out: str, label: str, description: str) -> s
 def summarize(rows, preset: str, description: str) -> str:
     """Per-L1 means and the paper's observation, in Markdown; diverged, dead and collapsed networks
     are counted and left out of the means."""
-    dead = {r["network"] for r in rows if ds.sweep.row_is_dead(r, NUM_CLASSES)}
+    dead = {r["network"] for r in rows if row_is_dead(r, NUM_CLASSES)}
     collapsed = {r["network"] for r in rows if health.is_collapsed(r)}
     left_out = dead | collapsed
     by_l1: dict = {}
