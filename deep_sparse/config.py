@@ -130,12 +130,6 @@ jax.tree_util.register_pytree_with_keys(
 
 HPARAM_NAMES = Hparams._fields
 
-# How a mini-batch's cost is normalised: "mean" (this library's cost, every term averaged over the
-# examples) or "summed" (the data term, NLL or reconstruction, summed over the examples and the L1 term
-# averaged over them), the two readings the papers' text allows (see :func:`from_summed_cost`).
-MINIBATCH_COSTS = ("mean", "summed")
-
-
 def from_summed_cost(hparams: Hparams, batch_size: int) -> Hparams:
     """The hyperparameters under which this library's SGD takes exactly the steps that SGD takes on a
     mini-batch cost whose data term is summed over the mini-batch and whose L1 term is averaged.

@@ -18,6 +18,11 @@ MATMUL_PRECISIONS = ("highest", "tensorfloat32", "default")
 DEFAULT_MATMUL_PRECISION = "highest"
 CACHE_ENV = "DEEP_SPARSE_CACHE"
 
+# how a mini-batch's cost is normalised: "mean" (this library's cost, every term averaged over the
+# examples) or "summed" (the data term, NLL or reconstruction, summed over the examples and the L1 term
+# averaged over them), the two readings the papers' text allows (:func:`deep_sparse.config.from_summed_cost`)
+MINIBATCH_COSTS = ("mean", "summed")
+
 
 class DeadlineReached(Exception):
     """``run(..., deadline=...)`` stopped before the deadline: every finished chunk and the running

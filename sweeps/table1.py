@@ -39,7 +39,7 @@ from typing import Optional
 
 import deep_sparse as ds
 from deep_sparse import experiment, presets, selection
-from deep_sparse.names import DeadlineReached
+from deep_sparse.names import MINIBATCH_COSTS, DeadlineReached
 from deep_sparse.presets import PAPER_LR_GRID, Generated, Subset
 from deep_sparse.rows import unpack_wrong
 from deep_sparse.selection import mcnemar_exact  # noqa: F401 - the paired test of the bold cells, public here too
@@ -82,8 +82,8 @@ class Table1Preset(presets.DatasetPreset):
     l1_activations: tuple[str, ...]
     noise_level: float
     seeds: int
-    minibatch_cost: str = presets.setting(lambda value: value in ds.config.MINIBATCH_COSTS,
-                                          f"one of {', '.join(ds.config.MINIBATCH_COSTS)}")
+    minibatch_cost: str = presets.setting(lambda value: value in MINIBATCH_COSTS,
+                                          f"one of {', '.join(MINIBATCH_COSTS)}")
 
 
 PRESETS = presets.by_name(
