@@ -188,7 +188,6 @@ def summarize(rows, preset: str, description: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-
 def report_lines(root: str, out_dir: str) -> list[str]:
     """Figure 3's section of the report (``sweeps/report.py``): the figure of the paper preset's
     networks recorded under the results folder ``root`` (written to ``report_figure3.png`` in

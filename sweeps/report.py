@@ -7,8 +7,9 @@ Writes ``report.md``, ``report.json`` (the same cells, machine-readable) and its
 It reads only what the runs recorded (``results.json``, ``cells.json``, ``plan.json``): AISTATS Table 1
 comes from ``sweeps/report_tables.py``, the workshop's Table 1 from ``sweeps/sparsity.py``, Figure 3 from
 ``sweeps/figure3.py`` (each experiment module turns its own rows into its section), the diagnostics from
-``sweeps/report_diagnostics.py``; this module assembles them. Runs of reduced presets, runs with overrides and diagnostics never stand beside
-a paper number: they are listed under "Every other run", by folder, with their provenance.
+``sweeps/report_diagnostics.py``; this module assembles them. Runs of reduced presets, runs with
+overrides and diagnostics never stand beside a paper number: they are listed under "Every other run",
+by folder, with their provenance.
 """
 from __future__ import annotations
 
