@@ -57,7 +57,6 @@ DEVICES_SCRIPT = textwrap.dedent("""
     from deep_sparse import executor as executor_module
     from deep_sparse import sweep
     from deep_sparse.config import Hparams
-from deep_sparse.store import read_results
     from deep_sparse.devices import make_mesh
     from deep_sparse.executor import ChunkExecutor
     from deep_sparse.planner import Network
