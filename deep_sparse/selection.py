@@ -11,7 +11,7 @@ group of rows (a table cell: an activation, a model, a curve point):
    noise level, chosen on classification in section 4.2), keep only the rows of the pre-training
    learning rate with the lowest reconstruction error (:func:`reconstruction_error`: the error
    alone, no noise and no L1 term, of the clean validation inputs, summed over the layers after each
-   layer's last pre-training epoch; ``deep_sparse.sweep.pretrain_reconstruction``). A pre-training lr
+   layer's last pre-training epoch; ``deep_sparse.rows.pretrain_reconstruction``). A pre-training lr
    scores the lowest value among its rows (the rows of one pre-trained stack share one value; a
    diverged row scores inf). Rows without pre-training pass through unchanged;
 2. among the rows left, keep the one with the lowest validation error (error rate, or RMSE for

@@ -30,21 +30,21 @@ from typing import Any, Callable, Optional, Sequence
 from deep_sparse import distributed, health, portable, results_io, reuse, runtime
 from deep_sparse.config import Hparams, TrainConfig
 from deep_sparse.devices import auto_chunk_size, make_mesh, resolve_batching
-from deep_sparse.executor import ChunkExecutor, ChunkPolicy, DeadlineReached, fit_chunk_size
+from deep_sparse.executor import ChunkExecutor, ChunkPolicy, fit_chunk_size
 from deep_sparse.metrics_log import MetricsLog
-from deep_sparse.planner import (Group, Network, balanced_chunks, check_hparams, chunk_name, chunk_slots,
-                                 network_epochs, normalize_grid, plan, product, stack_signature)
+from deep_sparse.planner import (Group, Network, balanced_chunks, chunk_name, chunk_slots, network_epochs,
+                                 normalize_grid, plan, product, stack_signature)
 from deep_sparse.progress import Progress
-from deep_sparse.rows import is_dead, pack_wrong, pretrain_reconstruction, row_is_dead, rows_from_results, unpack_wrong
+from deep_sparse.rows import rows_from_results
 from deep_sparse.stacks import SharedStacks, chunk_checkpoint, pretrained_stacks, select_stacks
-from deep_sparse.store import SweepStore, is_finetuned, read_results, rows_checksum
+from deep_sparse.store import SweepStore, is_finetuned
 from deep_sparse.sweep_options import SweepOptions
 from deep_sparse.train import Data, Trainer, load_data, make_train
 
-# what other modules and users reach through the sweep: its planner's, rows' and store's names too
-__all__ = ["run", "SweepOptions", "product", "plan", "normalize_grid", "check_hparams", "balanced_chunks",
-           "chunk_slots", "stack_signature", "Network", "DeadlineReached", "read_results", "rows_checksum",
-           "pack_wrong", "unpack_wrong", "is_dead", "row_is_dead", "pretrain_reconstruction"]
+# the sweep's public face: run, and the grid (product) and options (SweepOptions) it takes, as the README
+# writes them (ds.sweep.run(config, ds.sweep.product(...), options=ds.sweep.SweepOptions(...))); every other
+# name lives in, and is imported from, its own module (planner, executor, rows, store, names)
+__all__ = ["run", "SweepOptions", "product"]
 
 
 # -------------------------------------------------------------------------------------- rows

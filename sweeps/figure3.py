@@ -3,7 +3,8 @@
 Deep rectifier networks without pre-training, trained with L1 penalties on the activations from 0 to
 0.01 and several random initializations; the paper (200 networks) finds no loss of accuracy until
 about 85% of the hidden activations are exact zeros. Every network of the grid is trained in one
-batched program by ``deep_sparse.sweep``.
+batched program by ``deep_sparse.sweep``. The report's Figure 3 section (:func:`report_lines`) is
+drawn from the paper preset's recorded networks by the same code as this command's summary.
 """
 from __future__ import annotations
 
@@ -16,7 +17,10 @@ import numpy as np
 import deep_sparse as ds
 from deep_sparse import data as data_lib
 from deep_sparse import health, presets
+from deep_sparse.rows import row_is_dead
+from deep_sparse.store import read_results
 from sweeps import common
+from sweeps.report_tables import FIGURE3, live_rows, read
 
 NAME = "figure3"
 MODULE = "sweeps.figure3"
@@ -24,6 +28,9 @@ DATASET = "mnist"
 NUM_CLASSES = data_lib.num_classes(DATASET)
 # the preset's settings that --name options override (in the order labels list them)
 OVERRIDES = ("lr", "epochs", "seeds")
+# the bands of the fraction of exact zeros that test errors are summarised in (the paper's reading: no
+# loss of accuracy until about 85% zeros)
+ZERO_BANDS = ((0.0, 0.85), (0.85, 0.90), (0.90, 0.95), (0.95, 1.01))
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -101,7 +108,7 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     run = common.start(args, MODULE, NAME, PRESETS, OVERRIDES, "Figure 3")
     if args.render:
-        rows = ds.sweep.read_results(args.out)
+        rows = read_results(args.out)
     else:
         rows = run.sweep(figure3_config(run.preset), figure3_grid(run.preset), args.out, data=None)
     write_outputs(rows, args.out, run.preset.label, run.preset.description)
@@ -110,23 +117,39 @@ def main(argv=None) -> int:
 
 def write_outputs(rows: list[dict], out: str, label: str, description: str) -> str:
     """figure3.png and summary.md from the rows recorded so far (any prefix of the sweep)."""
-    dead = [ds.sweep.row_is_dead(r, NUM_CLASSES) for r in rows]
-    collapsed = [health.is_collapsed(r) and not d for r, d in zip(rows, dead)]
-    live = [r for r, d, c in zip(rows, dead, collapsed) if not d and not c]
-    ds.plots.error_vs_sparsity(
-        live, os.path.join(out, "figure3.png"), dead=sum(dead), collapsed=sum(collapsed),
-        title=f"Figure 3 ({label} preset): {len(rows)} rectifier networks on MNIST",
-    )
+    draw(rows, os.path.join(out, "figure3.png"), f"Figure 3 ({label} preset): {len(rows)} rectifier networks on MNIST")
     summary = summarize(rows, label, description)
     common.write_text(os.path.join(out, "summary.md"), summary)
     print(summary)
     return summary
 
 
+def draw(rows: list[dict], path: str, title: str) -> None:
+    """The figure (:func:`deep_sparse.plots.error_vs_sparsity`) of ``rows``: test error against the
+    fraction of exact zeros of the networks neither diverged, dead nor collapsed, those counted in the title."""
+    dead = [row_is_dead(r, NUM_CLASSES) for r in rows]
+    collapsed = [health.is_collapsed(r) and not d for r, d in zip(rows, dead)]
+    live = [r for r, d, c in zip(rows, dead, collapsed) if not d and not c]
+    ds.plots.error_vs_sparsity(live, path, dead=sum(dead), collapsed=sum(collapsed), title=title)
+
+
+def band_table(kept: list[dict]) -> list[dict]:
+    """Per band of :data:`ZERO_BANDS`: how many networks of ``kept`` have a fraction of exact zeros in
+    [low, high), and their mean, min and max test error (%, None for an empty band)."""
+    table = []
+    for low, high in ZERO_BANDS:
+        band = [r["test_error"] for r in kept if low <= r["sparsity"] < high]
+        table.append({"fraction of zeros": f"{100 * low:.0f}-{min(100, 100 * high):.0f}%", "networks": len(band),
+                      "mean test error %": 100 * float(np.mean(band)) if band else None,
+                      "min %": 100 * float(np.min(band)) if band else None,
+                      "max %": 100 * float(np.max(band)) if band else None})
+    return table
+
+
 def summarize(rows, preset: str, description: str) -> str:
     """Per-L1 means and the paper's observation, in Markdown; diverged, dead and collapsed networks
     are counted and left out of the means."""
-    dead = {r["network"] for r in rows if ds.sweep.row_is_dead(r, NUM_CLASSES)}
+    dead = {r["network"] for r in rows if row_is_dead(r, NUM_CLASSES)}
     collapsed = {r["network"] for r in rows if health.is_collapsed(r)}
     left_out = dead | collapsed
     by_l1: dict = {}
@@ -157,19 +180,34 @@ def summarize(rows, preset: str, description: str) -> str:
         reading = ("Paper: no loss of accuracy until about 85% of true zeros." if preset == "paper"
                    else "Test error by fraction of zeros.")
         lines += ["", reading, ""]
-        bands = [(0.0, 0.85), (0.85, 0.90), (0.90, 0.95), (0.95, 1.01)]
-        band_rows = []
-        for low, high in bands:
-            band = [r["test_error"] for r in kept if low <= r["sparsity"] < high]
-            band_rows.append({"fraction of zeros": f"{100 * low:.0f}-{min(100, 100 * high):.0f}%", "networks": len(band),
-                              "mean test error %": 100 * float(np.mean(band)) if band else None,
-                              "min %": 100 * float(np.min(band)) if band else None,
-                              "max %": 100 * float(np.max(band)) if band else None})
+        band_rows = band_table(kept)
         lines.append(ds.results_io.format_table(band_rows, list(band_rows[0]),
                                              {"mean test error %": ".2f", "min %": ".2f", "max %": ".2f"}))
     if preset != "paper":
         lines += ["", "This is a reduced run, not a paper-scale reproduction."]
     return "\n".join(lines) + "\n"
+
+
+def report_lines(root: str, out_dir: str) -> list[str]:
+    """Figure 3's section of the report (``sweeps/report.py``): the figure of the paper preset's
+    networks recorded under the results folder ``root`` (written to ``report_figure3.png`` in
+    ``out_dir``), how many were left out, and their test error by band of exact zeros."""
+    record = read(root, f"{FIGURE3}/results.json")
+    if record is None:
+        return ["Figure 3: not run at the paper preset yet."]
+    rows = record["rows"]
+    live = live_rows(rows)
+    left_out = [r for r in rows if r not in live]
+    path = os.path.join(out_dir, "report_figure3.png")
+    draw(rows, path, f"Figure 3, ours: {len(rows)} rectifier networks on MNIST, L1 from 0 to 0.01")
+    lines = [f"![Figure 3, ours]({os.path.relpath(path, out_dir)})", "",
+             f"{len(rows)} networks recorded; {len(left_out)} left out as dead, diverged or collapsed"
+             + (f" (L1 {min(r['l1'] for r in left_out):g} to {max(r['l1'] for r in left_out):g})" if left_out else "")
+             + ". Mean test error by fraction of zeros:", "",
+             "| zeros | networks | mean test error % | min | max |", "|---|---|---|---|---|"]
+    lines += [f"| {band['fraction of zeros']} | {band['networks']} | {band['mean test error %']:.2f} | "
+              f"{band['min %']:.2f} | {band['max %']:.2f} |" for band in band_table(live) if band["networks"]]
+    return lines
 
 
 if __name__ == "__main__":

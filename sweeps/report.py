@@ -4,10 +4,12 @@ first, then why our numbers differ, then every other run listed without a paper 
     python -m sweeps.report results --out results/report.md
 
 Writes ``report.md``, ``report.json`` (the same cells, machine-readable) and its figures beside it.
-It reads only what the runs recorded (``results.json``, ``cells.json``, ``plan.json``): the tables
-come from ``sweeps/report_tables.py``, the diagnostics from ``sweeps/report_diagnostics.py``; this
-module assembles them. Runs of reduced presets, runs with overrides and diagnostics never stand beside
-a paper number: they are listed under "Every other run", by folder, with their provenance.
+It reads only what the runs recorded (``results.json``, ``cells.json``, ``plan.json``): AISTATS Table 1
+comes from ``sweeps/report_tables.py``, the workshop's Table 1 from ``sweeps/sparsity.py``, Figure 3 from
+``sweeps/figure3.py`` (each experiment module turns its own rows into its section), the diagnostics from
+``sweeps/report_diagnostics.py``; this module assembles them. Runs of reduced presets, runs with
+overrides and diagnostics never stand beside a paper number: they are listed under "Every other run",
+by folder, with their provenance.
 """
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ import os
 from typing import Optional
 
 from deep_sparse import results_io
-from sweeps import report_diagnostics, report_tables
+from sweeps import figure3, report_diagnostics, report_tables, sparsity
 
 NOT_OBTAINABLE = (
     ("CIFAR-10 (AISTATS Table 1)", "python -m sweeps.table1 --preset paper --datasets cifar10 --data-dir DATA_DIR"),
@@ -84,7 +86,7 @@ def render(root: str, out_path: str) -> str:
     out_dir = os.path.dirname(os.path.abspath(out_path))
     table1, table1_cells = report_tables.aistats_table1(root)
     table1_mean, table1_mean_cells = report_tables.compact_table1(root, report_tables.TABLE1_MEAN_COST)
-    workshop, workshop_cells = report_tables.workshop_table1(root)
+    workshop, workshop_cells = sparsity.workshop_table1(root)
     selected = report_tables.table1_selected(root)
     # the diagnostics each change one thing of the mean-cost preset's networks
     why, findings = report_diagnostics.section(root, out_dir,
@@ -104,7 +106,7 @@ def render(root: str, out_path: str) -> str:
         *report_tables.pending_experiment(root, "Workshop Table 2", report_tables.WORKSHOP_TABLE2,
                                           "python -m sweeps.workshop_table2 --preset paper"), "",
         "## AISTATS 2011, Figure 3: influence of final sparsity on accuracy (MNIST)", "",
-        *report_tables.figure3_lines(root, out_dir), "",
+        *figure3.report_lines(root, out_dir), "",
         "## MNIST stand-ins for the paper's NORB experiments", "",
         "Labelled stand-ins: the paper ran these on NORB; no paper number stands beside them.", "",
         *[line for title, folder in report_tables.STAND_INS for line in report_tables.pending_experiment(

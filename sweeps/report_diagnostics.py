@@ -22,7 +22,7 @@ from typing import NamedTuple, Optional
 
 from deep_sparse.rows import unpack_wrong
 from deep_sparse.selection import mcnemar_exact
-from sweeps import diagnostics, paper_numbers, report_tables
+from sweeps import diagnostics, paper_numbers, report_tables, sparsity
 
 # Diagnostics recorded before the diagnostics folder existed, and causes ruled out in the notes: their
 # verdicts were written by hand and carry the date and commit they were true at; where a folder holds
@@ -171,41 +171,11 @@ def section(root: str, out_dir: str, selected: dict[tuple[str, bool], dict]) -> 
         networks = "; ".join(pick_text(r) for r in rows) or "see the note"
         link = os.path.relpath(os.path.join(root, folder), out_dir)
         lines.append(f"| [{os.path.basename(folder)}]({link}) | {question} | {networks} | {said} |")
-    lines += ["", *l1_scale_from_figure3(root), "", *sparsity_without_l1(root, out_dir)]
+    lines += ["", *l1_scale_from_figure3(root), "", *sparsity.sparsity_without_l1(root, out_dir)]
     records = [{"name": f.name, "question": f.question, "change": f.change, "folder": f.folder,
                 "recorded": f.recorded, "planned": f.planned, "effect": f.effect, "p_value": f.p_value,
                 "verdict": f.verdict} for f in found]
     return lines, records
-
-
-def sparsity_without_l1(root: str, out_dir: str) -> list[str]:
-    """Which learning rate gives the workshop's sparsity without L1 (52 / 44 / 37% zeros per layer),
-    read from the rectifiers without L1 of the workshop Table 1 sweep (no run of its own)."""
-    record = report_tables.read(root, f"{report_tables.SPARSITY}/mnist/results.json")
-    rows = [] if record is None else [r for r in record["rows"] if r["activation"] == "rectifier" and r["l1"] == 0
-                                      and r.get("sparsity_layer_1") is not None]
-    if not rows:
-        return []
-    paper = [paper_numbers.WORKSHOP_TABLE1_SPARSITY[(False, layer)] for layer in (1, 2, 3)]
-
-    def distance(row):
-        return statistics.mean(abs(row[f"sparsity_layer_{layer}"] - paper[layer - 1]) for layer in (1, 2, 3))
-
-    link = os.path.relpath(os.path.join(root, report_tables.SPARSITY, "mnist"), out_dir)
-    lines = ["Analysis of recorded rows: which lr gives the workshop's sparsity without L1 (rectifier, MNIST, "
-             f"[{report_tables.SPARSITY}/mnist]({link}), no run of its own):", "",
-             "| lr | valid % | test % | zeros per layer % | mean distance to the paper's "
-             f"{' / '.join(f'{100 * p:.1f}' for p in paper)} (points) |", "|---|---|---|---|---|"]
-    for row in sorted(rows, key=lambda r: -r["lr"]):
-        zeros = " / ".join(f"{100 * row[f'sparsity_layer_{layer}']:.1f}" for layer in (1, 2, 3))
-        lines.append(f"| {row['lr']:g} | {100 * row['valid_error']:.2f} | {100 * row['test_error']:.2f} | {zeros} | "
-                     f"{100 * distance(row):.1f} |")
-    closest, pick = min(rows, key=distance), min(rows, key=lambda r: r["valid_error"])
-    lines += ["", f"Closest to the paper's sparsity: lr {closest['lr']:g}; validation picks lr {pick['lr']:g}"
-              + ("" if closest is pick else f", {100 * distance(pick):.1f} points away: the paper's sparsity column "
-                 "fits a network trained at a smaller lr than its best one, or is not the network of its test-error "
-                 "row (the workshop names no lr)") + "."]
-    return lines
 
 
 def l1_scale_from_figure3(root: str) -> list[str]:

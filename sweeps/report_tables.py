@@ -237,39 +237,6 @@ def mcnemar_lines(cells: dict) -> list[str]:
     return lines
 
 
-def workshop_table1(root: str) -> tuple[list[str], list[dict]]:
-    """The workshop's Table 1: sparsity per layer (MNIST) and test error (Shapeset, MNIST)."""
-    record = read(root, f"{SPARSITY}/cells.json") or {"cells": []}
-    ours = {c["paper_key"]: c for c in record["cells"] if c.get("preset") == "paper" and c.get("paper_key")}
-    lines = ["Left: fraction of zeros per layer, rectifier, MNIST, no pre-training.", "",
-             "| Layer | with L1: paper | ours | mark | w/o L1: paper | ours | mark |", "|---|---|---|---|---|---|---|"]
-    records = []
-    for layer in (1, 2, 3):
-        parts = []
-        for with_l1 in (True, False):
-            key = paper_numbers.layer_sparsity_key(with_l1, layer)
-            paper, cell = paper_numbers.PAPER[key]["value"], ours.get(key)
-            value = None if cell is None else cell["ours"]
-            parts.append(f"{pct(paper)} | {pct(value)} | {'' if value is None else f'{100 * (value - paper):+.1f}'}")
-            records.append({"table": "workshop.table1.left", "key": key, "paper": paper, "ours": value})
-        lines.append(f"| Layer {layer} | {' | '.join(parts)} |")
-    lines += ["", "(Sparsity has no sampling interval here: the mark is the signed difference in points.)", "",
-              "Right: test error without pre-training. Shapeset is our generated set, not the paper's.", "",
-              "| Neuron type | Shapeset: paper | ours | mark | MNIST: paper | ours | mark |",
-              "|---|---|---|---|---|---|---|"]
-    for neuron, label in paper_numbers.WORKSHOP_NEURONS.items():
-        parts = []
-        for dataset in ("shapeset", "mnist"):
-            key = paper_numbers.workshop_error_key(dataset, neuron)
-            paper, cell = paper_numbers.PAPER[key]["value"], ours.get(key)
-            value = None if cell is None else cell["ours"]
-            parts.append(f"{pct(paper)} | {pct(value)} | {mark(value, paper, 10_000)}")
-            records.append({"table": "workshop.table1.right", "key": key, "paper": paper, "ours": value,
-                            "mark": mark(value, paper, 10_000)})
-        lines.append(f"| {label} | {' | '.join(parts)} |")
-    return lines, records
-
-
 def pending_experiment(root: str, title: str, folder: str, command: str) -> list[str]:
     record = read(root, f"{folder}/cells.json")
     if record is None:
@@ -278,36 +245,6 @@ def pending_experiment(root: str, title: str, folder: str, command: str) -> list
 
 
 # ------------------------------------------------------------------------------ figures
-def figure3_lines(root: str, out_dir: str) -> list[str]:
-    """Figure 3 as the paper's: test error against the fraction of exact zeros, the paper's reading
-    (no loss until about 85% zeros) marked."""
-    record = read(root, f"{FIGURE3}/results.json")
-    if record is None:
-        return ["Figure 3: not run at the paper preset yet."]
-    live = live_rows(record["rows"])
-    left_out = [r for r in record["rows"] if r not in live]
-    figure, axis = plt.subplots(figsize=(6, 4))
-    axis.scatter([100 * r["sparsity"] for r in live], [100 * r["test_error"] for r in live], s=10)
-    axis.axvline(85, color="grey", linestyle="--", label="the paper: no loss until about 85% zeros")
-    axis.set(xlabel="fraction of exact zeros (%)", ylabel="test error (%)",
-             title=f"Figure 3, ours: {len(live)} networks, L1 from 0 to 0.01")
-    axis.legend(loc="upper left")
-    path = os.path.join(out_dir, "report_figure3.png")
-    figure.savefig(path, dpi=100, bbox_inches="tight")
-    plt.close(figure)
-    lines = [f"![Figure 3, ours]({os.path.relpath(path, out_dir)})", "",
-             f"{len(record['rows'])} networks recorded; {len(left_out)} left out as dead, diverged or collapsed"
-             + (f" (L1 {min(r['l1'] for r in left_out):g} to {max(r['l1'] for r in left_out):g})" if left_out else "")
-             + ". Mean test error by fraction of zeros:", "",
-             "| zeros | networks | mean test error % | min | max |", "|---|---|---|---|---|"]
-    for low, high in ((0.0, 0.85), (0.85, 0.90), (0.90, 0.95), (0.95, 1.01)):
-        band = [r["test_error"] for r in live if low <= r["sparsity"] < high]
-        if band:
-            lines.append(f"| {100 * low:.0f}-{min(100, 100 * high):.0f}% | {len(band)} | {pct(statistics.mean(band))} | "
-                         f"{pct(min(band))} | {pct(max(band))} |")
-    return lines
-
-
 def curves_figure(selected: dict[tuple[str, bool], dict], path: str) -> bool:
     """Validation error and sparsity per epoch of each selected network (one figure)."""
     if not selected:

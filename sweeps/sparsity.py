@@ -17,11 +17,13 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
+import statistics
 
 from deep_sparse import experiment, plots, presets
 from deep_sparse.presets import PAPER_LR_GRID, Generated, Subset
 from sweeps import common
 from sweeps import paper_numbers as pn
+from sweeps.report_tables import SPARSITY, mark, pct, read
 
 NAME = "sparsity"
 MODULE = "sweeps.sparsity"
@@ -175,6 +177,72 @@ def main(argv=None) -> int:
 
 def summarize(cells: list[dict], preset: str, description: str) -> str:
     return common.cells_summary(f"Sparsity ({preset} preset)", cells, preset, description)
+
+
+# ------------------------------------------------------------------------------ the report's part
+def workshop_table1(root: str) -> tuple[list[str], list[dict]]:
+    """The workshop's Table 1 for the report (``sweeps/report.py``): sparsity per layer (MNIST) and test
+    error (Shapeset, MNIST) of the paper preset's cells recorded under the results folder ``root``,
+    beside the paper's numbers; the lines and their machine-readable records."""
+    record = read(root, f"{SPARSITY}/cells.json") or {"cells": []}
+    ours = {c["paper_key"]: c for c in record["cells"] if c.get("preset") == "paper" and c.get("paper_key")}
+    lines = ["Left: fraction of zeros per layer, rectifier, MNIST, no pre-training.", "",
+             "| Layer | with L1: paper | ours | mark | w/o L1: paper | ours | mark |", "|---|---|---|---|---|---|---|"]
+    records = []
+    for layer in (1, 2, 3):
+        parts = []
+        for with_l1 in (True, False):
+            key = pn.layer_sparsity_key(with_l1, layer)
+            paper, cell = pn.PAPER[key]["value"], ours.get(key)
+            value = None if cell is None else cell["ours"]
+            parts.append(f"{pct(paper)} | {pct(value)} | {'' if value is None else f'{100 * (value - paper):+.1f}'}")
+            records.append({"table": "workshop.table1.left", "key": key, "paper": paper, "ours": value})
+        lines.append(f"| Layer {layer} | {' | '.join(parts)} |")
+    lines += ["", "(Sparsity has no sampling interval here: the mark is the signed difference in points.)", "",
+              "Right: test error without pre-training. Shapeset is our generated set, not the paper's.", "",
+              "| Neuron type | Shapeset: paper | ours | mark | MNIST: paper | ours | mark |",
+              "|---|---|---|---|---|---|---|"]
+    for neuron, label in pn.WORKSHOP_NEURONS.items():
+        parts = []
+        for dataset in ("shapeset", "mnist"):
+            key = pn.workshop_error_key(dataset, neuron)
+            paper, cell = pn.PAPER[key]["value"], ours.get(key)
+            value = None if cell is None else cell["ours"]
+            parts.append(f"{pct(paper)} | {pct(value)} | {mark(value, paper, 10_000)}")
+            records.append({"table": "workshop.table1.right", "key": key, "paper": paper, "ours": value,
+                            "mark": mark(value, paper, 10_000)})
+        lines.append(f"| {label} | {' | '.join(parts)} |")
+    return lines, records
+
+
+def sparsity_without_l1(root: str, out_dir: str) -> list[str]:
+    """Which learning rate gives the workshop's sparsity without L1 (52 / 44 / 37% zeros per layer),
+    read from the rectifiers without L1 of the workshop Table 1 sweep (no run of its own)."""
+    record = read(root, f"{SPARSITY}/mnist/results.json")
+    rows = [] if record is None else [r for r in record["rows"] if r["activation"] == "rectifier" and r["l1"] == 0
+                                      and r.get("sparsity_layer_1") is not None]
+    if not rows:
+        return []
+    paper = [pn.WORKSHOP_TABLE1_SPARSITY[(False, layer)] for layer in (1, 2, 3)]
+
+    def distance(row):
+        return statistics.mean(abs(row[f"sparsity_layer_{layer}"] - paper[layer - 1]) for layer in (1, 2, 3))
+
+    link = os.path.relpath(os.path.join(root, SPARSITY, "mnist"), out_dir)
+    lines = ["Analysis of recorded rows: which lr gives the workshop's sparsity without L1 (rectifier, MNIST, "
+             f"[{SPARSITY}/mnist]({link}), no run of its own):", "",
+             "| lr | valid % | test % | zeros per layer % | mean distance to the paper's "
+             f"{' / '.join(f'{100 * p:.1f}' for p in paper)} (points) |", "|---|---|---|---|---|"]
+    for row in sorted(rows, key=lambda r: -r["lr"]):
+        zeros = " / ".join(f"{100 * row[f'sparsity_layer_{layer}']:.1f}" for layer in (1, 2, 3))
+        lines.append(f"| {row['lr']:g} | {100 * row['valid_error']:.2f} | {100 * row['test_error']:.2f} | {zeros} | "
+                     f"{100 * distance(row):.1f} |")
+    closest, pick = min(rows, key=distance), min(rows, key=lambda r: r["valid_error"])
+    lines += ["", f"Closest to the paper's sparsity: lr {closest['lr']:g}; validation picks lr {pick['lr']:g}"
+              + ("" if closest is pick else f", {100 * distance(pick):.1f} points away: the paper's sparsity column "
+                 "fits a network trained at a smaller lr than its best one, or is not the network of its test-error "
+                 "row (the workshop names no lr)") + "."]
+    return lines
 
 
 if __name__ == "__main__":

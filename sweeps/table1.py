@@ -40,8 +40,10 @@ import time
 from typing import Optional
 
 import deep_sparse as ds
-from deep_sparse import experiment, names, presets, selection
+from deep_sparse import experiment, presets, selection
+from deep_sparse.names import MINIBATCH_COSTS, DeadlineReached
 from deep_sparse.presets import PAPER_LR_GRID, Generated, Subset
+from deep_sparse.rows import unpack_wrong
 from deep_sparse.selection import mcnemar_exact  # noqa: F401 - the paired test of the bold cells, public here too
 from sweeps import common, paper_numbers
 
@@ -82,8 +84,8 @@ class Table1Preset(presets.DatasetPreset):
     l1_activations: tuple[str, ...]
     noise_level: float
     seeds: int
-    minibatch_cost: str = presets.setting(lambda value: value in names.MINIBATCH_COSTS,
-                                          f"one of {', '.join(names.MINIBATCH_COSTS)}")
+    minibatch_cost: str = presets.setting(lambda value: value in MINIBATCH_COSTS,
+                                          f"one of {', '.join(MINIBATCH_COSTS)}")
 
 
 PRESETS = presets.by_name(
@@ -189,7 +191,7 @@ def check_time_for(pair: list[dict], n_layers: int, deadline: Optional[float], s
         return
     needed = speed * sum(row["epochs_run"] + row["pretrain_epochs"] * n_layers for row in pair)
     if time.time() + needed > deadline:
-        raise ds.sweep.DeadlineReached(
+        raise DeadlineReached(
             f"the significance test of networks {[row['network'] for row in pair]} needs about {needed / 60:.0f} "
             "min of retraining, more than the time budget leaves")
 
@@ -221,7 +223,7 @@ def significance_tests(config, preset: Table1Preset, chosen: dict, data, path: s
         wrong, retrained = [], []
         for row in pair:
             if "test_wrong" in row:  # recorded by the sweep: nothing to retrain
-                wrong.append(ds.sweep.unpack_wrong(row["test_wrong"]))
+                wrong.append(unpack_wrong(row["test_wrong"]))
                 retrained.append(None)
                 continue
             group_config = config.replace(activation=activation, pretrain_epochs=row["pretrain_epochs"])

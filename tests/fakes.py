@@ -9,7 +9,8 @@ from deep_sparse import data as data_lib
 from deep_sparse import presets, results_io
 from deep_sparse.config import Hparams
 from deep_sparse.presets import DatasetPreset, Generated, Subset
-from deep_sparse.sweep import SweepOptions, normalize_grid
+from deep_sparse.planner import normalize_grid
+from deep_sparse.sweep import SweepOptions
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

@@ -21,6 +21,7 @@ import pytest
 from deep_sparse import checkpoints, sweep
 from deep_sparse.checkpoints import CheckpointMismatch, CheckpointWriteError, ChunkCheckpoint, leaf_paths
 from deep_sparse.progress import Progress
+from deep_sparse.store import read_results
 from deep_sparse.sweep import SweepOptions
 from test_sweep import CONFIG, QUIET, make_data
 
@@ -209,7 +210,7 @@ def test_a_full_disk_is_one_line_with_the_space_needed_and_earlier_results_stay(
     assert "free at least" in message and "MiB" in message and "resume (--resume)" in message
     # what was finished before stays: the first chunk's rows, and the second chunk's epoch-1 checkpoint
     assert (out / "chunks" / "group000_networks_00000-00000.json").exists()
-    assert len(sweep.read_results(str(out))) == 1
+    assert len(read_results(str(out))) == 1
     assert ChunkCheckpoint(str(out / "checkpoints" / "group000_networks_00001-00001")).latest_step() == 1
 
 

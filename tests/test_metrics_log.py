@@ -15,6 +15,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from deep_sparse import metrics_log, results, sweep
 from deep_sparse.config import TrainConfig
 from deep_sparse.metrics_log import METRICS_FILE, MetricsLog, read_lines
+from deep_sparse.names import DeadlineReached
 from deep_sparse.sweep_options import SweepOptions
 from sweeps import common
 from sweeps import curves as curves_command
@@ -99,7 +100,7 @@ def test_a_resumed_sweep_logs_each_epoch_once(data, swept, tmp_path, monkeypatch
     resumed: the epochs it computes again are not logged again; the file equals an uninterrupted run's
     but for the times."""
     out_dir = str(tmp_path / "resumed")
-    with pytest.raises(sweep.DeadlineReached):
+    with pytest.raises(DeadlineReached):
         sweep.run(CONFIG, GRID, out_dir, data, options=SweepOptions(chunk_size=2, deadline=0.0, **QUIET))
     assert [(line["network"], line["epoch"]) for line in read_lines(os.path.join(out_dir, METRICS_FILE))] == [
         (0, 1), (1, 1)]

@@ -10,7 +10,7 @@ import pytest
 
 from deep_sparse import results_io
 from deep_sparse.rows import pack_wrong
-from sweeps import diagnostics, paper_numbers, report, report_diagnostics, report_tables
+from sweeps import diagnostics, figure3, paper_numbers, report, report_diagnostics, report_tables, sparsity
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -129,7 +129,7 @@ def test_the_sparsity_analysis_names_the_lr_closest_to_the_workshops_sparsity(tm
              "sparsity_layer_1": z[0], "sparsity_layer_2": z[1], "sparsity_layer_3": z[2]}
             for lr, valid, z in ((0.1, 0.014, (0.82, 0.76, 0.70)), (0.01, 0.018, (0.50, 0.37, 0.32)))]
     write(tmp_path, "sparsity-paper/mnist", "results.json", {"rows": rows})
-    text = "\n".join(report_diagnostics.sparsity_without_l1(str(tmp_path), str(tmp_path)))
+    text = "\n".join(sparsity.sparsity_without_l1(str(tmp_path), str(tmp_path)))
     assert "Closest to the paper's sparsity: lr 0.01; validation picks lr 0.1" in text
     assert "| 0.01 | 1.80 | 1.80 | 50.0 / 37.0 / 32.0 |" in text
 
@@ -140,7 +140,7 @@ def test_figure3_leaves_dead_diverged_and_collapsed_networks_out_and_counts_them
     rows[2].update(diverged=True)
     rows[3].update(dead=True)
     write(tmp_path, "figure3-paper", "results.json", {"rows": rows})
-    text = "\n".join(report_tables.figure3_lines(str(tmp_path), str(tmp_path)))
+    text = "\n".join(figure3.report_lines(str(tmp_path), str(tmp_path)))
     assert "4 networks recorded; 3 left out as dead, diverged or collapsed (L1 0.001 to 0.003)" in text
     assert "| 0-85% | 1 | 1.80 |" in text
 

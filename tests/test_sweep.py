@@ -22,6 +22,10 @@ from deep_sparse import stacks as stacks_module
 from deep_sparse import results_io, reuse, runtime, selection, sweep
 from deep_sparse.executor import ChunkExecutor
 from deep_sparse.config import Hparams, TrainConfig
+from deep_sparse.names import DeadlineReached
+from deep_sparse.planner import Network, balanced_chunks, chunk_slots, normalize_grid, plan, stack_signature
+from deep_sparse.rows import pack_wrong, pretrain_reconstruction, unpack_wrong
+from deep_sparse.store import read_results, rows_checksum
 from deep_sparse.sweep import SweepOptions
 from deep_sparse.train import make_train, prepare_data
 
@@ -84,14 +88,14 @@ def assert_row_matches(row, result):
     assert row["epochs_run"] == int(result.epochs_run)
     assert row["best_epoch"] == int(result.best_epoch)
     assert row["diverged"] == bool(result.diverged)
-    np.testing.assert_array_equal(sweep.unpack_wrong(row["test_wrong"]), np.asarray(result.test_example_errors) > 0.5)
+    np.testing.assert_array_equal(unpack_wrong(row["test_wrong"]), np.asarray(result.test_example_errors) > 0.5)
 
 
 @given(st.lists(st.booleans(), max_size=50))
 def test_wrong_examples_pack_and_unpack(wrong):
-    packed = sweep.pack_wrong(wrong)
+    packed = pack_wrong(wrong)
     assert packed["examples"] == len(wrong) and len(packed["packed_hex"]) == 2 * -(-len(wrong) // 8)
-    np.testing.assert_array_equal(sweep.unpack_wrong(json.loads(json.dumps(packed))), np.asarray(wrong, bool))
+    np.testing.assert_array_equal(unpack_wrong(json.loads(json.dumps(packed))), np.asarray(wrong, bool))
 
 
 def read_csv(path):
@@ -104,16 +108,16 @@ def test_product_and_normalize_grid():
     points = sweep.product(l1=[0.0, 1e-3], seed=range(3))
     assert len(points) == 6
     assert points[0] == {"l1": 0.0, "seed": 0} and points[-1] == {"l1": 1e-3, "seed": 2}
-    assert sweep.normalize_grid({"l1": [0.0, 1e-3], "seed": range(3)}) == points
+    assert normalize_grid({"l1": [0.0, 1e-3], "seed": range(3)}) == points
     explicit = [{"lr": 0.1, "seed": 3}, {"lr": 0.01, "activation": "tanh"}]
-    assert sweep.normalize_grid(explicit) == explicit
-    assert sweep.normalize_grid(iter(explicit)) == explicit
+    assert normalize_grid(explicit) == explicit
+    assert normalize_grid(iter(explicit)) == explicit
 
 
 @pytest.mark.parametrize("make", [
     lambda: sweep.product(learning_rate=[0.1]),
-    lambda: sweep.normalize_grid({"lr": [0.1], "bogus_field": [1]}),
-    lambda: sweep.normalize_grid([{"lr": 0.1}, {"lr": 0.1, "bogus_field": 1}]),
+    lambda: normalize_grid({"lr": [0.1], "bogus_field": [1]}),
+    lambda: normalize_grid([{"lr": 0.1}, {"lr": 0.1, "bogus_field": 1}]),
 ])
 def test_unknown_grid_names_are_named(make):
     with pytest.raises(ValueError, match=r"(learning_rate|bogus_field).*known fields.*lr"):
@@ -124,7 +128,7 @@ def test_empty_grids():
     with pytest.raises(ValueError, match="seed"):
         sweep.product(lr=[0.1], seed=[])
     with pytest.raises(ValueError, match="no points"):
-        sweep.normalize_grid([])
+        normalize_grid([])
 
 
 @pytest.mark.parametrize("point, name", [
@@ -140,23 +144,23 @@ def test_empty_grids():
 ])
 def test_bad_grid_values_are_named(point, name):
     with pytest.raises(ValueError, match=rf"grid point 1: {name}\b"):
-        sweep.plan(CONFIG, [{"lr": 0.1}, point])
+        plan(CONFIG, [{"lr": 0.1}, point])
 
 
 def test_bad_structural_value_is_rejected():
     with pytest.raises(ValueError, match="activation"):
-        sweep.plan(CONFIG, [{"activation": "relu6"}])
+        plan(CONFIG, [{"activation": "relu6"}])
 
 
 def test_plan_groups_structural_choices():
     grid = sweep.product(activation=["rectifier", "tanh"], l1=[0.0, 1e-3], seed=[0])
-    groups = sweep.plan(CONFIG, grid)
+    groups = plan(CONFIG, grid)
     assert [g.config.activation for g in groups] == ["rectifier", "tanh"]
     assert [[n.index for n in g.networks] for g in groups] == [[0, 1], [2, 3]]
     assert groups[1].config.replace(activation="rectifier") == CONFIG
     # Traced hyperparameters alone make one group.
-    assert len(sweep.plan(CONFIG, GRID)) == 1
-    sizes = sweep.plan(CONFIG, [{"hidden_sizes": [8]}, {"hidden_sizes": (8,)}, {"hidden_sizes": (8, 8)}])
+    assert len(plan(CONFIG, GRID)) == 1
+    sizes = plan(CONFIG, [{"hidden_sizes": [8]}, {"hidden_sizes": (8,)}, {"hidden_sizes": (8, 8)}])
     assert [[n.index for n in g.networks] for g in sizes] == [[0, 1], [2]]
 
 
@@ -214,7 +218,7 @@ def test_results_files(sweep_dirs):
         assert record["machine"]["devices"]
         assert record["timings"]["wall_seconds"] > 0
         assert record["timings"]["groups"][0]["chunk_size"] == chunk_size
-        assert sweep.read_results(out_dir) == record["rows"]
+        assert read_results(out_dir) == record["rows"]
         assert not [name for name in os.listdir(out_dir) if name.startswith(".tmp-")]
 
 
@@ -224,7 +228,7 @@ def test_the_selected_networks_keep_their_per_example_test_errors_in_results_jso
     recorded = results_io.read_json(os.path.join(out_dir, "results.json"))["rows"]
     chosen = [selection.select(recorded, selection.by_fields("l1"))[key] for key in ((0.0,), (1e-3,))]
     for row in chosen:
-        wrong = sweep.unpack_wrong(row["test_wrong"])
+        wrong = unpack_wrong(row["test_wrong"])
         assert wrong.shape == (data.x_test.shape[0],)
         assert wrong.mean() == pytest.approx(row["test_error"], abs=1e-6)
 
@@ -268,7 +272,7 @@ def test_structural_groups_run_separately(data, tmp_path):
     assert_row_matches(rows[1], tanh)
     assert rows[1]["sparsity"] == 0.0  # tanh units are never exactly zero here
     assert rows[0]["sparsity"] > 0.2
-    record = sweep.read_results(str(tmp_path / "out"))
+    record = read_results(str(tmp_path / "out"))
     assert len(record) == 2
     with open(tmp_path / "out" / "results.json") as handle:
         assert len(json.load(handle)["timings"]["groups"]) == 2
@@ -349,7 +353,7 @@ def test_rows_of_another_sweep_are_refused(data, sweep_dirs, tmp_path):
     with open(path) as handle:
         record = json.load(handle)
     record["rows"][0]["seed"] = 7  # a row of another sweep, with a valid checksum
-    record["sha256"] = sweep.rows_checksum(record["rows"])
+    record["sha256"] = rows_checksum(record["rows"])
     with open(path, "w") as handle:
         json.dump(record, handle)
     with pytest.raises(ValueError, match="group000_networks_00000-00003.json: network 0"):
@@ -369,7 +373,7 @@ def test_deadline_stops_cleanly_and_resume_finishes_bitwise(data, sweep_dirs, tm
     monkeypatch.setattr(sweep, "_run_chunk", slow_clock)
     # 250 s of budget: chunks 1 and 2 finish; the deadline has passed when the third has run its first
     # epoch: it stops there, checkpointed.
-    with pytest.raises(sweep.DeadlineReached, match="checkpointed"):
+    with pytest.raises(DeadlineReached, match="checkpointed"):
         sweep.run(CONFIG, GRID, out_dir, data,
                   options=SweepOptions(chunk_size=1, checkpoint_every=0, deadline=1250.0, **QUIET))
     assert sorted(os.listdir(os.path.join(out_dir, "chunks"))) == [
@@ -521,7 +525,7 @@ def test_sigkill_then_resume_gives_the_same_results(tmp_path):
         record = json.load(handle)
     assert record["complete"] is True
     # The curves (in results.json) agree too.
-    assert [row["curves"] for row in record["rows"]] == [row["curves"] for row in sweep.read_results(reference_dir)]
+    assert [row["curves"] for row in record["rows"]] == [row["curves"] for row in read_results(reference_dir)]
     # Finished chunks leave no checkpoints behind.
     assert not any(_checkpoint_steps(out_dir, name) for name in os.listdir(os.path.join(out_dir, "checkpoints")))
 
@@ -533,7 +537,7 @@ def test_automatic_chunk_shrinks_to_fit(data, tmp_path, monkeypatch):
     messages = []
     rows = sweep.run(CONFIG, GRID, str(tmp_path / "out"), data,
                      options=SweepOptions(progress=False, checkpoint_every=0, log=messages.append))
-    assert len(rows) == len(sweep.normalize_grid(GRID))
+    assert len(rows) == len(normalize_grid(GRID))
     assert any("chunk(s) of 2 " in m for m in messages), messages
 
 
@@ -681,7 +685,7 @@ def test_a_stack_that_diverged_in_its_last_layer_is_never_selected():
     # measured at paper scale: the half-negated rectifier's stack of pre-training lr 0.01 diverged in
     # layer 3's first epoch; its layers 1-2 had finite curves, so a sum of "last finite values" gave it
     # the lowest reconstruction error (735.7 against 918.7) and every network fine-tuned from it was dead
-    group = sweep.plan(PRETRAIN_CONFIG, sweep.product(lr=[0.1], pretrain_lr=[0.01, 0.05], seed=[0]))[0]
+    group = plan(PRETRAIN_CONFIG, sweep.product(lr=[0.1], pretrain_lr=[0.01, 0.05], seed=[0]))[0]
     finite, diverged = group.networks
 
     def stack(valid_loss, has_diverged):
@@ -689,8 +693,8 @@ def test_a_stack_that_diverged_in_its_last_layer_is_never_selected():
                                        pretrain_loss=np.asarray(valid_loss, np.float32))
         return types.SimpleNamespace(curves=curves, diverged=np.bool_(has_diverged))
 
-    stacks = {sweep.stack_signature(finite): stack([[9.0], [30.0]], False),
-              sweep.stack_signature(diverged): stack([[7.0], [20.0]], True)}  # lower, but diverged
+    stacks = {stack_signature(finite): stack([[9.0], [30.0]], False),
+              stack_signature(diverged): stack([[7.0], [20.0]], True)}  # lower, but diverged
     kept, skipped = stacks_module.select_stacks(group, group.networks, stacks, [], ())
     assert kept == [finite] and [row["network"] for row in skipped] == [diverged.index]
     assert skipped[0]["diverged"] and selection.reconstruction_error(skipped[0]) == float("inf")
@@ -699,12 +703,12 @@ def test_a_stack_that_diverged_in_its_last_layer_is_never_selected():
 def test_pretrain_reconstruction_is_the_sum_of_each_layers_last_epoch_and_inf_once_diverged():
     nan = np.nan
     curves = np.array([[30.0, 20.0, 10.0], [9.0, 8.0, 7.5]])
-    assert sweep.pretrain_reconstruction(curves) == pytest.approx(10.0 + 7.5)
+    assert pretrain_reconstruction(curves) == pytest.approx(10.0 + 7.5)
     # diverged in layer 2's third epoch: its earlier epochs are finite, but the stack is not
-    assert sweep.pretrain_reconstruction(np.array([[30.0, 20.0, 10.0], [9.0, 8.0, nan]])) == np.inf
+    assert pretrain_reconstruction(np.array([[30.0, 20.0, 10.0], [9.0, 8.0, nan]])) == np.inf
     # diverged in layer 1: the layers after it never ran
-    assert sweep.pretrain_reconstruction(np.array([[30.0, nan, nan], [nan, nan, nan]])) == np.inf
-    assert sweep.pretrain_reconstruction(np.zeros((0, 0))) is None
+    assert pretrain_reconstruction(np.array([[30.0, nan, nan], [nan, nan, nan]])) == np.inf
+    assert pretrain_reconstruction(np.zeros((0, 0))) is None
 
 
 def test_a_resumed_selection_finetunes_only_what_is_missing(data, tmp_path):
@@ -800,14 +804,14 @@ def test_a_reuse_folder_must_hold_a_sweep(data, tmp_path):
 
 
 def test_the_computation_key_leaves_out_only_what_a_network_never_reads():
-    key = lambda config, **h: reuse.computation_key(config, sweep.Network(0, 0, Hparams(**h)))  # noqa: E731
+    key = lambda config, **h: reuse.computation_key(config, Network(0, 0, Hparams(**h)))  # noqa: E731
     assert key(CONFIG, noise_level=0.1, pretrain_lr=0.5, alpha=2.0) == key(CONFIG.replace(corruption="gaussian"))
     assert key(CONFIG, lr=0.1) != key(CONFIG, lr=0.2) and key(CONFIG) != key(CONFIG.replace(epochs=4))
     assert key(PRETRAIN_CONFIG, noise_level=0.1) != key(PRETRAIN_CONFIG)  # read by pre-training
     assert key(PRETRAIN_CONFIG.replace(corruption="gaussian")) != key(PRETRAIN_CONFIG)
     softplus = CONFIG.replace(activation="scaled_softplus")
     assert key(softplus, alpha=2.0) != key(softplus)
-    assert reuse.computation_key(CONFIG, sweep.Network(0, 1, Hparams())) != key(CONFIG)  # the seed
+    assert reuse.computation_key(CONFIG, Network(0, 1, Hparams())) != key(CONFIG)  # the seed
 
 
 def test_a_tampered_chunk_file_is_refused(data, tmp_path):
@@ -841,10 +845,10 @@ def test_invalid_hyperparameters_are_refused_before_anything_is_written(data, tm
 
 
 def test_gaussian_noise_level_is_a_standard_deviation(data):
-    groups = sweep.plan(CONFIG.replace(corruption="gaussian"), [{"noise_level": 1.5, "alpha": float("inf")}])
+    groups = plan(CONFIG.replace(corruption="gaussian"), [{"noise_level": 1.5, "alpha": float("inf")}])
     assert groups[0].networks[0].hparams.noise_level == 1.5
     with pytest.raises(ValueError, match="noise_level must be a finite number >= 0"):
-        sweep.plan(CONFIG.replace(corruption="gaussian"), [{"noise_level": -1.0}])
+        plan(CONFIG.replace(corruption="gaussian"), [{"noise_level": -1.0}])
 
 
 def test_empty_dict_and_empty_list_grids_mean_the_same(data, tmp_path):
@@ -888,15 +892,15 @@ def test_epoch_speed_leaves_out_the_first_epoch():
 
 def test_balanced_chunks():
     networks = list(range(200))
-    assert [len(c) for c in sweep.balanced_chunks(networks, 192)] == [100, 100]
-    assert [len(c) for c in sweep.balanced_chunks(networks, 256)] == [200]
-    assert [len(c) for c in sweep.balanced_chunks(list(range(10)), 4, n_devices=2)] == [4, 4, 2]
-    assert [len(c) for c in sweep.balanced_chunks(list(range(9)), 8, n_devices=4)] == [8, 1]
-    chunks = sweep.balanced_chunks(networks, 64, n_devices=8)
+    assert [len(c) for c in balanced_chunks(networks, 192)] == [100, 100]
+    assert [len(c) for c in balanced_chunks(networks, 256)] == [200]
+    assert [len(c) for c in balanced_chunks(list(range(10)), 4, n_devices=2)] == [4, 4, 2]
+    assert [len(c) for c in balanced_chunks(list(range(9)), 8, n_devices=4)] == [8, 1]
+    chunks = balanced_chunks(networks, 64, n_devices=8)
     assert sum(chunks, []) == networks and all(len(c) % 8 == 0 for c in chunks[:-1])
     # every chunk computes in its first chunk's slots, padded to the devices
-    assert sweep.chunk_slots(sweep.balanced_chunks(list(range(9)), 8, n_devices=4)) == 8
-    assert sweep.chunk_slots([[0, 1, 2], [3, 4]], n_devices=2) == 4
+    assert chunk_slots(balanced_chunks(list(range(9)), 8, n_devices=4)) == 8
+    assert chunk_slots([[0, 1, 2], [3, 4]], n_devices=2) == 4
 
 
 def test_padding_slots_are_never_trained(data, tmp_path, monkeypatch):

@@ -15,6 +15,7 @@ import pytest
 from deep_sparse import executor as executor_module
 from deep_sparse import planner, sweep
 from deep_sparse.config import Hparams
+from deep_sparse.store import read_results
 from deep_sparse.train import make_train
 from test_sweep import CONFIG, TESTS, _env, assert_row_matches, make_data
 
@@ -212,6 +213,6 @@ def test_two_processes_on_loopback_equal_single_runs(tmp_path, patient_single_ru
     for row in outputs[0]:
         assert_row_matches(row, patient_single_runs[(row["lr"], row["seed"])])
     # one writer: the primary's files hold every network
-    assert [r["network"] for r in sweep.read_results(out_dir)] == [0, 1, 2, 3]
+    assert [r["network"] for r in read_results(out_dir)] == [0, 1, 2, 3]
     assert sorted(os.listdir(os.path.join(out_dir, "chunks"))) == [
         "group000_networks_00000-00001.json", "group000_networks_00002-00003.json"]

@@ -15,7 +15,8 @@ import os
 import numpy as np
 import pytest
 
-from deep_sparse import experiment, presets, sweep
+from deep_sparse import experiment, presets
+from deep_sparse.rows import unpack_wrong
 from sweeps import common
 
 from fakes import fake_load_splits, fake_sweep
@@ -277,7 +278,7 @@ def test_table1_and_sparsity_tiny_then_report(tmp_path, fake_data):
     for network in significance["networks"]:
         row = rows[network]
         wrong, error = table1.per_example_errors(config.replace(pretrain_epochs=row["pretrain_epochs"]), row, data)
-        np.testing.assert_array_equal(wrong, sweep.unpack_wrong(row["test_wrong"]))
+        np.testing.assert_array_equal(wrong, unpack_wrong(row["test_wrong"]))
         assert error == pytest.approx(row["test_error"], abs=1e-6)
     missing = read(out1 / "mnist" / "results.json")
     assert missing["not_run"].startswith("not run: no files in") and missing["rows"] == []

@@ -5,8 +5,9 @@ import time
 import numpy as np
 import pytest
 
-from deep_sparse import results_io, sweep
-from deep_sparse.sweep import DeadlineReached
+from deep_sparse import results_io
+from deep_sparse.names import DeadlineReached
+from deep_sparse.rows import pack_wrong
 from sweeps import table1
 
 
@@ -80,8 +81,8 @@ def test_rows_with_their_test_errors_are_not_retrained(tmp_path, monkeypatch):
     rng = np.random.default_rng(0)
     a, b = rng.random(1000) < 0.1, rng.random(1000) < 0.2
     row = {"diverged": False, "test_error": 0.1, "pretrain_epochs": 0, "epochs_run": 5}
-    chosen = {("tanh", True): dict(row, network=5, test_wrong=sweep.pack_wrong(a)),
-              ("tanh", False): dict(row, network=1, test_wrong=sweep.pack_wrong(b))}
+    chosen = {("tanh", True): dict(row, network=5, test_wrong=pack_wrong(a)),
+              ("tanh", False): dict(row, network=1, test_wrong=pack_wrong(b))}
     preset = table1.PRESETS["tiny"].with_overrides(activations=["tanh"])
     results_io.atomic_write_json(str(tmp_path / "results.json"),
                                  {"timings": {"groups": [{"network_epochs": 10, "train_seconds": 100.0}]}})

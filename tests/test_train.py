@@ -8,6 +8,7 @@ import pytest
 
 from deep_sparse import evaluation, pretraining
 from deep_sparse.config import Hparams, TrainConfig
+from deep_sparse.rows import is_dead
 from deep_sparse.train import DATA_ARRAYS, Data, Trainer, labels_span, make_train, prepare_data
 
 N_TRAIN, N_VALID, N_TEST, N_IN, N_CLASSES = 300, 100, 100, 20, 3
@@ -397,8 +398,6 @@ def test_activity_against_numpy():
 
 def test_a_collapsed_network_is_dead_not_diverged():
     """Issue 13.3: at lr 1e3 every unit dies; the run is flagged dead, not diverged."""
-    from deep_sparse import sweep
-
     rng = np.random.default_rng(0)
     splits = {name: (rng.random((n, 12), np.float32), rng.integers(0, 3, n).astype(np.int32))
               for name, n in (("train", 50), ("valid", 37), ("test", 20))}
@@ -407,7 +406,7 @@ def test_a_collapsed_network_is_dead_not_diverged():
     for lr, dead in ((0.1, False), (1e3, True)):
         result = jax.jit(make_train(config))(jax.random.PRNGKey(0), Hparams(lr=lr), data)
         assert not bool(result.diverged)
-        flagged = sweep.is_dead(False, float(result.top_class_share), np.asarray(result.silent_units_per_layer))
+        flagged = is_dead(False, float(result.top_class_share), np.asarray(result.silent_units_per_layer))
         assert flagged is dead
 
 
