@@ -1,6 +1,6 @@
 """Lean checkpoints and idle slots of a chunk, measured side by side in one run.
 
-    python -m benchmarks.lean_slots [--quick] [--figure3 results/figure3-paper] [--out DIR]
+    python -m benchmarks.lean_slots [--quick] [--figure3 results/figure3-paper-mean-cost] [--out DIR]
 
 * **Checkpoint bytes**: a small Figure-3-like sweep (rectifier networks over L1 strengths and seeds, early
   stopping, one vmapped chunk, a checkpoint every epoch) run twice: as the library checkpoints now

@@ -140,12 +140,29 @@ RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "best": (_positive_int, "a positive integer"),
     "noise_level": (_noise_levels(bounded=True), "a masking probability in [0, 1]"),
     "noise_std": (_noise_levels(bounded=False), "a noise standard deviation >= 0 or a non-empty grid of them"),
+    "minibatch_cost": (lambda value: value in names.MINIBATCH_COSTS, f"one of {', '.join(names.MINIBATCH_COSTS)}"),
 }
 
 
 def seed_values(seeds: int | Sequence[int]) -> Sequence[int]:
     """The seeds of a preset's ``seeds``: a count n is seeds 0 to n - 1, a list is its seeds."""
     return range(seeds) if isinstance(seeds, int) else seeds
+
+
+def trained_values(minibatch_cost: str, **grids) -> dict[str, tuple[float, ...]]:
+    """A preset's ``lr``, ``pretrain_lr`` and ``l1`` values (each one value or a grid) as its networks
+    train with them: as they are under a "mean" mini-batch cost; under a "summed" one (the data term
+    summed over the paper's mini-batch of 10, the L1 term averaged) their equivalents for this library's
+    mean cost (:func:`deep_sparse.config.from_summed_cost`: learning rates x 10, L1 / 10), rounded to 10
+    significant digits so that a grid point is the number one types on a command line."""
+    if minibatch_cost == "mean":
+        return {name: tuple(as_grid(value)) for name, value in grids.items()}
+
+    def ours(name: str, value: float) -> float:
+        mapped = ds.config.from_summed_cost(ds.config.Hparams(**{name: value}), PAPER_BATCH_SIZE)
+        return float(f"{float(getattr(mapped, name)):.10g}")
+
+    return {name: tuple(ours(name, float(value)) for value in as_grid(value)) for name, value in grids.items()}
 
 
 def as_grid(value) -> tuple:

@@ -182,7 +182,7 @@ def l1_scale_from_figure3(root: str) -> list[str]:
     """Whether any L1 coefficient brings the plain rectifier near the paper's 1.43%: a normalisation of
     the L1 term other than ours differs from it by a constant factor, and Figure 3's sweep spans the
     factors 0 to 10 at lr 0.01 (read from its rows, no run of its own)."""
-    record = report_tables.read(root, f"{report_tables.FIGURE3}/results.json")
+    record = report_tables.read(root, f"{report_tables.FIGURE3_MEAN_COST}/results.json")
     live = report_tables.live_rows(record["rows"]) if record else []
     if not live:
         return []

@@ -41,7 +41,7 @@ from typing import Optional
 
 import deep_sparse as ds
 from deep_sparse import experiment, presets, selection
-from deep_sparse.names import MINIBATCH_COSTS, DeadlineReached
+from deep_sparse.names import DeadlineReached
 from deep_sparse.presets import PAPER_LR_GRID, Generated, Subset
 from deep_sparse.rows import unpack_wrong
 from deep_sparse.selection import mcnemar_exact  # noqa: F401 - the paired test of the bold cells, public here too
@@ -84,8 +84,7 @@ class Table1Preset(presets.DatasetPreset):
     l1_activations: tuple[str, ...]
     noise_level: float
     seeds: int
-    minibatch_cost: str = presets.setting(lambda value: value in MINIBATCH_COSTS,
-                                          f"one of {', '.join(MINIBATCH_COSTS)}")
+    minibatch_cost: str
 
 
 PRESETS = presets.by_name(
@@ -293,22 +292,10 @@ def table1_grid(preset: Table1Preset) -> list[dict]:
 
 
 def trained_values(preset: Table1Preset) -> tuple[tuple[float, ...], tuple[float, ...], float]:
-    """The fine-tuning lrs, pre-training lrs and L1 coefficient the preset's networks train with: its
-    own values, or under a "summed" mini-batch cost their equivalents for this library's mean cost
-    (:func:`deep_sparse.config.from_summed_cost`), rounded to 10 significant digits so that a grid point
-    is the same number as one typed on the command line."""
-    if preset.minibatch_cost == "mean":
-        return tuple(preset.lr), tuple(preset.pretrain_lr), preset.l1
-
-    def ours(**summed) -> ds.config.Hparams:
-        return ds.config.from_summed_cost(ds.config.Hparams(**summed), presets.PAPER_BATCH_SIZE)
-
-    def decimal(value) -> float:
-        return float(f"{float(value):.10g}")
-
-    return (tuple(decimal(ours(lr=lr).lr) for lr in preset.lr),
-            tuple(decimal(ours(pretrain_lr=lr).pretrain_lr) for lr in preset.pretrain_lr),
-            decimal(ours(l1=preset.l1).l1))
+    """The fine-tuning lrs, pre-training lrs and L1 coefficient the preset's networks train with
+    (:func:`deep_sparse.presets.trained_values`)."""
+    values = presets.trained_values(preset.minibatch_cost, lr=preset.lr, pretrain_lr=preset.pretrain_lr, l1=preset.l1)
+    return values["lr"], values["pretrain_lr"], values["l1"][0]
 
 
 def cell_label(activation: str, pretrained: bool) -> str:
