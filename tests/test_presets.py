@@ -8,6 +8,7 @@ import pytest
 from deep_sparse import presets
 from deep_sparse.presets import Generated, Subset
 from fakes import example
+from sweeps import figure3
 
 
 # ------------------------------------------------------------------------------ construction
@@ -159,3 +160,18 @@ def test_train_config_uses_the_preset_and_norb_widths_on_norb():
     plain = presets.NetworkPreset(name="x", description="x", hidden_sizes=(5, 5), epochs=2, patience=None)
     assert plain.hidden_sizes_for("norb") == (5, 5)
 
+
+
+def test_trained_values_map_a_summed_cost_to_ours_and_leave_a_mean_one():
+    assert presets.trained_values("mean", lr=0.01, l1=(0.0, 0.001)) == {"lr": (0.01,), "l1": (0.0, 0.001)}
+    summed = presets.trained_values("summed", lr=(0.1, 0.01, 0.001, 0.0001), pretrain_lr=0.001, l1=0.001)
+    assert summed == {"lr": (1.0, 0.1, 0.01, 0.001), "pretrain_lr": (0.01,), "l1": (0.0001,)}
+
+
+def test_figure3s_paper_preset_trains_the_summed_costs_grid_at_our_values():
+    paper = figure3.PRESETS["paper"]
+    assert paper.minibatch_cost == "summed" and paper.lr == 0.01 and max(paper.l1) == 0.01
+    grid = figure3.figure3_grid(paper)
+    assert len(grid) == 200 and {row["lr"] for row in grid} == {0.1}
+    assert max(row["l1"] for row in grid) == 0.001 and min(row["l1"] for row in grid) == 0.0
+    assert {row["lr"] for row in figure3.figure3_grid(figure3.PRESETS["quick"])} == {0.01}
