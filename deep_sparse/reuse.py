@@ -65,7 +65,8 @@ def data_sha256(data) -> str:
 
 def donor_rows(folder: str) -> dict[tuple[str, str], dict]:
     """``{(computation key, data SHA-256): row}`` of every fine-tuned network finished in the sweep
-    folder ``folder`` whose data it recorded."""
+    folder ``folder`` whose data it recorded and whose row holds what a row records today
+    (:func:`complete_record`)."""
     store = SweepStore(folder)
     if not os.path.exists(store.plan_path):
         raise FileNotFoundError(f"{folder}: no plan.json; --reuse-rows-from takes the folder of a sweep")
@@ -74,8 +75,16 @@ def donor_rows(folder: str) -> dict[tuple[str, str], dict]:
     expected = {n.index: (g.index, n.seed) for g in groups for n in g.networks}
     hashes = store.recorded_data_sha256()
     keys = {n.index: computation_key(g.config, n) for g in groups for n in g.networks}
+    tasks = {n.index: g.config.task for g in groups for n in g.networks}
     return {(keys[index], hashes[str(row["group"])]): row for index, row in store.finished_rows(expected).items()
-            if str(row["group"]) in hashes and is_finetuned(row)}
+            if str(row["group"]) in hashes and is_finetuned(row) and complete_record(row, tasks[index])}
+
+
+def complete_record(row: dict, task: str) -> bool:
+    """Whether a donor's row holds everything this sweep records: a classifier's per-example test
+    errors (``test_wrong``, which a paired test of two networks reads) are missing from rows recorded
+    before they were kept, and such a network is trained again rather than taken without them."""
+    return task != "classification" or row.get("test_wrong") is not None
 
 
 def reused_rows(folders: Sequence[str], group: Group, networks: Sequence[Network], data_hash: Optional[str],

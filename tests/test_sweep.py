@@ -25,7 +25,7 @@ from deep_sparse.config import Hparams, TrainConfig
 from deep_sparse.names import DeadlineReached
 from deep_sparse.planner import Network, balanced_chunks, chunk_slots, normalize_grid, plan, stack_signature
 from deep_sparse.rows import pack_wrong, pretrain_reconstruction, unpack_wrong
-from deep_sparse.store import read_results, rows_checksum
+from deep_sparse.store import SweepStore, read_results, rows_checksum
 from deep_sparse.sweep import SweepOptions
 from deep_sparse.train import make_train, prepare_data
 
@@ -795,6 +795,25 @@ def test_identical_networks_are_taken_from_another_sweep(data, sweep_dirs, tmp_p
     sweep.run(CONFIG, grid, str(tmp_path / "other"), make_data(seed=1),
               options=SweepOptions(chunk_size=2, checkpoint_every=0, reuse_rows_from=[donor_dir], **QUIET))
     assert trained == [[0, 1]]
+
+
+def test_a_donor_row_without_per_example_errors_is_trained_again(data, sweep_dirs, tmp_path, monkeypatch):
+    donor_dir, _ = sweep_dirs[4]
+    finished_rows = SweepStore.finished_rows
+
+    def recorded_before_test_wrong(store, expected):
+        rows = finished_rows(store, expected)
+        return {k: {n: v for n, v in row.items() if n != "test_wrong"} if store.out_dir == donor_dir else row
+                for k, row in rows.items()}
+
+    monkeypatch.setattr(SweepStore, "finished_rows", recorded_before_test_wrong)
+    trained = []
+    _spy_on_stages(monkeypatch, lambda executor, networks, names: trained.append([n.index for n in networks]))
+    grid = {"lr": [0.1, 0.05], "l1": [1e-3], "seed": [1]}
+    rows = sweep.run(CONFIG, grid, str(tmp_path / "taker"), data,
+                     options=SweepOptions(chunk_size=2, checkpoint_every=0, reuse_rows_from=[donor_dir], **QUIET))
+    assert trained == [[0, 1]] and not any("reused_from" in r for r in rows)
+    assert reuse.complete_record({"test_wrong": None}, "ratings") and not reuse.complete_record({}, "classification")
 
 
 def test_a_reuse_folder_must_hold_a_sweep(data, tmp_path):
