@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Optional, Sequence
 
 import jax
@@ -37,6 +39,9 @@ class ChunkPolicy:
     resume: continue from the chunk's latest checkpoint, if any.
     save_last: checkpoint the last epoch whatever the interval (a finished stack of pre-trained layers
         is kept as its last checkpoint).
+    precompile: when fine-tuning starts, compile its epoch for every bucket size the chunk can be
+        compacted to, and its finalization, side by side (:meth:`ChunkExecutor.precompile`; the
+        sweep's default: :func:`deep_sparse.devices.resolve_precompile`).
     """
 
     checkpoint_every: int = 1
@@ -44,6 +49,7 @@ class ChunkPolicy:
     deadline: Optional[float] = None
     resume: bool = False
     save_last: bool = False
+    precompile: bool = False
 
     def wants_checkpoints(self) -> bool:
         return bool(self.checkpoint_every) or self.deadline is not None or self.save_last
@@ -94,7 +100,8 @@ class ChunkExecutor:
         self.n_devices = mesh.devices.size
         self.network_epochs = 0  # trained network-epochs (every slot of a chunk, stopped or not)
         self.train_seconds = 0.0
-        self.compile_seconds = 0.0
+        self.compile_seconds = 0.0  # wall time: programs compiled side by side count once
+        self.programs_compiled = 0
         self.network_sharding = NamedSharding(mesh, PartitionSpec("networks"))
         self.data = jax.device_put(data, NamedSharding(mesh, PartitionSpec()))
         self._compiled: dict = {}
@@ -104,18 +111,59 @@ class ChunkExecutor:
         """``function(state, hparams, data)`` batched over the chunk, jitted and compiled for ``args``'
         shapes (cached); ``donate``: the state's buffers are reused for the output (an epoch's state
         in, the next epoch's out: half the chunk's state memory)."""
-        shapes = tuple(x.shape for x in jax.tree.leaves(args[:2]))
-        cache_key = (name, shapes, donate)
+        cache_key = _cache_key(name, args, donate)
         if cache_key not in self._compiled:
             start = time.perf_counter()
-            batched = batch_over_networks(function, self.mesh, self.batching)
-            # Every output has the network axis first (vmap broadcasts unbatched ones): pin it to the
-            # mesh, or XLA may hand back replicated constants (e.g. zero biases from init) that the
-            # next compiled stage, built for network-sharded inputs, refuses.
-            jitted = jax.jit(batched, out_shardings=self.network_sharding, donate_argnums=(0,) if donate else ())
-            self._compiled[cache_key] = jitted.lower(*args).compile()
+            self._compiled[cache_key] = self._jitted(function, donate).lower(*args).compile()
             self.compile_seconds += time.perf_counter() - start
+            self.programs_compiled += 1
         return self._compiled[cache_key]
+
+    def _jitted(self, function: Callable, donate: bool):
+        batched = batch_over_networks(function, self.mesh, self.batching)
+        # Every output has the network axis first (vmap broadcasts unbatched ones): pin it to the
+        # mesh, or XLA may hand back replicated constants (e.g. zero biases from init) that the
+        # next compiled stage, built for network-sharded inputs, refuses.
+        return jax.jit(batched, out_shardings=self.network_sharding, donate_argnums=(0,) if donate else ())
+
+    def precompile(self, programs: Sequence[tuple[str, Callable, tuple, bool]]) -> None:
+        """Compile ``programs`` (``(name, function, args, donate)``, as :meth:`compiled` takes them; args
+        may be ``jax.ShapeDtypeStruct`` trees) that are not cached yet, side by side, into the cache
+        :meth:`compiled` reads. Lowering (tracing, in Python) runs here one program after another; the
+        compilations run in threads. XLA releases the GIL while it compiles, and JAX's authors
+        recommend exactly this split: "you will want to multithread the calls to ``compile()``; there
+        isn't much to gain from multithreading the ``lower()`` part due to Python GIL contention"
+        (jax-ml/jax issue 11788)."""
+        todo = {}
+        for name, function, args, donate in programs:
+            cache_key = _cache_key(name, args, donate)
+            if cache_key not in self._compiled:
+                todo.setdefault(cache_key, (function, args, donate))
+        if not todo:
+            return
+        start = time.perf_counter()
+        lowered = [self._jitted(function, donate).lower(*args) for function, args, donate in todo.values()]
+        with ThreadPoolExecutor(max_workers=min(len(lowered), os.cpu_count() or 1)) as pool:
+            self._compiled.update(zip(todo, pool.map(lambda program: program.compile(), lowered)))
+        self.compile_seconds += time.perf_counter() - start
+        self.programs_compiled += len(lowered)
+
+    def bucket_programs(self, stage: Stage, state, hparams, n_real: int) -> list[tuple[str, Callable, tuple, bool]]:
+        """The programs a chunk of ``n_real`` networks in ``state``'s slots runs from the start of its
+        fine-tuning ``stage`` on: the epoch at the chunk's size and at every smaller bucket size it
+        can be compacted to (:func:`bucket_sizes`), and ``Train.finalize`` at the chunk's size, as
+        shapes for :meth:`precompile`."""
+        size = int(state.stopped.shape[0])
+        sizes = bucket_sizes(n_real, size, self.n_devices) if _compacts(self) else [size]
+        programs = [(stage.name, stage.epoch, (self._abstract(state, s), self._abstract(hparams, s), self.data), True)
+                    for s in sizes]
+        return programs + [("finalize", self.train.finalize, (self._abstract(state, size),
+                                                              self._abstract(hparams, size), self.data), False)]
+
+    def _abstract(self, tree, size: int):
+        """``tree``'s shapes with ``size`` networks, on the mesh."""
+        return jax.tree.map(lambda x: jax.ShapeDtypeStruct((size,) + x.shape[1:], x.dtype, sharding=self.network_sharding,
+                                                           weak_type=getattr(x, "weak_type", False)), tree)
 
     def call(self, name: str, function: Callable, state, hparams, donate: bool = False):
         return self.compiled(name, function, state, hparams, self.data, donate=donate)(state, hparams, self.data)
@@ -196,6 +244,8 @@ class ChunkExecutor:
         epoch_count, saved = 0, done
         for stage in stages:
             bucket = _Bucket(self, state, hparams, len(networks))
+            if policy.precompile and stage.name == "finetune":
+                self.precompile(self.bucket_programs(stage, state, hparams, len(networks)))
             for _ in range(stage.epochs):
                 epoch_count += 1
                 if epoch_count <= done:
@@ -286,8 +336,7 @@ class _Bucket:
         self.state, self.hparams = state, hparams
         self.slots: Optional[np.ndarray] = None  # chunk slot of each bucket slot (None: the whole chunk)
         self.n_live = n_real  # bucket slots holding distinct networks (the rest are padding)
-        # one process only: gathering a chunk spread over several processes' devices is not tested
-        self.compacts = executor.batching == "vmap" and not distributed.is_multiprocess()
+        self.compacts = _compacts(executor)
 
     @property
     def size(self) -> int:
@@ -322,6 +371,24 @@ class _Bucket:
     def chunk_slots(self) -> Sequence[int]:
         """The chunk slot of each of the bucket's live slots."""
         return range(self.n_live) if self.slots is None else self.slots
+
+
+def _compacts(executor: ChunkExecutor) -> bool:
+    # one process only: gathering a chunk spread over several processes' devices is not tested
+    return executor.batching == "vmap" and not distributed.is_multiprocess()
+
+
+def bucket_sizes(n_real: int, size: int, n_devices: int) -> list[int]:
+    """Every size a chunk of ``n_real`` networks in ``size`` slots can be computed in as its networks
+    stop, largest first: ``size`` and each smaller :func:`bucket_size` of 1 to ``n_real`` running."""
+    smaller = {bucket_size(n, n_devices, BUCKETS_PER_OCTAVE) for n in range(1, n_real + 1)}
+    return [size] + sorted((s for s in smaller if s < size), reverse=True)
+
+
+def _cache_key(name: str, args: tuple, donate: bool) -> tuple:
+    """A compiled program is found by its stage, the shapes of its state and hyperparameters (the
+    data is the executor's own), and whether it donates the state."""
+    return name, tuple(x.shape for x in jax.tree.leaves(args[:2])), donate
 
 
 @functools.lru_cache(maxsize=None)
