@@ -3,7 +3,7 @@
     python -m benchmarks.precompile [--tiny] [--k 50 200] [--rounds 2] [--out DIR]
 
 A chunk of K networks that stop early at different epochs is compacted to ever smaller buckets
-(``deep_sparse.executor.bucket_sizes``: K and the powers of two below it), each a fine-tuning program
+(``deep_sparse.planner.bucket_sizes``: K and the powers of two below it), each a fine-tuning program
 of its own, plus ``Train.finalize`` at K. Both ways compile exactly these programs through the
 executor: **sequential** as the lazy path meets them (``ChunkExecutor.compiled``, one after another),
 **parallel** as ``ChunkExecutor.precompile`` does when a chunk starts (lowered in turn, compiled in

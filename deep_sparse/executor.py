@@ -23,7 +23,7 @@ from deep_sparse.devices import (
     MEMORY_HEADROOM, available_memory_bytes, batch_over_networks, compiled_memory_bytes, resolve_batching,
 )
 from deep_sparse.names import DeadlineReached
-from deep_sparse.planner import Network, bucket_size
+from deep_sparse.planner import Network, bucket_size, bucket_sizes
 from deep_sparse.progress import Progress
 from deep_sparse.train import Data, Stage, Train
 
@@ -85,6 +85,9 @@ def remaining_seconds(epoch_seconds: list[float], epochs_left: int) -> float:
 BUCKETS_PER_OCTAVE = 1
 
 
+# a stage program to compile: (name, function, (state, hparams, data), donate), as ChunkExecutor.compiled takes it
+Program = tuple[str, Callable, tuple, bool]
+
 # compiled once per state layout, not once per chunk
 _also_stopped = jax.jit(lambda state, stopped: state._replace(stopped=state.stopped | stopped))
 
@@ -126,14 +129,14 @@ class ChunkExecutor:
         # next compiled stage, built for network-sharded inputs, refuses.
         return jax.jit(batched, out_shardings=self.network_sharding, donate_argnums=(0,) if donate else ())
 
-    def precompile(self, programs: Sequence[tuple[str, Callable, tuple, bool]]) -> None:
-        """Compile ``programs`` (``(name, function, args, donate)``, as :meth:`compiled` takes them; args
-        may be ``jax.ShapeDtypeStruct`` trees) that are not cached yet, side by side, into the cache
-        :meth:`compiled` reads. Lowering (tracing, in Python) runs here one program after another; the
-        compilations run in threads. XLA releases the GIL while it compiles, and JAX's authors
-        recommend exactly this split: "you will want to multithread the calls to ``compile()``; there
-        isn't much to gain from multithreading the ``lower()`` part due to Python GIL contention"
-        (jax-ml/jax issue 11788)."""
+    def precompile(self, programs: Sequence[Program]) -> None:
+        """Compile those of ``programs`` not cached yet side by side, into the cache :meth:`compiled`
+        reads. Each is lowered (traced, in Python) here, one after another, and compiled in a thread:
+        XLA releases the GIL while it compiles, and JAX's authors advise exactly this split, "you will
+        want to multithread the calls to ``compile()``; there isn't much to gain from multithreading
+        the ``lower()`` part due to Python GIL contention" (jax-ml/jax issue 11788). Lowering on one
+        thread also keeps clear of the crash reported for lowering, printing and compiling in many
+        threads at once (jax-ml/jax issue 32354, closed)."""
         todo = {}
         for name, function, args, donate in programs:
             cache_key = _cache_key(name, args, donate)
@@ -148,22 +151,23 @@ class ChunkExecutor:
         self.compile_seconds += time.perf_counter() - start
         self.programs_compiled += len(lowered)
 
-    def bucket_programs(self, stage: Stage, state, hparams, n_real: int) -> list[tuple[str, Callable, tuple, bool]]:
-        """The programs a chunk of ``n_real`` networks in ``state``'s slots runs from the start of its
-        fine-tuning ``stage`` on: the epoch at the chunk's size and at every smaller bucket size it
-        can be compacted to (:func:`bucket_sizes`), and ``Train.finalize`` at the chunk's size, as
-        shapes for :meth:`precompile`."""
+    def bucket_programs(self, stage: Stage, state, hparams, n_real: int) -> list[Program]:
+        """What a chunk of ``n_real`` networks in ``state``'s slots runs from the start of its
+        fine-tuning ``stage`` on, as shapes for :meth:`precompile`: the epoch at the chunk's size and
+        at every smaller size it can be compacted to (:func:`~deep_sparse.planner.bucket_sizes`), and
+        ``Train.finalize`` at the chunk's size."""
         size = int(state.stopped.shape[0])
-        sizes = bucket_sizes(n_real, size, self.n_devices) if _compacts(self) else [size]
-        programs = [(stage.name, stage.epoch, (self._abstract(state, s), self._abstract(hparams, s), self.data), True)
-                    for s in sizes]
-        return programs + [("finalize", self.train.finalize, (self._abstract(state, size),
-                                                              self._abstract(hparams, size), self.data), False)]
+        sizes = bucket_sizes(n_real, size, self.n_devices, BUCKETS_PER_OCTAVE) if _compacts(self) else [size]
+        programs = [(stage.name, stage.epoch, self._shapes(state, hparams, s), True) for s in sizes]
+        return programs + [("finalize", self.train.finalize, self._shapes(state, hparams, size), False)]
 
-    def _abstract(self, tree, size: int):
-        """``tree``'s shapes with ``size`` networks, on the mesh."""
-        return jax.tree.map(lambda x: jax.ShapeDtypeStruct((size,) + x.shape[1:], x.dtype, sharding=self.network_sharding,
-                                                           weak_type=getattr(x, "weak_type", False)), tree)
+    def _shapes(self, state, hparams, size: int) -> tuple:
+        """A program's arguments for ``size`` networks: the state's and hyperparameters' shapes on the
+        mesh (as ``ShapeDtypeStruct``), and the data."""
+        def resized(x):
+            return jax.ShapeDtypeStruct((size,) + x.shape[1:], x.dtype, sharding=self.network_sharding,
+                                        weak_type=getattr(x, "weak_type", False))
+        return jax.tree.map(resized, state), jax.tree.map(resized, hparams), self.data
 
     def call(self, name: str, function: Callable, state, hparams, donate: bool = False):
         return self.compiled(name, function, state, hparams, self.data, donate=donate)(state, hparams, self.data)
@@ -376,13 +380,6 @@ class _Bucket:
 def _compacts(executor: ChunkExecutor) -> bool:
     # one process only: gathering a chunk spread over several processes' devices is not tested
     return executor.batching == "vmap" and not distributed.is_multiprocess()
-
-
-def bucket_sizes(n_real: int, size: int, n_devices: int) -> list[int]:
-    """Every size a chunk of ``n_real`` networks in ``size`` slots can be computed in as its networks
-    stop, largest first: ``size`` and each smaller :func:`bucket_size` of 1 to ``n_real`` running."""
-    smaller = {bucket_size(n, n_devices, BUCKETS_PER_OCTAVE) for n in range(1, n_real + 1)}
-    return [size] + sorted((s for s in smaller if s < size), reverse=True)
 
 
 def _cache_key(name: str, args: tuple, donate: bool) -> tuple:

@@ -9,8 +9,7 @@ from hypothesis import given, strategies as st
 from deep_sparse import executor as executor_module
 from deep_sparse import sweep
 from deep_sparse.devices import make_mesh, resolve_precompile
-from deep_sparse.executor import bucket_sizes
-from deep_sparse.planner import bucket_size
+from deep_sparse.planner import bucket_size, bucket_sizes
 from deep_sparse.progress import Progress
 from deep_sparse.sweep_options import SweepOptions
 from test_sweep import CONFIG as TEST_CONFIG, QUIET, make_data
@@ -68,14 +67,15 @@ def test_lazy_and_precompiled_chunks_give_the_same_rows_under_lax_map(tmp_path, 
     assert json.dumps(rows[0]) == json.dumps(rows[1])
 
 
-@given(st.integers(1, 300), st.integers(0, 64), st.sampled_from([1, 2, 4]))
-def test_bucket_sizes_are_every_size_a_shrinking_chunk_meets(n_real, extra, n_devices):
+@given(st.integers(1, 300), st.integers(0, 64), st.sampled_from([1, 2, 4]), st.sampled_from([1, 2, 4]))
+def test_bucket_sizes_are_every_size_a_shrinking_chunk_meets(n_real, extra, n_devices, per_octave):
     size = -(-(n_real + extra) // n_devices) * n_devices
-    sizes = bucket_sizes(n_real, size, n_devices)
+    sizes = bucket_sizes(n_real, size, n_devices, per_octave)
     assert sizes[0] == size and sizes == sorted(set(sizes), reverse=True)
-    met = {bucket_size(n, n_devices) for n in range(1, n_real + 1)}
+    met = {bucket_size(n, n_devices, per_octave) for n in range(1, n_real + 1)}
     assert set(sizes) == {size} | {s for s in met if s < size}
-    assert len(sizes) <= 1 + max(1, size // n_devices).bit_length()  # powers of two: about log2(size)
+    # at most per_octave programs per doubling below the chunk's size
+    assert len(sizes) <= 1 + per_octave * max(1, size // n_devices).bit_length()
 
 
 def test_bucket_sizes_of_a_chunk_of_four_and_of_six():
