@@ -1,5 +1,6 @@
 """Compiling a chunk's bucket programs ahead of time, side by side: the rows are bitwise those of the
 lazy compilation, and once fine-tuning has started nothing more is compiled for the chunk."""
+import argparse
 import json
 
 import jax
@@ -12,6 +13,7 @@ from deep_sparse.devices import make_mesh, resolve_precompile
 from deep_sparse.planner import bucket_size, bucket_sizes
 from deep_sparse.progress import Progress
 from deep_sparse.sweep_options import SweepOptions
+from sweeps import common
 from test_sweep import CONFIG as TEST_CONFIG, QUIET, make_data
 
 # early stopping at different epochs: a chunk of 4 is compacted to buckets of 2 and 1
@@ -91,3 +93,11 @@ def test_precompilation_is_off_on_cpu_unless_asked_for():
     assert SweepOptions().precompile is None
     with pytest.raises(ValueError, match="precompile must be True, False or None"):
         SweepOptions(precompile="yes")
+
+
+def test_the_commands_flag_reaches_the_options():
+    parser = argparse.ArgumentParser()
+    common.add_run_arguments(parser, default_out="runs/x")
+    assert common.sweep_options(parser.parse_args([])).precompile is None
+    assert common.sweep_options(parser.parse_args(["--precompile"])).precompile is True
+    assert common.sweep_options(parser.parse_args(["--no-precompile"])).precompile is False
