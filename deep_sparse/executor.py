@@ -24,7 +24,7 @@ from deep_sparse.devices import (
 )
 from deep_sparse.names import DeadlineReached
 from deep_sparse.planner import Network, bucket_size, bucket_sizes
-from deep_sparse.progress import Progress
+from deep_sparse.progress import Progress, latest_values
 from deep_sparse.train import Data, Stage, Train
 
 
@@ -161,6 +161,16 @@ class ChunkExecutor:
         programs = [(stage.name, stage.epoch, self._shapes(state, hparams, s), True) for s in sizes]
         return programs + [("finalize", self.train.finalize, self._shapes(state, hparams, size), False)]
 
+    def _precompile_chunk(self, stage: Stage, state, hparams, n_real: int) -> None:
+        """The chunk's :meth:`bucket_programs` compiled side by side, and the small programs that
+        compact it warmed meanwhile (:func:`_warm_compaction`)."""
+        programs = self.bucket_programs(stage, state, hparams, n_real)
+        sizes = [args[0].stopped.shape[0] for name, _, args, _ in programs if name == stage.name]
+        with ThreadPoolExecutor(max_workers=1) as warming:
+            warmed = warming.submit(_warm_compaction, self, stage, state, hparams, sizes)
+            self.precompile(programs)
+            warmed.result()
+
     def _shapes(self, state, hparams, size: int) -> tuple:
         """A program's arguments for ``size`` networks: the state's and hyperparameters' shapes on the
         mesh (as ``ShapeDtypeStruct``), and the data."""
@@ -249,7 +259,7 @@ class ChunkExecutor:
         for stage in stages:
             bucket = _Bucket(self, state, hparams, len(networks))
             if policy.precompile and stage.name == "finetune":
-                self.precompile(self.bucket_programs(stage, state, hparams, len(networks)))
+                self._precompile_chunk(stage, state, hparams, len(networks))
             for _ in range(stage.epochs):
                 epoch_count += 1
                 if epoch_count <= done:
@@ -397,9 +407,10 @@ def _gather_onto(sharding):
 
 @functools.lru_cache(maxsize=None)
 def _scatter_onto(sharding):
-    """``(full, bucket, slots) -> full`` with its chunk slots ``slots`` replaced by the bucket's first
-    ``len(slots)`` slots."""
-    return jax.jit(lambda full, bucket, slots: jax.tree.map(lambda x, y: x.at[slots].set(y[: slots.shape[0]]),
+    """``(full, bucket, slots) -> full`` with chunk slot ``slots[i]`` replaced by the bucket's slot ``i``;
+    a slot past the chunk's end writes nothing (padding), so that the program depends on the bucket's
+    size only, not on how many of its slots are live."""
+    return jax.jit(lambda full, bucket, slots: jax.tree.map(lambda x, y: x.at[slots].set(y, mode="drop"),
                                                             full, bucket), out_shardings=sharding)
 
 
@@ -408,7 +419,22 @@ def _gather(tree, slots: np.ndarray, sharding):
 
 
 def _scatter(full, bucket, slots: np.ndarray, sharding):
-    return _scatter_onto(sharding)(full, bucket, slots)
+    """``full`` with the chunk slots ``slots`` replaced by the bucket's first ``len(slots)`` slots."""
+    padding = np.full(bucket.stopped.shape[0] - len(slots), full.stopped.shape[0], dtype=np.int64)
+    return _scatter_onto(sharding)(full, bucket, np.concatenate([np.asarray(slots, np.int64), padding]))
+
+
+def _warm_compaction(executor: ChunkExecutor, stage: Stage, state, hparams, sizes: Sequence[int]) -> None:
+    """Run once what an epoch runs besides the stage program: at the chunk's size the progress
+    report's values, at each smaller bucket size the gather, the scatter back (writing nothing here)
+    and those values, so that ``jax.jit`` compiles them now rather than when the chunk shrinks. Calling jitted
+    functions from another thread while others compile is safe (the way JAX's authors suggest to
+    warm its cache in parallel: jax-ml/jax issue 11788)."""
+    latest_values(state, stage.name, sizes[0])
+    for size in sizes[1:]:
+        bucket, _ = _gather((state, hparams), np.zeros(size, np.int64), executor.network_sharding)
+        _scatter(state, bucket, np.zeros(0, np.int64), executor.network_sharding)
+        latest_values(bucket, stage.name, size)
 
 
 def fit_chunk_size(executor: ChunkExecutor, networks: Sequence[Network], size: int, automatic: bool, log) -> int:

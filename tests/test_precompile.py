@@ -1,10 +1,12 @@
 """Compiling a chunk's bucket programs ahead of time, side by side: the rows are bitwise those of the
-lazy compilation, and once fine-tuning has started nothing more is compiled for the chunk."""
+lazy compilation, and once the first fine-tuning epoch has run XLA compiles nothing more for the
+chunk (neither its stage programs nor the small ones that compact it and report its progress)."""
 import argparse
 import json
 
 import jax
 import pytest
+from jax import monitoring
 from hypothesis import given, strategies as st
 
 from deep_sparse import executor as executor_module
@@ -22,8 +24,9 @@ EARLY_GRID = [{"lr": lr, "seed": seed, "l1": 1e-3} for lr in (0.5, 0.02) for see
 
 
 def sweep_counting_compiles(out, data, precompile: bool, monkeypatch):
-    """The sweep's rows, and the executor's count of compiled programs after each epoch and at the end."""
-    executors, after_epochs = [], []
+    """The sweep's rows, and after each epoch and at the end: the executor's count of compiled stage
+    programs, and XLA's count of compilations of any kind (a ``jax.monitoring`` listener)."""
+    executors, after_epochs, compiles = [], [], []
     real_init, real_after_epoch = executor_module.ChunkExecutor.__init__, Progress.after_epoch
 
     def init(self, *args, **kwargs):
@@ -31,33 +34,44 @@ def sweep_counting_compiles(out, data, precompile: bool, monkeypatch):
         executors.append(self)
 
     def after_epoch(self, *args, **kwargs):
-        after_epochs.append(executors[-1].programs_compiled)
+        after_epochs.append((executors[-1].programs_compiled, len(compiles)))
         return real_after_epoch(self, *args, **kwargs)
+
+    def listener(event, *args, **kwargs):
+        if "backend_compile" in event:
+            compiles.append(event)
 
     monkeypatch.setattr(executor_module.ChunkExecutor, "__init__", init)
     monkeypatch.setattr(Progress, "after_epoch", after_epoch)
-    rows = sweep.run(EARLY_CONFIG, EARLY_GRID, str(out), data, options=SweepOptions(
-        chunk_size=4, batching="vmap", checkpoint_every=0, precompile=precompile, **QUIET))
-    monkeypatch.undo()
+    monitoring.register_event_duration_secs_listener(listener)
+    try:
+        rows = sweep.run(EARLY_CONFIG, EARLY_GRID, str(out), data, options=SweepOptions(
+            chunk_size=4, batching="vmap", checkpoint_every=0, precompile=precompile, **QUIET))
+    finally:
+        monitoring.unregister_event_duration_listener(listener)
+        monkeypatch.undo()
     (executor,) = executors
-    return rows, after_epochs, executor.programs_compiled
+    return rows, after_epochs, (executor.programs_compiled, len(compiles))
 
 
 def test_precompiled_rows_are_bitwise_the_lazy_ones_and_nothing_compiles_after_the_first_epoch(tmp_path, monkeypatch):
     data = make_data(EARLY_CONFIG)
-    lazy_rows, lazy_counts, lazy_total = sweep_counting_compiles(tmp_path / "lazy", data, False, monkeypatch)
-    rows, counts, total = sweep_counting_compiles(tmp_path / "precompiled", data, True, monkeypatch)
+    # precompiled first: the lazy run would leave the gather, scatter and report programs it compiles
+    # in jax.jit's caches
+    rows, counts, final = sweep_counting_compiles(tmp_path / "precompiled", data, True, monkeypatch)
+    lazy_rows, lazy_counts, lazy_final = sweep_counting_compiles(tmp_path / "lazy", data, False, monkeypatch)
     assert json.dumps(rows) == json.dumps(lazy_rows)
     epochs_run = sorted(row["epochs_run"] for row in rows)
     assert epochs_run[0] < epochs_run[-1] <= EARLY_CONFIG.epochs  # the chunk stopped unevenly: it compacted
-    # lazily, programs for the smaller buckets (and finalize) are compiled after the first epoch ...
-    assert lazy_counts[0] < lazy_counts[-1] < lazy_total
-    # ... ahead of time, every one of them is there before it: the chunk's bucket sizes and finalize
-    assert counts == [counts[0]] * len(counts) and total == counts[0]
-    assert total >= lazy_total and len(bucket_sizes(4, 4, 1)) == 3
+    # lazily, stage programs for the smaller buckets (and finalize) are compiled after the first epoch ...
+    assert lazy_counts[0][0] < lazy_counts[-1][0] < lazy_final[0]
+    assert lazy_counts[0][1] < lazy_final[1]
+    # ... ahead of time, every one of them, and every other program the epochs run, is compiled before
+    assert counts == [counts[0]] * len(counts) and final == counts[0]
+    assert final[0] >= lazy_final[0] and len(bucket_sizes(4, 4, 1)) == 3
     with open(tmp_path / "precompiled" / "results.json") as handle:
         group = json.load(handle)["timings"]["groups"][0]
-    assert group["precompile"] is True and group["programs_compiled"] == total
+    assert group["precompile"] is True and group["programs_compiled"] == final[0]
 
 
 def test_lazy_and_precompiled_chunks_give_the_same_rows_under_lax_map(tmp_path, monkeypatch):
