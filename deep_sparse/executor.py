@@ -165,6 +165,11 @@ class ChunkExecutor:
         """The chunk's :meth:`bucket_programs` compiled side by side, and the small programs that
         compact it warmed meanwhile (:func:`_warm_compaction`)."""
         programs = self.bucket_programs(stage, state, hparams, n_real)
+        # a chunk that never compacts has one size, nothing to warm (and across processes the report's
+        # transfer is a collective, kept on the main thread)
+        if not _compacts(self):
+            self.precompile(programs)
+            return
         sizes = [args[0].stopped.shape[0] for name, _, args, _ in programs if name == stage.name]
         with ThreadPoolExecutor(max_workers=1) as warming:
             warmed = warming.submit(_warm_compaction, self, stage, state, hparams, sizes)
