@@ -13,7 +13,10 @@
 #      benchmark, on the GPU, for at most that long each;
 #   5. if FUSED_SECONDS > 0: the fused Pallas SGD step against XLA's (`benchmarks.fused_step $FUSED_ARGS`:
 #      K = 200, 1, 32, 8, blocks of 32 and 64, IEEE and 3xTF32 products, pipelined and single steps by
-#      default: 9 programs per K) for at most that long (about 400 s), into $OUT/fused.
+#      default: 9 programs per K) for at most that long (about 400 s), into $OUT/fused;
+#   6. if PRECOMPILE_SECONDS > 0: a chunk's bucket programs compiled one after another against side by
+#      side (`benchmarks.precompile $PRECOMPILE_ARGS`: K = 50, Figure 3's chunk, 2 rounds by default,
+#      about 4 x 60 s on the H200 plus process starts) for at most that long, into $OUT/precompile.
 # Installs nothing: the machine's python3 has jax, flax, optax, orbax, matplotlib. MNIST is read from
 # .device/data/mnist (the four gzipped IDX files, ~11 MB; prepare it with `benchmarks/prepare_device.sh`
 # and carry `.device`). Everything is written under $OUT; a step that fails or runs out of time leaves
@@ -91,6 +94,15 @@ if [ "$FUSED_SECONDS" != 0 ]; then
   timeout --signal=INT --kill-after=20 "$FUSED_SECONDS" python3 -m benchmarks.fused_step $FUSED_ARGS \
     --out "$OUT/fused" > "$OUT/fused.log" 2>&1
   echo "fused step: exit $?" | tee -a "$OUT/fused.log"; tail -20 "$OUT/fused.log"
+fi
+
+PRECOMPILE_SECONDS=${PRECOMPILE_SECONDS:-0}
+PRECOMPILE_ARGS=${PRECOMPILE_ARGS:-"--k 50 --rounds 2"}
+if [ "$PRECOMPILE_SECONDS" != 0 ]; then
+  # shellcheck disable=SC2086
+  timeout --signal=INT --kill-after=20 "$PRECOMPILE_SECONDS" python3 -m benchmarks.precompile $PRECOMPILE_ARGS \
+    --out "$OUT/precompile" > "$OUT/precompile.log" 2>&1
+  echo "precompile: exit $?" | tee -a "$OUT/precompile.log"; tail -12 "$OUT/precompile.log"
 fi
 
 # the raw numbers sit three folders down, deeper than what comes back from a device call: lift them

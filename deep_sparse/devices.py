@@ -73,6 +73,20 @@ def resolve_batching(batching: str, mesh: Mesh) -> str:
     return batching
 
 
+def resolve_precompile(precompile: Optional[bool], mesh: Mesh) -> bool:
+    """Whether a chunk compiles its fine-tuning programs for every bucket size ahead of time and in
+    parallel (:meth:`deep_sparse.executor.ChunkExecutor.precompile`); ``None`` (automatic): on
+    accelerators only. There the host's cores are idle while the device trains, and a compacted
+    chunk meets about log2(chunk size) bucket programs (7 for Figure 3's chunks of 50: 49.6 s one
+    after another on an H200 host of 16 cores), which side by side may take little more than the
+    slowest one (``benchmarks/precompile.py`` measures it). On CPU the cores that would compile are
+    the ones that train, the chunk is batched by ``lax.map`` (it never compacts: one program), and
+    a program for a bucket the chunk never shrinks to is pure loss."""
+    if precompile is None:
+        return mesh.devices.flat[0].platform != "cpu"
+    return bool(precompile)
+
+
 def batch_over_networks(function: Callable, mesh: Mesh, batching: str = "auto") -> Callable:
     """Lift ``function(x, hparams, data)`` of one network to a chunk (leading network axis on ``x``
     and ``hparams``; ``data`` shared).

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Optional, Sequence
 
 import jax
@@ -21,8 +23,8 @@ from deep_sparse.devices import (
     MEMORY_HEADROOM, available_memory_bytes, batch_over_networks, compiled_memory_bytes, resolve_batching,
 )
 from deep_sparse.names import DeadlineReached
-from deep_sparse.planner import Network, bucket_size
-from deep_sparse.progress import Progress
+from deep_sparse.planner import Network, bucket_size, bucket_sizes
+from deep_sparse.progress import Progress, latest_values
 from deep_sparse.train import Data, Stage, Train
 
 
@@ -37,6 +39,9 @@ class ChunkPolicy:
     resume: continue from the chunk's latest checkpoint, if any.
     save_last: checkpoint the last epoch whatever the interval (a finished stack of pre-trained layers
         is kept as its last checkpoint).
+    precompile: when fine-tuning starts, compile its epoch for every bucket size the chunk can be
+        compacted to, and its finalization, side by side (:meth:`ChunkExecutor.precompile`; the
+        sweep's default: :func:`deep_sparse.devices.resolve_precompile`).
     """
 
     checkpoint_every: int = 1
@@ -44,6 +49,7 @@ class ChunkPolicy:
     deadline: Optional[float] = None
     resume: bool = False
     save_last: bool = False
+    precompile: bool = False
 
     def wants_checkpoints(self) -> bool:
         return bool(self.checkpoint_every) or self.deadline is not None or self.save_last
@@ -79,6 +85,9 @@ def remaining_seconds(epoch_seconds: list[float], epochs_left: int) -> float:
 BUCKETS_PER_OCTAVE = 1
 
 
+# a stage program to compile: (name, function, (state, hparams, data), donate), as ChunkExecutor.compiled takes it
+Program = tuple[str, Callable, tuple, bool]
+
 # compiled once per state layout, not once per chunk
 _also_stopped = jax.jit(lambda state, stopped: state._replace(stopped=state.stopped | stopped))
 
@@ -94,7 +103,8 @@ class ChunkExecutor:
         self.n_devices = mesh.devices.size
         self.network_epochs = 0  # trained network-epochs (every slot of a chunk, stopped or not)
         self.train_seconds = 0.0
-        self.compile_seconds = 0.0
+        self.compile_seconds = 0.0  # wall time: programs compiled side by side count once
+        self.programs_compiled = 0
         self.network_sharding = NamedSharding(mesh, PartitionSpec("networks"))
         self.data = jax.device_put(data, NamedSharding(mesh, PartitionSpec()))
         self._compiled: dict = {}
@@ -104,18 +114,75 @@ class ChunkExecutor:
         """``function(state, hparams, data)`` batched over the chunk, jitted and compiled for ``args``'
         shapes (cached); ``donate``: the state's buffers are reused for the output (an epoch's state
         in, the next epoch's out: half the chunk's state memory)."""
-        shapes = tuple(x.shape for x in jax.tree.leaves(args[:2]))
-        cache_key = (name, shapes, donate)
+        cache_key = _cache_key(name, args, donate)
         if cache_key not in self._compiled:
             start = time.perf_counter()
-            batched = batch_over_networks(function, self.mesh, self.batching)
-            # Every output has the network axis first (vmap broadcasts unbatched ones): pin it to the
-            # mesh, or XLA may hand back replicated constants (e.g. zero biases from init) that the
-            # next compiled stage, built for network-sharded inputs, refuses.
-            jitted = jax.jit(batched, out_shardings=self.network_sharding, donate_argnums=(0,) if donate else ())
-            self._compiled[cache_key] = jitted.lower(*args).compile()
+            self._compiled[cache_key] = self._jitted(function, donate).lower(*args).compile()
             self.compile_seconds += time.perf_counter() - start
+            self.programs_compiled += 1
         return self._compiled[cache_key]
+
+    def _jitted(self, function: Callable, donate: bool):
+        batched = batch_over_networks(function, self.mesh, self.batching)
+        # Every output has the network axis first (vmap broadcasts unbatched ones): pin it to the
+        # mesh, or XLA may hand back replicated constants (e.g. zero biases from init) that the
+        # next compiled stage, built for network-sharded inputs, refuses.
+        return jax.jit(batched, out_shardings=self.network_sharding, donate_argnums=(0,) if donate else ())
+
+    def precompile(self, programs: Sequence[Program]) -> None:
+        """Compile those of ``programs`` not cached yet side by side, into the cache :meth:`compiled`
+        reads. Each is lowered (traced, in Python) here, one after another, and compiled in a thread:
+        XLA releases the GIL while it compiles, and JAX's authors advise exactly this split, "you will
+        want to multithread the calls to ``compile()``; there isn't much to gain from multithreading
+        the ``lower()`` part due to Python GIL contention" (jax-ml/jax issue 11788). Lowering on one
+        thread also keeps clear of the crash reported for lowering, printing and compiling in many
+        threads at once (jax-ml/jax issue 32354, closed)."""
+        todo = {}
+        for name, function, args, donate in programs:
+            cache_key = _cache_key(name, args, donate)
+            if cache_key not in self._compiled:
+                todo.setdefault(cache_key, (function, args, donate))
+        if not todo:
+            return
+        start = time.perf_counter()
+        lowered = [self._jitted(function, donate).lower(*args) for function, args, donate in todo.values()]
+        with ThreadPoolExecutor(max_workers=min(len(lowered), os.cpu_count() or 1)) as pool:
+            self._compiled.update(zip(todo, pool.map(lambda program: program.compile(), lowered)))
+        self.compile_seconds += time.perf_counter() - start
+        self.programs_compiled += len(lowered)
+
+    def bucket_programs(self, stage: Stage, state, hparams, n_real: int) -> list[Program]:
+        """What a chunk of ``n_real`` networks in ``state``'s slots runs from the start of its
+        fine-tuning ``stage`` on, as shapes for :meth:`precompile`: the epoch at the chunk's size and
+        at every smaller size it can be compacted to (:func:`~deep_sparse.planner.bucket_sizes`), and
+        ``Train.finalize`` at the chunk's size."""
+        size = int(state.stopped.shape[0])
+        sizes = bucket_sizes(n_real, size, self.n_devices, BUCKETS_PER_OCTAVE) if _compacts(self) else [size]
+        programs = [(stage.name, stage.epoch, self._shapes(state, hparams, s), True) for s in sizes]
+        return programs + [("finalize", self.train.finalize, self._shapes(state, hparams, size), False)]
+
+    def _precompile_chunk(self, stage: Stage, state, hparams, n_real: int) -> None:
+        """The chunk's :meth:`bucket_programs` compiled side by side, and the small programs that
+        compact it warmed meanwhile (:func:`_warm_compaction`)."""
+        programs = self.bucket_programs(stage, state, hparams, n_real)
+        # a chunk that never compacts has one size, nothing to warm (and across processes the report's
+        # transfer is a collective, kept on the main thread)
+        if not _compacts(self):
+            self.precompile(programs)
+            return
+        sizes = [args[0].stopped.shape[0] for name, _, args, _ in programs if name == stage.name]
+        with ThreadPoolExecutor(max_workers=1) as warming:
+            warmed = warming.submit(_warm_compaction, self, stage, state, hparams, sizes)
+            self.precompile(programs)
+            warmed.result()
+
+    def _shapes(self, state, hparams, size: int) -> tuple:
+        """A program's arguments for ``size`` networks: the state's and hyperparameters' shapes on the
+        mesh (as ``ShapeDtypeStruct``), and the data."""
+        def resized(x):
+            return jax.ShapeDtypeStruct((size,) + x.shape[1:], x.dtype, sharding=self.network_sharding,
+                                        weak_type=getattr(x, "weak_type", False))
+        return jax.tree.map(resized, state), jax.tree.map(resized, hparams), self.data
 
     def call(self, name: str, function: Callable, state, hparams, donate: bool = False):
         return self.compiled(name, function, state, hparams, self.data, donate=donate)(state, hparams, self.data)
@@ -196,6 +263,8 @@ class ChunkExecutor:
         epoch_count, saved = 0, done
         for stage in stages:
             bucket = _Bucket(self, state, hparams, len(networks))
+            if policy.precompile and stage.name == "finetune":
+                self._precompile_chunk(stage, state, hparams, len(networks))
             for _ in range(stage.epochs):
                 epoch_count += 1
                 if epoch_count <= done:
@@ -286,8 +355,7 @@ class _Bucket:
         self.state, self.hparams = state, hparams
         self.slots: Optional[np.ndarray] = None  # chunk slot of each bucket slot (None: the whole chunk)
         self.n_live = n_real  # bucket slots holding distinct networks (the rest are padding)
-        # one process only: gathering a chunk spread over several processes' devices is not tested
-        self.compacts = executor.batching == "vmap" and not distributed.is_multiprocess()
+        self.compacts = _compacts(executor)
 
     @property
     def size(self) -> int:
@@ -324,6 +392,17 @@ class _Bucket:
         return range(self.n_live) if self.slots is None else self.slots
 
 
+def _compacts(executor: ChunkExecutor) -> bool:
+    # one process only: gathering a chunk spread over several processes' devices is not tested
+    return executor.batching == "vmap" and not distributed.is_multiprocess()
+
+
+def _cache_key(name: str, args: tuple, donate: bool) -> tuple:
+    """A compiled program is found by its stage, the shapes of its state and hyperparameters (the
+    data is the executor's own), and whether it donates the state."""
+    return name, tuple(x.shape for x in jax.tree.leaves(args[:2])), donate
+
+
 @functools.lru_cache(maxsize=None)
 def _gather_onto(sharding):
     """``(tree, slots) -> tree's chunk slots`` with the network axis on ``sharding`` (one jitted function
@@ -333,9 +412,10 @@ def _gather_onto(sharding):
 
 @functools.lru_cache(maxsize=None)
 def _scatter_onto(sharding):
-    """``(full, bucket, slots) -> full`` with its chunk slots ``slots`` replaced by the bucket's first
-    ``len(slots)`` slots."""
-    return jax.jit(lambda full, bucket, slots: jax.tree.map(lambda x, y: x.at[slots].set(y[: slots.shape[0]]),
+    """``(full, bucket, slots) -> full`` with chunk slot ``slots[i]`` replaced by the bucket's slot ``i``;
+    a slot past the chunk's end writes nothing (padding), so that the program depends on the bucket's
+    size only, not on how many of its slots are live."""
+    return jax.jit(lambda full, bucket, slots: jax.tree.map(lambda x, y: x.at[slots].set(y, mode="drop"),
                                                             full, bucket), out_shardings=sharding)
 
 
@@ -344,7 +424,22 @@ def _gather(tree, slots: np.ndarray, sharding):
 
 
 def _scatter(full, bucket, slots: np.ndarray, sharding):
-    return _scatter_onto(sharding)(full, bucket, slots)
+    """``full`` with the chunk slots ``slots`` replaced by the bucket's first ``len(slots)`` slots."""
+    padding = np.full(bucket.stopped.shape[0] - len(slots), full.stopped.shape[0], dtype=np.int64)
+    return _scatter_onto(sharding)(full, bucket, np.concatenate([np.asarray(slots, np.int64), padding]))
+
+
+def _warm_compaction(executor: ChunkExecutor, stage: Stage, state, hparams, sizes: Sequence[int]) -> None:
+    """Run once what an epoch runs besides the stage program: at the chunk's size the progress
+    report's values, at each smaller bucket size the gather, the scatter back (writing nothing here)
+    and those values, so that ``jax.jit`` compiles them now rather than when the chunk shrinks. Calling jitted
+    functions from another thread while others compile is safe (the way JAX's authors suggest to
+    warm its cache in parallel: jax-ml/jax issue 11788)."""
+    latest_values(state, stage.name, sizes[0])
+    for size in sizes[1:]:
+        bucket, _ = _gather((state, hparams), np.zeros(size, np.int64), executor.network_sharding)
+        _scatter(state, bucket, np.zeros(0, np.int64), executor.network_sharding)
+        latest_values(bucket, stage.name, size)
 
 
 def fit_chunk_size(executor: ChunkExecutor, networks: Sequence[Network], size: int, automatic: bool, log) -> int:

@@ -172,6 +172,14 @@ def bucket_size(n_running: int, n_devices: int, per_octave: int = 1) -> int:
     return n_devices * min(power, -(-per_device // step) * step)
 
 
+def bucket_sizes(n_real: int, size: int, n_devices: int, per_octave: int = 1) -> list[int]:
+    """Every size a chunk of ``n_real`` networks in ``size`` slots is computed in as its networks stop
+    (each a program of its own), largest first: ``size`` and each smaller :func:`bucket_size` of 1 to
+    ``n_real`` running networks."""
+    smaller = {bucket_size(n, n_devices, per_octave) for n in range(1, n_real + 1)}
+    return [size] + sorted((s for s in smaller if s < size), reverse=True)
+
+
 def slot_epochs(epochs_run: Sequence[int], size: int, n_devices: int = 1, per_octave: int = 1) -> int:
     """Network-epochs a compacted chunk computes for networks that ran ``epochs_run`` fine-tuning
     epochs in ``size`` slots: at each epoch the bucket of the networks still running (what

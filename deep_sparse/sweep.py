@@ -29,7 +29,7 @@ from typing import Any, Callable, Optional, Sequence
 
 from deep_sparse import distributed, health, portable, results_io, reuse, runtime
 from deep_sparse.config import Hparams, TrainConfig
-from deep_sparse.devices import auto_chunk_size, make_mesh, resolve_batching
+from deep_sparse.devices import auto_chunk_size, make_mesh, resolve_batching, resolve_precompile
 from deep_sparse.executor import ChunkExecutor, ChunkPolicy, fit_chunk_size
 from deep_sparse.metrics_log import MetricsLog
 from deep_sparse.planner import (Group, Network, balanced_chunks, chunk_name, chunk_slots, network_epochs,
@@ -81,7 +81,8 @@ def run(config: TrainConfig, grid, out_dir: str, data: Optional[Data] = None, *,
                                           store.recorded_data_sha256() if started_before else {}))
     timings: dict[str, Any] = {"groups": []}
     started = time.perf_counter()
-    policy = ChunkPolicy(options.checkpoint_every, options.checkpoint_seconds, options.deadline, options.resume)
+    policy = ChunkPolicy(options.checkpoint_every, options.checkpoint_seconds, options.deadline, options.resume,
+                         precompile=resolve_precompile(options.precompile, mesh))
     metrics_log = MetricsLog(out_dir, {n.index: g.index for g in groups for n in g.networks},
                              primary=distributed.is_primary()) if options.metrics else None
     report = Progress(sum(len(g.networks) * network_epochs(g.config) for g in groups), options.progress,
@@ -218,6 +219,7 @@ def _run_group(executor: ChunkExecutor, group: Group, todo: list[Network], chunk
     return {
         "group": group.index, "structure": group.structure, "networks": len(todo),
         "chunk_size": size, "compile_seconds": executor.compile_seconds,
+        "programs_compiled": executor.programs_compiled, "precompile": policy.precompile,
         "wall_seconds": time.perf_counter() - started,
         "network_epochs": executor.network_epochs, "train_seconds": executor.train_seconds,
     }

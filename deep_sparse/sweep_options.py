@@ -39,6 +39,12 @@ class SweepOptions:
     """How a device runs its networks: ``"vmap"``, ``"map"`` (``lax.map``) or ``"auto"``
     (:func:`~deep_sparse.devices.resolve_batching`)."""
 
+    precompile: Optional[bool] = None
+    """Compile a chunk's fine-tuning epoch for every bucket size it can be compacted to (and its
+    finalization) when the chunk starts, in parallel threads, instead of one after another as it
+    shrinks; results are the same either way. None: on accelerators, off on CPU
+    (:func:`~deep_sparse.devices.resolve_precompile` says why)."""
+
     checkpoint_every: int = 1
     """Checkpoint the running chunk every this many epochs (0: only finished chunks are saved)."""
 
@@ -101,6 +107,8 @@ class SweepOptions:
             raise ValueError(f"deadline must be a time.time() value or None, got {self.deadline!r}")
         if self.batching not in BATCHINGS:
             raise ValueError(f"batching must be one of {', '.join(BATCHINGS)}, got {self.batching!r}")
+        if self.precompile is not None and not isinstance(self.precompile, bool):
+            raise ValueError(f"precompile must be True, False or None (automatic), got {self.precompile!r}")
         if self.progress not in PROGRESS_MODES:
             raise ValueError(f"progress: expected True, False or 'lines', got {self.progress!r}")
         if isinstance(self.reuse_rows_from, str):

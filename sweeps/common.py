@@ -50,6 +50,10 @@ def add_run_arguments(parser: argparse.ArgumentParser, default_out: str) -> None
                        help="and keep checkpoints at least this many seconds apart: for large chunks on a fast "
                             "device, where writing a checkpoint costs more than an epoch; checkpoints are written "
                             "in the background (default: 0, no minimum)")
+    group.add_argument("--precompile", action=argparse.BooleanOptionalAction, default=None,
+                       help="compile each chunk's fine-tuning programs for every size it shrinks to when it "
+                            "starts, side by side, rather than one after another as its networks stop; results "
+                            "are the same (default: on accelerators, off on CPU)")
     group.add_argument("--batching", choices=("auto", "vmap", "map"), default="auto",
                        help="how each device runs its networks: vmap (batched products, for accelerators), "
                             "map (one network after the other, for CPUs), auto: vmap on accelerators, map on "
@@ -116,7 +120,7 @@ def sweep_options(args: argparse.Namespace, **more) -> "SweepOptions":
     (e.g. ``argv``); --offline is ``download=False`` here (for sweeps that load their own data, e.g.
     figure3) and in the modules' loaders (:func:`experiment_run`)."""
     return ds.sweep.SweepOptions(resume=args.resume, chunk_size=args.chunk_size, data_dir=args.data_dir,
-                                 batching=args.batching, download=not args.offline,
+                                 batching=args.batching, precompile=args.precompile, download=not args.offline,
                                  checkpoint_every=args.checkpoint_every, checkpoint_seconds=args.checkpoint_seconds,
                                  deadline=deadline(args), progress=progress(args),
                                  reuse_rows_from=tuple(args.reuse_rows_from),

@@ -13,7 +13,7 @@ import sys
 
 import pytest
 
-from benchmarks import vmap_cpu
+from benchmarks import precompile, vmap_cpu
 from benchmarks.throughput import cli, problem, report
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -147,3 +147,13 @@ def test_vmap_cpu_diagnostic_times_every_formulation(tmp_path):
         assert measured[name]["network_steps_per_s"] > 0 and measured[name]["epoch_s"] > 0, name
     assert measured["vmap_hlo_ops"]["dot"] > 0
     assert set(measured["primitives_gflops"]["1000x1000"]) == {"batched_dot", "separate_dots", "wide_dot", "batched_dW"}
+
+
+def test_precompile_benchmark_compiles_the_same_bucket_programs_both_ways(tmp_path):
+    precompile.main(["--tiny", "--k", "4", "--rounds", "1", "--out", str(tmp_path)])
+    result = json.loads((tmp_path / "benchmarks" / "results" / "precompile_tiny.json").read_text())
+    (row,) = result["k"].values()
+    assert row["bucket_sizes"] == [4, 2, 1] and row["programs"] == 4  # three buckets and finalize
+    assert all(len(row["seconds"][mode]) == 1 and row["seconds"][mode][0] > 0 for mode in precompile.MODES)
+    assert row["sequential_over_parallel"] == row["median_seconds"]["sequential"] / row["median_seconds"]["parallel"]
+    assert "sequential / parallel" in (tmp_path / "benchmarks" / "results" / "precompile_tiny.md").read_text()

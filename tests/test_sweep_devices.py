@@ -66,18 +66,21 @@ DEVICES_SCRIPT = textwrap.dedent("""
     payload = {{"paths": {{}}, "hlo": {{}}}}
     patient = make_data(PATIENT_CONFIG)
     for n_devices in (1, 4):
-        for batching in ("map", "vmap", "vmap-fine"):  # vmap-fine: buckets at 4 sizes per doubling
+        # vmap-fine: buckets at 4 sizes per doubling; vmap-precompiled: every bucket's program compiled
+        # when fine-tuning starts, side by side
+        for batching in ("map", "vmap", "vmap-fine", "vmap-precompiled"):
             folder = f"{{out}}/{{batching}}-{{n_devices}}"
             executor_module.BUCKETS_PER_OCTAVE = FINE_PER_OCTAVE if batching == "vmap-fine" else 1
             rows = sweep.run(PATIENT_CONFIG, PATIENT_GRID, folder, patient, options=sweep.SweepOptions(
                 chunk_size=4, batching=batching.split("-")[0], devices=jax.devices()[:n_devices],
-                checkpoint_every=0, **quiet))
+                checkpoint_every=0, precompile=batching == "vmap-precompiled", **quiet))
             with open(folder + "/results.json") as handle:
                 record = json.load(handle)
             executor_module.BUCKETS_PER_OCTAVE = 1
             payload["paths"][f"{{batching}} {{n_devices}}"] = dict(
                 rows=rows, batching=record["batching"],
-                network_epochs=record["timings"]["groups"][0]["network_epochs"])
+                network_epochs=record["timings"]["groups"][0]["network_epochs"],
+                precompile=record["timings"]["groups"][0]["precompile"])
     messages = []
     rows = sweep.run(CONFIG, SHARD_GRID, out + "/shard", make_data(), options=sweep.SweepOptions(
         chunk_size=4, checkpoint_every=1, devices=jax.devices()[:4], progress=False, log=messages.append))
@@ -126,7 +129,8 @@ def _found(forced_devices, part):
     return forced_devices[part]
 
 
-@pytest.mark.parametrize("path", ["map 1", "vmap 1", "vmap-fine 1", "map 4", "vmap 4", "vmap-fine 4"])
+@pytest.mark.parametrize("path", ["map 1", "vmap 1", "vmap-fine 1", "vmap-precompiled 1",
+                                  "map 4", "vmap 4", "vmap-fine 4", "vmap-precompiled 4"])
 def test_every_batching_path_equals_single_runs(forced_devices, patient_single_runs, path):
     found = _found(forced_devices, "paths")[path]
     rows = found["rows"]
@@ -137,7 +141,7 @@ def test_every_batching_path_equals_single_runs(forced_devices, patient_single_r
 
 
 @pytest.mark.parametrize("n_devices", [1, 4])
-@pytest.mark.parametrize("path", ["vmap", "vmap-fine"])
+@pytest.mark.parametrize("path", ["vmap", "vmap-fine", "vmap-precompiled"])
 def test_vmap_compacts_the_running_networks(forced_devices, n_devices, path):
     # Under vmap a stopped network would keep computing until its whole chunk stops; compacted, an
     # epoch computes only a bucket (per device: a power of two, or finer) of the networks still running.
@@ -148,10 +152,18 @@ def test_vmap_compacts_the_running_networks(forced_devices, n_devices, path):
     buckets = [min(size, executor_module.bucket_size(r, n_devices)) for r in running]
     per_octave = FINE_PER_OCTAVE if path == "vmap-fine" else 1
     assert found["network_epochs"] == planner.slot_epochs(epochs_run, size, n_devices, per_octave)
-    if path == "vmap":
+    if path in ("vmap", "vmap-precompiled"):
         assert found["network_epochs"] == sum(buckets)
     if n_devices == 1:
         assert found["network_epochs"] < size * max(epochs_run)  # this grid's networks stop early enough
+
+
+@pytest.mark.parametrize("n_devices", [1, 4])
+def test_precompiled_buckets_give_the_lazy_rows_bitwise(forced_devices, n_devices):
+    paths = _found(forced_devices, "paths")
+    lazy, precompiled = paths[f"vmap {n_devices}"], paths[f"vmap-precompiled {n_devices}"]
+    assert precompiled["precompile"] and not lazy["precompile"]
+    assert json.dumps(precompiled["rows"]) == json.dumps(lazy["rows"])
 
 
 def test_sharded_over_four_devices_matches_one_device(forced_devices, shard_single_runs):
