@@ -100,7 +100,10 @@ def table1_cells(root: str, folder: str = TABLE1) -> dict[tuple[str, str, bool],
 
 def cells_so_far(record: Optional[dict]) -> dict[tuple[str, str, bool], dict]:
     """The MNIST cells of an unfinished Table 1 sweep (``results.json``) at the paper preset, by the
-    sweep's own selection rule (:func:`sweeps.table1.select`) over its finished rows."""
+    sweep's own selection rule (:func:`sweeps.table1.select`) over its finished rows. A pre-trained cell
+    is shown only when complete: its pre-training lr is chosen on all its stacks before any fine-tuning,
+    so rows taken from other sweeps before that say nothing about the cell. A partial cell whose only
+    networks diverged, died or collapsed has no value yet."""
     if record is None or record.get("preset") != "paper":
         return {}
     rows = [r for r in record["rows"] if r.get("finetuned", True)]
@@ -108,8 +111,11 @@ def cells_so_far(record: Optional[dict]) -> dict[tuple[str, str, bool], dict]:
     cells = {}
     for (activation, pretrained), row in table1.select(rows).items():
         trained = sum(table1.cell_key(r) == (activation, pretrained) for r in rows)
+        if pretrained and trained < per_cell:
+            continue
+        failed = row["diverged"] or row.get("collapsed") or row.get("dead")
         cells[("mnist", activation, pretrained)] = {
-            "preset": "paper", "ours": None if row["diverged"] else row["test_error"], "lr": row["lr"],
+            "preset": "paper", "ours": None if failed else row["test_error"], "lr": row["lr"],
             "pretrain_lr": row["pretrain_lr"] if pretrained else None, "p_value": None,
             **({"partial": f"{trained} of {per_cell}"} if trained < per_cell else {})}
     return cells
@@ -178,8 +184,8 @@ def aistats_table1(root: str, folder: str = TABLE1) -> tuple[list[str], list[dic
                       if row_name else "" for d in ("cifar10", "nistp", "norb")]
             paper_text = f"{pct(paper['value'])}{' (bold)' if paper['bold'] else ''}" if paper else "—"
             partial = cell is not None and "partial" in cell
-            ours_text = ("not recorded" if cell is None else
-                         f"{pct(ours)} (so far: {cell['partial']} lrs trained)" if partial else pct(ours))
+            ours_text = ("not run yet" if cell is None else
+                         f"{pct(ours) or '—'} (so far: {cell['partial']} lrs trained)" if partial else pct(ours))
             judged = None if partial else judged
             lines.append(f"| {label} | {paper_text} | {ours_text} | {spread_text(spread)} | "
                          f"{mark(judged, paper['value'] if paper else None, 10_000)} | {' | '.join(others)} |")
@@ -236,7 +242,7 @@ def mcnemar_lines(cells: dict) -> list[str]:
         note = f" ({cell['note']})" if cell.get("note") else ""
         lines.append(f"| {label} | {paper_text} | {cell['p_value']:.2g} | "
                      f"{'equivalent' if cell['equivalent'] else 'different'}{note} |")
-    return lines
+    return lines if len(lines) > 2 else ["No pair of cells with and without pre-training is recorded yet."]
 
 
 def pending_experiment(root: str, title: str, folder: str, command: str) -> list[str]:

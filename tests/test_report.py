@@ -170,6 +170,8 @@ def test_an_unfinished_table1_sweep_shows_its_cells_so_far_without_a_mark(tmp_pa
     rows = [net(k, "half_negated_rectifier", lr, valid, test, l1=0.0001)
             for k, (lr, valid, test) in enumerate([(1.0, 0.9, 0.9), (0.1, 0.0154, 0.0155), (0.01, 0.0164, 0.0171)])]
     rows[0]["diverged"] = True
+    rows.append(net(3, "tanh", 1.0, 0.89, 0.897, l1=0.0, collapsed=True))  # the cell's only network so far
+    rows.append(net(4, "tanh", 0.01, 0.0181, 0.0147, pretrain_epochs=10, l1=0.0))  # taken before its stacks ran
     write(tmp_path, "table1-paper/mnist", "results.json",
           {"experiment": "table1", "preset": "paper", "preset_settings": {"lr": [0.1, 0.01, 0.001, 0.0001]},
            "rows": rows})
@@ -179,6 +181,8 @@ def test_an_unfinished_table1_sweep_shows_its_cells_so_far_without_a_mark(tmp_pa
     text = "\n".join(report_tables.aistats_table1(str(tmp_path))[0])
     line = next(line for line in text.splitlines() if line.startswith("| Rectifier |") and "1.43" in line)
     assert "1.55 (so far: 3 of 4 lrs trained)" in line and "within" not in line
+    assert cells[("mnist", "tanh", False)]["ours"] is None and ("mnist", "tanh", True) not in cells
+    assert "| Tanh | 1.57 | — (so far: 1 of 4 lrs trained) |" in text and "| Tanh | 1.16 (bold) | not run yet |" in text
 
 
 @pytest.mark.parametrize("errors, expected", [
