@@ -112,8 +112,10 @@ def verdict(diagnostic: diagnostics.Diagnostic, found: Finding, rows: list[dict]
             return f"one seed so far{pending}"
         mean, sd = statistics.mean(errors), statistics.stdev(errors)
         return f"test {100 * mean:.2f} ± {100 * sd:.2f}% over {len(errors)} seeds{_against_paper(diagnostic, mean)}{pending}"
-    if found.pick is None or found.baseline is None:
-        return f"inconclusive: no live network or no Table 1 baseline{pending}"
+    if found.pick is None:
+        return f"refuted: every network diverged, died or collapsed{pending}"
+    if found.baseline is None:
+        return f"inconclusive: no Table 1 network to compare with{pending}"
     if found.pick.get("reused_from") and found.pick["test_error"] == found.baseline["test_error"]:
         return f"refuted: validation still picks Table 1's own network{pending}"
     paper = paper_numbers.lookup(paper_numbers.table1_key_for("mnist", *diagnostic.cell))

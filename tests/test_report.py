@@ -208,3 +208,11 @@ def test_a_diagnostic_that_completes_another_ones_grid_selects_over_both(results
         net(1, "half_negated_rectifier", 0.1, 0.0150, 0.0140, l1=0.001)]})  # another L1: not in its grid
     found = report_diagnostics.finding(str(results), ends, {})
     assert (found.pick["lr"], found.pick["l1"], found.recorded, found.planned) == (0.1, 0.0001, 2, 3)
+
+
+def test_a_diagnostic_whose_networks_all_failed_is_refuted_not_inconclusive():
+    diagnostic = next(d for d in diagnostics.DIAGNOSTICS if d.name == "lr-grid-top-tanh")
+    collapsed = net(0, "tanh", 1.0, 0.891, 0.897, l1=0.0, collapsed=True)
+    baseline = net(9, "tanh", 0.01, 0.0181, 0.0193, l1=0.0)
+    found = report_diagnostics.finding_from(diagnostic, [collapsed], 1, baseline)
+    assert found.pick is None and found.verdict == "refuted: every network diverged, died or collapsed"
