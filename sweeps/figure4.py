@@ -37,7 +37,8 @@ class Figure4Preset(presets.DatasetPreset):
     curves' neuron types, each with and without pre-training; pretrain_epochs: pre-training epochs per
     layer; fractions: the labeled fractions of the training set (the hyperparameter labeled_fraction,
     set by --labeled-fractions); lr, pretrain_lr: the fine-tuning and pre-training lr grids; l1: the L1
-    activation penalty."""
+    activation penalty; minibatch_cost: the cost those values are given for, "mean" (this library's) or
+    "summed" (Table 1's paper preset's reading: the networks train at :func:`deep_sparse.presets.trained_values`')."""
 
     known_datasets = DATASETS
     hparam_of_field = {"fractions": "labeled_fraction"}
@@ -49,6 +50,7 @@ class Figure4Preset(presets.DatasetPreset):
     lr: tuple[float, ...]
     pretrain_lr: tuple[float, ...]
     l1: float
+    minibatch_cost: str
 
 
 PRESETS = presets.by_name(
@@ -59,7 +61,8 @@ PRESETS = presets.by_name(
                     "{5%, 20%, 100%}, 1 pre-training epoch per layer, at most 4 epochs (patience 2), lr 0.1 only, "
                     "pre-training lr 0.01 only (so nothing to choose on the reconstruction error)",
         hidden_sizes=(100, 100, 100), norb_hidden_sizes=(100, 100), epochs=4, patience=2, pretrain_epochs=1,
-        fractions=(0.05, 0.2, 1.0), lr=(0.1,), pretrain_lr=(0.01,), l1=0.001, datasets=("shapeset", "mnist", "norb"),
+        fractions=(0.05, 0.2, 1.0), lr=(0.1,), pretrain_lr=(0.01,), l1=0.001, minibatch_cost="mean",
+        datasets=("shapeset", "mnist", "norb"),
         activations=("rectifier", "tanh"),
         sizes={"mnist": Subset(train_size=2000, valid_size=1000, test_size=1000),
                "norb": Subset(train_size=2000, valid_size=1000, test_size=1000),
@@ -72,9 +75,12 @@ PRESETS = presets.by_name(
                     "{0.1, 0.01, 0.001, 0.0001} chosen on the validation error, pre-training lr grid "
                     "{0.1, 0.01, 0.001, 0.0001} chosen first on the clean validation reconstruction error "
                     "(summed over layers), L1 0.001, 10 pre-training epochs per layer, at most 50 epochs "
-                    "(patience 10), mini-batch 10",
+                    "(patience 10), mini-batch 10; the mini-batch cost read as Table 1's paper preset reads it "
+                    "(NLL and reconstruction summed over the 10 examples, L1 averaged), so the networks train with "
+                    "this library's mean cost at lrs {1, 0.1, 0.01, 0.001} and L1 0.0001",
         hidden_sizes=(1000, 1000, 1000), norb_hidden_sizes=(4000, 2000), epochs=50, patience=10, pretrain_epochs=10,
         fractions=(0.01, 0.05, 0.1, 0.2, 0.5, 1.0), lr=PAPER_LR_GRID, pretrain_lr=PAPER_LR_GRID, l1=0.001,
+        minibatch_cost="summed",
         datasets=DATASETS, activations=("rectifier", "tanh"),
         sizes={"shapeset": Generated(n_train=10_000, n_valid=10_000, n_test=10_000, seed=0)},
     ),
@@ -102,12 +108,14 @@ def plot(cells: list[dict], path: str, title: str) -> None:
 
 def figure4_grid(preset: Figure4Preset, fractions: list[float]) -> list[dict]:
     """Activation x labeled fraction x fine-tuning lr, with pre-training also x pre-training lr (a
-    network without pre-training does not depend on it: one of them)."""
+    network without pre-training does not depend on it: one of them), at the values the networks train
+    with (:func:`deep_sparse.presets.trained_values`)."""
     grid = []
+    values = presets.trained_values(preset.minibatch_cost, lr=preset.lr, pretrain_lr=preset.pretrain_lr, l1=preset.l1)
     for pretrain_epochs in (preset.pretrain_epochs, 0):
         grid += ds.sweep.product(activation=preset.activations, pretrain_epochs=[pretrain_epochs],
-                                  labeled_fraction=fractions, lr=preset.lr, l1=[preset.l1],
-                                  pretrain_lr=preset.pretrain_lr if pretrain_epochs else preset.pretrain_lr[:1])
+                                  labeled_fraction=fractions, lr=values["lr"], l1=values["l1"],
+                                  pretrain_lr=values["pretrain_lr"] if pretrain_epochs else values["pretrain_lr"][:1])
     return grid
 
 
