@@ -24,8 +24,7 @@ import os
 import sys
 import tempfile
 
-from deep_sparse import checkpoints, results_io, sweep
-from deep_sparse import executor as executor_module
+from deep_sparse import buckets, checkpoints, results_io, sweep
 from deep_sparse.checkpoints import ChunkCheckpoint
 from deep_sparse.config import TrainConfig
 from deep_sparse.data import blobs
@@ -112,14 +111,14 @@ def measure(quick: bool, figure3: str | None) -> dict:
     with tempfile.TemporaryDirectory() as scratch:
         lean = checkpointed_sweep(config, grid, data, os.path.join(scratch, "lean"), lean=True)
         full = checkpointed_sweep(config, grid, data, os.path.join(scratch, "full"), lean=False)
-        executor_module.BUCKETS_PER_OCTAVE = 4
+        buckets.BUCKETS_PER_OCTAVE = 4
         try:
             fine = sweep.run(config, grid, os.path.join(scratch, "fine"), data, options=sweep.SweepOptions(
                 chunk_size=len(lean["rows"]), batching="vmap", checkpoint_every=0, progress=False,
                 log=lambda message: None))
             fine_recorded = recorded_network_epochs(os.path.join(scratch, "fine"))
         finally:
-            executor_module.BUCKETS_PER_OCTAVE = 1
+            buckets.BUCKETS_PER_OCTAVE = 1
         recorded = recorded_network_epochs(os.path.join(scratch, "lean"))
     result["checkpoints"] = dict(
         lean_bytes_per_epoch=lean["bytes_per_epoch"], full_bytes_per_epoch=full["bytes_per_epoch"],

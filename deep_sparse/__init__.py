@@ -23,7 +23,7 @@ __version__ = "0.1.0"
 _SUBMODULES = (
     "activations", "mlp", "sparsity", "corruption", "dae", "reparam", "ratings", "nn",
     "data", "config", "inputs", "optimizers", "train", "sweep", "presets", "experiment", "planner", "executor",
-    "progress", "store",
+    "buckets", "progress", "store",
     "distributed", "devices", "checkpoints", "results_io", "results", "metrics_log", "plots", "selection", "runtime",
     "names", "hparam_rules",
 )

@@ -6,7 +6,6 @@ does) and makes no plan (the planner does).
 from __future__ import annotations
 
 import dataclasses
-import functools
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -16,15 +15,15 @@ import jax
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from deep_sparse import distributed, portable
+from deep_sparse import buckets, distributed, portable
 from deep_sparse.checkpoints import ChunkCheckpoint
 from deep_sparse.config import HPARAM_NAMES, Hparams
 from deep_sparse.devices import (
     MEMORY_HEADROOM, available_memory_bytes, batch_over_networks, compiled_memory_bytes, resolve_batching,
 )
 from deep_sparse.names import DeadlineReached
-from deep_sparse.planner import Network, bucket_size, bucket_sizes
-from deep_sparse.progress import Progress, latest_values
+from deep_sparse.planner import Network, bucket_sizes
+from deep_sparse.progress import Progress
 from deep_sparse.train import Data, Stage, Train
 
 
@@ -78,11 +77,6 @@ def remaining_seconds(epoch_seconds: list[float], epochs_left: int) -> float:
         return 0.0
     slowest = max(epoch_seconds[1:][-RECENT_EPOCHS:] or epoch_seconds)
     return slowest + (epochs_left - 1) * epoch_speed(epoch_seconds)
-
-
-# bucket sizes per doubling of a compacted chunk (planner.bucket_size): 1 (powers of two) compiles the
-# fewest programs, more compute fewer idle slots (benchmarks/lean_slots.py measures both)
-BUCKETS_PER_OCTAVE = 1
 
 
 # a stage program to compile: (name, function, (state, hparams, data), donate), as ChunkExecutor.compiled takes it
@@ -157,22 +151,23 @@ class ChunkExecutor:
         at every smaller size it can be compacted to (:func:`~deep_sparse.planner.bucket_sizes`), and
         ``Train.finalize`` at the chunk's size."""
         size = int(state.stopped.shape[0])
-        sizes = bucket_sizes(n_real, size, self.n_devices, BUCKETS_PER_OCTAVE) if _compacts(self) else [size]
+        sizes = (bucket_sizes(n_real, size, self.n_devices, buckets.BUCKETS_PER_OCTAVE) if buckets.compacts(self)
+                 else [size])
         programs = [(stage.name, stage.epoch, self._shapes(state, hparams, s), True) for s in sizes]
         return programs + [("finalize", self.train.finalize, self._shapes(state, hparams, size), False)]
 
     def _precompile_chunk(self, stage: Stage, state, hparams, n_real: int) -> None:
         """The chunk's :meth:`bucket_programs` compiled side by side, and the small programs that
-        compact it warmed meanwhile (:func:`_warm_compaction`)."""
+        compact it warmed meanwhile (:func:`~deep_sparse.buckets.warm_compaction`)."""
         programs = self.bucket_programs(stage, state, hparams, n_real)
         # a chunk that never compacts has one size, nothing to warm (and across processes the report's
         # transfer is a collective, kept on the main thread)
-        if not _compacts(self):
+        if not buckets.compacts(self):
             self.precompile(programs)
             return
         sizes = [args[0].stopped.shape[0] for name, _, args, _ in programs if name == stage.name]
         with ThreadPoolExecutor(max_workers=1) as warming:
-            warmed = warming.submit(_warm_compaction, self, stage, state, hparams, sizes)
+            warmed = warming.submit(buckets.warm_compaction, self, stage, state, hparams, sizes)
             self.precompile(programs)
             warmed.result()
 
@@ -238,7 +233,8 @@ class ChunkExecutor:
                    label: str, checkpoint: Optional[ChunkCheckpoint], policy: ChunkPolicy, progress: Progress):
         """Train the chunk's ``state`` through ``stages``, epoch by epoch: checkpointed as ``policy``
         says, resumed from ``checkpoint``, stopped at the deadline (:class:`DeadlineReached`), and
-        under vmap compacted as its networks stop (:class:`_Bucket`). Returns the final state.
+        under vmap compacted as its networks stop (:class:`~deep_sparse.buckets.Bucket`). Returns the
+        final state.
 
         Whatever stops it (Ctrl-C included), the checkpoint being written is finished first: the chunk's
         checkpoints are complete or absent."""
@@ -262,7 +258,7 @@ class ChunkExecutor:
         clock = _Clock(total, policy)
         epoch_count, saved = 0, done
         for stage in stages:
-            bucket = _Bucket(self, state, hparams, len(networks))
+            bucket = buckets.Bucket(self, state, hparams, len(networks))
             if policy.precompile and stage.name == "finetune":
                 self._precompile_chunk(stage, state, hparams, len(networks))
             for _ in range(stage.epochs):
@@ -293,7 +289,7 @@ class ChunkExecutor:
             checkpoint.close()
         return state
 
-    def _stop_at_deadline(self, checkpoint, saved: bool, epoch_count: int, bucket: "_Bucket",
+    def _stop_at_deadline(self, checkpoint, saved: bool, epoch_count: int, bucket: buckets.Bucket,
                           networks: Sequence[Network], label: str, clock: "_Clock"):
         if checkpoint is not None:
             if not saved:
@@ -338,108 +334,10 @@ class _Clock:
             len(self.epoch_seconds) > 1 and time.time() + self.worst_case(epoch_count) > deadline)
 
 
-class _Bucket:
-    """The slots a chunk's epoch computes. Under vmap a stopped network's ``lax.cond`` becomes a
-    select and it keeps computing until the whole chunk stops; so at each fine-tuning epoch boundary
-    the still-running networks are gathered into a smaller bucket (:func:`bucket_size`) when one fits,
-    and scattered back into the chunk's state before it is checkpointed or returned. Under lax.map
-    stopped networks are skipped anyway, and across processes compaction is off: the bucket stays the
-    whole chunk.
-
-    The bucket depends only on which networks are still running, so a resumed chunk recomputes the
-    same buckets as the run it continues (bitwise resume)."""
-
-    def __init__(self, executor: ChunkExecutor, state, hparams, n_real: int):
-        self.executor = executor
-        self.full, self.full_hparams = state, hparams
-        self.state, self.hparams = state, hparams
-        self.slots: Optional[np.ndarray] = None  # chunk slot of each bucket slot (None: the whole chunk)
-        self.n_live = n_real  # bucket slots holding distinct networks (the rest are padding)
-        self.compacts = _compacts(executor)
-
-    @property
-    def size(self) -> int:
-        return int(self.state.stopped.shape[0])
-
-    def shrink(self) -> bool:
-        """Compact to the running networks when a smaller bucket holds them; False when none runs."""
-        stopped = np.asarray(distributed.to_host(self.state.stopped))[: self.n_live]
-        running = np.flatnonzero(~stopped)
-        if not len(running):
-            return False
-        size = bucket_size(len(running), self.executor.n_devices, BUCKETS_PER_OCTAVE)
-        if self.compacts and size < self.size:
-            chunk_slots = running if self.slots is None else self.slots[running]
-            self.full = self.full_state()
-            padded = np.concatenate([chunk_slots, np.repeat(chunk_slots[-1:], size - len(chunk_slots))])
-            self.state, self.hparams = _gather((self.full, self.full_hparams), padded, self.executor.network_sharding)
-            self.slots, self.n_live = chunk_slots, len(chunk_slots)
-        return True
-
-    def step(self, stage: Stage) -> None:
-        self.state = jax.block_until_ready(
-            self.executor.call(stage.name, stage.epoch, self.state, self.hparams, donate=True))
-
-    def full_state(self):
-        """The whole chunk's state, the bucket's networks written back into their slots."""
-        if self.slots is None:
-            return self.state
-        self.full = _scatter(self.full, self.state, self.slots, self.executor.network_sharding)
-        return self.full
-
-    def chunk_slots(self) -> Sequence[int]:
-        """The chunk slot of each of the bucket's live slots."""
-        return range(self.n_live) if self.slots is None else self.slots
-
-
-def _compacts(executor: ChunkExecutor) -> bool:
-    # one process only: gathering a chunk spread over several processes' devices is not tested
-    return executor.batching == "vmap" and not distributed.is_multiprocess()
-
-
 def _cache_key(name: str, args: tuple, donate: bool) -> tuple:
     """A compiled program is found by its stage, the shapes of its state and hyperparameters (the
     data is the executor's own), and whether it donates the state."""
     return name, tuple(x.shape for x in jax.tree.leaves(args[:2])), donate
-
-
-@functools.lru_cache(maxsize=None)
-def _gather_onto(sharding):
-    """``(tree, slots) -> tree's chunk slots`` with the network axis on ``sharding`` (one jitted function
-    per mesh, compiled once per bucket size)."""
-    return jax.jit(lambda tree, slots: jax.tree.map(lambda a: a[slots], tree), out_shardings=sharding)
-
-
-@functools.lru_cache(maxsize=None)
-def _scatter_onto(sharding):
-    """``(full, bucket, slots) -> full`` with chunk slot ``slots[i]`` replaced by the bucket's slot ``i``;
-    a slot past the chunk's end writes nothing (padding), so that the program depends on the bucket's
-    size only, not on how many of its slots are live."""
-    return jax.jit(lambda full, bucket, slots: jax.tree.map(lambda x, y: x.at[slots].set(y, mode="drop"),
-                                                            full, bucket), out_shardings=sharding)
-
-
-def _gather(tree, slots: np.ndarray, sharding):
-    return _gather_onto(sharding)(tree, slots)
-
-
-def _scatter(full, bucket, slots: np.ndarray, sharding):
-    """``full`` with the chunk slots ``slots`` replaced by the bucket's first ``len(slots)`` slots."""
-    padding = np.full(bucket.stopped.shape[0] - len(slots), full.stopped.shape[0], dtype=np.int64)
-    return _scatter_onto(sharding)(full, bucket, np.concatenate([np.asarray(slots, np.int64), padding]))
-
-
-def _warm_compaction(executor: ChunkExecutor, stage: Stage, state, hparams, sizes: Sequence[int]) -> None:
-    """Run once what an epoch runs besides the stage program: at the chunk's size the progress
-    report's values, at each smaller bucket size the gather, the scatter back (writing nothing here)
-    and those values, so that ``jax.jit`` compiles them now rather than when the chunk shrinks. Calling jitted
-    functions from another thread while others compile is safe (the way JAX's authors suggest to
-    warm its cache in parallel: jax-ml/jax issue 11788)."""
-    latest_values(state, stage.name, sizes[0])
-    for size in sizes[1:]:
-        bucket, _ = _gather((state, hparams), np.zeros(size, np.int64), executor.network_sharding)
-        _scatter(state, bucket, np.zeros(0, np.int64), executor.network_sharding)
-        latest_values(bucket, stage.name, size)
 
 
 def fit_chunk_size(executor: ChunkExecutor, networks: Sequence[Network], size: int, automatic: bool, log) -> int:

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from hypothesis import given, strategies as st
 
+from deep_sparse import buckets
 from deep_sparse import executor as executor_module
 from deep_sparse import sweep
 from deep_sparse.config import Hparams
@@ -92,7 +93,7 @@ FINE_GRID = [{"lr": lr, "seed": seed, "l1": 1e-3} for lr in (0.5, 0.1, 0.02) for
 
 
 def test_finer_buckets_compute_fewer_slots_and_every_network_equals_its_single_run(tmp_path, monkeypatch):
-    monkeypatch.setattr(executor_module, "BUCKETS_PER_OCTAVE", 4)
+    monkeypatch.setattr(buckets, "BUCKETS_PER_OCTAVE", 4)
     data = make_data(FINE_CONFIG)
     rows = sweep.run(FINE_CONFIG, FINE_GRID, str(tmp_path / "out"), data, options=sweep.SweepOptions(
         chunk_size=6, batching="vmap", checkpoint_every=0, **QUIET))

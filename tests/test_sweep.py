@@ -23,7 +23,9 @@ from deep_sparse import results_io, reuse, runtime, selection, sweep
 from deep_sparse.executor import ChunkExecutor
 from deep_sparse.config import Hparams, TrainConfig
 from deep_sparse.names import DeadlineReached
-from deep_sparse.planner import Network, balanced_chunks, chunk_slots, normalize_grid, plan, stack_signature
+from deep_sparse.planner import (
+    Network, balanced_chunks, bucket_size, chunk_slots, normalize_grid, plan, stack_signature,
+)
 from deep_sparse.rows import pack_wrong, pretrain_reconstruction, unpack_wrong
 from deep_sparse.store import SweepStore, read_results, rows_checksum
 from deep_sparse.sweep import SweepOptions
@@ -899,8 +901,8 @@ def test_a_failed_start_leaves_nothing_and_the_fixed_rerun_works(data, tmp_path)
 
 
 def test_bucket_sizes():
-    assert [executor_module.bucket_size(n, 1) for n in (1, 2, 3, 4, 5, 9)] == [1, 2, 4, 4, 8, 16]
-    assert [executor_module.bucket_size(n, 4) for n in (1, 4, 5, 9)] == [4, 4, 8, 16]
+    assert [bucket_size(n, 1) for n in (1, 2, 3, 4, 5, 9)] == [1, 2, 4, 4, 8, 16]
+    assert [bucket_size(n, 4) for n in (1, 4, 5, 9)] == [4, 4, 8, 16]
 
 
 def test_epoch_speed_leaves_out_the_first_epoch():

@@ -12,7 +12,6 @@ import textwrap
 import jax
 import pytest
 
-from deep_sparse import executor as executor_module
 from deep_sparse import planner, sweep
 from deep_sparse.config import Hparams
 from deep_sparse.store import read_results
@@ -54,7 +53,7 @@ DEVICES_SCRIPT = textwrap.dedent("""
     sys.path.insert(0, {tests!r})
     from test_sweep import CONFIG, make_data
     from test_sweep_devices import FINE_PER_OCTAVE, PATIENT_CONFIG, PATIENT_GRID, SHARD_GRID
-    from deep_sparse import executor as executor_module
+    from deep_sparse import buckets
     from deep_sparse import sweep
     from deep_sparse.config import Hparams
     from deep_sparse.devices import make_mesh
@@ -70,13 +69,13 @@ DEVICES_SCRIPT = textwrap.dedent("""
         # when fine-tuning starts, side by side
         for batching in ("map", "vmap", "vmap-fine", "vmap-precompiled"):
             folder = f"{{out}}/{{batching}}-{{n_devices}}"
-            executor_module.BUCKETS_PER_OCTAVE = FINE_PER_OCTAVE if batching == "vmap-fine" else 1
+            buckets.BUCKETS_PER_OCTAVE = FINE_PER_OCTAVE if batching == "vmap-fine" else 1
             rows = sweep.run(PATIENT_CONFIG, PATIENT_GRID, folder, patient, options=sweep.SweepOptions(
                 chunk_size=4, batching=batching.split("-")[0], devices=jax.devices()[:n_devices],
                 checkpoint_every=0, precompile=batching == "vmap-precompiled", **quiet))
             with open(folder + "/results.json") as handle:
                 record = json.load(handle)
-            executor_module.BUCKETS_PER_OCTAVE = 1
+            buckets.BUCKETS_PER_OCTAVE = 1
             payload["paths"][f"{{batching}} {{n_devices}}"] = dict(
                 rows=rows, batching=record["batching"],
                 network_epochs=record["timings"]["groups"][0]["network_epochs"],
@@ -149,7 +148,7 @@ def test_vmap_compacts_the_running_networks(forced_devices, n_devices, path):
     epochs_run = [row["epochs_run"] for row in found["rows"]]
     size = len(epochs_run)
     running = [sum(e >= epoch for e in epochs_run) for epoch in range(1, max(epochs_run) + 1)]
-    buckets = [min(size, executor_module.bucket_size(r, n_devices)) for r in running]
+    buckets = [min(size, planner.bucket_size(r, n_devices)) for r in running]
     per_octave = FINE_PER_OCTAVE if path == "vmap-fine" else 1
     assert found["network_epochs"] == planner.slot_epochs(epochs_run, size, n_devices, per_octave)
     if path in ("vmap", "vmap-precompiled"):
