@@ -97,7 +97,10 @@ def test_paper_presets_hold_the_values_the_campaign_runs_with():
     f3 = figure3.PRESETS["paper"]
     assert (f3.hidden_sizes, f3.epochs, f3.patience, f3.lr, f3.seeds) == ((1000, 1000, 1000), 50, 10, 0.01, 4)
     assert f3.l1 == tuple(float(v) for v in np.linspace(0.0, 0.01, 50)) and f3.train_size is None
-    assert [(p["seed"], p["l1"]) for p in figure3.figure3_grid(f3)][49:51] == [(0, 0.01), (1, 0.0)]
+    # the paper's L1 0 to 0.01 on a summed cost: our 0 to 0.001 (the summed-cost folder, results/figure3-paper)
+    assert [(p["seed"], p["l1"]) for p in figure3.figure3_grid(f3)][49:51] == [(0, 0.001), (1, 0.0)]
+    assert (t1.minibatch_cost, f3.minibatch_cost, getattr(sp, "minibatch_cost", None)) == (
+        "summed", "summed", None)
     f4 = figure4.PRESETS["paper"]
     assert (f4.hidden_sizes, f4.epochs, f4.patience, f4.pretrain_epochs, f4.lr, f4.pretrain_lr, f4.l1) == (
         (1000, 1000, 1000), 50, 10, 10, grid, grid, 0.001)
@@ -106,6 +109,7 @@ def test_paper_presets_hold_the_values_the_campaign_runs_with():
     assert (alpha.hidden_sizes, alpha.epochs, alpha.patience, alpha.lr, alpha.l1) == (
         (1000, 1000, 1000), 50, 10, grid, 0.001)
     assert tuple(alpha.alphas) == (1, 1.3, 2, 3, 6, float("inf"))
+    assert (f4.minibatch_cost, alpha.minibatch_cost) == ("summed", "summed")
 
 
 def test_the_paper_presets_of_figure4_pretrain_strategies_and_sentiment():
