@@ -43,6 +43,16 @@ mkdir -p "$OUT"
 } > "$OUT/environment.txt" 2>&1
 cat "$OUT/environment.txt"
 
+# measure NAME SECONDS MODULE ARGS...: one optional benchmark (SECONDS=0 skips it), cut at SECONDS, its
+# numbers in $OUT/NAME and its log in $OUT/NAME.log
+measure() {
+  local name=$1 seconds=$2 module=$3
+  shift 3
+  [ "$seconds" = 0 ] && return 0
+  timeout --signal=INT --kill-after=20 "$seconds" python3 -m "$module" "$@" --out "$OUT/$name" > "$OUT/$name.log" 2>&1
+  echo "$name: exit $?" | tee -a "$OUT/$name.log"; tail -20 "$OUT/$name.log"
+}
+
 CAMPAIGN_MINUTES=${CAMPAIGN_MINUTES:-0}
 if [ "$CAMPAIGN_MINUTES" != 0 ]; then
   cp -r results "$OUT/results"
@@ -89,21 +99,13 @@ fi
 FUSED_SECONDS=${FUSED_SECONDS:-0}
 # K = 200 first: the JSON is rewritten after every K, so a run cut short keeps the number that matters most
 FUSED_ARGS=${FUSED_ARGS:-"--k 200 1 32 8 --steps 50 --rounds 5 --blocks 32 64 --kernel-precisions engine tf32x3 --schedules pipelined step"}
-if [ "$FUSED_SECONDS" != 0 ]; then
-  # shellcheck disable=SC2086
-  timeout --signal=INT --kill-after=20 "$FUSED_SECONDS" python3 -m benchmarks.fused_step $FUSED_ARGS \
-    --out "$OUT/fused" > "$OUT/fused.log" 2>&1
-  echo "fused step: exit $?" | tee -a "$OUT/fused.log"; tail -20 "$OUT/fused.log"
-fi
+# shellcheck disable=SC2086
+measure fused "$FUSED_SECONDS" benchmarks.fused_step $FUSED_ARGS
 
 PRECOMPILE_SECONDS=${PRECOMPILE_SECONDS:-0}
 PRECOMPILE_ARGS=${PRECOMPILE_ARGS:-"--k 50 --rounds 2"}
-if [ "$PRECOMPILE_SECONDS" != 0 ]; then
-  # shellcheck disable=SC2086
-  timeout --signal=INT --kill-after=20 "$PRECOMPILE_SECONDS" python3 -m benchmarks.precompile $PRECOMPILE_ARGS \
-    --out "$OUT/precompile" > "$OUT/precompile.log" 2>&1
-  echo "precompile: exit $?" | tee -a "$OUT/precompile.log"; tail -12 "$OUT/precompile.log"
-fi
+# shellcheck disable=SC2086
+measure precompile "$PRECOMPILE_SECONDS" benchmarks.precompile $PRECOMPILE_ARGS
 
 # the raw numbers sit three folders down, deeper than what comes back from a device call: lift them
 cp "$OUT"/bench/benchmarks/results/*.json "$OUT"/bench/benchmarks/results/*.png "$OUT/bench/" 2>/dev/null
