@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 
 __all__ = ["PAPER_LR_GRID", "PAPER_BATCH_SIZE", "CELL_SELECTORS", "RULES", "Subset", "Generated", "Preset",
            "NetworkPreset", "DatasetPreset", "setting", "by_name", "preset_label", "is_paper_scale",
-           "positive_int", "optional_positive_int", "grid_of", "names_among", "seed_values", "as_grid"]
+           "positive_int", "optional_positive_int", "grid_of", "names_among", "seed_values", "as_grid", "trained_values"]
 
 # The papers' procedure (AISTATS section 4.1), shared by the experiments' presets.
 PAPER_LR_GRID = (0.1, 0.01, 0.001, 0.0001)  # fine-tuning and pre-training learning rates explored

@@ -40,8 +40,8 @@ class Figure3Preset(presets.NetworkPreset):
     train_size, valid_size, test_size: the first n examples of MNIST's splits (None: all); l1: the L1
     values on the figure's sparsity axis; seeds: networks per L1 value (a count: seeds 0 to n - 1, or
     the seeds themselves); lr: the learning rate (or several, each a network of its own); minibatch_cost:
-    the cost the lr and L1 values are given for, "mean" (this library's) or "summed" (the paper's
-    reading of Table 1's preset: the networks train at :func:`deep_sparse.presets.trained_values`').
+    the cost the lr and L1 values are given for, "mean" (this library's) or "summed" (how Table 1's
+    paper preset reads the paper: the networks train at :func:`deep_sparse.presets.trained_values`').
     """
 
     train_size: int | None
