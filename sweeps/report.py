@@ -77,11 +77,12 @@ TABLE1_READING = (
     "reconstruction terms and averaged for the L1 term (the paper does not say which; under this reading the "
     "paper's lr 0.01 and L1 0.001 are our mean cost's lr 0.1 and L1 0.0001, and the paper's grids "
     "{0.1, ..., 0.0001} are our {1, ..., 0.001}: `sweeps/table1.py`, `deep_sparse.config.from_summed_cost`). "
-    "A cell whose networks are not all trained yet shows the best on validation so far and no mark.")
+    "A cell without pre-training whose networks are not all trained yet shows the best on validation so far "
+    "and no mark; a pre-trained cell appears once all its networks are.")
 TABLE1_MEAN_READING = (
     "Every term averaged over the mini-batch: the paper's lr and L1 values used as they are. Kept because the "
-    "diagnostics below each change one thing of these networks, and because the other experiments' presets "
-    "still read the cost this way.")
+    "diagnostics below each change one thing of these networks, and because the workshop's sparsity table "
+    "still reads the cost this way.")
 def render(root: str, out_path: str) -> str:
     out_dir = os.path.dirname(os.path.abspath(out_path))
     table1, table1_cells = report_tables.aistats_table1(root)
