@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 import time
 from typing import TYPE_CHECKING, Callable, Mapping, Sequence
@@ -140,6 +141,9 @@ def cli(main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | None 
     time budget running out says what was saved and how to continue (exit 3), Ctrl-C likewise (exit
     130). ``--debug`` on the command line re-raises, traceback included."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    # A command started in the background by a script inherits SIGINT ignored, and `kill -INT` would then
+    # do nothing: SIGINT always means "stop cleanly and say how to resume".
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     resume_command = "python " + " ".join(["-m", _module_name(main), *argv]
                                           + ([] if "--resume" in argv else ["--resume"]))
     try:

@@ -100,8 +100,9 @@ def test_figure4_and_pretrain_strategies_select_the_pretraining_lr_on_reconstruc
 def test_the_grids_pretrain_every_pretraining_lr_and_leave_one_for_networks_without():
     preset = figure4.PRESETS["paper"].with_overrides(activations=["rectifier"], lr=[0.1], fractions=[0.5])
     grid = figure4.figure4_grid(preset, [0.5])
+    # the paper preset's pre-training lrs {0.1, ..., 0.0001} on a summed cost: ours {1, ..., 0.001}
     assert sorted((p["pretrain_epochs"] > 0, p["pretrain_lr"]) for p in grid) == [
-        (False, 0.1), (True, 0.0001), (True, 0.001), (True, 0.01), (True, 0.1)]
+        (False, 1.0), (True, 0.001), (True, 0.01), (True, 0.1), (True, 1.0)]
     grid = pretrain_strategies.strategies_grid(pretrain_strategies.PRESETS["paper"].with_overrides(lr=[0.1]))
     baseline = [p for p in grid if p["pretrain_strategy"] is None]
     assert len(baseline) == 1 and len(grid) == 1 + 4 * len({p["pretrain_strategy"] for p in grid} - {None})
