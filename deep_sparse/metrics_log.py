@@ -20,6 +20,7 @@ This module owns these files and computes nothing (the executor hands it the val
 """
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import os
@@ -33,6 +34,7 @@ from tensorboardX.record_writer import RecordWriter
 METRICS_FILE = "metrics.jsonl"
 TENSORBOARD_FOLDER = "tensorboard"
 KEY_FIELDS = ("network", "group", "stage", "epoch", "time")
+_LOGS = itertools.count()  # the MetricsLogs of this process, numbered
 
 
 class _AppendingRecords(RecordWriter):
@@ -66,7 +68,10 @@ class MetricsLog:
         self.tensorboard = tensorboard
         self._fd: Optional[int] = None
         self._logged: dict[tuple[int, str], int] = {}  # (network, stage) -> last epoch in the file
-        self._event_files: dict[int, str] = {}  # network -> this process's event file
+        self._event_files: dict[int, str] = {}  # network -> this log's event file
+        # TensorBoard reads every file named *tfevents* of a run: one per log that wrote it, so that a
+        # sweep resumed within the same second and process (a test, a notebook) gets a file of its own
+        self._event_name = f"{int(time.time()):010d}.deep-sparse.{os.getpid()}.{next(_LOGS)}"
 
     def write(self, stage: str, latest: Mapping[int, tuple[int, Mapping[str, float]]]) -> None:
         """Log, for each network of ``latest`` (``{network: (epoch, {name: value})}``, a chunk's networks
@@ -112,8 +117,7 @@ class MetricsLog:
         if new:
             folder = os.path.join(self.tensorboard_dir, f"network_{network:05d}")
             os.makedirs(folder, exist_ok=True)
-            # TensorBoard reads every file named *tfevents* of a run; one per process that wrote it
-            path = os.path.join(folder, f"events.out.tfevents.{int(time.time()):010d}.deep-sparse.{os.getpid()}")
+            path = os.path.join(folder, f"events.out.tfevents.{self._event_name}")
             self._event_files[network] = path
         records = _AppendingRecords(path)
         try:
