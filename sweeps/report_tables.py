@@ -161,6 +161,23 @@ def same_configuration(row: dict, other: dict) -> bool:
 
 
 # ------------------------------------------------------------------------------ the tables
+def judged(cells: dict, spreads: dict, folder: str, activation: str, pretrained: bool) -> dict:
+    """One MNIST cell of Table 1 set against the paper: its record for report.json (``paper``, ``ours``,
+    ``seeds``, ``partial``, ``mark``: the seed mean's with 3 seeds or more, else the selected network's;
+    none for a cell not all trained)."""
+    cell = cells.get(("mnist", activation, pretrained))
+    paper = paper_numbers.lookup(paper_numbers.table1_key_for("mnist", activation, pretrained))
+    spread = spreads.get((activation, pretrained))
+    ours = None if cell is None else cell["ours"]
+    partial = None if cell is None else cell.get("partial")
+    value = spread.mean if spread is not None and spread.n >= SEEDS_FOR_MEAN else ours
+    return {"table": "aistats.table1", "dataset": "mnist", "activation": activation, "pretrained": pretrained,
+            "paper": paper["value"] if paper else None, "bold": bool(paper and paper["bold"]), "ours": ours,
+            "folder": folder, "partial": partial, "recorded": cell is not None,
+            "seeds": spread._asdict() if spread else None,
+            "mark": "" if partial else mark(value, paper["value"] if paper else None, 10_000)}
+
+
 def aistats_table1(root: str, folder: str = TABLE1) -> tuple[list[str], list[dict]]:
     """AISTATS Table 1 as the paper lays it out (MNIST filled in, the other data sets not obtainable),
     from the Table 1 sweep in ``folder``."""
@@ -173,27 +190,18 @@ def aistats_table1(root: str, folder: str = TABLE1) -> tuple[list[str], list[dic
     for pretrained in (True, False):
         lines.append(f"| **{'With' if pretrained else 'Without'} unsupervised pre-training** | | | | | | | |")
         for label, activation in PAPER_ROWS + (("Rectifier, not half-negated (extra row)", "rectifier"),):
-            cell = cells.get(("mnist", activation, pretrained))
-            key = paper_numbers.table1_key_for("mnist", activation, pretrained)
-            paper = paper_numbers.lookup(key)
+            record = judged(cells, spreads, folder, activation, pretrained)
             spread = spreads.get((activation, pretrained))
-            ours = None if cell is None else cell["ours"]
-            judged = spread.mean if spread is not None and spread.n >= SEEDS_FOR_MEAN else ours
             row_name = paper_numbers.TABLE1_ROW_OF_ACTIVATION.get(activation)
             others = [f"{pct(paper_numbers.AISTATS_TABLE1[(d, pretrained, row_name)][0])} / not run"
                       if row_name else "" for d in ("cifar10", "nistp", "norb")]
-            paper_text = f"{pct(paper['value'])}{' (bold)' if paper['bold'] else ''}" if paper else "—"
-            partial = cell is not None and "partial" in cell
-            ours_text = ("not run yet" if cell is None else
-                         f"{pct(ours) or '—'} (so far: {cell['partial']} lrs trained)" if partial else pct(ours))
-            judged = None if partial else judged
-            lines.append(f"| {label} | {paper_text} | {ours_text} | {spread_text(spread)} | "
-                         f"{mark(judged, paper['value'] if paper else None, 10_000)} | {' | '.join(others)} |")
-            records.append({"table": "aistats.table1", "dataset": "mnist", "activation": activation,
-                            "pretrained": pretrained, "paper": paper["value"] if paper else None, "ours": ours,
-                            "folder": folder, "partial": cell.get("partial") if cell else None,
-                            "seeds": spread._asdict() if spread else None,
-                            "mark": mark(judged, paper["value"] if paper else None, 10_000)})
+            paper_text = "—" if record["paper"] is None else f"{pct(record['paper'])}{' (bold)' if record['bold'] else ''}"
+            ours_text = ("not run yet" if not record["recorded"] else
+                         f"{pct(record['ours']) or '—'} (so far: {record['partial']} lrs trained)" if record["partial"]
+                         else pct(record["ours"]))
+            lines.append(f"| {label} | {paper_text} | {ours_text} | {spread_text(spread)} | {record['mark']} | "
+                         f"{' | '.join(others)} |")
+            records.append(record)
     bold = "Bold (the paper): with and without pre-training statistically equivalent (p = 0.05)."
     tests = mcnemar_lines(cells)
     if len(tests) == 1:  # no pair yet: one sentence
@@ -213,17 +221,12 @@ def compact_table1(root: str, folder: str) -> tuple[list[str], list[dict]]:
     for label, activation in PAPER_ROWS + (("Rectifier, not half-negated (extra row)", "rectifier"),):
         parts, papers = [], []
         for pretrained in (True, False):
-            cell = cells.get(("mnist", activation, pretrained))
-            paper = paper_numbers.lookup(paper_numbers.table1_key_for("mnist", activation, pretrained))
+            record = judged(cells, spreads, folder, activation, pretrained)
             spread = spreads.get((activation, pretrained))
-            ours = None if cell is None else cell["ours"]
-            judged = spread.mean if spread is not None and spread.n >= SEEDS_FOR_MEAN else ours
-            papers.append(pct(paper["value"]) if paper else "—")
-            shown = mark(judged, paper["value"] if paper else None, 10_000)
-            parts.append(f"{pct(ours)} | " + (f"{spread_text(spread)} | " if not pretrained else "") + shown)
-            records.append({"table": "aistats.table1", "dataset": "mnist", "activation": activation,
-                            "pretrained": pretrained, "paper": paper["value"] if paper else None, "ours": ours,
-                            "folder": folder, "seeds": spread._asdict() if spread else None, "mark": shown})
+            papers.append("—" if record["paper"] is None else pct(record["paper"]))
+            parts.append(f"{pct(record['ours'])} | " + (f"{spread_text(spread)} | " if not pretrained else "")
+                         + record["mark"])
+            records.append(record)
         pair = cells.get(("mnist", activation, True)) or {}
         p_value = "" if pair.get("p_value") is None else f"{pair['p_value']:.2g}"
         note = pair.get("note") or (cells.get(("mnist", activation, False)) or {}).get("note")
