@@ -141,8 +141,10 @@ def seed_spreads(root: str, selected: dict[tuple[str, bool], dict]) -> dict[tupl
     for (activation, pretrained), chosen in selected.items():
         errors = {chosen["seed"]: chosen["test_error"]}
         for diagnostic in diagnostics.DIAGNOSTICS:
+            if not diagnostic.seeds_only or diagnostic.cell != (activation, pretrained):
+                continue
             record = read(root, f"{in_results(diagnostics.folder(diagnostic))}/results.json")
-            if not diagnostic.seeds_only or diagnostic.cell != (activation, pretrained) or record is None:
+            if record is None:
                 continue
             for row in record["rows"]:
                 if row.get("test_error") is not None and same_configuration(row, chosen):
