@@ -18,7 +18,7 @@ import os
 from typing import Optional
 
 from deep_sparse import results_io
-from sweeps import figure3, report_diagnostics, report_tables, sparsity
+from sweeps import diagnostics, figure3, report_diagnostics, report_tables, sparsity
 
 NOT_OBTAINABLE = (
     ("CIFAR-10 (AISTATS Table 1)", "python -m sweeps.table1 --preset paper --datasets cifar10 --data-dir DATA_DIR"),
@@ -116,8 +116,10 @@ def render(root: str, out_path: str) -> str:
         "## Not run: data not obtainable here", "",
         *[f"- {what}: `{command}` once the files are supplied." for what, command in NOT_OBTAINABLE], "",
         "## Every other run (pipeline checks, diagnostics, runs with overrides): no paper numbers", "",
+        "The diagnostics are listed, linked, under \"Why our numbers differ\" above.", "",
         *other_runs(root, out_dir, shown={report_tables.TABLE1, report_tables.TABLE1_MEAN_COST, report_tables.SPARSITY,
-                                          report_tables.FIGURE3, report_tables.FIGURE3_MEAN_COST}), "",
+                                          report_tables.FIGURE3, report_tables.FIGURE3_MEAN_COST,
+                                          *map(report_tables.in_results, map(diagnostics.folder, diagnostics.DIAGNOSTICS))}), "",
     ]
     text = "\n".join(lines)
     results_io.atomic_write_text(out_path, text)

@@ -89,8 +89,10 @@ def finding_from(diagnostic: diagnostics.Diagnostic, rows: list[dict], planned: 
                  baseline: Optional[dict]) -> Finding:
     """The finding of ``diagnostic`` from its recorded ``rows`` and Table 1's network ``baseline``."""
     folder = report_tables.in_results(diagnostics.folder(diagnostic))
-    live = report_tables.live_rows(rows)
-    pick = min(live, key=lambda r: (r["valid_error"], r["network"])) if live else None
+    # Table 1's own network first, so that a tie leaves its choice standing
+    joined = [baseline] if diagnostic.extends_grid and baseline else []
+    live = joined + sorted(report_tables.live_rows(rows), key=lambda r: r["network"])
+    pick = min(live, key=lambda r: r["valid_error"]) if live else None
     effect = p_value = None
     if pick is not None and baseline is not None:
         effect = pick["test_error"] - baseline["test_error"]
@@ -116,7 +118,8 @@ def verdict(diagnostic: diagnostics.Diagnostic, found: Finding, rows: list[dict]
         return f"refuted: every network diverged, died or collapsed{pending}"
     if found.baseline is None:
         return f"inconclusive: no Table 1 network to compare with{pending}"
-    if found.pick.get("reused_from") and found.pick["test_error"] == found.baseline["test_error"]:
+    if found.pick is found.baseline or (found.pick.get("reused_from")
+                                        and found.pick["test_error"] == found.baseline["test_error"]):
         return f"refuted: validation still picks Table 1's own network{pending}"
     paper = paper_numbers.lookup(paper_numbers.table1_key_for("mnist", *diagnostic.cell))
     width = report_tables.interval(paper["value"], 10_000) if paper else 0.0025

@@ -85,6 +85,13 @@ def test_a_reduced_run_is_listed_without_any_paper_number(results):
     assert "18.6" not in text  # the reduced cell's number appears nowhere
 
 
+def test_a_diagnostic_is_listed_once_under_its_question_not_again_among_the_other_runs(results):
+    text = report.render(str(results), str(results / "report.md"))
+    listing = next(body for title, body in sections(text).items() if title.startswith("Every other run"))
+    why = next(body for title, body in sections(text).items() if title.startswith("Why our numbers differ"))
+    assert "[seeds-half-negated](" in why and "seeds-half-negated" not in listing
+
+
 def wrong(indices, n=100):
     flags = np.zeros(n, bool)
     flags[list(indices)] = True
@@ -216,3 +223,18 @@ def test_a_diagnostic_whose_networks_all_failed_is_refuted_not_inconclusive():
     baseline = net(9, "tanh", 0.01, 0.0181, 0.0193, l1=0.0)
     found = report_diagnostics.finding_from(diagnostic, [collapsed], 1, baseline)
     assert found.pick is None and found.verdict == "refuted: every network diverged, died or collapsed"
+
+
+@pytest.mark.parametrize("finer_valid, expected", [
+    (0.0190, "refuted: validation still picks Table 1's own network"),  # the finer grid loses on validation
+    (0.0181, "refuted: validation still picks Table 1's own network"),  # a tie leaves Table 1's choice standing
+    (0.0170, "inconclusive: -0.13 points"),  # it wins on validation, and its test error decides the rest
+])
+def test_a_finer_grid_competes_with_table1s_selected_network_on_validation(finer_valid, expected):
+    baseline = net(9, "tanh", 0.01, 0.0181, 0.0193)
+    finer = net(0, "tanh", 0.02, finer_valid, 0.0180)  # better on test in every case: never the criterion
+    diagnostic = next(d for d in diagnostics.DIAGNOSTICS if d.name == "lr-grid-finer-tanh")
+    assert diagnostic.extends_grid and diagnostic.cell == ("tanh", False)
+    found = report_diagnostics.finding_from(diagnostic, [finer], 1, baseline)
+    assert found.verdict.startswith(expected), found.verdict
+    assert found.pick is (finer if finer_valid < 0.0181 else baseline)
