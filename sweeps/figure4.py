@@ -109,13 +109,16 @@ def plot(cells: list[dict], path: str, title: str) -> None:
 def figure4_grid(preset: Figure4Preset, fractions: list[float]) -> list[dict]:
     """Activation x labeled fraction x fine-tuning lr, with pre-training also x pre-training lr (a
     network without pre-training does not depend on it: one of them), at the values the networks train
-    with (:func:`deep_sparse.presets.trained_values`)."""
+    with (:func:`deep_sparse.presets.trained_values`). The L1 penalty goes to the rectifier networks only
+    (``presets.L1_ACTIVATIONS``), as in Table 1; tanh trains without it."""
     grid = []
     values = presets.trained_values(preset.minibatch_cost, lr=preset.lr, pretrain_lr=preset.pretrain_lr, l1=preset.l1)
     for pretrain_epochs in (preset.pretrain_epochs, 0):
-        grid += ds.sweep.product(activation=preset.activations, pretrain_epochs=[pretrain_epochs],
-                                  labeled_fraction=fractions, lr=values["lr"], l1=values["l1"],
-                                  pretrain_lr=values["pretrain_lr"] if pretrain_epochs else values["pretrain_lr"][:1])
+        for activation in preset.activations:
+            grid += ds.sweep.product(
+                activation=[activation], pretrain_epochs=[pretrain_epochs], labeled_fraction=fractions,
+                lr=values["lr"], l1=values["l1"] if activation in presets.L1_ACTIVATIONS else [0.0],
+                pretrain_lr=values["pretrain_lr"] if pretrain_epochs else values["pretrain_lr"][:1])
     return grid
 
 

@@ -42,7 +42,7 @@ from typing import Optional
 import deep_sparse as ds
 from deep_sparse import experiment, presets, selection
 from deep_sparse.names import DeadlineReached
-from deep_sparse.presets import PAPER_LR_GRID, Generated, Subset
+from deep_sparse.presets import L1_ACTIVATIONS, PAPER_LR_GRID, Generated, Subset
 from deep_sparse.rows import unpack_wrong
 from deep_sparse.selection import mcnemar_exact  # noqa: F401 - the paired test of the bold cells, public here too
 from sweeps import common, paper_numbers
@@ -50,7 +50,6 @@ from sweeps import common, paper_numbers
 NAME = "table1"
 MODULE = "sweeps.table1"
 ACTIVATIONS = ("half_negated_rectifier", "rectifier", "tanh", "softplus")
-L1_ACTIVATIONS = ("half_negated_rectifier", "rectifier")
 DATASETS = ("mnist", "cifar10", "norb", "shapeset")
 ALPHA = 0.05
 # the preset's settings that --name options override (in the order labels list them)

@@ -178,8 +178,9 @@ def test_figure4_sweeps_every_curve_point_of_its_preset(tmp_path, fake_data, mon
     assert folder == str(out / "shapeset") and config.hidden_sizes == (100, 100, 100)
     assert (config.labeled_fraction, config.epochs, config.patience, config.batch_size) == (0.05, 4, 2, 10)
     assert len(grid) == 2 * 3 * 2  # activation x labeled fraction x (with, without pre-training), one lr each
-    assert {(p["pretrain_epochs"], p["pretrain_lr"], p["lr"], p["l1"]) for p in grid} == {(1, 0.01, 0.1, 0.001),
-                                                                                          (0, 0.01, 0.1, 0.001)}
+    assert {(p["activation"], p["pretrain_epochs"], p["pretrain_lr"], p["lr"], p["l1"]) for p in grid} == {
+        (activation, epochs, 0.01, 0.1, 0.001 if activation == "rectifier" else 0.0)
+        for activation in ("rectifier", "tanh") for epochs in (1, 0)}
     metadata = options.extra_metadata
     assert (metadata["experiment"], metadata["preset"], metadata["dataset"]) == ("figure4", "quick", "shapeset")
     assert metadata["sizes"] == {"n_train": 2000, "n_valid": 1000, "n_test": 1000}

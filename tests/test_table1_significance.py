@@ -5,10 +5,10 @@ import time
 import numpy as np
 import pytest
 
-from deep_sparse import results_io
+from deep_sparse import presets, results_io
 from deep_sparse.names import DeadlineReached
 from deep_sparse.rows import pack_wrong
-from sweeps import table1
+from sweeps import figure4, table1
 
 
 def test_a_recorded_test_is_not_retrained(tmp_path, monkeypatch):
@@ -111,10 +111,19 @@ def test_the_paper_preset_trains_the_summed_costs_grid_at_our_mean_costs_values(
     grid = table1.table1_grid(paper)
     assert sorted({row["lr"] for row in grid}) == [0.001, 0.01, 0.1, 1.0]
     assert sorted({row["pretrain_lr"] for row in grid if row["pretrain_epochs"]}) == [0.001, 0.01, 0.1, 1.0]
-    assert {row["l1"] for row in grid if row["activation"] in table1.L1_ACTIVATIONS} == {0.0001}
-    assert {row["l1"] for row in grid if row["activation"] not in table1.L1_ACTIVATIONS} == {0.0}
+    assert {row["l1"] for row in grid if row["activation"] in presets.L1_ACTIVATIONS} == {0.0001}
+    assert {row["l1"] for row in grid if row["activation"] not in presets.L1_ACTIVATIONS} == {0.0}
     # a preset that reads the cost as a mean trains at its own values
     assert quick.minibatch_cost == "mean"
     assert sorted({row["lr"] for row in table1.table1_grid(quick)}) == [0.01, 0.1]
     with pytest.raises(ValueError, match="minibatch_cost must be one of mean, summed"):
         dataclasses.replace(quick, minibatch_cost="sum")
+
+
+@pytest.mark.parametrize("name", ["quick", "paper"])
+def test_figure4_puts_the_l1_penalty_on_the_rectifier_networks_only_as_table1_does(name):
+    grid = figure4.figure4_grid(figure4.PRESETS[name], [0.1, 1.0])
+    rectifier = {row["l1"] for row in grid if row["activation"] == "rectifier"}
+    assert {row["activation"] for row in grid} == {"rectifier", "tanh"}
+    assert rectifier == {0.001 if name == "quick" else 0.0001}
+    assert {row["l1"] for row in grid if row["activation"] == "tanh"} == {0.0}
