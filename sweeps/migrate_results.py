@@ -1,6 +1,8 @@
 """Rewrite the recorded text of a results folder so that it names no machine: commands relative to
 the repository (``--out`` as the folder's own path), the data folder as DATA_DIR, errors without hosts,
-and CSV floats at their shortest float32 form.
+CSV floats at their shortest float32 form, and a reused row's ``reused_from`` naming the folder that
+holds its donor now (``RENAMED_DONORS``: a folder renamed after rows had named it, whose old name another
+run then took; a row is re-pointed only where the renamed folder's network has its values and curves).
 
     python -m sweeps.migrate_results results/
 
@@ -71,9 +73,48 @@ def portable_json(value: Any, file_path: str, repo_root: str, key: str = "") -> 
     return value
 
 
+# donor folders renamed after rows had named them (``reused_from``: "FOLDER: network N"): old -> new name
+RENAMED_DONORS = {"results/table1-paper/mnist": "results/table1-paper-mean-cost/mnist"}
+# what a reused row copies from its donor: equal values here (learning curves included) are one network
+SAME_NETWORK_FIELDS = ("activation", "seed", "lr", "l1", "valid_error", "test_error", "curves")
+
+
+def _donor_row(repo_root: str, folder: str, network: int, cache: dict) -> Optional[dict]:
+    if folder not in cache:
+        path = os.path.join(repo_root, folder, "results.json")
+        rows = results_io.read_json(path).get("rows", []) if os.path.exists(path) else []
+        cache[folder] = {row.get("network"): row for row in rows}
+    return cache[folder].get(network)
+
+
+def _same_network(row: dict, donor: Optional[dict]) -> bool:
+    return donor is not None and all(donor.get(k) == row.get(k) for k in SAME_NETWORK_FIELDS)
+
+
+def repointed_reuse(row: dict, repo_root: str, cache: dict) -> dict:
+    """``row`` with its ``reused_from`` naming the folder that now holds its donor: where the named
+    folder's network is not this network (another run took the folder's name after a rename) and the
+    renamed folder's is, the renamed folder; otherwise the row as it is."""
+    named = row.get("reused_from")
+    if not isinstance(named, str) or ": network " not in named:
+        return row
+    folder, network = named.rsplit(": network ", 1)
+    renamed = RENAMED_DONORS.get(folder)
+    if renamed is None or not network.isdigit():
+        return row
+    if _same_network(row, _donor_row(repo_root, folder, int(network), cache)) or \
+            not _same_network(row, _donor_row(repo_root, renamed, int(network), cache)):
+        return row
+    return {**row, "reused_from": f"{renamed}: network {network}"}
+
+
 def _migrate_json(text: str, path: str, repo_root: str) -> str:
     payload = json.loads(text)
     migrated = portable_json(payload, path, repo_root)
+    if isinstance(migrated, dict) and isinstance(migrated.get("rows"), list):
+        donors: dict = {}
+        migrated["rows"] = [repointed_reuse(row, repo_root, donors) if isinstance(row, dict) else row
+                            for row in migrated["rows"]]
     if isinstance(migrated, dict) and "sha256" in migrated and "rows" in migrated and migrated != payload:
         if payload["sha256"] != store.rows_checksum(payload["rows"]):
             raise ValueError(f"{path}: its rows do not match their checksum before migrating; left as it is")
@@ -101,11 +142,27 @@ def shortest_float32(cell: str) -> str:
     return " ".join(words)
 
 
-def _migrate_csv(text: str) -> str:
+def _repointed_by_network(json_path: str, repo_root: str) -> dict[str, str]:
+    """{network: its ``reused_from``, re-pointed} for the reused rows of ``json_path`` (the CSV beside
+    it follows it)."""
+    if not os.path.exists(json_path):
+        return {}
+    donors: dict = {}
+    rows = [row for row in results_io.read_json(json_path).get("rows", []) if isinstance(row, dict)]
+    return {str(row.get("network")): repointed_reuse(dict(row, reused_from=portable.portable_text(
+        row["reused_from"])), repo_root, donors)["reused_from"] for row in rows if row.get("reused_from")}
+
+
+def _migrate_csv(text: str, moved_donors: Optional[dict[str, str]] = None) -> str:
     rows = list(csv.reader(io.StringIO(text)))
     if not rows:
         return text
     migrated = [rows[0]] + [[shortest_float32(portable.portable_text(cell)) for cell in row] for row in rows[1:]]
+    if moved_donors and {"network", "reused_from"} <= set(rows[0]):
+        network, reused = rows[0].index("network"), rows[0].index("reused_from")
+        for row in migrated[1:]:
+            if row[reused].split(": network ")[0] in RENAMED_DONORS:
+                row[reused] = moved_donors.get(row[network], row[reused])
     buffer = io.StringIO()
     csv.writer(buffer, lineterminator="\n").writerows(migrated)
     return buffer.getvalue() if migrated != rows else text
@@ -123,7 +180,9 @@ def migrated_text(path: str, repo_root: str = portable.REPO_ROOT) -> Optional[st
         if path.endswith(".json"):
             new = _migrate_json(text, path, repo_root)
         else:
-            new = _migrate_csv(text) if path.endswith(".csv") else portable.portable_text(text)
+            new = _migrate_csv(text, _repointed_by_network(os.path.join(os.path.dirname(path), "results.json"),
+                                                           repo_root)) if path.endswith(".csv") \
+                else portable.portable_text(text)
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise ValueError(f"{path}: not valid UTF-8 text or JSON ({error}); nothing was rewritten") from None
     return None if new == text else new

@@ -148,6 +148,38 @@ def test_migrating_keeps_numbers_and_checksums_and_the_folder_resumes(tmp_path):
     assert migrate_results.migrate(str(tmp_path / "results"), repo_root=str(tmp_path)) == []  # idempotent
 
 
+def test_a_row_reused_from_a_renamed_folder_is_pointed_at_the_folder_that_holds_its_donor(tmp_path):
+    def network(k, test_error, curve):
+        return {"network": k, "group": 0, "seed": 0, "activation": "tanh", "lr": 0.01, "l1": 0.0,
+                "valid_error": 0.018, "test_error": test_error, "curves": {"valid_error": curve}}
+    renamed = network(9, 0.0193, [0.03, 0.018])  # the donor, now under the renamed folder
+    results_io.atomic_write_json(str(tmp_path / "results/table1-paper-mean-cost/mnist/results.json"),
+                                 {"rows": [renamed]})
+    # the old name now holds another sweep, whose network 9 is a different network
+    results_io.atomic_write_json(str(tmp_path / "results/table1-paper/mnist/results.json"),
+                                 {"rows": [network(9, 0.0265, [0.04, 0.02]), network(3, 0.02, [0.05])]})
+    moved = dict(renamed, network=0, reused_from="results/table1-paper/mnist: network 9")
+    kept = dict(network(3, 0.02, [0.05]), network=1, reused_from="results/table1-paper/mnist: network 3")
+    unknown = dict(network(9, 0.0111, [0.1]), network=2, reused_from="results/table1-paper/mnist: network 9")
+    rows = [moved, kept, unknown]
+    folder = tmp_path / "results/diagnostics/seeds-tanh"
+    results_io.atomic_write_json(str(folder / "results.json"), {"rows": rows})
+    results_io.atomic_write_json(str(folder / "chunks/group000_reused_00000-00002.json"),
+                                 {"rows": rows, "sha256": rows_checksum(rows)})
+    results_io.atomic_write_csv(str(folder / "results.csv"), [{k: v for k, v in r.items() if k != "curves"}
+                                                              for r in rows])
+    migrate_results.migrate(str(tmp_path / "results"), repo_root=str(tmp_path))
+    pointed = [r["reused_from"] for r in results_io.read_json(str(folder / "results.json"))["rows"]]
+    assert pointed == ["results/table1-paper-mean-cost/mnist: network 9",  # its values and curves are there
+                       "results/table1-paper/mnist: network 3",  # the folder's own network: kept
+                       "results/table1-paper/mnist: network 9"]  # found in neither: left as recorded
+    with open(folder / "results.csv", newline="") as handle:
+        assert [r["reused_from"] for r in csv.DictReader(handle)] == pointed
+    finished = SweepStore(str(folder)).finished_rows({k: (0, 0) for k in range(3)})  # checksum recomputed
+    assert [finished[k]["reused_from"] for k in range(3)] == pointed
+    assert migrate_results.migrate(str(tmp_path / "results"), repo_root=str(tmp_path)) == []
+
+
 def test_migrating_refuses_a_folder_without_results(tmp_path, capsys):
     (tmp_path / "notes.txt").write_text("/tmp/x/y\n")
     assert migrate_results.main([str(tmp_path)]) == 1
