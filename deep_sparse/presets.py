@@ -37,7 +37,8 @@ if TYPE_CHECKING:
 
 __all__ = ["PAPER_LR_GRID", "PAPER_BATCH_SIZE", "CELL_SELECTORS", "RULES", "Subset", "Generated", "Preset",
            "NetworkPreset", "DatasetPreset", "setting", "by_name", "preset_label", "is_paper_scale",
-           "positive_int", "optional_positive_int", "grid_of", "names_among", "seed_values", "as_grid", "trained_values", "L1_ACTIVATIONS"]
+           "positive_int", "optional_positive_int", "grid_of", "names_among", "seed_values", "as_grid",
+           "trained_values", "L1_ACTIVATIONS", "Stopping"]
 
 # The papers' procedure (AISTATS section 4.1), shared by the experiments' presets.
 PAPER_LR_GRID = (0.1, 0.01, 0.001, 0.0001)  # fine-tuning and pre-training learning rates explored
@@ -85,6 +86,24 @@ class Generated:
     def loader_options(self) -> dict:
         """Keyword arguments of ``deep_sparse.data.load_splits``."""
         return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass(frozen=True)
+class Stopping:
+    """When fine-tuning stops on one data set: at most ``epochs`` epochs, early stopping after
+    ``patience`` epochs without a better validation error (None: never)."""
+
+    epochs: int
+    patience: Optional[int]
+
+
+# Shapeset's networks learn far longer than MNIST's: the rectifier at lr 0.01 without L1
+# (results/shapeset-rectifier-no-l1-lr-0.01-150-epochs) still set a new best validation error at epoch
+# 149 of 150 (46.75% best within 50 epochs, 37.98% at 149), with at most 14 epochs between two new bests;
+# so 50 epochs cut it, and patience 10 alone would have stopped it at epoch 91 (42.44%). Patience 20
+# covers the longest flat stretch of that curve with room, and a cap of 500 epochs lies far beyond where
+# it was still falling, so that early stopping, not the cap, ends the runs.
+SHAPESET_STOPPING = Stopping(epochs=500, patience=20)
 
 
 # ------------------------------------------------------------------------------ validation rules
@@ -215,7 +234,7 @@ def _frozen(value):
 
 def _plain(value):
     """A setting as results record it (JSON-ready): mappings and data set sizes as dicts."""
-    if isinstance(value, (Subset, Generated)):
+    if isinstance(value, (Subset, Generated, Stopping)):
         return dataclasses.asdict(value)
     if isinstance(value, Mapping):
         return {k: _plain(v) for k, v in value.items()}
@@ -351,9 +370,14 @@ class NetworkPreset(Preset):
     def train_config(self, dataset: str, **structure) -> TrainConfig:
         """The ``TrainConfig`` of this preset on ``dataset``: its hidden widths there, epochs, patience
         and the paper's mini-batches of 10; ``structure`` gives the rest (activation, corruption, ...)."""
+        stopping = self.stopping_for(dataset)
         return ds.config.TrainConfig(dataset=dataset, hidden_sizes=self.hidden_sizes_for(dataset),
-                                     batch_size=PAPER_BATCH_SIZE, epochs=self.epochs, patience=self.patience,
-                                     **structure)
+                                     batch_size=PAPER_BATCH_SIZE, epochs=stopping.epochs,
+                                     patience=stopping.patience, **structure)
+
+    def stopping_for(self, dataset: str) -> Stopping:
+        """When fine-tuning stops on ``dataset``: the preset's epochs and patience."""
+        return Stopping(self.epochs, self.patience)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -368,6 +392,8 @@ class DatasetPreset(NetworkPreset):
 
     datasets: tuple[str, ...]
     sizes: Mapping[str, Subset | Generated] = dataclasses.field(default_factory=dict)
+    # the data sets whose networks need another epoch cap or patience than ``epochs`` and ``patience``
+    stopping: Mapping[str, Stopping] = dataclasses.field(default_factory=dict)
 
     def _check(self, field: dataclasses.Field, value) -> None:
         if field.name == "datasets":
@@ -380,11 +406,26 @@ class DatasetPreset(NetworkPreset):
             for name, size in value.items():
                 self._require(f"sizes[{name!r}]", size, isinstance(size, (Subset, Generated)) and _valid_sizes(size),
                               "a Subset (positive sizes or None) or Generated (positive sizes, seed >= 0)")
+        elif field.name == "stopping":
+            self._require("stopping", value, isinstance(value, Mapping) and set(value) <= set(self.known_datasets),
+                          f"a mapping keyed by data sets among {', '.join(self.known_datasets)}")
+            for name, stopping in value.items():
+                self._require(f"stopping[{name!r}]", stopping, isinstance(stopping, Stopping)
+                              and _positive_int(stopping.epochs) and _optional_positive_int(stopping.patience),
+                              "a Stopping (epochs >= 1, patience >= 1 or None)")
         else:
             super()._check(field, value)
 
     def sizes_of(self, dataset: str) -> Subset | Generated:
         return self.sizes.get(dataset, Subset())
+
+    def stopping_for(self, dataset: str) -> Stopping:
+        """When fine-tuning stops on ``dataset``: its entry of ``stopping`` where it has one, else the
+        preset's epochs and patience; an --epochs or --patience given on the command line holds for
+        every data set."""
+        own = self.stopping.get(dataset, Stopping(self.epochs, self.patience))
+        given = dict(self.overrides)
+        return Stopping(given.get("epochs", own.epochs), given.get("patience", own.patience))
 
 
 def _valid_sizes(size: Subset | Generated) -> bool:

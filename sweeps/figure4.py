@@ -19,7 +19,7 @@ import os
 
 import deep_sparse as ds
 from deep_sparse import experiment, plots, presets, selection
-from deep_sparse.presets import PAPER_LR_GRID, Generated, Subset
+from deep_sparse.presets import PAPER_LR_GRID, SHAPESET_STOPPING as SHAPESET, Generated, Subset
 from sweeps import common
 
 NAME = "figure4"
@@ -75,7 +75,7 @@ PRESETS = presets.by_name(
                     "{0.1, 0.01, 0.001, 0.0001} chosen on the validation error, pre-training lr grid "
                     "{0.1, 0.01, 0.001, 0.0001} chosen first on the clean validation reconstruction error "
                     "(summed over layers), L1 0.001, 10 pre-training epochs per layer, at most 50 epochs "
-                    "(patience 10), mini-batch 10; the mini-batch cost read as Table 1's paper preset reads it "
+                    f"(patience 10; on Shapeset {SHAPESET.epochs}, patience {SHAPESET.patience}), mini-batch 10; the mini-batch cost read as Table 1's paper preset reads it "
                     "(NLL and reconstruction summed over the 10 examples, L1 averaged), so the networks train with "
                     "this library's mean cost at lrs {1, 0.1, 0.01, 0.001} and L1 0.0001",
         hidden_sizes=(1000, 1000, 1000), norb_hidden_sizes=(4000, 2000), epochs=50, patience=10, pretrain_epochs=10,
@@ -83,6 +83,7 @@ PRESETS = presets.by_name(
         minibatch_cost="summed",
         datasets=DATASETS, activations=("rectifier", "tanh"),
         sizes={"shapeset": Generated(n_train=10_000, n_valid=10_000, n_test=10_000, seed=0)},
+        stopping={"shapeset": SHAPESET},
     ),
 )
 

@@ -47,8 +47,10 @@ def run_line(root: str, top: str, folders: list[str], out_dir: str) -> str:
             continue
         record = results_io.read_json(path)
         experiments.add(str(record.get("experiment", "?")))
-        presets.add(str(record.get("preset") or ("the paper's procedure with one change" if top.startswith(
-            "diagnostics") else "its own settings (sweeps.train: see its command)")))
+        preset = record.get("preset")
+        presets.add("paper, as the preset was then (see its PROVENANCE.md)" if preset == "paper" else str(
+            preset or ("the paper's procedure with one change" if top.startswith("diagnostics")
+                       else "its own settings (sweeps.train: see its command)")))
         dates.add(str(record.get("date_utc", ""))[:10])
         networks += len(record.get("rows", []))
         complete &= bool(record.get("complete", True)) or bool(record.get("not_run"))
@@ -135,6 +137,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     if not os.path.isdir(args.folder):
         raise SystemExit(f"error: {args.folder}: no such folder")
     out = args.out or os.path.join(args.folder, "report.md")
+    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)  # its figures are written beside it
     render(args.folder, out)
     print(f"wrote {out}")
     return 0

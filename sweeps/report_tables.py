@@ -217,8 +217,8 @@ def compact_table1(root: str, folder: str) -> tuple[list[str], list[dict]]:
     McNemar test of the pair): for a Table 1 sweep shown beside the main one."""
     cells = table1_cells(root, folder)
     spreads = seed_spreads(root, table1_selected(root, folder))
-    lines = ["| Neuron | paper: with / without | ours: with | mark | ours: without | over seeds | mark | McNemar p |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = ["| Neuron | paper: with / without | ours: with | over seeds | mark | ours: without | over seeds | mark | "
+             "McNemar p |", "|---|---|---|---|---|---|---|---|---|"]
     records, notes = [], []
     for label, activation in PAPER_ROWS + (("Rectifier, not half-negated (extra row)", "rectifier"),):
         parts, papers = [], []
@@ -226,8 +226,7 @@ def compact_table1(root: str, folder: str) -> tuple[list[str], list[dict]]:
             record = judged(cells, spreads, folder, activation, pretrained)
             spread = spreads.get((activation, pretrained))
             papers.append("—" if record["paper"] is None else pct(record["paper"]))
-            parts.append(f"{pct(record['ours'])} | " + (f"{spread_text(spread)} | " if not pretrained else "")
-                         + record["mark"])
+            parts.append(f"{pct(record['ours'])} | {spread_text(spread)} | {record['mark']}")
             records.append(record)
         pair = cells.get(("mnist", activation, True)) or {}
         p_value = "" if pair.get("p_value") is None else f"{pair['p_value']:.2g}"

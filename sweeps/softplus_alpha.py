@@ -13,7 +13,7 @@ import math
 
 import deep_sparse as ds
 from deep_sparse import experiment, presets
-from deep_sparse.presets import PAPER_LR_GRID, Generated, Subset
+from deep_sparse.presets import PAPER_LR_GRID, SHAPESET_STOPPING as SHAPESET, Generated, Subset
 from sweeps import common
 from sweeps import paper_numbers as pn
 
@@ -58,13 +58,15 @@ PRESETS = presets.by_name(
     SoftplusAlphaPreset(
         name="paper",
         description="PAPER SCALE, for a GPU: NORB 4000-2000 units (the paper's), other data sets 3 x 1000, full data, "
-                    "mini-batch 10, lr grid {0.1, 0.01, 0.001, 0.0001}, L1 0.001, at most 50 epochs (patience 10); "
+                    "mini-batch 10, lr grid {0.1, 0.01, 0.001, 0.0001}, L1 0.001, at most 50 epochs (patience 10; on "
+                    f"Shapeset {SHAPESET.epochs}, patience {SHAPESET.patience}); "
                     "the mini-batch cost read as Table 1's paper preset reads it (NLL summed over the 10 examples, L1 "
                     "averaged), so the networks train with this library's mean cost at lrs {1, 0.1, 0.01, 0.001} and "
                     "L1 0.0001",
         hidden_sizes=(1000, 1000, 1000), norb_hidden_sizes=(4000, 2000), epochs=50, patience=10,
         lr=PAPER_LR_GRID, l1=0.001, alphas=ALPHAS, minibatch_cost="summed", datasets=DATASETS,
         sizes={"shapeset": Generated(n_train=10_000, n_valid=10_000, n_test=10_000, seed=0)},
+        stopping={"shapeset": SHAPESET},
     ),
 )
 

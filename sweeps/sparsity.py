@@ -20,7 +20,7 @@ import os
 import statistics
 
 from deep_sparse import experiment, plots, presets
-from deep_sparse.presets import PAPER_LR_GRID, Generated, Subset
+from deep_sparse.presets import PAPER_LR_GRID, SHAPESET_STOPPING as SHAPESET, Generated, Subset
 from sweeps import common
 from sweeps import paper_numbers as pn
 from sweeps.report_tables import SPARSITY, mark, pct, read
@@ -28,6 +28,17 @@ from sweeps.report_tables import SPARSITY, mark, pct, read
 NAME = "sparsity"
 MODULE = "sweeps.sparsity"
 DATASETS = ("mnist", "cifar10", "norb", "shapeset")
+# The mini-batch cost is read as this library's mean, unlike the AISTATS presets' summed reading: the
+# workshop paper gives no lr or L1 value ("selected, along with learning rates and L1 penalty using a
+# validation set"), so there is nothing of its own to map, and its sparsity column fits the mean reading
+# better. Recorded evidence (rectifier + L1 on MNIST, each reading's validation pick): the mean reading
+# (lr 0.01, L1 0.001; sparsity-paper/mnist network 5) has 94.0 / 84.2 / 76.1% zeros per layer and 1.78%
+# test; the summed reading (our lr 0.1, L1 0.0001; table1-paper/mnist network 5) 92.7 / 87.6 / 83.6% and
+# 1.58%; the paper 93.94 / 80.92 / 76.66% and 1.56%. Both errors lie within the paper's interval; the
+# mean reading's zeros lie within 3.3 points of each layer's, the summed reading's within 6.9. The other
+# three rows train without L1, where the readings differ only by the lr grid's ends: the summed reading
+# adds our lr 1, which diverged or collapsed wherever it was trained (tanh, softplus, both rectifiers at
+# L1 0.0001; not trained for the rectifier without L1).
 L1_PAPER = 0.001
 # the preset's settings that --name options override (in the order labels list them)
 OVERRIDES = ("datasets", "epochs")
@@ -65,10 +76,12 @@ PRESETS = presets.by_name(
         name="paper",
         description="PAPER SCALE, for a GPU: 3 x 1000 units, full data (MNIST 50k/10k/10k, Shapeset 10k/10k/10k), "
                     "mini-batch 10, lr grid {0.1, 0.01, 0.001, 0.0001}, L1 in {0, 0.001}, at most 50 epochs "
-                    "(patience 10)",
+                    f"(patience 10; on Shapeset at most {SHAPESET.epochs}, patience {SHAPESET.patience}: its curves, "
+                    "presets.SHAPESET_STOPPING)",
         hidden_sizes=(1000, 1000, 1000), epochs=50, patience=10, lr=PAPER_LR_GRID, seeds=1,
         activations=("rectifier", "softplus", "tanh"), datasets=DATASETS,
         sizes={"shapeset": Generated(n_train=10_000, n_valid=10_000, n_test=10_000, seed=0)},
+        stopping={"shapeset": SHAPESET},
     ),
     SparsityPreset(
         name="tiny",
@@ -199,7 +212,10 @@ def workshop_table1(root: str) -> tuple[list[str], list[dict]]:
             records.append({"table": "workshop.table1.left", "key": key, "paper": paper, "ours": value})
         lines.append(f"| Layer {layer} | {' | '.join(parts)} |")
     lines += ["", "(Sparsity has no sampling interval here: the mark is the signed difference in points.)", "",
-              "Right: test error without pre-training. Shapeset is our generated set, not the paper's.", "",
+              "Right: test error without pre-training. Shapeset is our generated set, not the paper's"
+              + ("." if any(c.get("dataset") == "shapeset" for c in ours.values()) else
+                 f"; not run yet at its own cap ({SHAPESET.epochs} epochs, patience {SHAPESET.patience}, chosen from "
+                 "its learning curves: `deep_sparse.presets.SHAPESET_STOPPING`)."), "",
               "| Neuron type | Shapeset: paper | ours | mark | MNIST: paper | ours | mark |",
               "|---|---|---|---|---|---|---|"]
     for neuron, label in pn.WORKSHOP_NEURONS.items():

@@ -42,7 +42,7 @@ from typing import Optional
 import deep_sparse as ds
 from deep_sparse import experiment, presets, selection
 from deep_sparse.names import DeadlineReached
-from deep_sparse.presets import L1_ACTIVATIONS, PAPER_LR_GRID, Generated, Subset
+from deep_sparse.presets import L1_ACTIVATIONS, PAPER_LR_GRID, SHAPESET_STOPPING as SHAPESET, Generated, Subset
 from deep_sparse.rows import unpack_wrong
 from deep_sparse.selection import mcnemar_exact  # noqa: F401 - the paired test of the bold cells, public here too
 from sweeps import common, paper_numbers
@@ -127,12 +127,15 @@ PRESETS = presets.by_name(
                     "noise 0.25, 10 pre-training epochs per layer, at most 50 fine-tuning epochs with patience 10 "
                     "(the paper states no epoch counts: 50 because at lr 0.01 tanh's validation error is still "
                     "falling at epoch 20 and the rectifiers' best epochs fall at 10-21, so early stopping, not the "
-                    "cap, ends the runs that are done); the half-negated rectifier is the paper's Rectifier row, "
+                    f"cap, ends the runs that are done; on Shapeset at most {SHAPESET.epochs} with patience "
+                    f"{SHAPESET.patience}, from its curves: "
+                    "presets.SHAPESET_STOPPING); the half-negated rectifier is the paper's Rectifier row, "
                     "the plain rectifier an extra row; the networks without pre-training run first",
         hidden_sizes=(1000, 1000, 1000), norb_hidden_sizes=(4000, 2000), epochs=50, patience=10,
         pretrain_epochs=10, lr=PAPER_LR_GRID, pretrain_lr=PAPER_LR_GRID, l1=0.001, l1_activations=L1_ACTIVATIONS,
         noise_level=0.25, seeds=1, minibatch_cost="summed", datasets=DATASETS, activations=ACTIVATIONS,
         sizes={"shapeset": Generated(n_train=10_000, n_valid=10_000, n_test=10_000, seed=0)},
+        stopping={"shapeset": SHAPESET},
     ),
     Table1Preset(
         name="tiny",

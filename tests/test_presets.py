@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from deep_sparse import presets
-from deep_sparse.presets import Generated, Subset
+from deep_sparse.presets import Generated, Stopping, Subset
 from fakes import example
 from sweeps import figure3
 
@@ -30,6 +30,10 @@ BAD_SEED = Generated(n_train=10, n_valid=10, n_test=10, seed=-1)
     ("sizes", {"mnist": {"train_size": 100}}, "sizes['mnist']", "{'train_size': 100}"),
     ("sizes", {"nope": Subset()}, "sizes", repr({"nope": Subset()})), ("sizes", [Subset()], "sizes", repr((Subset(),))),
     ("sizes", {"shapeset": BAD_SEED}, "sizes['shapeset']", repr(BAD_SEED)),
+    ("stopping", {"shapeset": Stopping(0, 20)}, "stopping['shapeset']", repr(Stopping(0, 20))),
+    ("stopping", {"shapeset": Stopping(500, 0)}, "stopping['shapeset']", repr(Stopping(500, 0))),
+    ("stopping", {"shapeset": (500, 20)}, "stopping['shapeset']", "(500, 20)"),
+    ("stopping", {"nope": Stopping(5, 2)}, "stopping", repr({"nope": Stopping(5, 2)})),
 ])
 def test_a_bad_value_is_one_error_line_naming_the_field_and_the_value(field, value, named, shown):
     with pytest.raises(ValueError) as error:
@@ -160,6 +164,17 @@ def test_train_config_uses_the_preset_and_norb_widths_on_norb():
     plain = presets.NetworkPreset(name="x", description="x", hidden_sizes=(5, 5), epochs=2, patience=None)
     assert plain.hidden_sizes_for("norb") == (5, 5)
 
+
+
+def test_a_data_set_with_a_stopping_rule_of_its_own_trains_under_it_unless_the_command_line_sets_one():
+    preset = example(stopping={"shapeset": Stopping(500, 20)})
+    assert (preset.train_config("shapeset").epochs, preset.train_config("shapeset").patience) == (500, 20)
+    assert (preset.train_config("mnist").epochs, preset.train_config("mnist").patience) == (50, 10)
+    assert preset.settings()["stopping"] == {"shapeset": {"epochs": 500, "patience": 20}}
+    given = preset.with_overrides(epochs=7)  # an --epochs given holds for every data set
+    assert given.stopping_for("shapeset") == Stopping(7, 20) and given.stopping_for("mnist") == Stopping(7, 10)
+    assert preset.with_overrides(patience=None).stopping_for("shapeset") == Stopping(500, None)
+    assert example().stopping_for("shapeset") == Stopping(50, 10)
 
 
 def test_trained_values_map_a_summed_cost_to_ours_and_leave_a_mean_one():

@@ -85,6 +85,12 @@ def test_a_reduced_run_is_listed_without_any_paper_number(results):
     assert "18.6" not in text  # the reduced cell's number appears nowhere
 
 
+def test_the_report_goes_to_a_folder_that_does_not_exist_yet(results, tmp_path):
+    out = tmp_path / "new" / "report.md"
+    assert report.main([str(results), "--out", str(out)]) == 0
+    assert out.exists() and (tmp_path / "new" / "report_table1_curves.png").exists()
+
+
 def test_a_diagnostic_is_listed_once_under_its_question_not_again_among_the_other_runs(results):
     text = report.render(str(results), str(results / "report.md"))
     listing = next(body for title, body in sections(text).items() if title.startswith("Every other run"))
