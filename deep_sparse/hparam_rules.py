@@ -213,10 +213,10 @@ RULES: dict[str, Rule] = _rules(
     Rule("l1", FLOAT, 0.0, "coefficient of the L1 penalty on the hidden activations (section 4.1: 0.001; "
          "Figure 3 sweeps 0 to 0.01)", low=0, traced=True, listed=True),
     *(Rule(name, FLOAT, 1.0, f"section 3.1's alpha_{layer}, applied to the initial parameters: W_{layer} / "
-           f"alpha_{layer}, b_i / (alpha_1 ... alpha_i); the output layer's alpha is 1 / (product of the hidden layers'), so that "
-           "a rectifier network computes the same function at step 0 (deep_sparse.reparam)", section=MODEL,
-           applies_to=f"networks with at least {layer} hidden layer(s)", low=0, low_open=True, traced=True,
-           listed=True, cli=False)
+           f"alpha_{layer}, b_i / (alpha_1 ... alpha_i); the output layer's alpha is 1 / (product of the hidden "
+           "layers'), so that a rectifier network computes the same function at step 0 (deep_sparse.reparam)",
+           section=MODEL, applies_to=f"networks with at least {layer} hidden layer(s)", low=0, low_open=True,
+           traced=True, listed=True, cli=False)
       for layer, name in enumerate(INIT_ALPHA_NAMES, start=1)),
     Rule("pretrain_lr", FLOAT, 0.01, "SGD learning rate of the denoising auto-encoders", section=PRETRAINING,
          applies_to=PRETRAINED, low=0, low_open=True, traced=True, listed=True),
