@@ -25,6 +25,9 @@ _DEFAULT = {name: rule.default for name, rule in hparam_rules.RULES.items()}
 class _HparamFields(NamedTuple):
     lr: float = _DEFAULT["lr"]
     l1: float = _DEFAULT["l1"]
+    init_alpha_1: float = _DEFAULT["init_alpha_1"]
+    init_alpha_2: float = _DEFAULT["init_alpha_2"]
+    init_alpha_3: float = _DEFAULT["init_alpha_3"]
     pretrain_lr: float = _DEFAULT["pretrain_lr"]
     noise_level: float = _DEFAULT["noise_level"]
     alpha: float = _DEFAULT["alpha"]
@@ -36,6 +39,11 @@ class Hparams(_HparamFields):
     lr: supervised learning rate (section 4.1 grid: 0.1, 0.01, 0.001, 0.0001); the only source of
         the fine-tuning optimizer's learning rate (see :func:`deep_sparse.train.make_train`).
     l1: coefficient of the L1 activation penalty (section 4.1 uses 0.001; Figure 3 sweeps 0 to 0.01).
+    init_alpha_1, init_alpha_2, init_alpha_3: section 3.1's reparametrization of the initial parameters,
+        ``W_i / alpha_i`` and ``b_i / prod_{j<=i} alpha_j`` (:func:`deep_sparse.reparam.rescale`) with
+        ``alpha_i = init_alpha_i`` for hidden layers 1 to 3 (1 for deeper ones) and the output layer's
+        alpha ``1 / prod_i alpha_i``, so that a rectifier network computes the same function at step 0
+        whatever their values (:func:`deep_sparse.reparam.initial_alphas`); all 1: the plain initialization.
     pretrain_lr: SGD learning rate of the denoising auto-encoders.
     noise_level: corruption level of the DAEs (masking probability 0.25 for images).
     alpha: the rescaled softplus' alpha (only read when activation == "scaled_softplus").

@@ -163,6 +163,44 @@ def parse_widths(text: str) -> tuple[int, ...]:
     return values
 
 
+# the hidden layers section 3.1's rescaling reaches (every network of the papers has at most three);
+# deeper layers keep alpha 1, the output layer's alpha makes the product 1
+RESCALED_HIDDEN_LAYERS = 3
+INIT_ALPHA_NAMES = tuple(f"init_alpha_{layer}" for layer in range(1, RESCALED_HIDDEN_LAYERS + 1))
+ALPHA_PRODUCT_TOLERANCE = 1e-6  # float rounding of factors such as 1/3 and 3
+
+
+def alpha_vector_problem(alphas, n_layers: Optional[int] = None) -> Optional[str]:
+    """What is wrong with ``alphas`` as section 3.1's per-layer factors of a network's initial parameters
+    (``"must have a product of 1 ..., got (2.0, 1.0) (product 2)"``), or None: each a finite number > 0,
+    their product 1 within :data:`ALPHA_PRODUCT_TOLERANCE` (the same function at step 0), one per layer
+    (output layer included) when ``n_layers`` is given, and none beyond the third hidden layer but 1."""
+    values = tuple(alphas) if isinstance(alphas, (list, tuple)) else alphas
+    if not isinstance(values, tuple) or not values or not all(
+            isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v) and v > 0 for v in values):
+        return f"must be a non-empty list of finite numbers > 0, got {values!r}"
+    if n_layers is not None and len(values) != n_layers:
+        return f"must have one alpha per layer ({n_layers}, the output layer included), got {values!r}"
+    product = math.prod(values)
+    if abs(product - 1.0) > ALPHA_PRODUCT_TOLERANCE:
+        return f"must have a product of 1 (the same function at step 0), got {values!r} (product {product:g})"
+    if any(v != 1 for v in values[RESCALED_HIDDEN_LAYERS:-1]):
+        return f"may differ from 1 only on the first {RESCALED_HIDDEN_LAYERS} hidden layers, got {values!r}"
+    return None
+
+
+def init_alpha_values(alphas) -> dict[str, float]:
+    """``{init_alpha_1: ..., init_alpha_3: ...}``: the hyperparameters that start a network from its
+    initial parameters rescaled by the alpha vector ``alphas`` (one per layer, output layer included,
+    product 1; its output alpha is implied); ValueError naming the vector if it is not one
+    (:func:`alpha_vector_problem`)."""
+    problem = alpha_vector_problem(alphas)
+    if problem:
+        raise ValueError(f"alphas {problem}")
+    hidden = [float(v) for v in alphas[:-1]]
+    return {name: (hidden[i] if i < len(hidden) else 1.0) for i, name in enumerate(INIT_ALPHA_NAMES)}
+
+
 def _rules(*rules: Rule) -> dict[str, Rule]:
     return {rule.name: rule for rule in rules}
 
@@ -174,6 +212,12 @@ RULES: dict[str, Rule] = _rules(
          "0.1, 0.01, 0.001, 0.0001", low=0, low_open=True, traced=True, listed=True),
     Rule("l1", FLOAT, 0.0, "coefficient of the L1 penalty on the hidden activations (section 4.1: 0.001; "
          "Figure 3 sweeps 0 to 0.01)", low=0, traced=True, listed=True),
+    *(Rule(name, FLOAT, 1.0, f"section 3.1's alpha_{layer}, applied to the initial parameters: W_{layer} / "
+           f"alpha_{layer}, b_i / (alpha_1 ... alpha_i); the output layer's alpha is 1 / (product of the hidden "
+           "layers'), so that a rectifier network computes the same function at step 0 (deep_sparse.reparam)",
+           section=MODEL, applies_to=f"networks with at least {layer} hidden layer(s)", low=0, low_open=True,
+           traced=True, listed=True, cli=False)
+      for layer, name in enumerate(INIT_ALPHA_NAMES, start=1)),
     Rule("pretrain_lr", FLOAT, 0.01, "SGD learning rate of the denoising auto-encoders", section=PRETRAINING,
          applies_to=PRETRAINED, low=0, low_open=True, traced=True, listed=True),
     Rule("noise_level", FLOAT, 0.25, "corruption level of the auto-encoders' inputs: the masking probability "

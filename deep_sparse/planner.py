@@ -8,7 +8,7 @@ import json
 from typing import Iterable, Optional, Sequence
 
 from deep_sparse.config import HPARAM_NAMES, Hparams, TrainConfig
-from deep_sparse.hparam_rules import RULES
+from deep_sparse.hparam_rules import INIT_ALPHA_NAMES, RULES
 
 STRUCTURAL_NAMES = tuple(
     field.name for field in dataclasses.fields(TrainConfig)
@@ -52,12 +52,17 @@ def check_hparams(values: dict, config: TrainConfig) -> Optional[str]:
     """What is wrong with one network's hyperparameters (``{name: float}``), or None: each value
     against its rule in :mod:`deep_sparse.hparam_rules` (learning rates finite and > 0, L1 finite and
     >= 0, the corruption level a probability for masking and salt-and-pepper noise but a standard
-    deviation >= 0 for Gaussian noise, alpha > 0 with inf the rectifier)."""
+    deviation >= 0 for Gaussian noise, alpha > 0 with inf the rectifier, each init_alpha > 0 and 1 for a
+    hidden layer the network does not have)."""
     corruptions = (config.corruption, config.first_layer_corruption)
     for name in HPARAM_NAMES:
         problem = RULES[name].problem(values[name], corruptions)
         if problem:
             return problem
+    n_hidden = len(config.hidden_sizes)
+    for name in INIT_ALPHA_NAMES[n_hidden:]:  # a layer the network does not have
+        if values[name] != 1.0:
+            return f"{name} must be 1 for a network of {n_hidden} hidden layer(s), got {values[name]!r}"
     return None
 
 

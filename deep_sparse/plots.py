@@ -28,6 +28,13 @@ def new_figure(figsize: tuple[float, float] = (6.4, 4.4)):
     return _pyplot().subplots(figsize=figsize)
 
 
+def new_panels(count: int, figsize: tuple[float, float]):
+    """``(figure, axes)``: ``count`` plots side by side on the Agg backend (label each, then :func:`finish`
+    the last)."""
+    figure, axes = _pyplot().subplots(1, count, figsize=figsize, squeeze=False)
+    return figure, list(axes[0])
+
+
 def finish(figure, axes, path: str, *, title: str | None = None, xlabel: str | None = None,
            ylabel: str | None = None, legend_fontsize: float | None = 8, grid: bool = True) -> None:
     """Label ``axes``, add the grid and, if anything is labelled, the legend (``legend_fontsize=None``:

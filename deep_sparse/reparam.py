@@ -20,6 +20,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from deep_sparse.hparam_rules import INIT_ALPHA_NAMES
+
 Array = jax.Array
 
 #: Activations for which :func:`rescale` leaves the function unchanged (up to the output scale).
@@ -69,3 +71,13 @@ def rescale(params: list, alphas: Sequence[float] | Array) -> list:
             "b": b / cumulative[index].astype(b.dtype),
         })
     return rescaled
+
+
+def initial_alphas(hparams, n_hidden: int) -> Array:
+    """The alpha vector a network of ``n_hidden`` hidden layers is initialized with (``hparams``: a
+    :class:`deep_sparse.config.Hparams`, values traced or not): ``alpha_i = init_alpha_i`` for hidden
+    layers 1 to 3, 1 for deeper ones, and ``alpha_out = 1 / prod_i alpha_i``, so the product is 1.
+    :func:`deep_sparse.hparam_rules.init_alpha_values` gives the ``init_alpha_*`` of an alpha vector."""
+    named = [jnp.asarray(getattr(hparams, name), jnp.float32) for name in INIT_ALPHA_NAMES[:n_hidden]]
+    hidden = jnp.stack(named + [jnp.float32(1.0)] * (n_hidden - len(named))) if n_hidden else jnp.zeros((0,))
+    return jnp.concatenate([hidden, (1.0 / jnp.prod(hidden))[None]])

@@ -83,6 +83,8 @@ def rows_from_results(results, group, networks: list, matmul_precision: str,
             row[name] = float(getattr(results, name)[position])
         for layer, value in enumerate(results.sparsity_per_layer[position]):
             row[f"sparsity_layer_{layer + 1}"] = float(value)
+        for layer, value in enumerate(results.weight_norm_per_layer[position]):
+            row[f"weight_norm_layer_{layer + 1}"] = float(value)
         row["pretrain_reconstruction"] = pretrain_reconstruction(results.curves.pretrain_valid_loss[position])
         row["epochs_run"] = int(results.epochs_run[position])
         row["best_epoch"] = int(results.best_epoch[position])

@@ -36,7 +36,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from deep_sparse import evaluation, finetuning, mlp, optimizers, pretraining, train_state
+from deep_sparse import evaluation, finetuning, mlp, optimizers, pretraining, reparam, train_state
 from deep_sparse.config import Hparams, TrainConfig
 # the run's data, defined beside its checks; still importable from here
 from deep_sparse.inputs import (DATA_ARRAYS, DATA_STATIC, Data, as_device_arrays, check_arrays, labels_span,  # noqa: F401
@@ -72,6 +72,9 @@ class Result(NamedTuple):
     # Per test example: 1.0 where the prediction is wrong, else 0.0 (ratings: the squared error of the
     # expected star value); what a paired test of two networks (McNemar, sweeps.table1) needs.
     test_example_errors: Array
+    # Per layer, output layer included: the Frobenius norm of W_i of ``params`` (section 3.1's
+    # rescaling moves it from layer to layer without changing the function).
+    weight_norm_per_layer: Array
 
 
 class Trainer:
@@ -149,13 +152,16 @@ class Trainer:
 
     # ----------------------------------------------------------------- the stages
     def init(self, key, hparams: Hparams, data: Optional[Data] = None) -> TrainState:
-        """Fresh parameters (uniform init, see :func:`deep_sparse.mlp.init`) and empty curves."""
+        """Fresh parameters (uniform init, see :func:`deep_sparse.mlp.init`, rescaled by the network's
+        ``init_alpha_*``: :func:`deep_sparse.reparam.initial_alphas`) and empty curves."""
         self.check_data(self._bound(data))  # before anything is moved or compiled
         data = as_device_arrays(self._bound(data))
         init_key, run_key = jax.random.split(train_state.raw_key(key))
         sizes = self.layer_sizes(data)
         params = mlp.init(init_key, sizes, self.config.activation, self.config.hidden_bias_init,
                           self.config.output_layer_init)
+        # section 3.1's rescaling (product 1); alphas all 1 divide by 1.0, which leaves every bit as it was
+        params = reparam.rescale(params, reparam.initial_alphas(hparams, self.n_hidden))
         decoder_biases = [jnp.zeros((n,), jnp.float32) for n in sizes[: self.n_hidden]]
         decoder_weights = pretraining.init_decoder_weights(self.config, init_key, sizes)
         nan = jnp.float32(jnp.nan)
@@ -224,6 +230,7 @@ class Trainer:
             top_class_share=measured.top_class_share,
             silent_units_per_layer=measured.silent_units_per_layer,
             test_example_errors=measured.test_example_errors,
+            weight_norm_per_layer=jnp.stack([jnp.linalg.norm(layer["w"]) for layer in best]),
         )
 
 

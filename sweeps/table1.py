@@ -166,8 +166,9 @@ def build_parser() -> argparse.ArgumentParser:
 # ------------------------------------------------------------------------------ significance test
 def per_example_errors(config, row: dict, data):
     """Retrain the network of ``row`` alone and return (wrong on each test example, its test error)."""
+    # a row recorded before a hyperparameter existed ran at its default, which Hparams fills in
     hparams = ds.config.Hparams(**{name: (math.inf if row[name] is None else row[name])
-                                   for name in ds.config.HPARAM_NAMES})
+                                   for name in ds.config.HPARAM_NAMES if name in row})
     return ds.train.wrong_on_test(config, hparams, int(row["seed"]), data)
 
 

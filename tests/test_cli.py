@@ -117,8 +117,8 @@ def test_the_cache_folder(monkeypatch, tmp_path):
     assert runtime.compilation_cache_dir() == str(tmp_path / "xdg" / "deep_sparse" / "jax-cache")
 
 
-COMMANDS = ("campaign", "figure3", "figure4", "pretrain_strategies", "report", "sentiment", "softplus_alpha",
-            "sparsity", "table1", "train", "workshop_table2")
+COMMANDS = ("campaign", "figure3", "figure4", "ill_conditioning", "pretrain_strategies", "report", "sentiment",
+            "softplus_alpha", "sparsity", "table1", "train", "workshop_table2")
 PARSERS_WITHOUT_JAX = ("import importlib, sys\n"
                        "for name in sys.argv[1:]:\n"
                        "    importlib.import_module('sweeps.' + name).build_parser()\n"

@@ -42,9 +42,8 @@ def test_the_batched_guard_computes_the_bits_of_the_plain_cond():
     # from then on) and networks that stop early at different epochs
     config = small_config(epochs=5, patience=1, pretrain_epochs=2)
     data = prepare_data(config, blobs())
-    hparams = Hparams(lr=jnp.asarray([0.1, 0.03, 0.1]), l1=jnp.asarray([0.0, 1e-3, 0.0]),
-                      pretrain_lr=jnp.asarray([0.01, 0.01, 1e4]), noise_level=jnp.full(3, 0.25),
-                      alpha=jnp.ones(3))
+    hparams = Hparams.stack([dict(lr=0.1, l1=0.0, pretrain_lr=0.01), dict(lr=0.03, l1=1e-3, pretrain_lr=0.01),
+                             dict(lr=0.1, l1=0.0, pretrain_lr=1e4)])
     keys = jnp.stack([jax.random.PRNGKey(i) for i in range(3)])
     results = {}
     for variant in memory_plan.VARIANTS:

@@ -22,7 +22,7 @@ from sweeps import common
 from fakes import fake_load_splits, fake_sweep
 
 MODULES = ["table1", "sparsity", "figure4", "softplus_alpha", "sentiment", "pretrain_strategies"]
-PRESET_MODULES = MODULES + ["figure3", "workshop_table2"]
+PRESET_MODULES = MODULES + ["figure3", "workshop_table2", "ill_conditioning"]
 
 
 @pytest.fixture(autouse=True)
