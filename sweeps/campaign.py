@@ -62,6 +62,9 @@ STEPS = (
     Step("Rescaled softplus (alpha), MNIST stand-in for the paper's NORB: test error and sparsity against alpha",
          "sweeps.softplus_alpha", ("--preset", "paper", "--datasets", "mnist"), "results/softplus_alpha-paper-mnist",
          reuse=("results/table1-paper/mnist",)),
+    Step("Our experiment, not in the papers: section 3.1's ill-conditioning, 16 rectifier networks that start as "
+         "one function (alpha vectors of product 1), with and without L1", "sweeps.ill_conditioning",
+         ("--preset", "paper"), "results/ill-conditioning-paper"),
     Step("Extra, no paper numbers: Table 1's procedure on Shapeset (generated), with and without pre-training",
          "sweeps.table1", ("--preset", "paper", "--datasets", "shapeset"), "results/table1-paper-shapeset"),
 )

@@ -186,21 +186,26 @@ def summarize(rows_by_dataset: dict, label: str, description: str) -> str:
         if not rows:
             lines += [f"## {dataset}", "", "Not run (no data).", ""]
             continue
-        spread = []
-        for l1 in sorted({r["l1"] for r in rows}):
-            live = [r for r in live_rows(rows) if r["l1"] == l1]
-            errors = [100 * r["test_error"] for r in live]
-            zeros = [100 * r["sparsity"] for r in live]
-            spread.append({"L1": l1, "networks": sum(r["l1"] == l1 for r in rows), "trained": len(live),
-                           "test error % min": min(errors, default=None), "test error % max": max(errors, default=None),
-                           "sparsity % min": min(zeros, default=None), "sparsity % max": max(zeros, default=None)})
         networks = table(rows)
         lines += [f"## {dataset}", "", ds.results_io.format_table(networks, list(networks[0]), FORMATS), "",
                   "Spread over the alpha vectors (diverged, dead and collapsed networks left out):", "",
-                  ds.results_io.format_table(spread, list(spread[0]),
-                                             {"L1": "g", "test error % min": ".2f", "test error % max": ".2f",
-                                              "sparsity % min": ".1f", "sparsity % max": ".1f"}), ""]
+                  spread_table(rows), ""]
     return "\n".join(lines)
+
+
+def spread_table(rows: list[dict]) -> str:
+    """Per L1 value, the range of test error and sparsity over the alpha vectors (live networks)."""
+    spread = []
+    for l1 in sorted({r["l1"] for r in rows}):
+        live = [r for r in live_rows(rows) if r["l1"] == l1]
+        errors = [100 * r["test_error"] for r in live]
+        zeros = [100 * r["sparsity"] for r in live]
+        spread.append({"L1": l1, "networks": sum(r["l1"] == l1 for r in rows), "trained": len(live),
+                       "test error % min": min(errors, default=None), "test error % max": max(errors, default=None),
+                       "sparsity % min": min(zeros, default=None), "sparsity % max": max(zeros, default=None)})
+    return ds.results_io.format_table(spread, list(spread[0]), {
+        "L1": "g", "test error % min": ".2f", "test error % max": ".2f", "sparsity % min": ".1f",
+        "sparsity % max": ".1f"})
 
 
 def draw(rows_by_dataset: dict, path: str, label: str) -> None:
@@ -243,11 +248,12 @@ def report_lines(root: str, out_dir: str) -> list[str]:
     rows = record["rows"]
     path = os.path.join(out_dir, "report_ill_conditioning.png")
     draw({"mnist": rows}, path, record.get("preset", "paper"))
-    lines = [f"Section 3.1's ill-conditioning, {LABEL}: {len(rows)} rectifier networks, each the same function "
-             "at step 0 (one initial network rescaled by an alpha vector of product 1), trained alike.", "",
-             f"![ill-conditioning, ours]({os.path.relpath(path, out_dir)})", ""]
-    networks = table(rows)
-    return lines + ds.results_io.format_table(networks, list(networks[0]), FORMATS).splitlines()
+    summary = os.path.relpath(os.path.join(root, PAPER_FOLDER, "summary.md"), out_dir)
+    return [f"Section 3.1's ill-conditioning, {LABEL}: {len(rows)} rectifier networks, each the same function "
+            "at step 0 (one initial network rescaled by an alpha vector of product 1), trained alike; each "
+            f"network's errors, sparsity and weight norms in [summary.md]({summary}). Spread over the alpha "
+            "vectors:", "", *spread_table(rows).splitlines(), "",
+            f"![ill-conditioning, ours]({os.path.relpath(path, out_dir)})"]
 
 
 if __name__ == "__main__":

@@ -6,7 +6,8 @@ first, then why our numbers differ, then every other run listed without a paper 
 Writes ``report.md``, ``report.json`` (the same cells, machine-readable) and its figures beside it.
 It reads only what the runs recorded (``results.json``, ``cells.json``, ``plan.json``): AISTATS Table 1
 comes from ``sweeps/report_tables.py``, the workshop's Table 1 from ``sweeps/sparsity.py``, Figure 3 from
-``sweeps/figure3.py`` (each experiment module turns its own rows into its section), the diagnostics from
+``sweeps/figure3.py`` and section 3.1's ill-conditioning from ``sweeps/ill_conditioning.py`` (each experiment
+module turns its own rows into its section), the diagnostics from
 ``sweeps/report_diagnostics.py``; this module assembles them. Runs of reduced presets, runs with
 overrides and diagnostics never stand beside a paper number: they are listed under "Every other run",
 by folder, with their provenance.
@@ -18,7 +19,7 @@ import os
 from typing import Optional
 
 from deep_sparse import results_io
-from sweeps import diagnostics, figure3, report_diagnostics, report_tables, sparsity
+from sweeps import diagnostics, figure3, ill_conditioning, report_diagnostics, report_tables, sparsity
 
 NOT_OBTAINABLE = (
     ("CIFAR-10 (AISTATS Table 1)", "python -m sweeps.table1 --preset paper --datasets cifar10 --data-dir DATA_DIR"),
@@ -114,6 +115,8 @@ def render(root: str, out_path: str) -> str:
         "Labelled stand-ins: the paper ran these on NORB; no paper number stands beside them.", "",
         *[line for title, folder in report_tables.STAND_INS for line in report_tables.pending_experiment(
             root, title, folder, "python -m sweeps.campaign --budget-minutes N")], "",
+        "## Our experiment: section 3.1's ill-conditioning (not in the papers)", "",
+        *ill_conditioning.report_lines(root, out_dir), "",
         "## Why our numbers differ from the paper's", "", *why, "",
         "## Not run: data not obtainable here", "",
         *[f"- {what}: `{command}` once the files are supplied." for what, command in NOT_OBTAINABLE], "",
@@ -121,6 +124,7 @@ def render(root: str, out_path: str) -> str:
         "The diagnostics are listed, linked, under \"Why our numbers differ\" above.", "",
         *other_runs(root, out_dir, shown={report_tables.TABLE1, report_tables.TABLE1_MEAN_COST, report_tables.SPARSITY,
                                           report_tables.FIGURE3, report_tables.FIGURE3_MEAN_COST,
+                                          ill_conditioning.PAPER_FOLDER,
                                           *map(report_tables.in_results, map(diagnostics.folder, diagnostics.DIAGNOSTICS))}), "",
     ]
     text = "\n".join(lines)

@@ -133,6 +133,8 @@ def test_the_tiny_preset_writes_its_files_labelled_as_ours(tmp_path, monkeypatch
     shutil.copytree(out / "shapeset", root / ill_conditioning.PAPER_FOLDER / "mnist")
     lines = ill_conditioning.report_lines(str(root), str(tmp_path))
     assert ill_conditioning.LABEL in lines[0] and (tmp_path / "report_ill_conditioning.png").stat().st_size > 0
+    spread = [line for line in lines if line.startswith("| 0 |") or line.startswith("| 0.001 |")]
+    assert len(spread) == 2 and len(lines) < 12  # the spread per L1 value; each network only in summary.md
     assert "not run" in ill_conditioning.report_lines(str(tmp_path / "empty"), str(tmp_path))[0]
 
 
