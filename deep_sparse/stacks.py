@@ -90,7 +90,6 @@ def pretrained_stacks(executor: ChunkExecutor, group: Group, todo: list[Network]
     size = min(size, store.stack_chunk_size(group.index) or size)
     if not distributed.is_multiprocess():  # where stacks are kept (see _checkpoint)
         store.record_stack_chunk_size(group.index, size)
-    needed = {stack_signature(network) for network in todo}
     representatives = stack_representatives(group.networks)
     # the last epoch is always saved: that checkpoint is the finished stack a resumed sweep reuses
     stack_policy = dataclasses.replace(policy, resume=True, save_last=True)
@@ -98,6 +97,7 @@ def pretrained_stacks(executor: ChunkExecutor, group: Group, todo: list[Network]
     slots = chunk_slots(chunks, executor.n_devices)
     if group.config.pretrain_lr_selection == "per_layer":
         return stacks_chosen_per_layer(executor, group, chunks, slots, store, stack_policy, report)
+    needed = {stack_signature(network) for network in todo}
     stacks: dict = {}
     taken = 0
     for chunk in chunks:
@@ -129,7 +129,8 @@ def stacks_chosen_per_layer(executor: ChunkExecutor, group: Group, chunks: list[
     of each layer]})``, the candidates of a setting holding one stack at the end.
 
     All chunks train a layer, then it is chosen on the host, so a setting's candidates may lie in any
-    chunks. Each chunk's layer is checkpointed in a folder of its own (``..._layer2``): a resumed sweep
+    chunks; every stack of the group is pre-trained, a resume with fewer networks left included (the
+    choice reads every candidate). Each chunk's layer is checkpointed in a folder of its own (``..._layer2``): a resumed sweep
     restores the layers it finished and chooses them again the same way (the choice reads their curves).
     A stack so chosen depends on its setting's other candidates: it is never shared with another group
     (:class:`SharedStacks`).
@@ -152,7 +153,12 @@ def stacks_chosen_per_layer(executor: ChunkExecutor, group: Group, chunks: list[
         for key, winner in winners.items():
             layer_lrs[key].append(winner.hparams.pretrain_lr)
         report.log(f"group {group.index}: layer {layer_index + 1}'s pre-training lr chosen on its own validation "
-                   "reconstruction error: " + "; ".join(
-                       f"{winners[stack_signature(c[0])].hparams.pretrain_lr:g} among " + ", ".join(
-                           f"{n.hparams.pretrain_lr:g} ({errors[stack_signature(n)]:.6g})" for n in c) for c in sets))
+                   f"reconstruction error: {'; '.join(_choice(c, winners, errors) for c in sets)}")
     return stacks, layer_lrs
+
+
+def _choice(candidates: list[Network], winners: dict, errors: dict) -> str:
+    """``0.01 among 0.1 (nan), 0.01 (12.5), 0.001 (14.1)``: a setting's chosen lr and each candidate's error."""
+    chosen = winners[stack_signature(candidates[0])].hparams.pretrain_lr
+    return f"{chosen:g} among " + ", ".join(f"{n.hparams.pretrain_lr:g} ({errors[stack_signature(n)]:.6g})"
+                                           for n in candidates)

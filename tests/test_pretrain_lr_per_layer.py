@@ -14,6 +14,7 @@ from hypothesis import given, strategies as st
 
 from deep_sparse import layer_choice, selection, sweep
 from deep_sparse.config import Hparams
+from deep_sparse.executor import ChunkExecutor
 from deep_sparse.sweep import SweepOptions
 from deep_sparse.train import make_train
 from test_sweep import CONFIG, QUIET, make_data
@@ -160,6 +161,35 @@ def test_the_default_is_the_stack_rule_unchanged(data, stack_rows, tmp_path):
         alone = jax.device_get(train(jax.random.PRNGKey(0), Hparams(lr=row["lr"], pretrain_lr=row["pretrain_lr"],
                                                                       l1=1e-3), data))
         np.testing.assert_allclose(row["curves"]["pretrain_valid_loss"], alone.curves.pretrain_valid_loss, rtol=1e-5)
+
+
+def test_a_resumed_sweep_restores_the_finished_layers_and_chooses_them_again(data, per_layer, tmp_path, monkeypatch):
+    config = PER_LAYER_CONFIG.replace(pretrain_lr_selection="per_layer")
+    real = ChunkExecutor.run_stages
+
+    def stop_in_layer_2(self, state, networks, size, stages, **kwargs):
+        if stages[0].name == "pretrain_layer_2" and networks[0].index == 1:  # the second candidate's chunk
+            raise KeyboardInterrupt
+        return real(self, state, networks, size, stages, **kwargs)
+
+    monkeypatch.setattr(ChunkExecutor, "run_stages", stop_in_layer_2)
+    with pytest.raises(KeyboardInterrupt):
+        run(config, tmp_path / "out", data, 1)
+    trained = []
+
+    def counting(self, state, networks, size, stages, **kwargs):
+        before = self.network_epochs
+        state = real(self, state, networks, size, stages, **kwargs)
+        trained.append((stages[0].name, networks[0].index, self.network_epochs - before))
+        return state
+
+    monkeypatch.setattr(ChunkExecutor, "run_stages", counting)
+    resumed = run(config, tmp_path / "out", data, 1, resume=True)
+    # layer 1 of every candidate and layer 2 of the first restored, not trained again
+    assert trained[:4] == [("pretrain_layer_1", 0, 0), ("pretrain_layer_1", 1, 0), ("pretrain_layer_1", 2, 0),
+                           ("pretrain_layer_2", 0, 0)]
+    assert [name for name, _, epochs in trained[4:] if epochs == 0] == []
+    assert json.dumps(resumed, sort_keys=True) == json.dumps(per_layer[0], sort_keys=True)
 
 
 @given(st.lists(st.one_of(st.floats(0, 10), st.just(math.nan), st.just(math.inf)), min_size=1, max_size=6))
