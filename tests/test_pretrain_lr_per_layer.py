@@ -142,7 +142,9 @@ def test_the_per_layer_lrs_are_recorded_in_results_json_and_the_csv(per_layer):
 
 def test_the_choice_does_not_depend_on_how_the_candidates_are_chunked(data, per_layer, tmp_path):
     rows, _ = per_layer
-    together = run(PER_LAYER_CONFIG.replace(pretrain_lr_selection="per_layer"), tmp_path / "out", data, 3)
+    # the three candidates in one chunk, vmapped (as on an accelerator)
+    together = run(PER_LAYER_CONFIG.replace(pretrain_lr_selection="per_layer"), tmp_path / "out", data, 3,
+                   batching="vmap")
     assert [r["pretrain_lr_per_layer"] for r in together] == [r["pretrain_lr_per_layer"] for r in rows]
     for mine, theirs in zip(together, rows, strict=True):  # chunks of other sizes round alike (test_sweep)
         for name in ("pretrain_valid_loss", "valid_error", "valid_sparsity"):
