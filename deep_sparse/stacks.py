@@ -130,8 +130,9 @@ def stacks_chosen_per_layer(executor: ChunkExecutor, group: Group, chunks: list[
 
     All chunks train a layer, then it is chosen on the host, so a setting's candidates may lie in any
     chunks; every stack of the group is pre-trained, a resume with fewer networks left included (the
-    choice reads every candidate). Each chunk's layer is checkpointed in a folder of its own (``..._layer2``): a resumed sweep
-    restores the layers it finished and chooses them again the same way (the choice reads their curves).
+    choice reads every candidate). Each chunk's layer is checkpointed in a folder of its own
+    (``..._layer2``): a resumed sweep restores the layers it finished and chooses them again the same
+    way (the choice reads their curves). The deadline is checked per chunk and layer.
     A stack so chosen depends on its setting's other candidates: it is never shared with another group
     (:class:`SharedStacks`).
     """

@@ -5,7 +5,6 @@ recorded in results.json and the CSV; the flag is on the command line."""
 import csv
 import json
 import math
-import os
 
 import jax
 import numpy as np
@@ -73,10 +72,10 @@ def reference_per_layer(data):
                                                        list(state.decoder_weights))
             params[i], decoder_biases[i], decoder_weights[i] = (win.params[i], win.decoder_biases[i],
                                                                 win.decoder_weights[i])
+            layer_i = np.arange(2)[:, None] == i
             curves = state.curves._replace(
-                pretrain_loss=np.where(np.arange(2)[:, None] == i, win.curves.pretrain_loss, state.curves.pretrain_loss),
-                pretrain_valid_loss=np.where(np.arange(2)[:, None] == i, win.curves.pretrain_valid_loss,
-                                             state.curves.pretrain_valid_loss))
+                pretrain_loss=np.where(layer_i, win.curves.pretrain_loss, state.curves.pretrain_loss),
+                pretrain_valid_loss=np.where(layer_i, win.curves.pretrain_valid_loss, state.curves.pretrain_valid_loss))
             states[k] = state._replace(params=params, best_params=params, decoder_biases=decoder_biases,
                                        decoder_weights=decoder_weights, curves=curves, key=win.key,
                                        pretrain_epoch=np.where(np.arange(2) == i, win.pretrain_epoch,
