@@ -183,6 +183,10 @@ class TrainConfig:
     corruption: DAE corruption of every layer's input ("mask" in the paper's image experiments).
     first_layer_corruption: corruption of the first layer's input if different (the text experiments
         use "salt_and_pepper" on binary bag-of-words inputs).
+    pretrain_lr_selection: how a sweep chooses the pre-training lr among its candidates (networks that
+        differ only in it): "stack" (one lr per stack, the lowest validation reconstruction error summed
+        over the layers, section 4.1) or "per_layer" (greedily per layer on that layer's own error,
+        :mod:`deep_sparse.layer_choice`). A run of one network has one candidate: it reads neither.
     labeled_fraction: fraction of the training set whose labels fine-tuning uses (Figure 4); the
         pre-training always uses the whole training set, unlabeled.
     labeled_seed: NumPy seed of the fixed random choice of the labeled subset.
@@ -208,6 +212,7 @@ class TrainConfig:
     tied_decoder: bool = _DEFAULT["tied_decoder"]
     corruption: str = _DEFAULT["corruption"]
     first_layer_corruption: Optional[str] = _DEFAULT["first_layer_corruption"]
+    pretrain_lr_selection: str = _DEFAULT["pretrain_lr_selection"]
     labeled_fraction: float = _DEFAULT["labeled_fraction"]
     labeled_seed: int = _DEFAULT["labeled_seed"]
     task: str = _DEFAULT["task"]

@@ -205,11 +205,20 @@ class ChunkExecutor:
         init = self.compiled("init", lambda k, h, d: self.train.init(k, h, d), keys, hparams, self.data)
         return self._stop_padding(init(keys, hparams, self.data), len(networks))
 
+    def stacked(self, states: Sequence, size: int):
+        """Host trees (one network's state each) as one chunk state on the mesh, padded to ``size`` with
+        copies of the last."""
+        padded = list(states) + [states[-1]] * (size - len(states))
+        return jax.device_put(jax.tree.map(lambda *leaves: np.stack(leaves), *padded), self.network_sharding)
+
+    def pretraining_state(self, states: Sequence, networks: Sequence[Network], size: int):
+        """Networks part way through pre-training (host trees, one per network), padding slots stopped."""
+        return self._stop_padding(self.stacked(states, size), len(networks))
+
     def finetuning_state(self, stacks: Sequence, networks: Sequence[Network], size: int):
         """Each network's pre-trained stack (host trees, one per network) with its fine-tuning
         optimizer (``Train.start_finetuning``), padded to ``size``."""
-        padded = list(stacks) + [stacks[-1]] * (size - len(stacks))
-        state = jax.device_put(jax.tree.map(lambda *leaves: np.stack(leaves), *padded), self.network_sharding)
+        state = self.stacked(stacks, size)
         _, hparams = self.shard(networks, size)
         return self._stop_padding(self.call("start_finetuning", self.train.start_finetuning, state, hparams),
                                   len(networks))

@@ -253,6 +253,12 @@ RULES: dict[str, Rule] = _rules(
     Rule("first_layer_corruption", CHOICE, None, "the first layer's corruption when it differs from the others' "
          "(salt_and_pepper on the sentiment experiment's binary bag-of-words)", section=PRETRAINING,
          applies_to=PRETRAINED, choices=names.CORRUPTIONS, optional=True),
+    Rule("pretrain_lr_selection", CHOICE, "stack", "how the pre-training lr is chosen among a sweep's "
+         "--pretrain-lr values: stack (one lr for the whole stack, the lowest validation reconstruction error summed "
+         "over its layers) or per_layer (after each layer's epochs, that layer's auto-encoder of lowest validation "
+         "reconstruction error is kept and every lr trains the next layer on its codes; the one stack so chosen is "
+         "fine-tuned once per --lr)", section=PRETRAINING, applies_to=PRETRAINED,
+         choices=names.PRETRAIN_LR_SELECTIONS),
     Rule("labeled_fraction", FLOAT, 1.0, "fractions of the training labels fine-tuning uses, one network per "
          "fraction (Figure 4); pre-training reads every training input", low=0, low_open=True, high=1, listed=True,
          flag="--labeled-fractions", aliases=("--labeled-fraction",)),

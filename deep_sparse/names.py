@@ -9,6 +9,10 @@ ACTIVATIONS = ("rectifier", "softplus", "scaled_softplus", "tanh", "sigmoid", "h
 # :mod:`deep_sparse.dae`'s corruption processes, and :func:`deep_sparse.mlp.init`'s softmax-layer starts
 CORRUPTIONS = ("mask", "gaussian", "salt_and_pepper", "none")
 OUTPUT_LAYER_INITS = ("uniform", "zeros")
+# how the pre-training lr is chosen among a sweep's candidates: one for the whole stack, on the error summed
+# over its layers (section 4.1's reading), or one per layer, greedily on that layer's own error
+# (:mod:`deep_sparse.layer_choice`)
+PRETRAIN_LR_SELECTIONS = ("stack", "per_layer")
 # what a network's output is read as: class probabilities, or a rating's stars (section 4.2)
 TASKS = ("classification", "ratings")
 # how a mini-batch's cost is normalised: "mean" (this library's cost, every term averaged over the

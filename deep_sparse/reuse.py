@@ -25,7 +25,8 @@ from deep_sparse.store import SweepStore, is_finetuned
 from deep_sparse.train import DATA_ARRAYS
 
 # read only by pre-training: a network that does not pre-train computes the same without them
-PRETRAINING_FIELDS = ("pretrain_strategy", "tied_decoder", "corruption", "first_layer_corruption")
+PRETRAINING_FIELDS = ("pretrain_strategy", "tied_decoder", "corruption", "first_layer_corruption",
+                      "pretrain_lr_selection")
 PRETRAINING_HPARAMS = ("pretrain_lr", "noise_level")
 
 
@@ -92,7 +93,11 @@ def reused_rows(folders: Sequence[str], group: Group, networks: Sequence[Network
     """Rows for those of ``networks`` (of ``group``, trained on data of SHA-256 ``data_hash``) that a
     sweep of ``folders`` already computed: the donor's row with this sweep's network, group and
     hyperparameters, and ``reused_from`` saying where it comes from. ``donors`` caches
-    :func:`donor_rows` per folder."""
+    :func:`donor_rows` per folder. A network whose pre-training lr is chosen per layer depends on the
+    other candidates of its group (:mod:`deep_sparse.layer_choice`), which its key does not hold: it
+    is never taken."""
+    if group.config.pretrain_epochs and group.config.pretrain_lr_selection == "per_layer":
+        return []
     rows = []
     for network in networks:
         key = (computation_key(group.config, network), data_hash)

@@ -11,7 +11,7 @@ from typing import Optional
 import jax
 import numpy as np
 
-from deep_sparse import distributed, runtime, selection
+from deep_sparse import distributed, layer_choice, runtime, selection
 from deep_sparse.checkpoints import ChunkCheckpoint
 from deep_sparse.config import TrainConfig
 from deep_sparse.executor import ChunkExecutor, ChunkPolicy
@@ -69,10 +69,11 @@ class SharedStacks:
             self.stacks[(pretraining_key(config), signature)] = stack
 
 def pretrained_stacks(executor: ChunkExecutor, group: Group, todo: list[Network], size: int, store: SweepStore,
-                       policy: ChunkPolicy, report: Progress, shared: SharedStacks) -> Optional[dict]:
-    """``{stack signature: state of one network}`` after pre-training, each stack pre-trained once and
-    shared by every fine-tuning learning rate (section 4.1's grid); None for a group without
-    pre-training.
+                       policy: ChunkPolicy, report: Progress, shared: SharedStacks) -> Optional[tuple[dict, dict]]:
+    """``({stack signature: state of one network}, {stack signature: pre-training lr of each layer})``
+    after pre-training, each stack pre-trained once and shared by every fine-tuning learning rate
+    (section 4.1's grid); None for a group without pre-training. The lrs per layer are given where
+    they are chosen per layer (``TrainConfig.pretrain_lr_selection``), else ``{}``.
 
     Stacks are pre-trained in chunks of at most ``size`` (the group's chunk size); a finished chunk of
     stacks stays in ``out_dir/pretrained`` (local, like checkpoints) until its group is done, so that a
@@ -89,13 +90,15 @@ def pretrained_stacks(executor: ChunkExecutor, group: Group, todo: list[Network]
     size = min(size, store.stack_chunk_size(group.index) or size)
     if not distributed.is_multiprocess():  # where stacks are kept (see _checkpoint)
         store.record_stack_chunk_size(group.index, size)
-    needed = {stack_signature(network) for network in todo}
     representatives = stack_representatives(group.networks)
     # the last epoch is always saved: that checkpoint is the finished stack a resumed sweep reuses
     stack_policy = dataclasses.replace(policy, resume=True, save_last=True)
-    stacks: dict = {}
     chunks = balanced_chunks(representatives, size, executor.n_devices)
     slots = chunk_slots(chunks, executor.n_devices)
+    if group.config.pretrain_lr_selection == "per_layer":
+        return stacks_chosen_per_layer(executor, group, chunks, slots, store, stack_policy, report)
+    needed = {stack_signature(network) for network in todo}
+    stacks: dict = {}
     taken = 0
     for chunk in chunks:
         if needed.isdisjoint(stack_signature(network) for network in chunk):
@@ -115,4 +118,48 @@ def pretrained_stacks(executor: ChunkExecutor, group: Group, todo: list[Network]
             shared.keep(group.config, stack_signature(network), stacks[stack_signature(network)])
     report.log(f"group {group.index}: {len(stacks)} pre-trained stack(s) shared by {len(todo)} network(s)"
                + (f", {taken} of them taken from an earlier group that pre-trained them the same way" if taken else ""))
-    return stacks
+    return stacks, {}
+
+
+def stacks_chosen_per_layer(executor: ChunkExecutor, group: Group, chunks: list[list[Network]], slots: int,
+                            store: SweepStore, policy: ChunkPolicy, report: Progress) -> tuple[dict, dict]:
+    """Every stack of ``chunks`` pre-trained layer by layer, each layer's pre-training lr chosen among
+    the candidates of each setting on that layer's own reconstruction error
+    (:mod:`deep_sparse.layer_choice`): ``({stack signature: state}, {stack signature: [pre-training lr
+    of each layer]})``, the candidates of a setting holding one stack at the end.
+
+    All chunks train a layer, then it is chosen on the host, so a setting's candidates may lie in any
+    chunks; every stack of the group is pre-trained, a resume with fewer networks left included (the
+    choice reads every candidate). Each chunk's layer is checkpointed in a folder of its own
+    (``..._layer2``): a resumed sweep restores the layers it finished and chooses them again the same
+    way (the choice reads their curves). The deadline is checked per chunk and layer.
+    A stack so chosen depends on its setting's other candidates: it is never shared with another group
+    (:class:`SharedStacks`).
+    """
+    sets = layer_choice.candidate_sets([network for chunk in chunks for network in chunk])
+    stacks: dict = {}
+    layer_lrs: dict = {stack_signature(network): [] for chunk in chunks for network in chunk}
+    for layer_index, stage in enumerate(executor.train.pretrain):
+        for chunk in chunks:
+            start = (executor.initial_state(chunk, slots) if layer_index == 0 else
+                     executor.pretraining_state([stacks[stack_signature(n)] for n in chunk], chunk, slots))
+            directory = store.pretrained_dir(group.index, f"{stacks_name(group, chunk)}_layer{layer_index + 1}")
+            state = executor.run_stages(start, chunk, slots, (stage,), label=f"group {group.index}",
+                                        checkpoint=chunk_checkpoint(directory, policy), policy=policy, progress=report)
+            host = distributed.to_host(state)
+            for position, network in enumerate(chunk):
+                stacks[stack_signature(network)] = jax.tree.map(lambda a, p=position: a[p], host)
+        errors = {key: layer_choice.last_error(stack, layer_index) for key, stack in stacks.items()}
+        stacks, winners = layer_choice.choose_layer(stacks, sets, layer_index)
+        for key, winner in winners.items():
+            layer_lrs[key].append(winner.hparams.pretrain_lr)
+        report.log(f"group {group.index}: layer {layer_index + 1}'s pre-training lr chosen on its own validation "
+                   f"reconstruction error: {'; '.join(_choice(c, winners, errors) for c in sets)}")
+    return stacks, layer_lrs
+
+
+def _choice(candidates: list[Network], winners: dict, errors: dict) -> str:
+    """``0.01 among 0.1 (nan), 0.01 (12.5), 0.001 (14.1)``: a setting's chosen lr and each candidate's error."""
+    chosen = winners[stack_signature(candidates[0])].hparams.pretrain_lr
+    return f"{chosen:g} among " + ", ".join(f"{n.hparams.pretrain_lr:g} ({errors[stack_signature(n)]:.6g})"
+                                           for n in candidates)

@@ -27,7 +27,7 @@ import json
 import time
 from typing import Any, Callable, Optional, Sequence
 
-from deep_sparse import distributed, health, portable, results_io, reuse, runtime
+from deep_sparse import distributed, health, layer_choice, portable, results_io, reuse, runtime
 from deep_sparse.config import Hparams, TrainConfig
 from deep_sparse.devices import auto_chunk_size, make_mesh, resolve_batching, resolve_precompile
 from deep_sparse.executor import ChunkExecutor, ChunkPolicy, fit_chunk_size
@@ -203,9 +203,14 @@ def _run_group(executor: ChunkExecutor, group: Group, todo: list[Network], chunk
     report.log(f"group {group.index} {group.structure or '(base config)'}: {len(todo)} of {len(group.networks)} "
                f"networks to train in {len(chunks)} chunk(s) of {size} on {n_devices} "
                f"{mesh.devices.flat[0].platform} device(s), {executor.batching} within a device")
-    stacks = pretrained_stacks(executor, group, todo, group_size, store, policy, report, shared)
+    pretrained = pretrained_stacks(executor, group, todo, group_size, store, policy, report, shared)
+    stacks, layer_lrs = pretrained if pretrained is not None else (None, {})
+    if layer_lrs and select_pretrain_lr is None:
+        # the candidates of a setting hold one stack: fine-tuned once, under its first pre-training lr
+        select_pretrain_lr = layer_choice.SHARED_FIELDS
     if stacks is not None and select_pretrain_lr is not None:
         kept, skipped = select_stacks(group, todo, stacks, finished, select_pretrain_lr)
+        skipped = with_layer_lrs(skipped, group, layer_lrs)
         if skipped:
             chunk_finished(skipped_name(group, skipped), skipped)
             report.advance(group.config.epochs * len(skipped))
@@ -213,8 +218,8 @@ def _run_group(executor: ChunkExecutor, group: Group, todo: list[Network], chunk
                        "pre-training lr of lowest reconstruction error")
         chunks = balanced_chunks(kept, size, n_devices) if kept else []
     for networks in chunks:
-        chunk_finished(chunk_name(group, networks),
-                       _run_chunk(executor, group, networks, size, stacks, store, policy, report))
+        chunk_finished(chunk_name(group, networks), with_layer_lrs(
+            _run_chunk(executor, group, networks, size, stacks, store, policy, report), group, layer_lrs))
     store.discard_pretrained(group.index)
     return {
         "group": group.index, "structure": group.structure, "networks": len(todo),
@@ -248,6 +253,16 @@ def _baseline(executor: ChunkExecutor, group: Group) -> Optional[float]:
         return None
     data = executor.data
     return health.majority_error(distributed.to_host(data.y_train)[: Trainer(group.config).n_labeled(data)])
+
+
+def with_layer_lrs(rows: list[dict], group: Group, layer_lrs: dict) -> list[dict]:
+    """``rows`` of ``group``'s networks, each with ``pretrain_lr_per_layer`` (the pre-training lr its
+    stack's layer i was trained at, in ``layer_lrs`` by stack signature) where the lr was chosen per
+    layer; as they are otherwise."""
+    if not layer_lrs:
+        return rows
+    signatures = {network.index: stack_signature(network) for network in group.networks}
+    return [dict(row, pretrain_lr_per_layer=list(layer_lrs[signatures[row["network"]]])) for row in rows]
 
 
 def skipped_name(group: Group, rows: list[dict]) -> str:

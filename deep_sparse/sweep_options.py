@@ -82,7 +82,10 @@ class SweepOptions:
     per group and per combination of these fields) are fine-tuned. The others are recorded as not
     fine-tuned (``not_finetuned`` in ``results.json``, with their stack's reconstruction error) and left
     out of the rows, so that the selection of :mod:`deep_sparse.selection` on the rows picks the same
-    network as on a full sweep, for a quarter of the fine-tuning on the paper's four pre-training lrs."""
+    network as on a full sweep, for a quarter of the fine-tuning on the paper's four pre-training lrs.
+    Where the lr is chosen per layer (``TrainConfig.pretrain_lr_selection``), the candidates of a
+    setting end as one stack: with None its networks are fine-tuned once, under the setting's first
+    pre-training lr (:data:`deep_sparse.layer_choice.SHARED_FIELDS` tell the settings apart)."""
 
     reuse_rows_from: tuple[str, ...] = ()
     """Folders of other sweeps whose finished networks are taken instead of trained where they are the

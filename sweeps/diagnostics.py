@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from deep_sparse.presets import PAPER_LR_GRID
+
 TABLE1_MNIST = "results/table1-paper-mean-cost/mnist"
 FOLDER = "results/diagnostics"
 # The Table 1 paper preset's supervised procedure, as sweeps.train flags (see sweeps.table1's "paper").
@@ -61,10 +63,12 @@ def _network(activation: str, lr: str, l1: str, seeds: tuple[str, ...] = ("0",))
     return ("--activation", activation, "--lr", lr, "--l1", l1, "--seed", *seeds)
 
 
-def _pretrained(change: tuple[str, ...], activation: str, pretrain_lr: str, lr: str, *l1: str,
+def _pretrained(change: tuple[str, ...], activation: str, pretrain_lr: str | tuple[str, ...], lr: str, *l1: str,
                 seeds: tuple[str, ...] = ("0",)) -> tuple[str, ...]:
-    """The flags of Table 1's pre-trained network of ``activation`` at its selected lrs, with ``change``."""
-    return (*change, "--pretrain-epochs", "10", "--pretrain-lr", pretrain_lr, "--noise-level", "0.25",
+    """The flags of Table 1's pre-trained network of ``activation`` at its selected lrs (or at several
+    pre-training lrs, a tuple), with ``change``."""
+    pretrain_lrs = (pretrain_lr,) if isinstance(pretrain_lr, str) else pretrain_lr
+    return (*change, "--pretrain-epochs", "10", "--pretrain-lr", *pretrain_lrs, "--noise-level", "0.25",
             "--activation", activation, "--lr", lr, "--l1", *l1, "--seed", *seeds)
 
 
@@ -73,6 +77,7 @@ def _untied(activation: str, pretrain_lr: str, lr: str, l1: str) -> tuple[str, .
 
 
 SEEDS = ("0", "1", "2")  # seed 0 is Table 1's network, taken from its folder
+PAPER_PRETRAIN_LRS = tuple(f"{lr:g}" for lr in PAPER_LR_GRID)  # section 4.1's pre-training lrs, as flags
 DIAGNOSTICS = (
     Diagnostic(
         "seeds-half-negated", "How far does the half-negated rectifier's selected network without pre-training "
@@ -165,6 +170,13 @@ DIAGNOSTICS = (
         "selected lrs (0.001 and 0.01)",
         _pretrained(("--corruption", "none", "--first-layer-corruption", "mask"), "half_negated_rectifier",
                     "0.001", "0.01", "0.001")),
+    Diagnostic(
+        "pretrain-lr-per-layer-half-negated", "Does choosing the pre-training lr per layer, greedily on each "
+        "layer's own reconstruction error, let pre-training help the half-negated rectifier?",
+        "pre-training lr chosen per layer among 0.1, 0.01, 0.001, 0.0001 instead of one for the stack, at Table 1's "
+        "selected fine-tuning lr (0.01)",
+        _pretrained(("--pretrain-lr-selection", "per_layer"), "half_negated_rectifier", PAPER_PRETRAIN_LRS, "0.01",
+                    "0.001")),
     Diagnostic(
         "untied-decoder-half-negated", "Does a decoder with weights of its own, as section 3.2 writes the "
         "auto-encoder's parameters, let pre-training help the half-negated rectifier (2.06% pre-trained, paper "

@@ -72,7 +72,10 @@ def _rows(root: str, folder: str) -> tuple[list[dict], Optional[int]]:
     record = report_tables.read(root, f"{folder}/results.json")
     plan = report_tables.read(root, f"{folder}/plan.json")
     rows = [] if record is None else [r for r in record["rows"] if r.get("test_error") is not None]
-    return rows, (len(plan["grid"]) if plan else None)
+    # a network recorded as not fine-tuned (another candidate's stack kept, or the same stack as the one
+    # fine-tuned where the pre-training lr is chosen per layer) is not waiting to be trained
+    skipped = len(record.get("not_finetuned", [])) if record else 0
+    return rows, (len(plan["grid"]) - skipped if plan else None)
 
 
 def finding(root: str, diagnostic: diagnostics.Diagnostic, selected: dict) -> Finding:
