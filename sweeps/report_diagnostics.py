@@ -166,12 +166,18 @@ def section(root: str, out_dir: str, selected: dict[tuple[str, bool], dict]) -> 
     lines = [__doc__.split("\n\n", 1)[1].strip(), "",
              "| diagnostic | question | change | networks | validation pick | p vs Table 1 | verdict |",
              "|---|---|---|---|---|---|---|"]
+    waiting = []
     for f in found:
         link = os.path.relpath(os.path.join(root, f.folder), out_dir)
+        if not f.recorded:  # no folder to link yet
+            waiting.append(f"`{f.name}`")
+            continue
         p_text = "" if f.p_value is None else f"{f.p_value:.2g}"
-        count = f"{f.recorded} of {f.planned}" if f.planned else "not started"
-        lines.append(f"| [{f.name}]({link}) | {f.question} | {f.change} | {count} | "
+        lines.append(f"| [{f.name}]({link}) | {f.question} | {f.change} | {f.recorded} of {f.planned or '?'} | "
                      f"{pick_text(f.pick)} | {p_text} | {f.verdict} |")
+    if waiting:
+        lines += ["", f"Defined, no network recorded yet ({len(waiting)}; each question and change in "
+                      f"`sweeps/diagnostics.py`): {', '.join(waiting)}."]
     lines += ["", "Earlier diagnostics (their verdicts carry the date and commit they were written at):", "",
               "| folder | question | networks (read from the rows) | verdict |", "|---|---|---|---|"]
     for folder, question, said in EARLIER:

@@ -85,6 +85,15 @@ def test_a_reduced_run_is_listed_without_any_paper_number(results):
     assert "18.6" not in text  # the reduced cell's number appears nowhere
 
 
+def test_a_diagnostic_without_networks_is_named_once_in_a_line_not_a_table_row(results):
+    text = report.render(str(results), str(results / "report.md"))
+    why = next(body for title, body in sections(text).items() if title.startswith("Why our numbers differ"))
+    waiting = next(line for line in why.splitlines() if line.startswith("Defined, no network recorded yet"))
+    assert "`untied-decoder-tanh`" in waiting and "`seeds-half-negated`" not in waiting
+    assert not any(line.startswith("| [untied-decoder-tanh]") for line in why.splitlines())
+    assert any(line.startswith("| [seeds-half-negated](") for line in why.splitlines())
+
+
 def test_the_report_goes_to_a_folder_that_does_not_exist_yet(results, tmp_path):
     out = tmp_path / "new" / "report.md"
     assert report.main([str(results), "--out", str(out)]) == 0
