@@ -75,7 +75,8 @@ PRESETS = presets.by_name(
                     "{0.1, 0.01, 0.001, 0.0001} chosen on the validation error, pre-training lr grid "
                     "{0.1, 0.01, 0.001, 0.0001} chosen first on the clean validation reconstruction error "
                     "(summed over layers), L1 0.001, 10 pre-training epochs per layer, at most 50 epochs "
-                    f"(patience 10; on Shapeset {SHAPESET.epochs}, patience {SHAPESET.patience}), mini-batch 10; the mini-batch cost read as Table 1's paper preset reads it "
+                    f"(patience 10; on Shapeset {SHAPESET.epochs}, patience {SHAPESET.patience}), mini-batch 10; the "
+                    "mini-batch cost read as Table 1's paper preset reads it "
                     "(NLL and reconstruction summed over the 10 examples, L1 averaged), so the networks train with "
                     "this library's mean cost at lrs {1, 0.1, 0.01, 0.001} and L1 0.0001",
         hidden_sizes=(1000, 1000, 1000), norb_hidden_sizes=(4000, 2000), epochs=50, patience=10, pretrain_epochs=10,
