@@ -94,6 +94,19 @@ def test_a_diagnostic_without_networks_is_named_once_in_a_line_not_a_table_row(r
     assert any(line.startswith("| [seeds-half-negated](") for line in why.splitlines())
 
 
+def test_a_mcnemar_p_of_a_copy_that_did_not_reproduce_the_tables_network_is_not_shown(tmp_path):
+    note = "the McNemar test used a retrained copy that did not reproduce the sweep's network: 1.78% against 1.88%"
+    write(tmp_path, "t1", "cells.json", {"cells": [
+        cell("rectifier", True, 0.0199, 0.01, p_value=0.44, note=note), cell("rectifier", False, 0.0178, 0.01),
+        cell("tanh", True, 0.0147, 0.01, p_value=0.00013), cell("tanh", False, 0.0193, 0.01)]})
+    lines, _ = report_tables.compact_table1(str(tmp_path), "t1")
+    rectifier = next(line for line in lines if line.startswith("| Rectifier, not half-negated"))
+    tanh = next(line for line in lines if line.startswith("| Tanh"))
+    assert rectifier.endswith("| — * |") and "0.44" not in rectifier and tanh.endswith("| 0.00013 |")
+    assert any(line.startswith("\\* Rectifier, not half-negated (extra row): no p shown") and "p = 0.44 for the copy"
+               in line for line in lines)
+
+
 def test_the_report_goes_to_a_folder_that_does_not_exist_yet(results, tmp_path):
     out = tmp_path / "new" / "report.md"
     assert report.main([str(results), "--out", str(out)]) == 0
