@@ -20,7 +20,8 @@ import matplotlib.pyplot as plt  # noqa: E402  (after the backend is chosen)
 
 from deep_sparse import results_io  # noqa: E402
 from deep_sparse import health  # noqa: E402
-from deep_sparse.rows import row_is_dead  # noqa: E402
+from deep_sparse.rows import row_is_dead, unpack_wrong  # noqa: E402
+from deep_sparse.selection import mcnemar_exact  # noqa: E402
 from sweeps import diagnostics, paper_numbers, table1  # noqa: E402
 
 # folders under the results folder
@@ -108,8 +109,8 @@ def cells_so_far(record: Optional[dict]) -> dict[tuple[str, str, bool], dict]:
         return {}
     rows = [r for r in record["rows"] if r.get("finetuned", True)]
     per_cell = len(record["preset_settings"]["lr"])
-    cells = {}
-    for (activation, pretrained), row in table1.select(rows).items():
+    cells, chosen = {}, table1.select(rows)
+    for (activation, pretrained), row in chosen.items():
         trained = sum(table1.cell_key(r) == (activation, pretrained) for r in rows)
         if pretrained and trained < per_cell:
             continue
@@ -118,6 +119,16 @@ def cells_so_far(record: Optional[dict]) -> dict[tuple[str, str, bool], dict]:
             "preset": "paper", "ours": None if failed else row["test_error"], "lr": row["lr"],
             "pretrain_lr": row["pretrain_lr"] if pretrained else None, "p_value": None,
             **({"partial": f"{trained} of {per_cell}"} if trained < per_cell else {})}
+    for activation in {a for _, a, _ in cells}:
+        pair = [cells.get(("mnist", activation, arm)) for arm in (True, False)]
+        networks = [chosen[(activation, arm)] for arm in (True, False) if (activation, arm) in chosen]
+        if any(c is None or c["ours"] is None or "partial" in c for c in pair) or \
+                not all(r.get("test_wrong") for r in networks):
+            continue
+        # both cells final, both networks' per-example errors stored: the sweep's own test, as cells.json has it
+        test = mcnemar_exact(*(unpack_wrong(r["test_wrong"]) for r in networks))
+        for cell in pair:
+            cell.update(p_value=test["p_value"], equivalent=test["p_value"] >= table1.ALPHA)
     return cells
 
 

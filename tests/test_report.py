@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from deep_sparse import results_io
-from deep_sparse.rows import pack_wrong
+from deep_sparse.rows import pack_wrong, unpack_wrong
+from deep_sparse.selection import mcnemar_exact
 from sweeps import diagnostics, figure3, paper_numbers, report, report_diagnostics, report_tables, sparsity
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -105,6 +106,21 @@ def test_a_mcnemar_p_of_a_copy_that_did_not_reproduce_the_tables_network_is_not_
     assert rectifier.endswith("| — * |") and "0.44" not in rectifier and tanh.endswith("| 0.00013 |")
     assert any(line.startswith("\\* Rectifier, not half-negated (extra row): no p shown") and "p = 0.44 for the copy"
                in line for line in lines)
+
+
+@pytest.mark.parametrize("stored", [True, False])
+def test_an_unfinished_sweeps_complete_pair_is_tested_on_its_stored_predictions(stored):
+    with_wrong, without_wrong = wrong(range(0, 2)), wrong(range(0, 12))
+    rows = [net(0, "half_negated_rectifier", 0.1, 0.015, 0.12, test_wrong=without_wrong),
+            net(1, "half_negated_rectifier", 0.1, 0.014, 0.02, pretrain_epochs=10, pretrain_lr=0.01,
+                **({"test_wrong": with_wrong} if stored else {})),
+            net(2, "tanh", 0.1, 0.02, 0.02, test_wrong=with_wrong)]  # tanh's pre-trained cell: not trained
+    cells = report_tables.cells_so_far({"preset": "paper", "preset_settings": {"lr": [0.1]}, "rows": rows})
+    pair = [cells[("mnist", "half_negated_rectifier", arm)] for arm in (True, False)]
+    expected = mcnemar_exact(unpack_wrong(with_wrong), unpack_wrong(without_wrong))["p_value"] if stored else None
+    assert all(c["p_value"] == expected for c in pair) and (not stored or expected < 0.05)
+    assert not stored or not pair[0]["equivalent"]
+    assert cells[("mnist", "tanh", False)]["p_value"] is None
 
 
 def test_the_report_goes_to_a_folder_that_does_not_exist_yet(results, tmp_path):
