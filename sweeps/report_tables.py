@@ -21,7 +21,6 @@ import matplotlib.pyplot as plt  # noqa: E402  (after the backend is chosen)
 from deep_sparse import results_io  # noqa: E402
 from deep_sparse import health  # noqa: E402
 from deep_sparse.rows import row_is_dead, unpack_wrong  # noqa: E402
-from deep_sparse.selection import mcnemar_exact  # noqa: E402
 from sweeps import diagnostics, paper_numbers, table1  # noqa: E402
 
 # folders under the results folder
@@ -126,9 +125,9 @@ def cells_so_far(record: Optional[dict]) -> dict[tuple[str, str, bool], dict]:
                 not all(r.get("test_wrong") for r in networks):
             continue
         # both cells final, both networks' per-example errors stored: the sweep's own test, as cells.json has it
-        test = mcnemar_exact(*(unpack_wrong(r["test_wrong"]) for r in networks))
+        test = table1.paired_test(*(unpack_wrong(r["test_wrong"]) for r in networks))
         for cell in pair:
-            cell.update(p_value=test["p_value"], equivalent=test["p_value"] >= table1.ALPHA)
+            cell.update(p_value=test["p_value"], equivalent=test["equivalent"])
     return cells
 
 

@@ -232,10 +232,9 @@ def significance_tests(config, preset: Table1Preset, chosen: dict, data, path: s
             w, error = per_example_errors(group_config, row, data)
             wrong.append(w)
             retrained.append(error)
-        test = mcnemar_exact(wrong[0], wrong[1])
+        test = paired_test(wrong[0], wrong[1])
         test.update({
-            "test": "exact two-sided McNemar on per-example test errors", "networks": networks,
-            "alpha": ALPHA, "equivalent": test["p_value"] >= ALPHA,
+            "test": "exact two-sided McNemar on per-example test errors", "networks": networks, "alpha": ALPHA,
             # None: the per-example errors were recorded in the sweep's row, not retrained
             "retrained_test_error": {"pretrained": retrained[0], "no_pretraining": retrained[1]},
             "sweep_test_error": {"pretrained": pair[0]["test_error"], "no_pretraining": pair[1]["test_error"]},
@@ -244,6 +243,13 @@ def significance_tests(config, preset: Table1Preset, chosen: dict, data, path: s
         ds.results_io.atomic_write_json(path, {**recorded, **significance})  # each finished test is kept
     ds.results_io.atomic_write_json(path, significance)
     return significance
+
+
+def paired_test(wrong_with, wrong_without) -> dict:
+    """The exact McNemar test of a cell's networks with and without pre-training on their per-example
+    test errors, and whether they are ``equivalent`` (p >= ALPHA: bold in the paper)."""
+    test = mcnemar_exact(wrong_with, wrong_without)
+    return {**test, "equivalent": test["p_value"] >= ALPHA}
 
 
 def retrained_copy_note(test: dict) -> str:
