@@ -1,9 +1,10 @@
 """Why our Table 1 differs from the paper's: each diagnostic (``sweeps/diagnostics.py``) turned into a
 finding drawn from its recorded rows, by one stated rule, for the report.
 
-Every diagnostic changes one thing of the networks of Table 1 under the mean-cost reading (the paper
-preset until 2026-12-03, `results/table1-paper-mean-cost`); "Table 1" below means that table. The
-weak-L1 diagnostics are what the paper preset now reads: their networks are the summed-cost Table 1's.
+Each diagnostic changes one thing of the networks of one Table 1: the one under the mean-cost reading (the
+paper preset until 2026-12-03, `results/table1-paper-mean-cost`) unless its question names the summed-cost
+reading (the paper preset's, `results/table1-paper`); "Table 1" in its row means the table it changes.
+The weak-L1 diagnostics are what the paper preset now reads: their networks are the summed-cost Table 1's.
 
 The rule: among a diagnostic's networks the one of lowest validation error is compared with Table 1's
 selected network of the same cell (seed 0): **confirmed** when it is significantly better (exact
@@ -65,6 +66,7 @@ class Finding(NamedTuple):
     baseline: Optional[dict]
     effect: Optional[float]  # pick's test error - baseline's, as a fraction
     p_value: Optional[float]
+    spread: Optional[report_tables.Spread]  # a seeds diagnostic's test errors over its seeds
     verdict: str
 
 
@@ -78,7 +80,8 @@ def _rows(root: str, folder: str) -> tuple[list[dict], Optional[int]]:
     return rows, (len(plan["grid"]) - skipped if plan else None)
 
 
-def finding(root: str, diagnostic: diagnostics.Diagnostic, selected: dict) -> Finding:
+def finding(root: str, diagnostic: diagnostics.Diagnostic, selected: dict[tuple[str, bool], dict]) -> Finding:
+    """The finding of ``diagnostic`` against ``selected``, the networks of the Table 1 it changes."""
     rows, planned = _rows(root, report_tables.in_results(diagnostics.folder(diagnostic)))
     l1 = {float(value) for value in diagnostic.values("--l1")}
     for name in diagnostic.selects_with:  # the rest of its grid, trained by another diagnostic
@@ -101,8 +104,11 @@ def finding_from(diagnostic: diagnostics.Diagnostic, rows: list[dict], planned: 
         effect = pick["test_error"] - baseline["test_error"]
         if pick.get("test_wrong") and baseline.get("test_wrong"):
             p_value = mcnemar_exact(unpack_wrong(pick["test_wrong"]), unpack_wrong(baseline["test_wrong"]))["p_value"]
+    errors = [r["test_error"] for r in rows]
+    spread = report_tables.Spread(statistics.mean(errors), statistics.stdev(errors), len(errors)) \
+        if diagnostic.seeds_only and len(errors) >= 2 else None
     base = Finding(diagnostic.name, diagnostic.question, diagnostic.change, folder, len(rows), planned, pick,
-                   baseline, effect, p_value, "")
+                   baseline, effect, p_value, spread, "")
     return base._replace(verdict=verdict(diagnostic, base, rows))
 
 
@@ -112,11 +118,10 @@ def verdict(diagnostic: diagnostics.Diagnostic, found: Finding, rows: list[dict]
     if not rows:
         return "not run yet"
     if diagnostic.seeds_only:
-        errors = [r["test_error"] for r in rows]
-        if len(errors) < 2:
+        if found.spread is None:
             return f"one seed so far{pending}"
-        mean, sd = statistics.mean(errors), statistics.stdev(errors)
-        return f"test {100 * mean:.2f} ± {100 * sd:.2f}% over {len(errors)} seeds{_against_paper(diagnostic, mean)}{pending}"
+        mean, sd, n = found.spread
+        return f"test {100 * mean:.2f} ± {100 * sd:.2f}% over {n} seeds{_against_paper(diagnostic, mean)}{pending}"
     if found.pick is None:
         return f"refuted: every network diverged, died or collapsed{pending}"
     if found.baseline is None:
@@ -154,30 +159,28 @@ def pick_text(row: Optional[dict]) -> str:
             f"{100 * row['test_error']:.2f}%, {100 * row['sparsity']:.1f}% zeros")
 
 
-def findings(root: str, selected: dict[tuple[str, bool], dict]) -> list[Finding]:
-    """Each diagnostic's finding against ``selected``, Table 1's networks (``report_tables.table1_selected``)."""
-    return [finding(root, d, selected) for d in diagnostics.DIAGNOSTICS]
+def selected_by_table(root: str) -> dict[str, dict[tuple[str, bool], dict]]:
+    """The selected networks of each Table 1 a diagnostic can change, by its ``table1`` folder."""
+    return {folder: report_tables.table1_selected(root, report_tables.in_results(folder))
+            for folder in (diagnostics.TABLE1_MEAN_COST, diagnostics.TABLE1_SUMMED)}
 
 
-def section(root: str, out_dir: str, selected: dict[tuple[str, bool], dict]) -> tuple[list[str], list[dict]]:
-    """The report's "Why our numbers differ" section and its machine-readable findings, against
-    ``selected``, Table 1's networks (``report_tables.table1_selected``)."""
-    found = findings(root, selected)
-    lines = [__doc__.split("\n\n", 1)[1].strip(), "",
+def section(root: str, out_dir: str) -> tuple[list[str], list[dict]]:
+    """The report's "Why our numbers differ" section and its machine-readable findings: one row per
+    hypothesis, then one per diagnostic."""
+    selected = selected_by_table(root)
+    found = [finding(root, d, selected[d.table1]) for d in diagnostics.DIAGNOSTICS]
+    spreads = {folder: report_tables.seed_spreads(root, cells) for folder, cells in selected.items()}
+    lines = [*hypotheses_table(root, out_dir, found, spreads), "", __doc__.split("\n\n", 1)[1].strip(), "",
              "| diagnostic | question | change | networks | validation pick | p vs Table 1 | verdict |",
              "|---|---|---|---|---|---|---|"]
-    waiting = []
     for f in found:
         link = os.path.relpath(os.path.join(root, f.folder), out_dir)
-        if not f.recorded:  # no folder to link yet
-            waiting.append(f"`{f.name}`")
+        if not f.recorded:  # no folder to link yet: the hypotheses' table names it
             continue
         p_text = "" if f.p_value is None else f"{f.p_value:.2g}"
         lines.append(f"| [{f.name}]({link}) | {f.question} | {f.change} | {f.recorded} of {f.planned or '?'} | "
                      f"{pick_text(f.pick)} | {p_text} | {f.verdict} |")
-    if waiting:
-        lines += ["", f"Defined, no network recorded yet ({len(waiting)}; each question and change in "
-                      f"`sweeps/diagnostics.py`): {', '.join(waiting)}."]
     lines += ["", "Earlier diagnostics (their verdicts carry the date and commit they were written at):", "",
               "| folder | question | networks (read from the rows) | verdict |", "|---|---|---|---|"]
     for folder, question, said in EARLIER:
@@ -190,6 +193,50 @@ def section(root: str, out_dir: str, selected: dict[tuple[str, bool], dict]) -> 
                 "recorded": f.recorded, "planned": f.planned, "effect": f.effect, "p_value": f.p_value,
                 "verdict": f.verdict} for f in found]
     return lines, records
+
+
+# the verdict words of the rule above, strongest first: a hypothesis takes the strongest of its diagnostics'
+STRENGTH = ("confirmed", "partly", "inconclusive", "refuted")
+
+
+def hypotheses_table(root: str, out_dir: str, found: list[Finding],
+                     spreads: dict[str, dict[tuple[str, bool], report_tables.Spread]]) -> list[str]:
+    """One row per hypothesis of the gap study: each of its diagnostics with its verdict and effect (the
+    changed cell's seed s.d. beside it, where measured), what else bears on it, and its verdict (the
+    strongest of its diagnostics')."""
+    by_name = {f.name: f for f in found}
+    lines = ["One row per hypothesis; each diagnostic's effect is its validation pick's test error minus Table 1's "
+             "network's, in points, ± the seed s.d. of the cell it changes where measured (details below).", "",
+             "| | question | diagnostics: verdict, effect | also | verdict |", "|---|---|---|---|---|"]
+    for hypothesis in diagnostics.HYPOTHESES:
+        parts, words, sds, waiting = [], [], [], 0
+        for name in hypothesis.tested_by:
+            f, diagnostic = by_name[name], diagnostics.by_name()[name]
+            link = os.path.relpath(os.path.join(root, f.folder), out_dir)
+            label = f"[{name}]({link})" if f.recorded else f"`{name}`"
+            word = f.verdict.split(":")[0]
+            if diagnostic.seeds_only and f.spread:
+                parts.append(f"{label}: {100 * f.spread.mean:.2f} ± {100 * f.spread.sd:.2f}% (n={f.spread.n})")
+                sds.append(100 * f.spread.sd)
+            elif word in STRENGTH and f.effect is not None:
+                words.append(word)
+                spread = spreads[diagnostic.table1].get(diagnostic.cell)
+                parts.append(f"{label}: {word}, {100 * f.effect:+.2f}"
+                             + (f" ± {100 * spread.sd:.2f}" if spread else ""))
+            else:
+                parts.append(f"{label}: {f.verdict}")
+            waiting += not f.recorded
+        analysis = sparsity.lr_of_workshop_sparsity(root) if hypothesis.label == "H8" else ""  # no run of its own
+        also = "; ".join(text for text in (hypothesis.elsewhere, analysis) if text)
+        if hypothesis.label == "noise":
+            overall = f"s.d. {min(sds):.2f} to {max(sds):.2f} points over seeds" if sds else "not run yet"
+        elif words:
+            overall = next(word for word in STRENGTH if word in words) + (
+                f" so far ({waiting} of {len(hypothesis.tested_by)} not run yet)" if waiting else "")
+        else:
+            overall = "answered from recorded rows" if analysis else "not run yet"
+        lines.append(f"| {hypothesis.label} | {hypothesis.question} | {'; '.join(parts) or '—'} | {also} | {overall} |")
+    return lines
 
 
 def l1_scale_from_figure3(root: str) -> list[str]:

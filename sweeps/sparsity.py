@@ -231,34 +231,53 @@ def workshop_table1(root: str) -> tuple[list[str], list[dict]]:
     return lines, records
 
 
+def _rectifiers_without_l1(root: str) -> list[dict]:
+    """The plain rectifiers without L1 of the workshop Table 1 sweep on MNIST, one per lr."""
+    record = read(root, f"{SPARSITY}/mnist/results.json")
+    return [] if record is None else [r for r in record["rows"] if r["activation"] == "rectifier" and r["l1"] == 0
+                                      and r.get("sparsity_layer_1") is not None]
+
+
+def _distance_to_workshop(row: dict) -> float:
+    """Mean absolute difference, over the layers, between a network's zeros and the workshop's without L1."""
+    return statistics.mean(abs(row[f"sparsity_layer_{layer}"] - pn.WORKSHOP_TABLE1_SPARSITY[(False, layer)])
+                           for layer in (1, 2, 3))
+
+
+def _zeros(row: dict) -> str:
+    return " / ".join(f"{100 * row[f'sparsity_layer_{layer}']:.1f}" for layer in (1, 2, 3))
+
+
+def lr_of_workshop_sparsity(root: str) -> str:
+    """One sentence: the lr whose network has the workshop's sparsity without L1, and the lr validation
+    picks ("" when the sweep has no such networks yet)."""
+    rows = _rectifiers_without_l1(root)
+    if not rows:
+        return ""
+    closest, pick = min(rows, key=_distance_to_workshop), min(rows, key=lambda r: r["valid_error"])
+    return (f"Closest to the paper's sparsity: lr {closest['lr']:g} ({_zeros(closest)}% zeros, "
+            f"{100 * _distance_to_workshop(closest):.1f} points away); validation picks lr {pick['lr']:g}"
+            + ("" if closest is pick else f", {100 * _distance_to_workshop(pick):.1f} points away: the paper's "
+               "sparsity column fits a network trained at a smaller lr than its best one, or is not the network of "
+               "its test-error row (the workshop names no lr)") + ".")
+
+
 def sparsity_without_l1(root: str, out_dir: str) -> list[str]:
     """Which learning rate gives the workshop's sparsity without L1 (52 / 44 / 37% zeros per layer),
     read from the rectifiers without L1 of the workshop Table 1 sweep (no run of its own)."""
-    record = read(root, f"{SPARSITY}/mnist/results.json")
-    rows = [] if record is None else [r for r in record["rows"] if r["activation"] == "rectifier" and r["l1"] == 0
-                                      and r.get("sparsity_layer_1") is not None]
+    rows = _rectifiers_without_l1(root)
     if not rows:
         return []
     paper = [pn.WORKSHOP_TABLE1_SPARSITY[(False, layer)] for layer in (1, 2, 3)]
-
-    def distance(row):
-        return statistics.mean(abs(row[f"sparsity_layer_{layer}"] - paper[layer - 1]) for layer in (1, 2, 3))
-
     link = os.path.relpath(os.path.join(root, SPARSITY, "mnist"), out_dir)
     lines = ["Analysis of recorded rows: which lr gives the workshop's sparsity without L1 (rectifier, MNIST, "
              f"[{SPARSITY}/mnist]({link}), no run of its own):", "",
              "| lr | valid % | test % | zeros per layer % | mean distance to the paper's "
              f"{' / '.join(f'{100 * p:.1f}' for p in paper)} (points) |", "|---|---|---|---|---|"]
     for row in sorted(rows, key=lambda r: -r["lr"]):
-        zeros = " / ".join(f"{100 * row[f'sparsity_layer_{layer}']:.1f}" for layer in (1, 2, 3))
-        lines.append(f"| {row['lr']:g} | {100 * row['valid_error']:.2f} | {100 * row['test_error']:.2f} | {zeros} | "
-                     f"{100 * distance(row):.1f} |")
-    closest, pick = min(rows, key=distance), min(rows, key=lambda r: r["valid_error"])
-    lines += ["", f"Closest to the paper's sparsity: lr {closest['lr']:g}; validation picks lr {pick['lr']:g}"
-              + ("" if closest is pick else f", {100 * distance(pick):.1f} points away: the paper's sparsity column "
-                 "fits a network trained at a smaller lr than its best one, or is not the network of its test-error "
-                 "row (the workshop names no lr)") + "."]
-    return lines
+        lines.append(f"| {row['lr']:g} | {100 * row['valid_error']:.2f} | {100 * row['test_error']:.2f} | "
+                     f"{_zeros(row)} | {100 * _distance_to_workshop(row):.1f} |")
+    return lines + ["", lr_of_workshop_sparsity(root)]
 
 
 if __name__ == "__main__":

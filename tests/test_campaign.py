@@ -92,7 +92,8 @@ def test_diagnostics_follow_the_table1_paper_preset_but_for_their_named_change()
         assert (ran.datasets, ran.hidden_sizes, ran.batch_size, ran.epochs, ran.patience) \
             == (("mnist",), paper.hidden_sizes, 10, paper.epochs, paper.patience), step.name
         assert ran.pretrain_epochs in (0, paper.pretrain_epochs) and ran.noise_level == (paper.noise_level,)
-        assert step.out.startswith(diagnostics.FOLDER + "/") and step.reuse[0] == diagnostics.TABLE1_MNIST
+        assert step.out.startswith(diagnostics.FOLDER + "/") \
+            and step.reuse[0] == diagnostics.by_name()[campaign.step_key(step)].table1_mnist
         assert {folder.rsplit("/", 1)[1] for folder in step.reuse[1:]} <= set(diagnostics.by_name())
     assert len({campaign.step_key(step) for step in campaign.DIAGNOSTIC_STEPS}) == len(campaign.DIAGNOSTIC_STEPS)
 

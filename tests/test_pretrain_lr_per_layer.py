@@ -218,14 +218,18 @@ def test_the_flag_is_on_the_command_line_and_a_bad_value_is_refused_naming_it(ca
                     "per_layer, got 'greedy'")
 
 
-def test_the_diagnostic_is_table1s_pretrained_half_negated_network_with_the_flag_and_the_papers_grid(tmp_path):
+def test_the_diagnostic_is_the_summed_cost_table1s_pretrained_half_negated_network_with_the_flag_and_its_grid(
+        tmp_path):
     from deep_sparse import results_io
     from sweeps import diagnostics, report_diagnostics, report_tables
 
     found = diagnostics.by_name()["pretrain-lr-per-layer-half-negated"]
     assert found.cell == ("half_negated_rectifier", True)
     assert found.values("--pretrain-lr-selection") == ("per_layer",)
-    assert found.values("--pretrain-lr") == ("0.1", "0.01", "0.001", "0.0001") and found.values("--lr") == ("0.01",)
+    # the summed-cost grid in our units, at that table's selected fine-tuning lr and L1
+    assert found.table1 == diagnostics.TABLE1_SUMMED
+    assert found.values("--pretrain-lr") == ("1", "0.1", "0.01", "0.001")
+    assert (found.values("--lr"), found.values("--l1")) == (("0.1",), ("0.0001",))
     # its other candidates are recorded as not fine-tuned: the diagnostic is finished, not 1 of 4
     folder = tmp_path / "results" / report_tables.in_results(diagnostics.folder(found))
     results_io.atomic_write_json(str(folder / "plan.json"), {"grid": [{}, {}, {}, {}]})
