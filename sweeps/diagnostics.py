@@ -278,7 +278,8 @@ CHANGES = (
                ("pretrain-lr-per-layer-half-negated",)),
     Hypothesis("H6", "Does masking only the input pixels, or more pre-training epochs, change the pre-trained "
                      "cells?", ("input-noise-only-half-negated",),
-               "30 pre-training epochs per layer instead of 10 made softplus' stack reconstruct better and fine-tune "
+               "section 5 masks \"the higher layers\" too (its sentiment networks), as the preset does; 30 "
+               "pre-training epochs per layer instead of 10 made softplus' stack reconstruct better and fine-tune "
                "worse (2026-11-29, mnist-softplus-pretrained-30-epochs)"),
     Hypothesis("H7", "Do the half-negated rectifier's negated units defeat the softplus reconstruction?",
                ("linear-reconstruction-half-negated",),

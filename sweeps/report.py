@@ -83,9 +83,9 @@ TABLE1_READING = (
     "A cell without pre-training whose networks are not all trained yet shows the best on validation so far "
     "and no mark; a pre-trained cell appears once all its networks are.")
 TABLE1_MEAN_READING = (
-    "Every term averaged over the mini-batch: the paper's lr and L1 values used as they are. Kept because the "
-    "diagnostics below each change one thing of these networks, and because the workshop's sparsity table "
-    "still reads the cost this way.")
+    "Every term averaged over the mini-batch: the paper's lr and L1 values used as they are. Kept because most "
+    "diagnostics below change one thing of these networks, and because the workshop's sparsity table still "
+    "reads the cost this way.")
 # the folders the sections above the listing show: not listed again
 SHOWN_ABOVE = {report_tables.TABLE1, report_tables.TABLE1_MEAN_COST, report_tables.SPARSITY, report_tables.FIGURE3,
                report_tables.FIGURE3_MEAN_COST, ill_conditioning.PAPER_FOLDER,

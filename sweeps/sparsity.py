@@ -255,11 +255,19 @@ def lr_of_workshop_sparsity(root: str) -> str:
     if not rows:
         return ""
     closest, pick = min(rows, key=_distance_to_workshop), min(rows, key=lambda r: r["valid_error"])
-    return (f"Closest to the paper's sparsity: lr {closest['lr']:g} ({_zeros(closest)}% zeros, "
+    text = (f"Closest to the paper's sparsity: lr {closest['lr']:g} ({_zeros(closest)}% zeros, "
             f"{100 * _distance_to_workshop(closest):.1f} points away); validation picks lr {pick['lr']:g}"
             + ("" if closest is pick else f", {100 * _distance_to_workshop(pick):.1f} points away: the paper's "
                "sparsity column fits a network trained at a smaller lr than its best one, or is not the network of "
                "its test-error row (the workshop names no lr)") + ".")
+    # the epoch count and the measurement set: the pick's zeros over all layers on the validation set, by epoch
+    curve = [z for z in pick.get("curves", {}).get("valid_sparsity", []) if z is not None]
+    if closest is pick or not curve:
+        return text
+    paper = statistics.mean(pn.WORKSHOP_TABLE1_SPARSITY[(False, layer)] for layer in (1, 2, 3))
+    return (text + f" Over its {len(curve)} epochs its zeros on the validation set stay between "
+            f"{100 * min(curve):.1f} and {100 * max(curve):.1f}% (the paper's layers average {100 * paper:.1f}%): "
+            "neither fewer epochs nor the validation set instead of the test set brings it there.")
 
 
 def sparsity_without_l1(root: str, out_dir: str) -> list[str]:
