@@ -5,8 +5,8 @@ patience, selection settings). :class:`Preset` holds what every experiment has, 
 adds the architecture, :class:`DatasetPreset` the data sets it runs on and their sizes (:class:`Subset`,
 :class:`Generated`), and each experiment subclasses one of them with its own fields
 (``sweeps.table1.Table1Preset``, ...). Every field is checked when a preset is made, by one rule per
-field name (:data:`RULES`; an experiment's own field gives its rule with :func:`setting`), so a bad
-value is one error line naming the field and the value::
+field name (:data:`RULES`, in :mod:`deep_sparse.preset_rules`; an experiment's own field gives its rule
+with :func:`setting`), so a bad value is one error line naming the field and the value::
 
     PRESETS = by_name(Table1Preset(name="quick", ...), Table1Preset(name="paper", ...))
     preset = PRESETS["paper"].with_overrides(epochs=30)  # a new preset: label "paper [--epochs 30]",
@@ -20,9 +20,8 @@ sweep, write its cells) is in :mod:`deep_sparse.experiment`.
 from __future__ import annotations
 
 import dataclasses
-import math
 import types
-from typing import TYPE_CHECKING, Any, Callable, ClassVar, Mapping, Optional, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, Mapping, Optional, Sequence
 
 import numpy as np
 
@@ -31,6 +30,8 @@ import numpy as np
 import deep_sparse as ds
 from deep_sparse import data as data_lib
 from deep_sparse import hparam_rules, names
+from deep_sparse.preset_rules import (RULES, as_grid, from_table, grid_of, is_int, names_among, optional_positive_int,
+                                      positive_int, setting)
 
 if TYPE_CHECKING:
     from deep_sparse.config import TrainConfig
@@ -106,68 +107,6 @@ class Stopping:
 SHAPESET_STOPPING = Stopping(epochs=500, patience=20)
 
 
-# ------------------------------------------------------------------------------ validation rules
-def _is_int(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and not math.isnan(value)
-
-
-def _positive_int(value) -> bool:
-    return _is_int(value) and value >= 1
-
-
-def _optional_positive_int(value) -> bool:
-    return value is None or _positive_int(value)
-
-
-def _text(value) -> bool:
-    return isinstance(value, str) and bool(value.strip())
-
-
-def _widths(value) -> bool:
-    return isinstance(value, tuple) and bool(value) and all(_positive_int(v) for v in value)
-
-
-def _seeds(value) -> bool:
-    seed = hparam_rules.RULES["seed"]
-    return _positive_int(value) or (isinstance(value, tuple) and bool(value) and all(map(seed.accepts, value)))
-
-
-def _from_table(rule: hparam_rules.Rule) -> tuple[Callable[[Any], bool], str]:
-    """A preset field's rule from the hyperparameter's (:mod:`deep_sparse.hparam_rules`): one valid value,
-    or, for a hyperparameter a flag takes a list of, a non-empty grid of them too."""
-    if not rule.listed:
-        return rule.accepts, rule.expected()
-    return (lambda value: bool(as_grid(value)) and all(map(rule.accepts, as_grid(value))),
-            f"{rule.expected()} or a non-empty grid of them")
-
-
-def _noise_levels(bounded: bool) -> Callable[[Any], bool]:
-    """Noise levels, one or a non-empty grid: probabilities (``bounded``) or standard deviations."""
-    return lambda value: bool(as_grid(value)) and all(hparam_rules.RULES["noise_level"].accepts(v, bounded)
-                                                   for v in as_grid(value))
-
-
-# field name -> (rule, what the rule asks for); one rule per name for every experiment's presets: the
-# hyperparameters' from their table (a field is named like its flag, or maps to its hyperparameter with
-# Preset.hparam_of_field), then the experiments' own
-RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
-    **{rule.dest: _from_table(rule) for rule in hparam_rules.RULES.values() if rule.cli},
-    "name": (_text, "a non-empty name"),
-    "description": (_text, "a non-empty description"),
-    "hidden_sizes": (_widths, "a non-empty sequence of positive layer widths"),
-    "norb_hidden_sizes": (_widths, "a non-empty sequence of positive layer widths"),
-    "seeds": (_seeds, "a positive number of seeds (0 to n - 1), or a non-empty list of seeds >= 0"),
-    "best": (_positive_int, "a positive integer"),
-    "noise_level": (_noise_levels(bounded=True), "a masking probability in [0, 1]"),
-    "noise_std": (_noise_levels(bounded=False), "a noise standard deviation >= 0 or a non-empty grid of them"),
-    "minibatch_cost": (lambda value: value in names.MINIBATCH_COSTS, f"one of {', '.join(names.MINIBATCH_COSTS)}"),
-}
-
-
 def seed_values(seeds: int | Sequence[int]) -> Sequence[int]:
     """The seeds of a preset's ``seeds``: a count n is seeds 0 to n - 1, a list is its seeds."""
     return range(seeds) if isinstance(seeds, int) else seeds
@@ -187,38 +126,6 @@ def trained_values(minibatch_cost: str, **grids) -> dict[str, tuple[float, ...]]
         return float(f"{float(getattr(mapped, name)):.10g}")
 
     return {name: tuple(ours(name, float(value)) for value in as_grid(value)) for name, value in grids.items()}
-
-
-def as_grid(value) -> tuple:
-    """A preset's hyperparameter as a grid axis: a grid as it is, one value as a grid of one."""
-    return value if isinstance(value, tuple) else (value,)
-
-
-def setting(rule: Callable[[Any], bool], what: str, **field_options) -> Any:
-    """A preset field of an experiment's own with its rule (``what``: what the rule asks for, for the
-    error message); fields whose name has a rule in :data:`RULES` need none."""
-    return dataclasses.field(metadata={"rule": (rule, what)}, **field_options)
-
-
-# rules for an experiment's own settings, to give with setting(rule, what)
-def positive_int(value) -> bool:
-    """An integer >= 1 (a bool is not one)."""
-    return _positive_int(value)
-
-
-def optional_positive_int(value) -> bool:
-    """An integer >= 1, or None."""
-    return _optional_positive_int(value)
-
-
-def grid_of(check: Callable[[Any], bool]) -> Callable[[Any], bool]:
-    """The rule of a grid: a non-empty sequence (a tuple, once frozen) of numbers that each pass ``check``."""
-    return lambda value: isinstance(value, tuple) and bool(value) and all(_is_number(v) and check(v) for v in value)
-
-
-def names_among(known: Sequence[str]) -> Callable[[Any], bool]:
-    """The rule of a choice of names: a non-empty sequence (a tuple, once frozen) of names among ``known``."""
-    return lambda value: isinstance(value, tuple) and bool(value) and all(v in tuple(known) for v in value)
 
 
 def _frozen(value):
@@ -306,7 +213,7 @@ class Preset:
             return
         rule = field.metadata.get("rule") or RULES.get(field.name)
         if rule is None and field.name in self.hparam_of_field:
-            rule = _from_table(hparam_rules.RULES[self.hparam_of_field[field.name]])
+            rule = from_table(hparam_rules.RULES[self.hparam_of_field[field.name]])
         if rule is None:
             raise TypeError(f"{type(self).__name__}.{field.name} has no validation rule: give it one with "
                             "deep_sparse.presets.setting(rule, what)")
@@ -411,7 +318,7 @@ class DatasetPreset(NetworkPreset):
                           f"a mapping keyed by data sets among {', '.join(self.known_datasets)}")
             for name, stopping in value.items():
                 self._require(f"stopping[{name!r}]", stopping, isinstance(stopping, Stopping)
-                              and _positive_int(stopping.epochs) and _optional_positive_int(stopping.patience),
+                              and positive_int(stopping.epochs) and optional_positive_int(stopping.patience),
                               "a Stopping (epochs >= 1, patience >= 1 or None)")
         else:
             super()._check(field, value)
@@ -430,8 +337,8 @@ class DatasetPreset(NetworkPreset):
 
 def _valid_sizes(size: Subset | Generated) -> bool:
     if isinstance(size, Subset):
-        return all(_optional_positive_int(v) for v in dataclasses.astuple(size))
-    return all(_positive_int(v) for v in (size.n_train, size.n_valid, size.n_test)) and _is_int(size.seed) \
+        return all(optional_positive_int(v) for v in dataclasses.astuple(size))
+    return all(positive_int(v) for v in (size.n_train, size.n_valid, size.n_test)) and is_int(size.seed) \
         and size.seed >= 0
 
 
