@@ -175,8 +175,8 @@ class TrainConfig:
     epochs: maximum number of supervised epochs.
     patience: stop after this many epochs without a better validation error (None: never stop early).
     pretrain_epochs: epochs of greedy layer-wise DAE pre-training per hidden layer (0: none).
-    pretrain_strategy: reconstruction strategy of section 3.2 (None: the paper's pairing for the
-        activation, see ``deep_sparse.dae.default_strategy``).
+    pretrain_strategy: reconstruction strategy, one of ``deep_sparse.dae.STRATEGIES`` (None: the
+        paper's pairing for the activation, see ``deep_sparse.dae.default_strategy``).
     tied_decoder: whether each auto-encoder's decoder weights are its encoder's transposed (the
         workshop paper's "forced to be the transpose of each other") or a matrix of their own (section
         3.2 of the AISTATS paper writes the parameters as (W_enc, b_enc, W_dec, b_dec)).

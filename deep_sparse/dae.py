@@ -17,7 +17,13 @@ strategy                   output              cost                          tar
 ``linear_squared_before``  f                   squared error                 previous pre-activations (3)
 ``linear_squared_after``   f                   squared error                 previous post-activations (3)
 ``rectifier_squared``      max(f, 0)           squared error                 clean input (strategy 4)
+``softplus_squared_abs``   softplus(f)         squared error                 |clean input|
 =========================  ==================  ============================  ===========================
+
+``softplus_squared_abs`` is not one of section 3.2's strategies: it is a reading of section 4.1's
+"quadratic cost over a softplus reconstruction layer" for the half-negated rectifier, whose codes are
+<= 0 on the negated half: the reconstruction aims at the codes' magnitudes (each unit's output before
+its sign flip), which a softplus output can reach, instead of the signed codes, which it cannot.
 
 ``sigmoid_cross_entropy`` is also the reconstruction the paper uses for tanh networks (section 4.1).
 Costs are summed over input units and averaged over examples. Corruption (masking noise, section 4.1;
@@ -41,13 +47,15 @@ from deep_sparse import mlp as mlp_lib
 
 Array = jax.Array
 
-STRATEGIES = (
+# section 3.2's reconstruction strategies (3 in two variants: the targets before or after the activation)
+PAPER_STRATEGIES = (
     "softplus_squared",
     "sigmoid_cross_entropy",
     "linear_squared_before",
     "linear_squared_after",
     "rectifier_squared",
 )
+STRATEGIES = (*PAPER_STRATEGIES, "softplus_squared_abs")
 
 
 def _is_concrete(value) -> bool:
@@ -267,8 +275,9 @@ def reconstruction_loss(
     ``f = act(x~ W + b) W^T + b_dec`` from the corrupted input ``x~``; then, by ``strategy``:
     ``softplus_squared``: ``||t - softplus(f)||^2``; ``sigmoid_cross_entropy``:
     ``-t log sigmoid(f) - (1 - t) log(1 - sigmoid(f))``; ``linear_squared_before`` /
-    ``linear_squared_after``: ``||t - f||^2``; ``rectifier_squared``: ``||t - max(f, 0)||^2``. Costs
-    are summed over units and averaged over examples.
+    ``linear_squared_after``: ``||t - f||^2``; ``rectifier_squared``: ``||t - max(f, 0)||^2``;
+    ``softplus_squared_abs``: ``|| |t| - softplus(f)||^2``. Costs are summed over units and averaged
+    over examples.
 
     The target ``t`` is ``target`` when given, else ``x_clean``. For ``linear_squared_before`` pass the
     previous layer's pre-activations as ``target`` (for the first layer leave it None: raw inputs are
@@ -293,6 +302,8 @@ def _loss_from_code(layer: dict, decoder_bias: Array, code: Array, t: Array, str
     f = reconstruct_preactivation(layer, decoder_bias, code)
     if strategy == "softplus_squared":
         return squared_error(activations_lib.softplus(f), t)
+    if strategy == "softplus_squared_abs":
+        return squared_error(activations_lib.softplus(f), jnp.abs(t))
     if strategy == "sigmoid_cross_entropy":
         if _is_concrete(t):
             values = np.asarray(t)

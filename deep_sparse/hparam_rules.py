@@ -243,8 +243,9 @@ RULES: dict[str, Rule] = _rules(
          "command line 0: never stop early)", low=1, optional=True, cli_none="0"),
     Rule("pretrain_epochs", INT, 0, "greedy layer-wise DAE pre-training epochs per hidden layer (0: none)",
          section=PRETRAINING, low=0),
-    Rule("pretrain_strategy", NAME, None, "reconstruction strategy of section 3.2 (None: the paper's pairing for "
-         "the activation)", section=PRETRAINING, applies_to=PRETRAINED, optional=True),
+    Rule("pretrain_strategy", NAME, None, "reconstruction strategy: one of section 3.2's, or softplus_squared_abs "
+         "(deep_sparse.dae; None: the paper's pairing for the activation)", section=PRETRAINING,
+         applies_to=PRETRAINED, optional=True),
     Rule("tied_decoder", FLAG, True, "each auto-encoder's decoder is its encoder transposed (the workshop paper's); "
          "the flag gives each a decoder of its own, (W_enc, b_enc, W_dec, b_dec) as section 3.2 writes them",
          section=PRETRAINING, applies_to=PRETRAINED, flag="--untied-decoder"),

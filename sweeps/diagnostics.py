@@ -184,6 +184,12 @@ DIAGNOSTICS = (
         _pretrained(("--pretrain-strategy", "linear_squared_after"), "half_negated_rectifier", ("0.001", "0.0001"),
                     "0.1", "0.0001"), table1=TABLE1_SUMMED),
     Diagnostic(
+        "magnitude-reconstruction-half-negated", "Does reconstructing the magnitudes of the codes (each unit's "
+        "output before its sign flip, which a softplus output can reach) let pre-training help the half-negated "
+        f"rectifier {SUMMED_GAIN}?", "the softplus reconstruction's targets are the clean codes' absolute values "
+        "instead of the signed codes, at the summed-cost Table 1's selected lrs (0.001 and 0.1)",
+        _pretrained(("--pretrain-strategy", "softplus_squared_abs"), *SUMMED_HALF_NEGATED), table1=TABLE1_SUMMED),
+    Diagnostic(
         "input-noise-only-half-negated", "Does corrupting only the input pixels (\"each pixel has a probability "
         f"of 0.25\") instead of every layer's input change the pre-trained half-negated rectifier {SUMMED_GAIN}?",
         "masking noise on the first layer's input only, the layers above trained on clean codes, at the summed-cost "
@@ -282,7 +288,7 @@ CHANGES = (
                "pre-training epochs per layer instead of 10 made softplus' stack reconstruct better and fine-tune "
                "worse (2026-11-29, mnist-softplus-pretrained-30-epochs)"),
     Hypothesis("H7", "Do the half-negated rectifier's negated units defeat the softplus reconstruction?",
-               ("linear-reconstruction-half-negated",),
+               ("magnitude-reconstruction-half-negated", "linear-reconstruction-half-negated"),
                "the negated units carry 584 of layer 1's 1067 summed squares per example, which a softplus output "
                "cannot reach (2026-11-29, table1-paper-mean-cost/NOTE.md)"),
     Hypothesis("H8", "Which lr gives the workshop's sparsity without L1 (52 / 44 / 37% zeros)?", ()),

@@ -9,7 +9,7 @@ image experiments and (2) for its text experiments and prints no comparison. For
 divided by their largest value over the training inputs, a fixed map absorbed by the next layer's
 weights, so that the fine-tuned network computes what the auto-encoder trained
 (``deep_sparse.pretraining.code_scale``). Here each strategy (the
-names of ``deep_sparse.dae.STRATEGIES``) and a no-pre-training baseline are trained with the Table 1
+names of ``deep_sparse.dae.PAPER_STRATEGIES``) and a no-pre-training baseline are trained with the Table 1
 procedure and compared by test error and sparsity. Each strategy's network is selected by the rule of
 ``deep_sparse.selection``, as in Table 1: the pre-training learning rate with the lowest reconstruction
 error (the strategy's own cost alone, no noise and no L1 term, of the clean validation inputs, summed
@@ -39,7 +39,7 @@ class StrategiesPreset(presets.DatasetPreset):
     """A pre-training strategies preset: the settings of every preset (architecture, epochs, patience,
     data sets and their sizes) and pretrain_epochs: pre-training epochs per layer; lr, pretrain_lr:
     the fine-tuning and pre-training lr grids (each strategy gets its own pre-training lr); l1: the L1
-    activation penalty. Every strategy of ``deep_sparse.dae.STRATEGIES`` runs."""
+    activation penalty. Every strategy of ``deep_sparse.dae.PAPER_STRATEGIES`` runs."""
 
     known_datasets = DATASETS
 
@@ -85,7 +85,7 @@ def strategies_grid(preset: StrategiesPreset) -> list[dict]:
     """Each strategy x fine-tuning lr x pre-training lr, and the baseline without pre-training x
     fine-tuning lr (one pre-training lr: it does not depend on it)."""
     grid = [dict(pretrain_strategy=s, pretrain_epochs=preset.pretrain_epochs, lr=lr, pretrain_lr=plr)
-            for s in ds.dae.STRATEGIES for plr in preset.pretrain_lr for lr in preset.lr]
+            for s in ds.dae.PAPER_STRATEGIES for plr in preset.pretrain_lr for lr in preset.lr]
     grid += [dict(pretrain_strategy=None, pretrain_epochs=0, lr=lr, pretrain_lr=preset.pretrain_lr[0])
              for lr in preset.lr]
     return [dict(point, l1=preset.l1) for point in grid]
@@ -113,7 +113,7 @@ def run_dataset(run: experiment.Run, dataset: str) -> list[dict]:
     folder, config, data, reason = run.open_dataset(dataset, base)
     if reason is not None:
         return [run.cell(dataset, label, "test_error", None, None, note=reason)
-                for label in (*ds.dae.STRATEGIES, BASELINE)]
+                for label in (*ds.dae.PAPER_STRATEGIES, BASELINE)]
     grid = strategies_grid(run.preset)
     rows = run.sweep(config, grid, folder, data, dataset=dataset)
     for point, row in zip(grid, rows):

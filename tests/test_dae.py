@@ -31,6 +31,8 @@ def np_recon_loss(w, b, c, x_clean, x_corr, act, strategy, target=None):
     f = code @ w.T + c
     if strategy == "softplus_squared":
         per = (t - np_softplus(f)) ** 2
+    elif strategy == "softplus_squared_abs":
+        per = (np.abs(t) - np_softplus(f)) ** 2
     elif strategy == "sigmoid_cross_entropy":
         s = np_sigmoid(f)
         per = -t * np.log(s) - (1 - t) * np.log(1 - s)
@@ -73,7 +75,9 @@ def test_encode_and_tied_decoder():
 def test_reconstruction_loss_matches_numpy(activation, strategy):
     layer, c = make_layer(1)
     x_corr = np.asarray(corruption_lib.mask_noise(jax.random.PRNGKey(0), jnp.asarray(X01), 0.3))
-    target = RNG.normal(size=X01.shape).astype(np.float32) if strategy == "linear_squared_before" else None
+    # signed targets where the strategy reads them as they are (pre-activations) or by their magnitude
+    signed = strategy in ("linear_squared_before", "softplus_squared_abs")
+    target = RNG.normal(size=X01.shape).astype(np.float32) if signed else None
     got = dae.reconstruction_loss(layer, c, jnp.asarray(X01), jnp.asarray(x_corr), activation, strategy,
                                   target=None if target is None else jnp.asarray(target))
     ref, _ = np_recon_loss(layer["w"], layer["b"], c, X01, x_corr, activation, strategy, target)

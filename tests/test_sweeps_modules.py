@@ -234,9 +234,9 @@ def test_pretrain_strategies_offline_reaches_the_loader_not_the_environment(tmp_
     assert options.checkpoint_seconds == 30.0 and options.checkpoint_every == 1
     assert options.download is False  # for sweeps that load their own data (figure3, train)
     assert config.activation == "rectifier" and config.hidden_sizes == (100, 100, 100)
-    assert len(grid) == len(dae.STRATEGIES) + 1 and all(p["l1"] == 0.001 for p in grid)
+    assert len(grid) == len(dae.PAPER_STRATEGIES) + 1 and all(p["l1"] == 0.001 for p in grid)
     cells = read(out / "cells.json")["cells"]
-    assert {c["cell"] for c in cells if c["dataset"] == "shapeset"} == {*dae.STRATEGIES, pretrain_strategies.BASELINE}
+    assert {c["cell"] for c in cells if c["dataset"] == "shapeset"} == {*dae.PAPER_STRATEGIES, pretrain_strategies.BASELINE}
     assert all(c["ours"] is None and c["note"].startswith("not run") for c in cells if c["dataset"] == "mnist")
 
 
