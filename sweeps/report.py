@@ -98,7 +98,7 @@ def render(root: str, out_path: str) -> str:
     table1_mean, table1_mean_cells = report_tables.compact_table1(root, report_tables.TABLE1_MEAN_COST)
     workshop, workshop_cells = sparsity.workshop_table1(root)
     selected = report_tables.table1_selected(root)
-    why, findings = report_diagnostics.section(root, out_dir)
+    why, findings = report_diagnostics.section(root, out_dir, table1_cells)
     curves = os.path.join(out_dir, "report_table1_curves.png")
     has_curves = report_tables.curves_figure(selected, curves)
     lines = [

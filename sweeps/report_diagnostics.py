@@ -165,13 +165,15 @@ def selected_by_table(root: str) -> dict[str, dict[tuple[str, bool], dict]]:
             for folder in (diagnostics.TABLE1_MEAN_COST, diagnostics.TABLE1_SUMMED)}
 
 
-def section(root: str, out_dir: str) -> tuple[list[str], list[dict]]:
-    """The report's "Why our numbers differ" section and its machine-readable findings: one row per
-    hypothesis, then one per diagnostic."""
+def section(root: str, out_dir: str, cells: list[dict]) -> tuple[list[str], list[dict]]:
+    """The report's "Why our numbers differ" section and its machine-readable findings: the paper cells
+    Table 1 misses (``cells``: :func:`sweeps.report_tables.aistats_table1`'s records) with what the
+    diagnostics of each found, one row per hypothesis, then one per diagnostic."""
     selected = selected_by_table(root)
     found = [finding(root, d, selected[d.table1]) for d in diagnostics.DIAGNOSTICS]
     spreads = {folder: report_tables.seed_spreads(root, cells) for folder, cells in selected.items()}
-    lines = [*hypotheses_table(root, out_dir, found, spreads), "", __doc__.split("\n\n", 1)[1].strip(), "",
+    lines = [*misses(found, cells, selected), "", *hypotheses_table(root, out_dir, found, spreads), "",
+             __doc__.split("\n\n", 1)[1].strip(), "",
              "| diagnostic | question | change | networks | validation pick | p vs Table 1 | verdict |",
              "|---|---|---|---|---|---|---|"]
     for f in found:
@@ -197,6 +199,36 @@ def section(root: str, out_dir: str) -> tuple[list[str], list[dict]]:
 
 # the verdict words of the rule above, strongest first: a hypothesis takes the strongest of its diagnostics'
 STRENGTH = ("confirmed", "partly", "inconclusive", "refuted")
+
+
+def misses(found: list[Finding], cells: list[dict], selected: dict[str, dict[tuple[str, bool], dict]]) -> list[str]:
+    """One line per paper cell of Table 1 whose mark is a miss: the diagnostics that changed that cell's
+    network (``selected``: the selected networks of each Table 1, by folder; a diagnostic of the
+    mean-cost table counts where that table selected the same configuration), grouped by their verdict,
+    and those not run yet."""
+    rows = dict((activation, label) for label, activation in report_tables.PAPER_ROWS)
+    summed = selected[diagnostics.TABLE1_SUMMED]
+    lines = []
+    for cell in cells:
+        key = (cell["activation"], cell["pretrained"])
+        if cell["paper"] is None or cell["mark"] in ("", "within") or key not in summed:
+            continue
+        by_word: dict[str, list[str]] = {}
+        for f in found:
+            diagnostic = diagnostics.by_name()[f.name]
+            changed = selected[diagnostic.table1].get(key)
+            if diagnostic.seeds_only or diagnostic.cell != key or changed is None \
+                    or not report_tables.same_configuration(changed, summed[key]):
+                continue
+            word = f.verdict.split(":")[0] if f.recorded else "not run yet"
+            effect = f" {100 * f.effect:+.2f}" if f.effect is not None and word in STRENGTH else ""
+            by_word.setdefault(word, []).append(f"{f.name}{effect}")
+        found_text = "; ".join(f"{word}: {', '.join(names)}" for word, names in sorted(
+            by_word.items(), key=lambda item: (STRENGTH + (item[0],)).index(item[0]))) or "no diagnostic yet"
+        lines.append(f"- {rows[cell['activation']]}, {'with' if cell['pretrained'] else 'without'} pre-training "
+                     f"({cell['mark']} points): {found_text}.")
+    return ["Table 1's cells outside the paper's interval and what the diagnostics of each cell's network found "
+            "(effect in points):", "", *lines] if lines else []
 
 
 def hypotheses_table(root: str, out_dir: str, found: list[Finding],

@@ -66,3 +66,28 @@ def test_a_hypothesis_takes_its_strongest_verdict_and_counts_what_is_not_run(tmp
     h5 = next(line for line in lines if line.startswith("| H5 |"))
     assert "`pretrain-lr-per-layer-half-negated`: not run yet" in h5 and h5.endswith("| not run yet |")
     assert by_name["init-zero-softmax-tanh"].table1 == diagnostics.TABLE1_MEAN_COST
+
+
+def test_a_missed_cell_lists_the_diagnostics_of_its_own_network_by_verdict():
+    tanh = net(2, "tanh", 0.01, 0.0181, 0.0193, pretrain_epochs=0, l1=0.0)
+    rectifier_summed = net(23, "half_negated_rectifier", 0.1, 0.0154, 0.0154)
+    rectifier_mean = net(40, "half_negated_rectifier", 0.01, 0.0190, 0.0206, l1=0.001)
+    selected = {diagnostics.TABLE1_SUMMED: {("tanh", False): tanh, ("half_negated_rectifier", True): rectifier_summed},
+                diagnostics.TABLE1_MEAN_COST: {("tanh", False): dict(tanh, network=9),
+                                               ("half_negated_rectifier", True): rectifier_mean}}
+    by_name = diagnostics.by_name()
+    found = [report_diagnostics.finding_from(by_name["lr-grid-finer-tanh"],
+                                             [net(0, "tanh", 0.02, 0.0165, 0.0181, pretrain_epochs=0, l1=0.0)], 3, tanh),
+             report_diagnostics.finding_from(by_name["init-zero-softmax-tanh"], [], None, None),
+             # a diagnostic of the mean-cost table's pre-trained rectifier, another network than the summed cell's
+             report_diagnostics.finding_from(by_name["l1-strength-pretrained-half-negated"],
+                                             [net(0, "half_negated_rectifier", 0.01, 0.0171, 0.0164)], 2,
+                                             rectifier_mean)]
+    cells = [{"activation": "tanh", "pretrained": False, "paper": 0.0157, "mark": "+0.26"},
+             {"activation": "half_negated_rectifier", "pretrained": True, "paper": 0.012, "mark": "+0.34"},
+             {"activation": "softplus", "pretrained": False, "paper": 0.0177, "mark": "within"}]
+    lines = report_diagnostics.misses(found, cells, selected)
+    assert lines[2] == "- Tanh, without pre-training (+0.26 points): inconclusive: lr-grid-finer-tanh -0.12; " \
+                       "not run yet: init-zero-softmax-tanh."
+    assert lines[3] == "- Rectifier, with pre-training (+0.34 points): no diagnostic yet."
+    assert len(lines) == 4
