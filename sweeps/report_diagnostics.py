@@ -69,6 +69,11 @@ class Finding(NamedTuple):
     spread: Optional[report_tables.Spread]  # a seeds diagnostic's test errors over its seeds
     verdict: str
 
+    @property
+    def outcome(self) -> str:
+        """The verdict's word (one of :data:`STRENGTH` for a change with networks), or "not run yet"."""
+        return self.verdict.split(":")[0] if self.recorded else "not run yet"
+
 
 def _rows(root: str, folder: str) -> tuple[list[dict], Optional[int]]:
     record = report_tables.read(root, f"{folder}/results.json")
@@ -171,7 +176,7 @@ def section(root: str, out_dir: str, cells: list[dict]) -> tuple[list[str], list
     diagnostics of each found, one row per hypothesis, then one per diagnostic."""
     selected = selected_by_table(root)
     found = [finding(root, d, selected[d.table1]) for d in diagnostics.DIAGNOSTICS]
-    spreads = {folder: report_tables.seed_spreads(root, cells) for folder, cells in selected.items()}
+    spreads = {folder: report_tables.seed_spreads(root, networks) for folder, networks in selected.items()}
     lines = [*misses(found, cells, selected), "", *hypotheses_table(root, out_dir, found, spreads), "",
              __doc__.split("\n\n", 1)[1].strip(), "",
              "| diagnostic | question | change | networks | validation pick | p vs Table 1 | verdict |",
@@ -220,9 +225,8 @@ def misses(found: list[Finding], cells: list[dict], selected: dict[str, dict[tup
             if diagnostic.seeds_only or diagnostic.cell != key or changed is None \
                     or not report_tables.same_configuration(changed, summed[key]):
                 continue
-            word = f.verdict.split(":")[0] if f.recorded else "not run yet"
-            effect = f" {100 * f.effect:+.2f}" if f.effect is not None and word in STRENGTH else ""
-            by_word.setdefault(word, []).append(f"{f.name}{effect}")
+            effect = f" {100 * f.effect:+.2f}" if f.effect is not None and f.outcome in STRENGTH else ""
+            by_word.setdefault(f.outcome, []).append(f"{f.name}{effect}")
         found_text = "; ".join(f"{word}: {', '.join(names)}" for word, names in sorted(
             by_word.items(), key=lambda item: (STRENGTH + (item[0],)).index(item[0]))) or "no diagnostic yet"
         lines.append(f"- {rows[cell['activation']]}, {'with' if cell['pretrained'] else 'without'} pre-training "
@@ -246,14 +250,13 @@ def hypotheses_table(root: str, out_dir: str, found: list[Finding],
             f, diagnostic = by_name[name], diagnostics.by_name()[name]
             link = os.path.relpath(os.path.join(root, f.folder), out_dir)
             label = f"[{name}]({link})" if f.recorded else f"`{name}`"
-            word = f.verdict.split(":")[0]
             if diagnostic.seeds_only and f.spread:
                 parts.append(f"{label}: {100 * f.spread.mean:.2f} ± {100 * f.spread.sd:.2f}% (n={f.spread.n})")
                 sds.append(100 * f.spread.sd)
-            elif word in STRENGTH and f.effect is not None:
-                words.append(word)
+            elif f.outcome in STRENGTH and f.effect is not None:
+                words.append(f.outcome)
                 spread = spreads[diagnostic.table1].get(diagnostic.cell)
-                parts.append(f"{label}: {word}, {100 * f.effect:+.2f}"
+                parts.append(f"{label}: {f.outcome}, {100 * f.effect:+.2f}"
                              + (f" ± {100 * spread.sd:.2f}" if spread else ""))
             else:
                 parts.append(f"{label}: {f.verdict}")
