@@ -169,7 +169,7 @@ def test_the_recorded_results_report_fits_two_screens_of_tables_then_the_rest(tm
     text = report.render(os.path.join(REPO, "results"), str(tmp_path / "report.md"))
     titles = re.findall(r"^## (.+)$", text, flags=re.M)
     assert titles[0].startswith("AISTATS 2011, Table 1") and titles[-1].startswith("Every other run")
-    assert len(text.splitlines()) < 215
+    assert len(text.splitlines()) < 240  # grows by a row per diagnostic (26 defined)
     paper_part = text.split("## Why our numbers differ")[0]
     for folder in ("table1-quick", "figure3-quick", "table1-paper-mnist-rectifier"):
         assert folder not in paper_part
